@@ -1,0 +1,1 @@
+// Keeps hyphae_bench_common non-empty before any shared bench code exists.
