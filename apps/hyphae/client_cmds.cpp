@@ -1,0 +1,110 @@
+// `hyphae peers add|list`, `hyphae send`, `hyphae recv`, `hyphae status`: clients of a running node's API.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "api/client.hpp"
+#include "commands.hpp"
+
+namespace hyphae::cli {
+namespace {
+
+ApiClient connect_to_node(const Common& common) {
+  std::string error;
+  auto endpoint = ApiEndpoint::from_data_dir(common.data_dir, &error);
+  if (!endpoint) throw std::runtime_error(error + " (start one with `hyphae node --data DIR`)");
+  return ApiClient(*endpoint);
+}
+
+nlohmann::json checked(const ApiResponse& r) {
+  if (r.status >= 400) {
+    std::string message = r.body.is_object() ? r.body.value("error", std::string("error")) : "error";
+    throw std::runtime_error("node answered " + std::to_string(r.status) + ": " + message);
+  }
+  return r.body;
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app, Common& common) {
+  auto* peers = app.add_subcommand("peers", "manage known peers");
+  peers->require_subcommand(1);
+  auto* add = peers->add_subcommand("add", "add a peer address: hyphae peers add PEERID host:port");
+  auto add_args = std::make_shared<std::pair<std::string, std::vector<std::string>>>();
+  add->add_option("peer", add_args->first, "the peer's PeerId")->required();
+  add->add_option("addresses", add_args->second, "host:port or /ip4/A/tcp/P")->required();
+  add->callback([&common, add_args] {
+    auto client = connect_to_node(common);
+    auto body = checked(client.request("POST", "/v1/peers", nlohmann::json{{"peer_id", add_args->first}, {"addresses", add_args->second}}));
+    if (common.json) std::cout << body.dump() << "\n";
+    else std::cout << "added " << add_args->first << "\n";
+  });
+  auto* list = peers->add_subcommand("list", "list known peers");
+  list->callback([&common] {
+    auto client = connect_to_node(common);
+    auto body = checked(client.request("GET", "/v1/peers"));
+    if (common.json) {
+      std::cout << body.dump() << "\n";
+      return;
+    }
+    for (const auto& p : body["peers"])
+      std::cout << p["peer_id"].get<std::string>() << (p["connected"].get<bool>() ? "  connected  " : "  offline    ")
+                << p["addresses"].dump() << "\n";
+  });
+
+  auto* send = app.add_subcommand("send", "send a message: hyphae send PEERID TEXT|@FILE");
+  struct SendArgs {
+    std::string peer, text, priority = "normal";
+    bool ephemeral = false;
+  };
+  auto send_args = std::make_shared<SendArgs>();
+  send->add_option("peer", send_args->peer, "recipient PeerId")->required();
+  send->add_option("text", send_args->text, "message text, or @FILE to send a file's bytes")->required();
+  send->add_flag("--ephemeral", send_args->ephemeral, "real-time only: fail if no live link, no store, no ack");
+  send->add_option("--priority", send_args->priority, "emergency, high, normal or low");
+  send->callback([&common, send_args] {
+    nlohmann::json body{{"to", send_args->peer}, {"ephemeral", send_args->ephemeral}, {"priority", send_args->priority}};
+    if (!send_args->text.empty() && send_args->text[0] == '@') {
+      std::ifstream in(send_args->text.substr(1), std::ios::binary);
+      if (!in) throw std::runtime_error("cannot read " + send_args->text.substr(1));
+      std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      body["payload"] = bytes;  // text files; binary content is sent as-is by the JSON library only if UTF-8
+    } else {
+      body["payload"] = send_args->text;
+    }
+    auto client = connect_to_node(common);
+    auto out = checked(client.request("POST", "/v1/messages", body));
+    if (common.json) std::cout << out.dump() << "\n";
+    else std::cout << out["id"].get<std::string>() << " " << out["status"].get<std::string>() << "\n";
+  });
+
+  auto* recv = app.add_subcommand("recv", "print received messages not yet acknowledged, and acknowledge them");
+  auto follow = std::make_shared<bool>(false);
+  recv->add_flag("--follow,-f", *follow, "keep waiting for new messages");
+  recv->callback([&common, follow] {
+    auto client = connect_to_node(common);
+    client.stream(
+        [&](const nlohmann::json& m) {
+          if (common.json) {
+            std::cout << m.dump() << std::endl;
+          } else {
+            std::cout << m.value("from", "") << ": "
+                      << (m.contains("payload") ? m["payload"].get<std::string>() : "<binary payload>") << std::endl;
+          }
+          return true;
+        },
+        *follow ? 0 : 500);
+  });
+
+  auto* status = app.add_subcommand("status", "show the node's status, or one message's: hyphae status [ID]");
+  auto status_id = std::make_shared<std::string>();
+  status->add_option("id", *status_id, "message id");
+  status->callback([&common, status_id] {
+    auto client = connect_to_node(common);
+    auto body = status_id->empty() ? checked(client.request("GET", "/v1/p2p/status"))
+                                   : checked(client.request("GET", "/v1/messages/" + *status_id));
+    std::cout << (common.json ? body.dump() : body.dump(2)) << "\n";
+  });
+}
+
+}  // namespace hyphae::cli

@@ -1,0 +1,25 @@
+// The `hyphae` binary's subcommands: each registers itself on the CLI11 app and runs when chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <string>
+
+namespace hyphae::cli {
+
+struct Common {
+  std::filesystem::path data_dir;  // --data
+  bool json = false;               // --json
+};
+
+std::filesystem::path default_data_dir();
+
+void add_id_command(CLI::App& app, Common& common);
+void add_node_command(CLI::App& app, Common& common);
+void add_client_commands(CLI::App& app, Common& common);
+void add_demo_command(CLI::App& app, Common& common);
+
+// The path of this executable (for the demo, which starts nodes as child processes).
+std::filesystem::path self_executable();
+
+}  // namespace hyphae::cli

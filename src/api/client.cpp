@@ -1,0 +1,138 @@
+#include "api/client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fstream>
+#include <stdexcept>
+
+namespace hyphae {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+
+std::optional<ApiEndpoint> ApiEndpoint::from_data_dir(const std::filesystem::path& dir, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<ApiEndpoint> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  std::ifstream info_file(dir / "node.json");
+  if (!info_file) return fail("no running node found: " + (dir / "node.json").string() + " is missing");
+  auto info = nlohmann::json::parse(info_file, nullptr, false);
+  if (info.is_discarded() || !info.contains("api_port")) return fail((dir / "node.json").string() + " is malformed");
+  ApiEndpoint endpoint;
+  endpoint.host = info.value("api_host", "127.0.0.1");
+  endpoint.port = info["api_port"].get<std::uint16_t>();
+  std::ifstream token_file(dir / "api.token");
+  if (!token_file || !std::getline(token_file, endpoint.token))
+    return fail("cannot read " + (dir / "api.token").string());
+  return endpoint;
+}
+
+struct ApiClient::Connection {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+  bool connected = false;
+};
+
+ApiClient::ApiClient(ApiEndpoint endpoint) : endpoint_(std::move(endpoint)), connection_(std::make_unique<Connection>()) {}
+ApiClient::~ApiClient() = default;
+
+ApiResponse ApiClient::request(const std::string& method, const std::string& target,
+                               const std::optional<nlohmann::json>& body) {
+  return request_raw(method, target, body ? body->dump() : std::string(), true);
+}
+
+ApiResponse ApiClient::request_raw(const std::string& method, const std::string& target, const std::string& body,
+                                   bool with_token) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto& c = *connection_;
+    try {
+      if (!c.connected) {
+        tcp::resolver resolver(c.io);
+        c.stream.connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+        c.connected = true;
+      }
+      http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+      req.set(http::field::host, endpoint_.host);
+      if (with_token) req.set(http::field::authorization, "Bearer " + endpoint_.token);
+      req.keep_alive(true);
+      if (!body.empty() || method == "POST") {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body;
+      }
+      req.prepare_payload();
+      http::write(c.stream, req);
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(256u << 20);
+      http::read(c.stream, c.buffer, parser);
+      auto res = parser.release();
+      if (!res.keep_alive()) {
+        boost::system::error_code ec;
+        c.stream.socket().close(ec);
+        c.connected = false;
+      }
+      ApiResponse out;
+      out.status = static_cast<int>(res.result_int());
+      out.body = nlohmann::json::parse(res.body(), nullptr, false);
+      return out;
+    } catch (const boost::system::system_error& e) {
+      boost::system::error_code ec;
+      c.stream.socket().close(ec);
+      c.connected = false;
+      c.buffer.clear();
+      if (attempt == 1)
+        throw std::runtime_error("cannot reach the node's API at " + endpoint_.host + ":" +
+                                 std::to_string(endpoint_.port) + ": " + e.code().message());
+    }
+  }
+  throw std::logic_error("unreachable");
+}
+
+void ApiClient::stream(const std::function<bool(const nlohmann::json&)>& on_message, int idle_timeout_ms) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  websocket::stream<beast::tcp_stream> ws(io);
+  try {
+    beast::get_lowest_layer(ws).connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+    ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+      req.set(http::field::authorization, "Bearer " + endpoint_.token);
+    }));
+    ws.handshake(endpoint_.host, "/v1/p2p/messages/stream");
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot open the message stream: " + e.code().message());
+  }
+  beast::flat_buffer buffer;
+  bool done = false;
+  while (!done) {
+    buffer.clear();
+    boost::system::error_code read_ec = asio::error::would_block;
+    ws.async_read(buffer, [&](boost::system::error_code ec, std::size_t) { read_ec = ec; });
+    io.restart();
+    if (idle_timeout_ms > 0) {
+      io.run_for(std::chrono::milliseconds(idle_timeout_ms));
+      if (read_ec == asio::error::would_block) break;  // idle: nothing more to read
+    } else {
+      io.run();
+    }
+    if (read_ec) break;
+    auto message = nlohmann::json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+    if (message.is_discarded() || message.value("type", "") != "message") continue;
+    bool keep_going = on_message(message);
+    if (!message.value("ephemeral", false)) {
+      ws.write(asio::buffer(nlohmann::json{{"type", "ack"}, {"id", message["id"]}}.dump()));
+    }
+    if (!keep_going) done = true;
+  }
+  boost::system::error_code ec;
+  beast::get_lowest_layer(ws).socket().close(ec);
+}
+
+}  // namespace hyphae

@@ -1,0 +1,145 @@
+#include "node/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <set>
+
+namespace hyphae {
+namespace {
+
+std::string where(const std::filesystem::path& file, const YAML::Node& node, const std::string& key) {
+  return file.string() + ":" + std::to_string(node.Mark().line + 1) + ": key '" + key + "'";
+}
+
+template <typename T>
+std::expected<void, std::string> read_scalar(const std::filesystem::path& file, const YAML::Node& node,
+                                             const std::string& key, T& out) {
+  try {
+    out = node.as<T>();
+    return {};
+  } catch (const YAML::Exception&) {
+    return std::unexpected(where(file, node, key) + " has an invalid value");
+  }
+}
+
+}  // namespace
+
+bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
+  std::string port_text;
+  if (!address.empty() && address[0] == '/') {
+    // /ip4/127.0.0.1/tcp/4001[/p2p/...]
+    std::vector<std::string> parts;
+    std::size_t start = 1;
+    while (start <= address.size()) {
+      auto end = address.find('/', start);
+      if (end == std::string::npos) end = address.size();
+      parts.push_back(address.substr(start, end - start));
+      start = end + 1;
+    }
+    if (parts.size() < 4 || (parts[0] != "ip4" && parts[0] != "ip6" && parts[0] != "dns4" && parts[0] != "dns") ||
+        parts[2] != "tcp")
+      return false;
+    host = parts[1];
+    port_text = parts[3];
+  } else {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    host = address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    port_text = address.substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value > 65535 || host.empty()) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    return std::unexpected(file.string() + ": cannot read the file");
+  } catch (const YAML::ParserException& e) {
+    return std::unexpected(file.string() + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return std::unexpected(file.string() + ": the top level must be a mapping");
+  static const std::set<std::string> known = {
+      "data_dir", "listen", "api_listen", "peers", "timestamp_window_s", "max_message_bytes", "default_ttl_s",
+      "keepalive_interval_ms", "reconnect_min_ms", "reconnect_max_ms", "handshake_timeout_ms",
+      "store_synchronous", "log_level"};
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    auto key = it->first.as<std::string>();
+    const YAML::Node& value = it->second;
+    if (!known.contains(key)) return std::unexpected(where(file, it->first, key) + " is not a known setting");
+    std::expected<void, std::string> r;
+    if (key == "data_dir") {
+      std::string s;
+      r = read_scalar(file, value, key, s);
+      if (r) config.data_dir = s;
+    } else if (key == "listen") {
+      r = read_scalar(file, value, key, config.listen);
+    } else if (key == "api_listen") {
+      r = read_scalar(file, value, key, config.api_listen);
+    } else if (key == "timestamp_window_s") {
+      std::uint64_t s = 0;
+      r = read_scalar(file, value, key, s);
+      if (r) config.timestamp_window_ms = s * 1000;
+    } else if (key == "max_message_bytes") {
+      r = read_scalar(file, value, key, config.max_message_bytes);
+      if (r && (config.max_message_bytes == 0 || config.max_message_bytes > (16u << 20)))
+        return std::unexpected(where(file, value, key) + " must be between 1 and 16777216");
+    } else if (key == "default_ttl_s") {
+      r = read_scalar(file, value, key, config.default_ttl_s);
+    } else if (key == "keepalive_interval_ms") {
+      r = read_scalar(file, value, key, config.keepalive_interval_ms);
+    } else if (key == "reconnect_min_ms") {
+      r = read_scalar(file, value, key, config.reconnect_min_ms);
+    } else if (key == "reconnect_max_ms") {
+      r = read_scalar(file, value, key, config.reconnect_max_ms);
+    } else if (key == "handshake_timeout_ms") {
+      r = read_scalar(file, value, key, config.handshake_timeout_ms);
+    } else if (key == "log_level") {
+      r = read_scalar(file, value, key, config.log_level);
+    } else if (key == "store_synchronous") {
+      std::string s;
+      r = read_scalar(file, value, key, s);
+      if (r && s != "normal" && s != "full")
+        return std::unexpected(where(file, value, key) + " must be 'normal' or 'full'");
+      config.store_synchronous_full = s == "full";
+    } else if (key == "peers") {
+      if (!value.IsSequence()) return std::unexpected(where(file, value, key) + " must be a list");
+      for (const auto& entry : value) {
+        PeerAddressConfig peer;
+        if (!entry.IsMap() || !entry["id"]) return std::unexpected(where(file, entry, "peers") + " entries need 'id'");
+        peer.id = entry["id"].as<std::string>();
+        if (entry["addresses"]) {
+          for (const auto& a : entry["addresses"]) {
+            std::string host;
+            std::uint16_t port = 0;
+            auto text = a.as<std::string>();
+            if (!parse_address(text, host, port))
+              return std::unexpected(where(file, a, "peers.addresses") + " is not host:port or /ip4/../tcp/..");
+            peer.addresses.push_back(text);
+          }
+        }
+        config.peers.push_back(std::move(peer));
+      }
+    }
+    if (!r) return r;
+  }
+  if (config.reconnect_min_ms == 0 || config.reconnect_max_ms < config.reconnect_min_ms)
+    return std::unexpected(file.string() + ": reconnect_min_ms must be > 0 and <= reconnect_max_ms");
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_address(config.listen, host, port))
+    return std::unexpected(file.string() + ": key 'listen' is not host:port");
+  if (!parse_address(config.api_listen, host, port))
+    return std::unexpected(file.string() + ": key 'api_listen' is not host:port");
+  return {};
+}
+
+}  // namespace hyphae

@@ -1,0 +1,41 @@
+// NodeConfig: every setting of a Hyphae node, with documented defaults (docs/configuration.md).
+// Loaded from a YAML file; errors name the key and the file line. Plain value type.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace hyphae {
+
+struct PeerAddressConfig {
+  std::string id;                      // base58 PeerId
+  std::vector<std::string> addresses;  // "host:port" or "/ip4/host/tcp/port"
+};
+
+struct NodeConfig {
+  std::filesystem::path data_dir;
+  std::string listen = "127.0.0.1:0";      // peer-facing TCP listener
+  std::string api_listen = "127.0.0.1:0";  // local HTTP API (loopback only by default)
+  std::vector<PeerAddressConfig> peers;    // bootstrap peers
+  std::uint64_t timestamp_window_ms = 10 * 60 * 1000;
+  std::size_t max_message_bytes = 1 << 20;  // payload limit
+  std::uint32_t default_ttl_s = 24 * 3600;
+  std::uint64_t keepalive_interval_ms = 15000;
+  std::uint64_t reconnect_min_ms = 100;
+  std::uint64_t reconnect_max_ms = 5000;
+  std::uint64_t handshake_timeout_ms = 5000;
+  bool store_synchronous_full = false;
+  std::string log_level = "info";
+};
+
+// Applies the YAML file at `file` over `config`. The error string names the key and line.
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config);
+
+// Parses "host:port" or "/ip4/host/tcp/port" (also /dns4/, /ip6/). Returns false if malformed.
+bool parse_address(const std::string& address, std::string& host, std::uint16_t& port);
+
+}  // namespace hyphae

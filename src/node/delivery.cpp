@@ -1,0 +1,461 @@
+// Delivery: outbox, acks, retries on reconnect, inbox with replay protection, group commit.
+// A durable message leaves the outbox only when the receiver's ack returns; the receiver acks an
+// id only after committing it, and hands each id to the application once.
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "node/node_impl.hpp"
+
+namespace hyphae {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::string_view kSealPrologue = "hyphae-seal-v1";
+constexpr std::uint64_t kMaxTtlMs = 7ull * 24 * 3600 * 1000;
+
+Bytes peer_bytes(const PeerId& p) { return Bytes(p.bytes().begin(), p.bytes().end()); }
+
+std::uint64_t random_u64() {
+  std::uint64_t v = 0;
+  randombytes_buf(&v, sizeof v);
+  return v;
+}
+
+// Time policy: a timestamp more than `window` in the future is refused; in the past, a message with
+// a TTL is accepted until ts + ttl (+ window of clock skew), one without a TTL only within the window.
+std::error_code check_time(const Envelope& env, std::uint64_t now, std::uint64_t window) {
+  if (env.timestamp_ms > now + window) return Errc::stale;
+  std::uint64_t ttl = std::min<std::uint64_t>(std::uint64_t{env.ttl_s} * 1000, kMaxTtlMs);
+  if (now > env.timestamp_ms + ttl + window) return Errc::stale;
+  return {};
+}
+}  // namespace
+
+void Node::Impl::load_from_store() {
+  auto now = now_ms();
+  for (const auto& key : store->seen_since(now - std::min(now, kMaxTtlMs + 2 * config.timestamp_window_ms))) {
+    MessageId id;
+    id.bytes = key;
+    seen.insert(id);
+  }
+  for (const auto& row : store->peers()) {
+    auto peer = PeerId::from_bytes(row.id);
+    if (!peer) continue;
+    auto& state = peers[*peer];
+    state.addresses = row.addresses;
+    state.last_seen_ms = row.last_seen_ms;
+  }
+  std::size_t loaded = 0;
+  for (auto& row : store->pending_outbox_all(std::numeric_limits<std::size_t>::max())) {
+    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+    auto to = PeerId::from_bytes(row.to);
+    if (!env || !to) {
+      log->error("outbox row {} cannot be decoded; leaving it in the store", to_hex(row.id));
+      continue;
+    }
+    MessageId id;
+    id.bytes = row.id;
+    OutMsg m;
+    m.to = *to;
+    m.sealed = env->is_sealed();
+    m.wire = env->is_signed() ? std::move(row.envelope) : encode_envelope(*env, true);
+    m.state = store::OutboxState::queued;
+    m.created_ms = row.created_ms;
+    m.updated_ms = row.updated_ms;
+    m.expires_ms = row.expires_ms;
+    m.attempts = row.attempts;
+    outbox.emplace(id, std::move(m));
+    queues[*to].ids.push_back(id);
+    ++loaded;
+  }
+  if (loaded) log->info("{} unacknowledged messages reloaded from the outbox", loaded);
+}
+
+void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
+                           std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
+  if (to.empty() || to == identity.peer_id() || payloads.empty()) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  auto recipient_key = Identity::x25519_public_of(to);
+  if (!recipient_key) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  for (const auto& p : payloads)
+    if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+
+  auto link = live_link(to);
+  auto now = now_ms();
+  std::uint32_t ttl = options.ttl_s ? options.ttl_s : config.default_ttl_s;
+  store::WriteBatch batch;
+  batch.outbox_inserts.reserve(payloads.size());
+  std::vector<MessageId> ids;
+  ids.reserve(payloads.size());
+  auto& queue = queues[to];
+  for (auto& payload : payloads) {
+    Envelope env;
+    env.id = MessageId::random();
+    env.from = identity.peer_id();
+    env.to = to;
+    env.timestamp_ms = now;
+    env.nonce = random_u64();
+    env.ttl_s = ttl;
+    env.priority = options.priority;
+    env.type = options.type;
+    env.flags = envelope_flags::ack_requested;
+    OutMsg m;
+    if (!link) {
+      // Nobody to hand it to now: seal the payload to the recipient and sign the envelope, so the
+      // stored copy is end-to-end encrypted and verifiable wherever it travels later.
+      auto sealed = noise::seal(seal_keys, *recipient_key, as_bytes(kSealPrologue), payload);
+      if (!sealed) return done(std::unexpected(sealed.error()));
+      env.payload = std::move(*sealed);
+      env.flags |= envelope_flags::sealed;
+      sign_envelope(env, identity);
+      m.sealed = true;
+    } else {
+      env.payload = std::move(payload);
+    }
+    store::OutboxRow row;
+    row.id = env.id.bytes;
+    row.to = peer_bytes(to);
+    row.envelope = encode_envelope(env);
+    row.priority = static_cast<int>(options.priority);
+    row.created_ms = now;
+    row.updated_ms = now;
+    row.expires_ms = now + std::uint64_t{ttl} * 1000;
+    m.to = to;
+    m.wire = env.is_signed() ? row.envelope : encode_envelope(env, true);
+    m.created_ms = now;
+    m.updated_ms = now;
+    m.expires_ms = row.expires_ms;
+    batch.outbox_inserts.push_back(std::move(row));
+    outbox.emplace(env.id, std::move(m));
+    queue.ids.push_back(env.id);
+    ids.push_back(env.id);
+  }
+  counters.sent += ids.size();
+  stage(std::move(batch), [self = shared_from_this(), ids, done = std::move(done)](std::error_code ec) {
+    if (ec) {
+      self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());
+      for (const auto& id : ids) {
+        auto it = self->outbox.find(id);
+        if (it == self->outbox.end()) continue;
+        it->second.state = store::OutboxState::failed;
+        it->second.reason = "store: " + ec.message();
+      }
+      done(std::unexpected(ec));
+      return;
+    }
+    done(ids);
+  });
+  if (link) pump(to);
+}
+
+void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {
+  if (payload.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+  auto link = live_link(to);
+  if (!link) return done(std::unexpected(make_error_code(Errc::no_link)));
+  Envelope env;
+  env.id = MessageId::random();
+  env.timestamp_ms = now_ms();
+  env.nonce = random_u64();
+  env.priority = options.priority;
+  env.type = options.type;
+  env.payload = std::move(payload);
+  Bytes body;
+  body.reserve(env.payload.size() + 48);
+  encode_envelope(env, body, true);
+  link->send(mesh::RecordType::ephemeral, body);
+  ++counters.ephemeral_sent;
+  done(env.id);
+}
+
+void Node::Impl::pump(const PeerId& peer) {
+  auto link = live_link(peer);
+  if (!link) return;
+  auto& queue = queues[peer];
+  // Drop acknowledged ids from the front.
+  while (!queue.ids.empty()) {
+    auto it = outbox.find(queue.ids.front());
+    if (it != outbox.end() && it->second.state != store::OutboxState::delivered &&
+        it->second.state != store::OutboxState::failed)
+      break;
+    queue.ids.pop_front();
+    if (queue.cursor > 0) --queue.cursor;
+  }
+  auto now = now_ms();
+  for (; queue.cursor < queue.ids.size(); ++queue.cursor) {
+    auto it = outbox.find(queue.ids[queue.cursor]);
+    if (it == outbox.end()) continue;
+    auto& m = it->second;
+    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+    if (m.sent_on_link == link->id()) continue;
+    link->send(mesh::RecordType::data, m.wire);
+    m.state = store::OutboxState::sent;
+    m.sent_on_link = link->id();
+    m.updated_ms = now;
+    ++m.attempts;
+  }
+}
+
+void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
+  auto decoded = decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+  if (!decoded) {
+    ++counters.rejected;
+    link->close("malformed envelope: " + decoded.error().message());
+    return;
+  }
+  Envelope& env = *decoded;
+  const auto reject = [&](std::string_view why) {
+    ++counters.rejected;
+    log->warn("rejected message {} from {}: {}", env.id.to_hex(), link->remote().to_string(), why);
+  };
+  if (env.flags & envelope_flags::addresses_implied) {
+    env.from = link->remote();
+    env.to = identity.peer_id();
+  } else if (env.to != identity.peer_id()) {
+    return reject("addressed to another peer (relaying is not enabled)");
+  }
+  if (env.is_signed()) {
+    if (auto ec = verify_envelope_signature(env)) return reject(ec.message());
+  } else if (env.from != link->remote()) {
+    return reject("unsigned envelope from a peer other than the link's");
+  }
+  auto now = now_ms();
+  if (auto ec = check_time(env, now, config.timestamp_window_ms)) return reject(ec.message());
+  if (env.is_sealed()) {
+    auto opened = noise::open(seal_keys, as_bytes(kSealPrologue), env.payload);
+    auto sender_key = Identity::x25519_public_of(env.from);
+    if (!opened || !sender_key || opened->sender_pub != *sender_key) return reject("sealed payload does not open");
+    env.payload = std::move(opened->plaintext);
+    env.flags &= static_cast<std::uint8_t>(~envelope_flags::sealed);
+  }
+  if (ephemeral) {
+    ++counters.ephemeral_received;
+    deliver_to_app(InboundMessage{env.id, env.from, env.timestamp_ms, env.type, true, std::move(env.payload)});
+    return;
+  }
+  if (seen.contains(env.id)) {
+    // A retransmission (our ack was lost) or a replay: never delivered twice, acked again once committed.
+    ++counters.duplicates;
+    if (auto waiting = awaiting_commit.find(env.id); waiting != awaiting_commit.end()) {
+      waiting->second.push_back(link);
+    } else {
+      link->send(mesh::RecordType::ack, env.id.bytes);
+    }
+    return;
+  }
+  seen.insert(env.id);
+  awaiting_commit[env.id].push_back(link);
+  store::InboxRow row;
+  row.id = env.id.bytes;
+  row.from = peer_bytes(env.from);
+  row.received_ms = now;
+  row.envelope = encode_envelope(env);
+  store::WriteBatch batch;
+  batch.inbox_inserts.push_back(std::move(row));
+  auto id = env.id;
+  InboundMessage message{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)};
+  stage(std::move(batch), [self = shared_from_this(), id, message = std::move(message)](std::error_code ec) mutable {
+    auto waiting = std::move(self->awaiting_commit[id]);
+    self->awaiting_commit.erase(id);
+    if (ec) {
+      // Not committed: forget the id so the sender's retransmission is accepted; no ack goes out.
+      self->seen.erase(id);
+      self->log->error("inbox commit failed: {}; the sender will retransmit", ec.message());
+      return;
+    }
+    ++self->counters.received;
+    for (const auto& weak : waiting)
+      if (auto l = weak.lock()) l->send(mesh::RecordType::ack, id.bytes);
+    self->deliver_to_app(message);
+  });
+}
+
+void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
+  if (body.size() % 16 != 0) {
+    link->close("malformed ack record");
+    return;
+  }
+  store::WriteBatch batch;
+  auto now = now_ms();
+  for (std::size_t off = 0; off < body.size(); off += 16) {
+    MessageId id;
+    std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(off), 16, id.bytes.begin());
+    auto it = outbox.find(id);
+    if (it == outbox.end() || it->second.to != link->remote() ||
+        it->second.state == store::OutboxState::delivered)
+      continue;
+    it->second.state = store::OutboxState::delivered;
+    it->second.updated_ms = now;
+    it->second.wire.clear();
+    it->second.wire.shrink_to_fit();
+    ++counters.delivered;
+    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::delivered,
+                                                       "tcp (direct link to the recipient)", "", now, false});
+  }
+  if (batch.empty()) return;
+  std::vector<MessageId> ids;
+  ids.reserve(batch.outbox_updates.size());
+  for (const auto& u : batch.outbox_updates) {
+    MessageId id;
+    id.bytes = u.id;
+    ids.push_back(id);
+  }
+  stage(std::move(batch), [self = shared_from_this(), ids = std::move(ids)](std::error_code) {
+    // Once the delivered state is durable the in-memory copy is no longer needed.
+    for (const auto& id : ids) self->outbox.erase(id);
+  });
+}
+
+void Node::Impl::expire_outbox() {
+  auto now = now_ms();
+  store::WriteBatch batch;
+  for (auto& [id, m] : outbox) {
+    if (m.expires_ms == 0 || now < m.expires_ms) continue;
+    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+    m.state = store::OutboxState::failed;
+    m.reason = "ttl expired before the recipient acknowledged it";
+    m.updated_ms = now;
+    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason, now, false});
+  }
+  if (!batch.empty()) stage(std::move(batch), nullptr);
+}
+
+void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit) {
+  staged.merge(std::move(batch));
+  if (on_commit) staged_callbacks.push_back(std::move(on_commit));
+  if (commit_scheduled) return;
+  commit_scheduled = true;
+  // Commit after the current burst of handlers, so one transaction carries many messages.
+  asio::post(strand, [self = shared_from_this()] { self->commit_staged(); });
+}
+
+void Node::Impl::commit_staged() {
+  commit_scheduled = false;
+  if (staged.empty() && staged_callbacks.empty()) return;
+  auto callbacks = std::move(staged_callbacks);
+  staged_callbacks.clear();
+  auto batch = std::move(staged);
+  staged = store::WriteBatch{};
+  std::weak_ptr<Impl> weak = shared_from_this();
+  auto executor = strand;
+  store->submit(std::move(batch), [weak, executor, callbacks = std::move(callbacks)](std::error_code ec) mutable {
+    asio::post(executor, [weak, ec, callbacks = std::move(callbacks)] {
+      auto self = weak.lock();
+      if (!self) return;
+      for (auto& cb : callbacks) cb(ec);
+    });
+  });
+}
+
+void Node::Impl::deliver_to_app(const InboundMessage& message) {
+  for (auto& [token, sub] : subscribers) {
+    if (!sub.replayed.empty() && sub.replayed.erase(message.id)) continue;
+    sub.handler(message);
+  }
+}
+
+std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
+  auto token = next_subscriber++;
+  auto& sub = subscribers[token];
+  sub.handler = std::move(handler);
+  // Hand out what the app has not acknowledged yet, oldest first.
+  std::uint64_t after = 0;
+  for (;;) {
+    auto rows = store->inbox_after(after, true, 1000);
+    if (rows.empty()) break;
+    for (const auto& row : rows) {
+      after = row.seq;
+      auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+      if (!env) continue;
+      sub.replayed.insert(env->id);
+      sub.handler(InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
+    }
+  }
+  // Ids whose commit is already in DB but whose callback has not run yet stay in `replayed`; the rest go.
+  std::erase_if(sub.replayed, [&](const MessageId& id) { return !awaiting_commit.contains(id); });
+  return token;
+}
+
+std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
+  if (auto it = outbox.find(id); it != outbox.end()) {
+    const auto& m = it->second;
+    MessageStatus s;
+    s.id = id;
+    s.direction = "out";
+    s.state = std::string(store::to_string(m.state));
+    s.peer = m.to;
+    s.transport = m.state == store::OutboxState::queued ? "" : "tcp (direct link to the recipient)";
+    s.reason = m.reason;
+    s.created_ms = m.created_ms;
+    s.updated_ms = m.updated_ms;
+    s.attempts = m.attempts;
+    return s;
+  }
+  if (auto row = store->outbox_get(id.bytes)) {
+    MessageStatus s;
+    s.id = id;
+    s.direction = "out";
+    s.state = std::string(store::to_string(row->state));
+    if (auto p = PeerId::from_bytes(row->to)) s.peer = *p;
+    s.transport = row->transport;
+    s.reason = row->reason;
+    s.created_ms = row->created_ms;
+    s.updated_ms = row->updated_ms;
+    s.attempts = row->attempts;
+    return s;
+  }
+  if (auto row = store->inbox_get(id.bytes)) {
+    MessageStatus s;
+    s.id = id;
+    s.direction = "in";
+    s.state = row->app_acked ? "acknowledged" : "received";
+    if (auto p = PeerId::from_bytes(row->from)) s.peer = *p;
+    s.transport = "tcp";
+    s.created_ms = row->received_ms;
+    s.updated_ms = row->received_ms;
+    return s;
+  }
+  return std::nullopt;
+}
+
+void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses,
+                          std::function<void(std::error_code)> done) {
+  if (peer == identity.peer_id()) return done(Errc::invalid_argument);
+  auto& state = peers[peer];
+  for (auto& a : addresses)
+    if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
+      state.addresses.push_back(a);
+  state.next_dial_ms = 0;
+  state.backoff_ms = 0;
+  store::WriteBatch batch;
+  batch.peer_upserts.push_back(store::PeerRow{peer_bytes(peer), std::move(addresses), state.last_seen_ms});
+  stage(std::move(batch), std::move(done));
+  if (running && !state.link) dial(peer);
+}
+
+nlohmann::json to_json(const MessageStatus& s) {
+  return {{"id", s.id.to_hex()},     {"direction", s.direction}, {"status", s.state},
+          {"peer", s.peer.to_string()}, {"transport", s.transport}, {"reason", s.reason},
+          {"created_ms", s.created_ms}, {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
+}
+
+nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) const {
+  auto out = nlohmann::json::array();
+  for (const auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
+    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{impl_->config.max_message_bytes + 1024});
+    if (!env) continue;
+    out.push_back({{"seq", row.seq},
+                   {"id", env->id.to_hex()},
+                   {"from", env->from.to_string()},
+                   {"timestamp_ms", env->timestamp_ms},
+                   {"type", env->type},
+                   {"acknowledged", row.app_acked},
+                   {"payload", to_string(env->payload)}});
+  }
+  return out;
+}
+
+}  // namespace hyphae

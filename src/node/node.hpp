@@ -1,0 +1,117 @@
+// Node: one Hyphae peer. It owns the identity, the durable store, the mesh links and the
+// delivery state machine (outbox, acks, retries on reconnect, inbox, replay protection).
+// Thread-safety: a Node's state lives on one strand of the executor handed to create(); every
+// public method except executor() must be called on that strand (post to it from elsewhere).
+// Ownership: the caller owns the Node; stop() before destroying it, and keep the executor's
+// context alive until the Node is destroyed.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/bytes.hpp"
+#include "core/envelope.hpp"
+#include "core/message_id.hpp"
+#include "core/peer_id.hpp"
+#include "node/config.hpp"
+
+namespace hyphae {
+
+struct SendOptions {
+  bool ephemeral = false;         // real-time: no outbox, no ack; fails at once without a live link
+  Priority priority = Priority::normal;
+  std::uint8_t type = 0;          // application-defined message type
+  std::uint32_t ttl_s = 0;        // 0 = the configured default
+};
+
+struct InboundMessage {
+  MessageId id;
+  PeerId from;
+  std::uint64_t timestamp_ms = 0;
+  std::uint8_t type = 0;
+  bool ephemeral = false;
+  Bytes payload;
+};
+
+struct MessageStatus {
+  MessageId id;
+  std::string direction;  // "out" or "in"
+  std::string state;      // queued | sent | delivered | failed | received | acknowledged
+  PeerId peer;
+  std::string transport;  // which transport carried it, and why
+  std::string reason;     // for failed
+  std::uint64_t created_ms = 0;
+  std::uint64_t updated_ms = 0;
+  std::uint32_t attempts = 0;
+};
+
+struct NodeCounters {
+  std::uint64_t sent = 0, delivered = 0, received = 0, duplicates = 0, rejected = 0, ephemeral_sent = 0,
+                ephemeral_received = 0, links_up = 0, links_down = 0;
+};
+
+class Node {
+ public:
+  using Executor = boost::asio::any_io_executor;
+  using SendHandler = std::function<void(std::expected<MessageId, std::error_code>)>;
+  using InboundHandler = std::function<void(const InboundMessage&)>;
+
+  // Loads or creates the identity in config.data_dir, opens the store. Errors are readable sentences.
+  static std::expected<std::unique_ptr<Node>, std::string> create(Executor executor, NodeConfig config);
+  ~Node();
+
+  // Binds the peer listener and starts dialing known peers.
+  std::error_code start();
+  // Closes every link and the listener; pending work is kept in the store.
+  void stop();
+
+  Executor executor() const;
+  const PeerId& peer_id() const;
+  std::uint16_t listen_port() const;
+  const NodeConfig& config() const;
+
+  // Durable: the envelope is committed to the outbox, then `done` gets its id (or the store error);
+  // delivery continues in the background. Ephemeral: `done` gets the id once the message is queued on
+  // a live link, or Errc::no_link.
+  void send(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done);
+  // Durable sends of many payloads to one peer, committed together.
+  void send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
+                 std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
+
+  std::optional<MessageStatus> status(const MessageId& id) const;
+  void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
+
+  // Received messages: a subscriber first gets every message not yet acknowledged by the app, then
+  // new ones as they are committed. ack() marks a message consumed: it is never handed out again.
+  std::uint64_t subscribe(InboundHandler handler);
+  void unsubscribe(std::uint64_t token);
+  void ack(const MessageId& id);
+
+  // JSON views for the API.
+  nlohmann::json status_json() const;
+  nlohmann::json connections_json() const;
+  nlohmann::json peers_json() const;
+  nlohmann::json routes_json() const;
+  nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;
+  const NodeCounters& counters() const;
+
+  class Impl;
+
+ private:
+  explicit Node(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// Turns a MessageStatus into the API's JSON shape.
+nlohmann::json to_json(const MessageStatus& status);
+
+}  // namespace hyphae

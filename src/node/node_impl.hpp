@@ -1,0 +1,118 @@
+// Node::Impl: the state behind a Node (internal; include only from src/node/*.cpp).
+// Everything here runs on `strand`; store callbacks arrive on the store's writer thread and are
+// posted back to the strand through a weak pointer, so a destroyed node ignores them.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/identity.hpp"
+#include "crypto/noise/noise.hpp"
+#include "node/node.hpp"
+#include "store/store.hpp"
+#include "transport/mesh/tcp_link.hpp"
+
+namespace hyphae {
+
+std::uint64_t now_ms();
+
+class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<Node::Impl> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  using LinkPtr = std::shared_ptr<mesh::TcpLink>;
+
+  Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store);
+
+  // ---- lifecycle and links (node.cpp)
+  std::error_code start();
+  void stop();
+  void on_link_up(const LinkPtr& link) override;
+  void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
+  void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
+  void tick();
+  void dial(const PeerId& peer);
+  void accept_next();
+  LinkPtr live_link(const PeerId& peer) const;
+
+  // ---- delivery (delivery.cpp)
+  void load_from_store();
+  void send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
+                 std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
+  void send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done);
+  void pump(const PeerId& peer);
+  void on_data(const LinkPtr& link, ByteView body, bool ephemeral);
+  void on_ack(const LinkPtr& link, ByteView body);
+  void expire_outbox();
+  void stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit);
+  void commit_staged();
+  void deliver_to_app(const InboundMessage& message);
+  std::uint64_t subscribe(InboundHandler handler);
+  std::optional<MessageStatus> status(const MessageId& id) const;
+  void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
+
+  struct OutMsg {
+    PeerId to;
+    Bytes wire;  // record body as sent on a link
+    bool sealed = false;
+    store::OutboxState state = store::OutboxState::queued;
+    std::uint64_t created_ms = 0, updated_ms = 0, expires_ms = 0;
+    std::uint32_t attempts = 0;
+    std::uint64_t sent_on_link = 0;
+    std::string reason;
+  };
+  struct PeerQueue {
+    std::deque<MessageId> ids;  // send order; delivered ids are popped lazily
+    std::size_t cursor = 0;     // ids[0, cursor) were sent on the current link
+  };
+  struct PeerState {
+    std::vector<std::string> addresses;
+    LinkPtr link;
+    bool dialing = false;
+    std::uint64_t next_dial_ms = 0;
+    std::uint64_t backoff_ms = 0;
+    std::uint64_t last_seen_ms = 0;
+  };
+  struct Subscriber {
+    InboundHandler handler;
+    std::unordered_set<MessageId> replayed;  // ids already handed out during the initial replay
+  };
+
+  Strand strand;
+  NodeConfig config;
+  Identity identity;
+  noise::KeyPair link_static;  // this process's Noise static key for links (bound by a signature)
+  noise::KeyPair seal_keys;    // X25519 form of the identity key: opens sealed payloads
+  std::unique_ptr<store::Store> store;
+  std::shared_ptr<spdlog::logger> log;
+  boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::steady_timer tick_timer;
+  bool running = false;
+  std::uint64_t last_expiry_ms = 0;
+
+  std::unordered_map<MessageId, OutMsg> outbox;
+  std::unordered_map<PeerId, PeerQueue> queues;
+  std::unordered_map<PeerId, PeerState> peers;
+  std::set<LinkPtr> links;  // every link, handshaking or up
+  std::unordered_map<std::uint64_t, PeerId> dialed;  // link id -> the peer it was dialed for
+  std::unordered_set<MessageId> seen;
+  std::unordered_map<MessageId, std::vector<std::weak_ptr<mesh::TcpLink>>> awaiting_commit;
+  std::map<std::uint64_t, Subscriber> subscribers;
+  std::uint64_t next_subscriber = 1;
+
+  store::WriteBatch staged;
+  std::vector<std::function<void(std::error_code)>> staged_callbacks;
+  bool commit_scheduled = false;
+  std::uint64_t commits_in_flight = 0;
+
+  NodeCounters counters;
+};
+
+}  // namespace hyphae

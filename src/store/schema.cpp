@@ -1,0 +1,161 @@
+#include "store/schema.hpp"
+
+#include <chrono>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace hyphae::store::schema {
+namespace {
+
+// Version 1: the message tables. Outbox rows keep their status forever; the envelope is set to
+// NULL once delivered. The partial index only holds pending (queued/sent) rows, so it stays small.
+constexpr const char* kV1 = R"sql(
+CREATE TABLE outbox(
+  id          BLOB    NOT NULL UNIQUE CHECK (length(id) = 16),
+  to_peer     BLOB    NOT NULL,
+  envelope    BLOB,
+  priority    INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  expires_ms  INTEGER NOT NULL DEFAULT 0,
+  state       INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),
+  transport   TEXT    NOT NULL DEFAULT '',
+  reason      TEXT    NOT NULL DEFAULT '',
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  updated_ms  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_pending ON outbox(to_peer, priority, created_ms) WHERE state IN (0, 1);
+CREATE INDEX outbox_by_state ON outbox(state);
+
+CREATE TABLE inbox(
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           BLOB    NOT NULL UNIQUE CHECK (length(id) = 16),
+  from_peer    BLOB    NOT NULL,
+  received_ms  INTEGER NOT NULL,
+  envelope     BLOB    NOT NULL,
+  app_acked    INTEGER NOT NULL DEFAULT 0 CHECK (app_acked IN (0, 1))
+);
+CREATE INDEX inbox_unacked ON inbox(seq) WHERE app_acked = 0;
+
+CREATE TABLE seen_ids(
+  id             BLOB    PRIMARY KEY CHECK (length(id) = 16),
+  first_seen_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX seen_ids_by_time ON seen_ids(first_seen_ms);
+)sql";
+
+// Version 2: peers, their addresses (child table, so merging is a set union) and the route cache
+// of seed 004 (destination -> next hop over a transport).
+constexpr const char* kV2 = R"sql(
+CREATE TABLE peers(
+  id            BLOB    PRIMARY KEY,
+  last_seen_ms  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE peer_addresses(
+  peer     BLOB NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+  address  TEXT NOT NULL,
+  PRIMARY KEY (peer, address)
+) WITHOUT ROWID;
+
+CREATE TABLE peer_routes(
+  destination  BLOB    NOT NULL,
+  next_hop     BLOB    NOT NULL,
+  transport    TEXT    NOT NULL,
+  hops         INTEGER NOT NULL,
+  updated_ms   INTEGER NOT NULL,
+  expires_ms   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (destination, next_hop, transport)
+) WITHOUT ROWID;
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "outbox_inbox_seen_ids", kV1},
+    {2, "peers_routes", kV2},
+};
+
+constexpr const char* kAuditTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)";
+
+std::uint64_t now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+std::error_code fail(sql::Db& db, const Migration& m, const char* what) {
+  spdlog::error("store: migration {} ({}) failed at {}: {}", m.version, m.name, what, db.errmsg());
+  if (db.in_transaction()) db.exec("ROLLBACK");
+  return Errc::store_failed;
+}
+
+std::error_code too_new(int found) {
+  spdlog::error("store: database schema version {} is newer than this build supports ({}); "
+                "refusing to open it (upgrade hyphae)",
+                found, latest_version());
+  return Errc::unsupported;
+}
+
+std::error_code apply_step(sql::Db& db, const Migration& m) {
+  if (db.exec("BEGIN IMMEDIATE") != SQLITE_OK) return fail(db, m, "BEGIN");
+  // Re-read inside the write lock: another process may have migrated meanwhile.
+  int v = current_version(db);
+  if (v < 0) return fail(db, m, "user_version");
+  if (v > latest_version()) {
+    db.exec("ROLLBACK");
+    return too_new(v);
+  }
+  if (v >= m.version) {
+    db.exec("ROLLBACK");
+    return {};
+  }
+  if (v != m.version - 1) return fail(db, m, "version gap");
+  if (db.exec(kAuditTable) != SQLITE_OK) return fail(db, m, "schema_migrations");
+  if (db.exec(m.sql) != SQLITE_OK) return fail(db, m, "step sql");
+  sql::Stmt audit;
+  if (db.prepare("INSERT INTO schema_migrations(version, name, applied_ms) VALUES(?1, ?2, ?3)", audit) !=
+      SQLITE_OK)
+    return fail(db, m, "audit prepare");
+  audit.bind_i64(1, m.version);
+  audit.bind_text(2, m.name);
+  audit.bind_u64(3, now_ms());
+  if (audit.step() != SQLITE_DONE) return fail(db, m, "audit insert");
+  audit = sql::Stmt{};
+  std::string set_version = "PRAGMA user_version = " + std::to_string(m.version);
+  if (db.exec(set_version.c_str()) != SQLITE_OK) return fail(db, m, "user_version");
+  if (db.exec("COMMIT") != SQLITE_OK) return fail(db, m, "COMMIT");
+  spdlog::info("store: applied schema migration {} ({})", m.version, m.name);
+  return {};
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+int current_version(sql::Db& db) {
+  std::int64_t v = 0;
+  if (db.query_int("PRAGMA user_version", v) != SQLITE_OK) return -1;
+  return static_cast<int>(v);
+}
+
+std::error_code migrate(sql::Db& db, int target_version) {
+  if (target_version < 0) target_version = latest_version();
+  if (target_version > latest_version()) return Errc::unsupported;
+  int v = current_version(db);
+  if (v < 0) {
+    spdlog::error("store: cannot read schema version: {}", db.errmsg());
+    return Errc::store_failed;
+  }
+  if (v > latest_version()) return too_new(v);
+  for (const Migration& m : kMigrations) {
+    if (m.version <= v || m.version > target_version) continue;
+    if (auto ec = apply_step(db, m)) return ec;
+  }
+  return {};
+}
+
+}  // namespace hyphae::store::schema

@@ -1,0 +1,253 @@
+// Store life cycle and group commit: open/configure, the writer thread, submit/flush/apply.
+#include "store/store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "store/schema.hpp"
+#include "store/store_impl.hpp"
+
+namespace hyphae::store {
+namespace {
+
+// A group larger than this many rows is split into several transactions, which bounds how long
+// the write lock is held and how far the WAL grows between checkpoints.
+constexpr std::size_t kMaxGroupRows = 16384;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr const char* kJournalSizeLimit = "PRAGMA journal_size_limit = 67108864";  // 64 MiB
+
+std::error_code fail_open(sql::Db& db, std::string_view what, const std::filesystem::path& file) {
+  spdlog::error("store: {} failed for {}: {}", what, file.string(), db.errmsg());
+  return Errc::store_failed;
+}
+
+}  // namespace
+
+Store::Impl::~Impl() = default;
+
+std::error_code Store::Impl::open(const std::filesystem::path& file) {
+  if (file.empty() || file == ":memory:") return Errc::invalid_argument;
+  if (wdb.open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
+    return fail_open(wdb, "open", file);
+  sqlite3_busy_timeout(wdb.get(), kBusyTimeoutMs);
+
+  // Refuse a newer schema before changing anything in the file.
+  int found = schema::current_version(wdb);
+  if (found < 0) return fail_open(wdb, "reading the schema version", file);
+  if (found > schema::latest_version()) {
+    spdlog::error("store: {} has schema version {}, newer than this build supports ({}); refusing to open it",
+                  file.string(), found, schema::latest_version());
+    return Errc::unsupported;
+  }
+
+  std::string mode;
+  if (wdb.query_text("PRAGMA journal_mode = WAL", mode) != SQLITE_OK || mode != "wal")
+    return fail_open(wdb, "enabling WAL (journal_mode=" + mode + ")", file);
+  const char* sync = options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+  if (wdb.exec(sync) != SQLITE_OK || wdb.exec("PRAGMA foreign_keys = ON") != SQLITE_OK ||
+      wdb.exec(kJournalSizeLimit) != SQLITE_OK)
+    return fail_open(wdb, "configuring pragmas", file);
+
+  if (const char* x = std::getenv("HYPHAE_STORE_EXPERIMENT")) wdb.exec(x);  // TEMP
+  if (auto ec = schema::migrate(wdb)) return ec;
+  version = schema::current_version(wdb);
+  if (auto ec = prepare_write()) return ec;
+
+  if (rdb.open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
+    return fail_open(rdb, "opening the read connection", file);
+  sqlite3_busy_timeout(rdb.get(), kBusyTimeoutMs);
+  if (rdb.exec("PRAGMA foreign_keys = ON") != SQLITE_OK || rdb.exec("PRAGMA query_only = ON") != SQLITE_OK)
+    return fail_open(rdb, "configuring the read connection", file);
+  return prepare_read();
+}
+
+std::expected<std::unique_ptr<Store>, std::error_code> Store::open(const std::filesystem::path& db_file,
+                                                                   Options options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (auto ec = impl->open(db_file)) return std::unexpected(ec);
+  Impl* raw = impl.get();
+  raw->writer = std::thread([raw] { raw->writer_main(); });
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() {
+  {
+    std::lock_guard lk(impl_->q_mu);
+    impl_->stop = true;
+  }
+  impl_->q_cv.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+int Store::schema_version() const { return impl_->version; }
+int Store::latest_schema_version() { return schema::latest_version(); }
+
+void Store::Impl::writer_main() {
+  {
+    std::lock_guard lk(q_mu);
+    writer_id = std::this_thread::get_id();
+  }
+  std::vector<Pending> work;
+  for (;;) {
+    {
+      std::unique_lock lk(q_mu);
+      while (queue.empty() && !stop) {
+        writer_waiting = true;
+        q_cv.wait(lk);
+        writer_waiting = false;
+      }
+      if (queue.empty()) return;  // stop requested and drained
+      work.swap(queue);           // queue keeps the old buffer's capacity
+    }
+    std::size_t i = 0;
+    while (i < work.size()) {
+      std::size_t j = i, rows = 0;
+      do {
+        rows += work[j].batch.size();
+        ++j;
+      } while (j < work.size() && rows < kMaxGroupRows);
+      std::span<Pending> group(work.data() + i, j - i);
+      commit_group(group);
+      for (Pending& p : group) {
+        if (!p.done) continue;
+        try {
+          p.done(p.ec);
+        } catch (const std::exception& e) {
+          spdlog::error("store: submit callback threw: {}", e.what());
+        } catch (...) {
+          spdlog::error("store: submit callback threw a non-standard exception");
+        }
+      }
+      {
+        std::lock_guard lk(q_mu);
+        completed += group.size();
+      }
+      done_cv.notify_all();
+      i = j;
+    }
+    work.clear();
+  }
+}
+
+void Store::Impl::commit_group(std::span<Pending> group) {
+  std::lock_guard lk(write_mu);
+  const std::error_code failed = Errc::store_failed;
+  auto fail_all = [&](std::string_view what, int rc) {
+    spdlog::error("store: group commit of {} batches failed at {}: {}", group.size(), what, describe(wdb, rc));
+    rollback();
+    for (Pending& p : group) p.ec = failed;
+  };
+
+  // Fast path: every batch in one transaction, no savepoints.
+  int rc = begin();
+  if (rc != SQLITE_OK) return fail_all("BEGIN", rc);
+  bool isolate = false;
+  std::uint64_t rows = 0;
+  for (Pending& p : group) {
+    rc = write_batch(p.batch);
+    if (rc != SQLITE_OK) {
+      isolate = batch_local_error(rc) && group.size() > 1;
+      break;
+    }
+    rows += p.batch.size();
+  }
+  if (rc == SQLITE_OK) {
+    rc = commit();
+    if (rc != SQLITE_OK) return fail_all("COMMIT", rc);
+    for (Pending& p : group) p.ec = {};
+    count_commit(group.size(), rows);
+    return;
+  }
+  if (!isolate) return fail_all("write", rc);
+
+  // Slow path: one batch broke a constraint. Redo the group with a savepoint per batch so that
+  // only the offending batches fail.
+  spdlog::warn("store: a batch in a group of {} failed ({}); retrying batch by batch", group.size(),
+               wdb.errmsg());
+  rollback();
+  rc = begin();
+  if (rc != SQLITE_OK) return fail_all("BEGIN", rc);
+  std::uint64_t ok_batches = 0;
+  rows = 0;
+  for (Pending& p : group) {
+    if ((rc = savepoint()) != SQLITE_OK) return fail_all("SAVEPOINT", rc);
+    rc = write_batch(p.batch);
+    if (rc == SQLITE_OK) {
+      p.ec = {};
+      ++ok_batches;
+      rows += p.batch.size();
+    } else if (batch_local_error(rc)) {
+      spdlog::warn("store: batch rejected: {}", wdb.errmsg());
+      p.ec = failed;
+      if ((rc = rollback_to()) != SQLITE_OK) return fail_all("ROLLBACK TO", rc);
+    } else {
+      return fail_all("write", rc);
+    }
+    if ((rc = release()) != SQLITE_OK) return fail_all("RELEASE", rc);
+  }
+  rc = commit();
+  if (rc != SQLITE_OK) return fail_all("COMMIT", rc);
+  count_commit(ok_batches, rows);
+}
+
+std::error_code Store::Impl::apply_one(const WriteBatch& b) {
+  std::lock_guard lk(write_mu);
+  int rc = begin();
+  if (rc == SQLITE_OK) rc = write_batch(b);
+  if (rc == SQLITE_OK) {
+    rc = commit();
+    if (rc == SQLITE_OK) {
+      count_commit(1, b.size());
+      return {};
+    }
+  }
+  spdlog::error("store: apply failed: {}", describe(wdb, rc));
+  rollback();
+  return Errc::store_failed;
+}
+
+std::error_code Store::apply(const WriteBatch& b) { return impl_->apply_one(b); }
+
+void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) {
+  bool wake;
+  {
+    std::lock_guard lk(impl_->q_mu);
+    impl_->queue.push_back(Pending{std::move(batch), std::move(done), {}});
+    ++impl_->submitted;
+    wake = impl_->writer_waiting;
+  }
+  if (wake) impl_->q_cv.notify_one();
+}
+
+void Store::flush() {
+  std::unique_lock lk(impl_->q_mu);
+  if (std::this_thread::get_id() == impl_->writer_id) return;
+  const std::uint64_t target = impl_->submitted;
+  impl_->done_cv.wait(lk, [&] { return impl_->completed >= target; });
+}
+
+std::error_code Store::prune_seen(std::uint64_t older_than_ms) {
+  std::lock_guard lk(impl_->write_mu);
+  sql::Stmt& s = impl_->w.prune_seen;
+  s.bind_u64(1, older_than_ms);
+  if (int rc = run(s); rc != SQLITE_OK) {
+    spdlog::error("store: prune_seen failed: {}", impl_->wdb.errmsg());
+    return Errc::store_failed;
+  }
+  return {};
+}
+
+Stats Store::stats() const {
+  return Stats{impl_->stat_transactions.load(std::memory_order_relaxed),
+               impl_->stat_batches.load(std::memory_order_relaxed),
+               impl_->stat_rows.load(std::memory_order_relaxed)};
+}
+
+void Store::inject_write_failure_for_test(int next_n_commits) {
+  impl_->inject_failures.store(next_n_commits < 0 ? 0 : next_n_commits);
+}
+
+}  // namespace hyphae::store

@@ -1,0 +1,177 @@
+// The node's durable store: one component in front of SQLite holding the outbox, the inbox, seen
+// message ids (replay protection), peers and the route cache. Writes go through WriteBatch, either
+// synchronously (apply) or by group commit (submit: a writer thread merges every batch queued
+// meanwhile into one transaction). Reads use a second connection and run beside the writer (WAL).
+// Thread-safety: every public member may be called from any thread. Callbacks passed to submit()
+// run on the store's writer thread. Ownership: Store owns both SQLite connections and the writer
+// thread; open() hands out the only owner. Values passed in are copied or moved; nothing returned
+// refers into the store. Schema, migrations and durability: docs/store.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+
+namespace hyphae::store {
+
+using MessageKey = std::array<std::uint8_t, 16>;
+
+enum class OutboxState : int { queued = 0, sent = 1, delivered = 2, failed = 3 };
+std::string_view to_string(OutboxState);
+
+// One outgoing message. priority: lower value is more urgent (0 emergency, 1 high, 2 normal, 3 low);
+// pending reads order by priority, then created_ms.
+struct OutboxRow {
+  MessageKey id{};
+  Bytes to;
+  Bytes envelope;  // empty once delivered (the blob is dropped, the status row kept)
+  int priority = 2;
+  std::uint64_t created_ms = 0;
+  std::uint64_t expires_ms = 0;  // 0 = never
+  OutboxState state = OutboxState::queued;
+  std::string transport;
+  std::string reason;
+  std::uint32_t attempts = 0;
+  std::uint64_t updated_ms = 0;
+};
+
+// A state change of an outbox row. An empty transport keeps the stored one; reason is replaced.
+// count_attempt adds one to attempts. Updates of a delivered row are ignored (delivered is final:
+// its envelope is gone), as are updates of unknown ids.
+struct OutboxUpdate {
+  MessageKey id{};
+  OutboxState state = OutboxState::queued;
+  std::string transport;
+  std::string reason;
+  std::uint64_t updated_ms = 0;
+  bool count_attempt = false;
+};
+
+struct InboxRow {
+  std::uint64_t seq = 0;  // assigned by the store: strictly increasing, never reused, gaps possible
+  MessageKey id{};
+  Bytes from;
+  std::uint64_t received_ms = 0;
+  Bytes envelope;
+  bool app_acked = false;
+};
+
+struct PeerRow {
+  Bytes id;                            // opaque multihash bytes
+  std::vector<std::string> addresses;  // returned sorted
+  std::uint64_t last_seen_ms = 0;
+};
+
+// A cached route (seed 004): reach destination through next_hop over transport. Keyed by
+// (destination, next_hop, transport); an upsert older than the stored updated_ms is ignored.
+struct RouteRow {
+  Bytes destination;
+  Bytes next_hop;
+  std::string transport;
+  int hops = 0;
+  std::uint64_t updated_ms = 0;
+  std::uint64_t expires_ms = 0;
+};
+
+// Everything one logical operation writes; applied atomically. Within a batch the kinds apply in
+// field order (outbox inserts, outbox updates, inbox inserts, inbox acks, peers, routes), each in
+// vector order. Batches of one group commit apply in submission order.
+struct WriteBatch {
+  std::vector<OutboxRow> outbox_inserts;     // new messages (a duplicate id is an error)
+  std::vector<OutboxUpdate> outbox_updates;  // state changes; on delivered, the envelope blob is dropped
+  std::vector<InboxRow> inbox_inserts;       // INSERT OR IGNORE by id; also records the id in seen ids
+  std::vector<MessageKey> inbox_app_acks;    // app consumed these
+  std::vector<PeerRow> peer_upserts;         // merge addresses (union), max last_seen
+  std::vector<RouteRow> route_upserts;
+
+  bool empty() const;
+  std::size_t size() const;  // rows in all vectors
+  // Appends other's rows kind by kind. Note: the merged batch applies all inserts of a kind before
+  // the updates of the next kind, which can differ from applying the two batches one after other.
+  void merge(WriteBatch&& other);
+};
+
+struct Options {
+  bool synchronous_full = false;  // PRAGMA synchronous=FULL (survives power loss) instead of NORMAL
+};
+
+struct Stats {
+  std::uint64_t transactions = 0;  // committed write transactions (group commits + apply())
+  std::uint64_t batches = 0;       // batches in those transactions
+  std::uint64_t rows = 0;          // WriteBatch::size() summed over those batches
+};
+
+class Store {
+ public:
+  // Opens or creates db_file (a file path; ":memory:" is not supported), sets WAL, synchronous,
+  // foreign_keys and busy_timeout, applies pending migrations (one transaction each) and starts the
+  // writer thread. Errors: Errc::unsupported if the file's schema is newer than this build knows,
+  // Errc::store_failed if SQLite cannot open, configure or migrate it (details are logged).
+  static std::expected<std::unique_ptr<Store>, std::error_code> open(const std::filesystem::path& db_file,
+                                                                      Options = {});
+  ~Store();  // drains pending writes (their callbacks run), stops the writer thread
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version() const;
+  static int latest_schema_version();
+
+  // Synchronous write of one batch in one transaction (tests, start-up). Not ordered against
+  // batches still queued by submit(); call flush() first if that matters.
+  // Errors: Errc::store_failed (the transaction is rolled back, nothing is applied).
+  std::error_code apply(const WriteBatch&);
+
+  // Group commit: queues the batch for the writer thread, which puts every batch queued meanwhile
+  // into ONE transaction (BEGIN IMMEDIATE ... COMMIT; very large groups are split), commits, then
+  // calls each done(ec) on the writer thread, in submission order. If the commit fails (disk full,
+  // I/O error, injected failure) every batch of that transaction gets Errc::store_failed and nothing
+  // of it is applied. If one batch's rows violate a constraint (e.g. duplicate outbox id), the group
+  // is retried with one savepoint per batch: only the offending batches fail; the others commit.
+  // Never blocks on I/O. done may be empty. done may call submit() and apply(), not flush().
+  void submit(WriteBatch batch, std::function<void(std::error_code)> done);
+
+  // Blocks until everything submitted so far is committed (or failed) and its callbacks ran.
+  // Returns at once when called on the writer thread (from a callback).
+  void flush();
+
+  // Reads: thread-safe, on a separate connection guarded by a mutex; they see committed data only.
+  // On a read error the error is logged and the result is empty. limit: SIZE_MAX for no limit.
+  std::vector<OutboxRow> pending_outbox(const Bytes& to, std::size_t limit);  // queued or sent
+  std::vector<OutboxRow> pending_outbox_all(std::size_t limit);
+  std::optional<OutboxRow> outbox_get(const MessageKey&);  // any state; envelope empty once delivered
+  std::size_t outbox_count(OutboxState);
+  std::vector<InboxRow> inbox_after(std::uint64_t after_seq, bool only_unacked, std::size_t limit);
+  std::optional<InboxRow> inbox_get(const MessageKey&);
+  std::vector<MessageKey> seen_since(std::uint64_t since_ms);  // first_seen_ms >= since_ms
+  bool seen(const MessageKey&);
+  // Deletes seen ids with first_seen_ms < older_than_ms (synchronous, on the write connection).
+  std::error_code prune_seen(std::uint64_t older_than_ms);
+  std::vector<PeerRow> peers();
+  std::optional<PeerRow> peer(const Bytes& id);
+  std::vector<RouteRow> routes();  // ordered by destination, hops, newest first
+
+  Stats stats() const;
+
+  // Test hook: the next n batch commits (group commits and apply()) roll back and fail with
+  // Errc::store_failed, as a full disk would.
+  void inject_write_failure_for_test(int next_n_commits);
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hyphae::store

@@ -1,0 +1,120 @@
+// Internal to src/store: the state behind Store (connections, cached statements, the group-commit
+// queue and the writer thread). Not part of the public API; include only from src/store/*.cpp.
+// Thread-safety: members are grouped by the mutex that guards them (see the comments below).
+// Ownership: Impl owns both connections; statements are declared after their connection so they
+// are finalized first.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+
+namespace hyphae::store {
+
+// Prepared once per write connection.
+struct WriteStmts {
+  sql::Stmt begin, commit, rollback;
+  sql::Stmt savepoint, release, rollback_to;
+  sql::Stmt outbox_insert, outbox_update;
+  sql::Stmt inbox_insert, seen_insert, inbox_ack;
+  sql::Stmt peer_upsert, peer_address;
+  sql::Stmt route_upsert;
+  sql::Stmt prune_seen;
+};
+
+// Prepared once per read connection.
+struct ReadStmts {
+  sql::Stmt pending_to, pending_all, outbox_get, outbox_count;
+  sql::Stmt inbox_after_all, inbox_after_unacked, inbox_get;
+  sql::Stmt seen_since, seen_one;
+  sql::Stmt peers_all, peer_one;
+  sql::Stmt routes_all;
+};
+
+// A submitted batch waiting for (or in) a group commit.
+struct Pending {
+  WriteBatch batch;
+  std::function<void(std::error_code)> done;
+  std::error_code ec;
+};
+
+struct Store::Impl {
+  Options options;
+  int version = 0;
+
+  // Write side, guarded by write_mu (held by the writer thread for a whole group, by apply()
+  // and prune_seen()).
+  std::mutex write_mu;
+  sql::Db wdb;
+  WriteStmts w;
+
+  // Read side, guarded by read_mu.
+  std::mutex read_mu;
+  sql::Db rdb;
+  ReadStmts r;
+
+  // Group-commit queue, guarded by q_mu.
+  std::mutex q_mu;
+  std::condition_variable q_cv;     // writer waits for work
+  std::condition_variable done_cv;  // flush() waits for completed
+  std::vector<Pending> queue;
+  bool stop = false;
+  bool writer_waiting = false;
+  std::uint64_t submitted = 0;  // batches ever queued
+  std::uint64_t completed = 0;  // batches whose callbacks have run
+  std::thread writer;
+  std::thread::id writer_id;
+
+  std::atomic<int> inject_failures{0};
+  std::atomic<std::uint64_t> stat_transactions{0}, stat_batches{0}, stat_rows{0};
+
+  ~Impl();
+
+  // Opening (store.cpp).
+  std::error_code open(const std::filesystem::path& file);
+  std::error_code prepare_write();
+  std::error_code prepare_read();
+
+  // Writer thread (store.cpp).
+  void writer_main();
+  void commit_group(std::span<Pending> group);  // sets each Pending::ec
+  std::error_code apply_one(const WriteBatch& b);
+
+  // Write helpers; write_mu held (store_write.cpp).
+  int write_batch(const WriteBatch& b);  // SQLITE_OK or the first failing statement's code
+  int begin();
+  int commit();  // honours inject_failures; rolls back on failure
+  void rollback();
+  int savepoint();
+  int release();
+  int rollback_to();
+  void count_commit(std::uint64_t batches, std::uint64_t rows);
+  bool take_injected_failure();
+};
+
+// The result code commit() returns for a failure injected by inject_write_failure_for_test (an
+// extended I/O error code SQLite itself never returns).
+inline constexpr int kInjectedFailure = SQLITE_IOERR | (255 << 8);
+
+// "<SQLite's text for rc>: <connection's last message>", or the injected-failure note.
+std::string describe(const sql::Db& db, int rc);
+
+// Runs a statement that returns no rows (or ignores them) and resets it.
+// Returns SQLITE_OK or the error code.
+int run(sql::Stmt& s);
+
+// True for errors caused by the rows of one batch (constraint, type, size), as opposed to errors
+// of the database or disk, which doom the whole transaction.
+bool batch_local_error(int rc);
+
+}  // namespace hyphae::store

@@ -1,0 +1,250 @@
+// Read side of the store: statements on the read connection, each call under read_mu. Every
+// statement is reset on scope exit so no read snapshot outlives the call (that would hold back
+// WAL checkpoints).
+#include <limits>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "store/store_impl.hpp"
+
+namespace hyphae::store {
+namespace {
+
+constexpr const char* kOutboxCols =
+    "id, to_peer, envelope, priority, created_ms, expires_ms, state, transport, reason, attempts, updated_ms";
+constexpr const char* kInboxCols = "seq, id, from_peer, received_ms, envelope, app_acked";
+
+std::int64_t sql_limit(std::size_t limit) {
+  constexpr auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return limit >= max ? -1 : static_cast<std::int64_t>(limit);  // LIMIT -1: no limit
+}
+
+OutboxRow outbox_row(const sql::Stmt& s) {
+  OutboxRow r;
+  s.col_array(0, r.id);
+  r.to = s.col_bytes(1);
+  r.envelope = s.col_bytes(2);
+  r.priority = static_cast<int>(s.col_i64(3));
+  r.created_ms = s.col_u64(4);
+  r.expires_ms = s.col_u64(5);
+  r.state = static_cast<OutboxState>(s.col_i64(6));
+  r.transport = s.col_text(7);
+  r.reason = s.col_text(8);
+  r.attempts = static_cast<std::uint32_t>(s.col_i64(9));
+  r.updated_ms = s.col_u64(10);
+  return r;
+}
+
+InboxRow inbox_row(const sql::Stmt& s) {
+  InboxRow r;
+  r.seq = s.col_u64(0);
+  s.col_array(1, r.id);
+  r.from = s.col_bytes(2);
+  r.received_ms = s.col_u64(3);
+  r.envelope = s.col_bytes(4);
+  r.app_acked = s.col_i64(5) != 0;
+  return r;
+}
+
+RouteRow route_row(const sql::Stmt& s) {
+  RouteRow r;
+  r.destination = s.col_bytes(0);
+  r.next_hop = s.col_bytes(1);
+  r.transport = s.col_text(2);
+  r.hops = static_cast<int>(s.col_i64(3));
+  r.updated_ms = s.col_u64(4);
+  r.expires_ms = s.col_u64(5);
+  return r;
+}
+
+// Steps s to the end, calling f(s) per row. Logs and returns false on error.
+template <class F>
+bool for_each_row(sql::Db& db, sql::Stmt& s, std::string_view what, F&& f) {
+  for (;;) {
+    int rc = s.step();
+    if (rc == SQLITE_ROW) {
+      f(s);
+      continue;
+    }
+    if (rc == SQLITE_DONE) return true;
+    spdlog::error("store: read {} failed: {}", what, db.errmsg());
+    return false;
+  }
+}
+
+}  // namespace
+
+std::error_code Store::Impl::prepare_read() {
+  using std::string;
+  const string outbox_select = string("SELECT ") + kOutboxCols + " FROM outbox ";
+  const string inbox_select = string("SELECT ") + kInboxCols + " FROM inbox ";
+  // The pending queries repeat the partial index's condition "state IN (0, 1)" verbatim so that
+  // the planner can use outbox_pending.
+  struct Def {
+    sql::Stmt* stmt;
+    string text;
+  };
+  const Def defs[] = {
+      {&r.pending_to,
+       outbox_select + "WHERE to_peer = ?1 AND state IN (0, 1) ORDER BY priority, created_ms LIMIT ?2"},
+      {&r.pending_all, outbox_select + "WHERE state IN (0, 1) ORDER BY priority, created_ms LIMIT ?1"},
+      {&r.outbox_get, outbox_select + "WHERE id = ?1"},
+      {&r.outbox_count, "SELECT count(*) FROM outbox WHERE state = ?1"},
+      {&r.inbox_after_all, inbox_select + "WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
+      {&r.inbox_after_unacked, inbox_select + "WHERE app_acked = 0 AND seq > ?1 ORDER BY seq LIMIT ?2"},
+      {&r.inbox_get, inbox_select + "WHERE id = ?1"},
+      {&r.seen_since, "SELECT id FROM seen_ids WHERE first_seen_ms >= ?1"},
+      {&r.seen_one, "SELECT 1 FROM seen_ids WHERE id = ?1"},
+      {&r.peers_all,
+       "SELECT p.id, p.last_seen_ms, a.address FROM peers p"
+       " LEFT JOIN peer_addresses a ON a.peer = p.id ORDER BY p.id, a.address"},
+      {&r.peer_one,
+       "SELECT p.id, p.last_seen_ms, a.address FROM peers p"
+       " LEFT JOIN peer_addresses a ON a.peer = p.id WHERE p.id = ?1 ORDER BY a.address"},
+      {&r.routes_all,
+       "SELECT destination, next_hop, transport, hops, updated_ms, expires_ms FROM peer_routes"
+       " ORDER BY destination, hops, updated_ms DESC"},
+  };
+  for (const Def& d : defs) {
+    if (rdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
+      spdlog::error("store: cannot prepare \"{}\": {}", d.text, rdb.errmsg());
+      return Errc::store_failed;
+    }
+  }
+  return {};
+}
+
+std::vector<OutboxRow> Store::pending_outbox(const Bytes& to, std::size_t limit) {
+  std::vector<OutboxRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.pending_to;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, to);
+  s.bind_i64(2, sql_limit(limit));
+  for_each_row(impl_->rdb, s, "pending_outbox", [&](const sql::Stmt& st) { out.push_back(outbox_row(st)); });
+  return out;
+}
+
+std::vector<OutboxRow> Store::pending_outbox_all(std::size_t limit) {
+  std::vector<OutboxRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.pending_all;
+  sql::ResetGuard reset(s);
+  s.bind_i64(1, sql_limit(limit));
+  for_each_row(impl_->rdb, s, "pending_outbox_all",
+               [&](const sql::Stmt& st) { out.push_back(outbox_row(st)); });
+  return out;
+}
+
+std::optional<OutboxRow> Store::outbox_get(const MessageKey& id) {
+  std::optional<OutboxRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.outbox_get;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, id);
+  for_each_row(impl_->rdb, s, "outbox_get", [&](const sql::Stmt& st) { out = outbox_row(st); });
+  return out;
+}
+
+std::size_t Store::outbox_count(OutboxState state) {
+  std::size_t n = 0;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.outbox_count;
+  sql::ResetGuard reset(s);
+  s.bind_i64(1, static_cast<int>(state));
+  for_each_row(impl_->rdb, s, "outbox_count",
+               [&](const sql::Stmt& st) { n = static_cast<std::size_t>(st.col_i64(0)); });
+  return n;
+}
+
+std::vector<InboxRow> Store::inbox_after(std::uint64_t after_seq, bool only_unacked, std::size_t limit) {
+  std::vector<InboxRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = only_unacked ? impl_->r.inbox_after_unacked : impl_->r.inbox_after_all;
+  sql::ResetGuard reset(s);
+  s.bind_u64(1, after_seq);
+  s.bind_i64(2, sql_limit(limit));
+  for_each_row(impl_->rdb, s, "inbox_after", [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
+  return out;
+}
+
+std::optional<InboxRow> Store::inbox_get(const MessageKey& id) {
+  std::optional<InboxRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.inbox_get;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, id);
+  for_each_row(impl_->rdb, s, "inbox_get", [&](const sql::Stmt& st) { out = inbox_row(st); });
+  return out;
+}
+
+std::vector<MessageKey> Store::seen_since(std::uint64_t since_ms) {
+  std::vector<MessageKey> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.seen_since;
+  sql::ResetGuard reset(s);
+  s.bind_u64(1, since_ms);
+  for_each_row(impl_->rdb, s, "seen_since", [&](const sql::Stmt& st) {
+    MessageKey k;
+    if (st.col_array(0, k)) out.push_back(k);
+  });
+  return out;
+}
+
+bool Store::seen(const MessageKey& id) {
+  bool found = false;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.seen_one;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, id);
+  for_each_row(impl_->rdb, s, "seen", [&](const sql::Stmt&) { found = true; });
+  return found;
+}
+
+namespace {
+// Folds (id, last_seen, address) join rows into PeerRows; rows arrive grouped by id.
+void fold_peer_rows(sql::Db& db, sql::Stmt& s, std::vector<PeerRow>& out) {
+  for_each_row(db, s, "peers", [&](const sql::Stmt& st) {
+    ByteView id = st.col_blob(0);
+    if (out.empty() || !std::equal(id.begin(), id.end(), out.back().id.begin(), out.back().id.end())) {
+      PeerRow p;
+      p.id.assign(id.begin(), id.end());
+      p.last_seen_ms = st.col_u64(1);
+      out.push_back(std::move(p));
+    }
+    if (!st.col_is_null(2)) out.back().addresses.push_back(st.col_text(2));
+  });
+}
+}  // namespace
+
+std::vector<PeerRow> Store::peers() {
+  std::vector<PeerRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.peers_all;
+  sql::ResetGuard reset(s);
+  fold_peer_rows(impl_->rdb, s, out);
+  return out;
+}
+
+std::optional<PeerRow> Store::peer(const Bytes& id) {
+  std::vector<PeerRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.peer_one;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, id);
+  fold_peer_rows(impl_->rdb, s, out);
+  if (out.empty()) return std::nullopt;
+  return std::move(out.front());
+}
+
+std::vector<RouteRow> Store::routes() {
+  std::vector<RouteRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.routes_all;
+  sql::ResetGuard reset(s);
+  for_each_row(impl_->rdb, s, "routes", [&](const sql::Stmt& st) { out.push_back(route_row(st)); });
+  return out;
+}
+
+}  // namespace hyphae::store

@@ -1,0 +1,222 @@
+// Write side of the store: batch value helpers, the write statements and how a WriteBatch turns
+// into statements. Every function here except the WriteBatch members runs with write_mu held.
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "store/store_impl.hpp"
+
+namespace hyphae::store {
+
+std::string_view to_string(OutboxState s) {
+  switch (s) {
+    case OutboxState::queued: return "queued";
+    case OutboxState::sent: return "sent";
+    case OutboxState::delivered: return "delivered";
+    case OutboxState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+bool WriteBatch::empty() const { return size() == 0; }
+
+std::size_t WriteBatch::size() const {
+  return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
+         peer_upserts.size() + route_upserts.size();
+}
+
+namespace {
+template <class T>
+void move_append(std::vector<T>& to, std::vector<T>& from) {
+  if (to.empty()) {
+    to = std::move(from);
+  } else {
+    to.reserve(to.size() + from.size());
+    std::move(from.begin(), from.end(), std::back_inserter(to));
+  }
+  from.clear();
+}
+}  // namespace
+
+void WriteBatch::merge(WriteBatch&& o) {
+  move_append(outbox_inserts, o.outbox_inserts);
+  move_append(outbox_updates, o.outbox_updates);
+  move_append(inbox_inserts, o.inbox_inserts);
+  move_append(inbox_app_acks, o.inbox_app_acks);
+  move_append(peer_upserts, o.peer_upserts);
+  move_append(route_upserts, o.route_upserts);
+}
+
+int run(sql::Stmt& s) {
+  int rc = s.step();
+  s.reset();
+  return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? SQLITE_OK : rc;
+}
+
+std::string describe(const sql::Db& db, int rc) {
+  if (rc == kInjectedFailure) return "injected failure (test hook)";
+  return std::string(sqlite3_errstr(rc)) + ": " + db.errmsg();
+}
+
+bool batch_local_error(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE: return true;
+    default: return false;
+  }
+}
+
+std::error_code Store::Impl::prepare_write() {
+  struct Def {
+    sql::Stmt* stmt;
+    std::string_view text;
+  };
+  const Def defs[] = {
+      {&w.begin, "BEGIN IMMEDIATE"},
+      {&w.commit, "COMMIT"},
+      {&w.rollback, "ROLLBACK"},
+      {&w.savepoint, "SAVEPOINT batch"},
+      {&w.release, "RELEASE batch"},
+      {&w.rollback_to, "ROLLBACK TO batch"},
+      {&w.outbox_insert,
+       "INSERT INTO outbox(id, to_peer, envelope, priority, created_ms, expires_ms, state, transport, reason,"
+       " attempts, updated_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+      {&w.outbox_update,
+       "UPDATE outbox SET state = ?2,"
+       " transport = CASE WHEN ?3 = '' THEN transport ELSE ?3 END,"
+       " reason = ?4, updated_ms = ?5, attempts = attempts + ?6,"
+       " envelope = CASE WHEN ?2 = 2 THEN NULL ELSE envelope END"
+       " WHERE id = ?1 AND state <> 2"},
+      {&w.inbox_insert,
+       "INSERT OR IGNORE INTO inbox(id, from_peer, received_ms, envelope, app_acked)"
+       " VALUES(?1, ?2, ?3, ?4, ?5)"},
+      {&w.seen_insert, "INSERT OR IGNORE INTO seen_ids(id, first_seen_ms) VALUES(?1, ?2)"},
+      {&w.inbox_ack, "UPDATE inbox SET app_acked = 1 WHERE id = ?1 AND app_acked = 0"},
+      {&w.peer_upsert,
+       "INSERT INTO peers(id, last_seen_ms) VALUES(?1, ?2)"
+       " ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)"},
+      {&w.peer_address, "INSERT OR IGNORE INTO peer_addresses(peer, address) VALUES(?1, ?2)"},
+      {&w.route_upsert,
+       "INSERT INTO peer_routes(destination, next_hop, transport, hops, updated_ms, expires_ms)"
+       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+       " ON CONFLICT(destination, next_hop, transport) DO UPDATE SET hops = excluded.hops,"
+       " updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms"
+       " WHERE excluded.updated_ms >= peer_routes.updated_ms"},
+      {&w.prune_seen, "DELETE FROM seen_ids WHERE first_seen_ms < ?1"},
+  };
+  for (const Def& d : defs) {
+    if (wdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
+      spdlog::error("store: cannot prepare \"{}\": {}", d.text, wdb.errmsg());
+      return Errc::store_failed;
+    }
+  }
+  return {};
+}
+
+int Store::Impl::write_batch(const WriteBatch& b) {
+  for (const OutboxRow& row : b.outbox_inserts) {
+    sql::Stmt& s = w.outbox_insert;
+    s.bind_blob(1, row.id);
+    s.bind_blob(2, row.to);
+    if (row.state == OutboxState::delivered) {
+      s.bind_null(3);
+    } else {
+      s.bind_blob(3, row.envelope);
+    }
+    s.bind_i64(4, row.priority);
+    s.bind_u64(5, row.created_ms);
+    s.bind_u64(6, row.expires_ms);
+    s.bind_i64(7, static_cast<int>(row.state));
+    s.bind_text(8, row.transport);
+    s.bind_text(9, row.reason);
+    s.bind_i64(10, row.attempts);
+    s.bind_u64(11, row.updated_ms);
+    if (int rc = run(s)) return rc;
+  }
+  for (const OutboxUpdate& u : b.outbox_updates) {
+    sql::Stmt& s = w.outbox_update;
+    s.bind_blob(1, u.id);
+    s.bind_i64(2, static_cast<int>(u.state));
+    s.bind_text(3, u.transport);
+    s.bind_text(4, u.reason);
+    s.bind_u64(5, u.updated_ms);
+    s.bind_i64(6, u.count_attempt ? 1 : 0);
+    if (int rc = run(s)) return rc;
+  }
+  for (const InboxRow& row : b.inbox_inserts) {
+    sql::Stmt& s = w.inbox_insert;
+    s.bind_blob(1, row.id);
+    s.bind_blob(2, row.from);
+    s.bind_u64(3, row.received_ms);
+    s.bind_blob(4, row.envelope);
+    s.bind_i64(5, row.app_acked ? 1 : 0);
+    if (int rc = run(s)) return rc;
+    sql::Stmt& seen = w.seen_insert;
+    seen.bind_blob(1, row.id);
+    seen.bind_u64(2, row.received_ms);
+    if (int rc = run(seen)) return rc;
+  }
+  for (const MessageKey& id : b.inbox_app_acks) {
+    w.inbox_ack.bind_blob(1, id);
+    if (int rc = run(w.inbox_ack)) return rc;
+  }
+  for (const PeerRow& p : b.peer_upserts) {
+    w.peer_upsert.bind_blob(1, p.id);
+    w.peer_upsert.bind_u64(2, p.last_seen_ms);
+    if (int rc = run(w.peer_upsert)) return rc;
+    for (const std::string& a : p.addresses) {
+      w.peer_address.bind_blob(1, p.id);
+      w.peer_address.bind_text(2, a);
+      if (int rc = run(w.peer_address)) return rc;
+    }
+  }
+  for (const RouteRow& r : b.route_upserts) {
+    sql::Stmt& s = w.route_upsert;
+    s.bind_blob(1, r.destination);
+    s.bind_blob(2, r.next_hop);
+    s.bind_text(3, r.transport);
+    s.bind_i64(4, r.hops);
+    s.bind_u64(5, r.updated_ms);
+    s.bind_u64(6, r.expires_ms);
+    if (int rc = run(s)) return rc;
+  }
+  return SQLITE_OK;
+}
+
+int Store::Impl::begin() { return run(w.begin); }
+
+bool Store::Impl::take_injected_failure() {
+  int n = inject_failures.load();
+  while (n > 0 && !inject_failures.compare_exchange_weak(n, n - 1)) {
+  }
+  return n > 0;
+}
+
+int Store::Impl::commit() {
+  if (take_injected_failure()) {
+    spdlog::warn("store: injected commit failure (test hook); rolling back");
+    rollback();
+    return kInjectedFailure;
+  }
+  int rc = run(w.commit);
+  if (rc != SQLITE_OK) rollback();
+  return rc;
+}
+
+void Store::Impl::rollback() {
+  // A failed statement may already have rolled the transaction back (e.g. SQLITE_FULL).
+  if (wdb.in_transaction()) run(w.rollback);
+}
+
+int Store::Impl::savepoint() { return run(w.savepoint); }
+int Store::Impl::release() { return run(w.release); }
+int Store::Impl::rollback_to() { return run(w.rollback_to); }
+
+void Store::Impl::count_commit(std::uint64_t batches, std::uint64_t rows) {
+  stat_transactions.fetch_add(1, std::memory_order_relaxed);
+  stat_batches.fetch_add(batches, std::memory_order_relaxed);
+  stat_rows.fetch_add(rows, std::memory_order_relaxed);
+}
+
+}  // namespace hyphae::store

@@ -1,0 +1,201 @@
+#include "transport/mesh/tcp_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace hyphae::mesh {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+std::atomic<std::uint64_t> next_link_id{1};
+
+void log_coroutine_exit(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("link coroutine failed: {}", ex.what());
+  }
+}
+}  // namespace
+
+struct TcpLink::Coroutines {
+  // Handshake then read loop. Ends by reporting the link down exactly once.
+  static awaitable<void> run(std::shared_ptr<TcpLink> self) {
+    std::string reason = "closed";
+    try {
+      reason = co_await read_loop(self);
+    } catch (const boost::system::system_error& e) {
+      reason = e.code() == asio::error::eof ? "remote closed the connection" : "read: " + e.code().message();
+    }
+    self->finish(reason);
+  }
+
+  static awaitable<std::string> read_loop(std::shared_ptr<TcpLink> self) {
+    std::array<std::uint8_t, 64 * 1024> buffer;
+    Bytes to_send = self->session_.start();
+    if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
+    for (;;) {
+      std::size_t n = co_await self->socket_.async_read_some(asio::buffer(buffer), use_awaitable);
+      if (self->closed_) co_return "closed";
+      self->counters_.bytes_in += n;
+      self->last_receive_ = std::chrono::steady_clock::now();
+      bool was_established = self->session_.established();
+      to_send.clear();
+      std::error_code ec = self->session_.on_bytes(ByteView(buffer.data(), n), to_send, [&](const Record& record) {
+        ++self->counters_.records_in;
+        if (record.type == RecordType::ping) {
+          self->send(RecordType::pong, record.body);
+          return;
+        }
+        if (record.type == RecordType::pong) return;
+        if (record.type == RecordType::close) {
+          self->close("remote: " + to_string(record.body));
+          return;
+        }
+        if (!self->up_reported_) report_up(self);
+        if (!self->closed_) self->owner_.on_link_record(self, record);
+      });
+      if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
+      if (ec) {
+        // Tell the remote why when the session is up, then drop the connection.
+        co_return (was_established ? "protocol error: " : "handshake: ") + ec.message();
+      }
+      if (self->session_.established() && !self->up_reported_) report_up(self);
+      if (self->closed_) co_return "closed";
+    }
+  }
+
+  static void report_up(const std::shared_ptr<TcpLink>& self) {
+    self->up_reported_ = true;
+    self->keepalive_.expires_after(self->options_.keepalive_interval);
+    asio::co_spawn(self->strand_, keepalive_loop(self), log_coroutine_exit);
+    self->owner_.on_link_up(self);
+  }
+
+  static awaitable<void> keepalive_loop(std::shared_ptr<TcpLink> self) {
+    while (!self->closed_) {
+      boost::system::error_code ec;
+      co_await self->keepalive_.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (self->closed_) co_return;
+      auto idle = std::chrono::steady_clock::now() - self->last_receive_;
+      if (idle > 3 * self->options_.keepalive_interval) {
+        self->close("keepalive: no bytes for " +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) + " ms");
+        co_return;
+      }
+      std::array<std::uint8_t, 8> token{};
+      self->send(RecordType::ping, token);
+      self->keepalive_.expires_after(self->options_.keepalive_interval);
+    }
+  }
+
+  static awaitable<void> handshake_deadline(std::shared_ptr<TcpLink> self) {
+    asio::steady_timer timer(self->strand_, self->options_.handshake_timeout);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (!self->session_.established() && !self->closed_) self->close("handshake timed out");
+  }
+};
+
+TcpLink::TcpLink(Strand strand, asio::ip::tcp::socket socket, LinkOwner& owner, const Identity& identity,
+                 const noise::KeyPair& noise_static, bool initiator, std::optional<PeerId> expected_remote,
+                 TcpLinkOptions options)
+    : strand_(std::move(strand)),
+      socket_(std::move(socket)),
+      keepalive_(strand_),
+      owner_(owner),
+      session_(identity, noise_static, initiator, std::move(expected_remote), options.limits),
+      initiator_(initiator),
+      options_(options),
+      id_(next_link_id++),
+      since_(std::chrono::steady_clock::now()),
+      last_receive_(since_) {
+  boost::system::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  if (!ec) remote_address_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+TcpLink::~TcpLink() = default;
+
+void TcpLink::start() {
+  asio::co_spawn(strand_, Coroutines::run(shared_from_this()), log_coroutine_exit);
+  asio::co_spawn(strand_, Coroutines::handshake_deadline(shared_from_this()), log_coroutine_exit);
+}
+
+void TcpLink::close(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  keepalive_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  finish(reason);
+}
+
+void TcpLink::finish(const std::string& reason) {
+  if (reported_down_) return;
+  reported_down_ = true;
+  if (!closed_) {
+    closed_ = true;
+    boost::system::error_code ec;
+    keepalive_.cancel();
+    socket_.close(ec);
+  }
+  owner_.on_link_down(shared_from_this(), up_reported_, reason);
+}
+
+void TcpLink::send(RecordType type, ByteView body) {
+  if (closed_) return;
+  session_.queue(type, body);
+  ++counters_.records_out;
+  schedule_flush();
+}
+
+Bytes& TcpLink::send_in_place(RecordType type, std::size_t body_size) {
+  ++counters_.records_out;
+  schedule_flush();
+  return session_.queue_header(type, body_size);
+}
+
+void TcpLink::schedule_flush() {
+  if (writing_ || flush_scheduled_ || closed_) return;
+  flush_scheduled_ = true;
+  asio::post(strand_, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
+}
+
+void TcpLink::flush() {
+  if (writing_ || closed_ || !session_.has_pending()) return;
+  wire_.clear();
+  session_.seal(wire_);
+  writing_ = true;
+  ++counters_.writes;
+  asio::async_write(socket_, asio::buffer(wire_),
+                    asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                      self->writing_ = false;
+                      self->counters_.bytes_out += n;
+                      if (ec) {
+                        self->close("write: " + ec.message());
+                        return;
+                      }
+                      self->flush();
+                    }));
+}
+
+}  // namespace hyphae::mesh

@@ -1,0 +1,102 @@
+// TcpLink: the coroutine adapter that drives one LinkSession over a TCP socket.
+// It performs the handshake, reads and decrypts records, batches queued records into as few
+// Noise frames and write calls as the socket allows, and sends keepalive pings.
+// Thread-safety: every member runs on the strand given at construction (the node's strand).
+// Ownership: shared; the owner keeps a shared_ptr while the link is registered, and the running
+// coroutines hold one too, so a link lives until both let go.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "transport/mesh/link_session.hpp"
+
+namespace hyphae::mesh {
+
+class TcpLink;
+
+// The node side of a link's events. Called on the strand.
+class LinkOwner {
+ public:
+  virtual ~LinkOwner() = default;
+  virtual void on_link_up(const std::shared_ptr<TcpLink>& link) = 0;
+  virtual void on_link_record(const std::shared_ptr<TcpLink>& link, const Record& record) = 0;
+  // The link is gone (or never came up, when `was_up` is false). `reason` says why.
+  virtual void on_link_down(const std::shared_ptr<TcpLink>& link, bool was_up, const std::string& reason) = 0;
+};
+
+struct TcpLinkOptions {
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds keepalive_interval{15000};
+  LinkLimits limits;
+};
+
+struct LinkCounters {
+  std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0, writes = 0;
+};
+
+class TcpLink : public std::enable_shared_from_this<TcpLink> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+  TcpLink(Strand strand, boost::asio::ip::tcp::socket socket, LinkOwner& owner, const Identity& identity,
+          const noise::KeyPair& noise_static, bool initiator, std::optional<PeerId> expected_remote,
+          TcpLinkOptions options);
+  ~TcpLink();
+
+  // Starts the handshake and read loop (spawned on the strand).
+  void start();
+  // Closes the socket; on_link_down follows once. Safe to call more than once.
+  void close(const std::string& reason);
+
+  bool established() const { return session_.established(); }
+  bool initiator() const { return initiator_; }
+  const PeerId& remote() const { return session_.remote(); }
+  const std::string& remote_address() const { return remote_address_; }
+  std::uint64_t id() const { return id_; }
+  std::chrono::steady_clock::time_point since() const { return since_; }
+  const LinkCounters& counters() const { return counters_; }
+  // Plaintext queued but not yet handed to the socket, plus bytes in the write in flight.
+  std::size_t backlog_bytes() const { return session_.pending_bytes() + (writing_ ? wire_.size() : 0); }
+
+  // Queues a record; the write happens after the current handler returns, batched with others.
+  void send(RecordType type, ByteView body);
+  // Queues a record whose body the caller appends to the returned buffer (exactly body_size bytes).
+  Bytes& send_in_place(RecordType type, std::size_t body_size);
+
+ private:
+  struct Coroutines;  // the awaitable bodies live in the .cpp
+  void schedule_flush();
+  void flush();
+  void finish(const std::string& reason);
+
+  Strand strand_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer keepalive_;
+  LinkOwner& owner_;
+  LinkSession session_;
+  bool initiator_;
+  TcpLinkOptions options_;
+  std::string remote_address_;
+  std::uint64_t id_;
+  std::chrono::steady_clock::time_point since_;
+  std::chrono::steady_clock::time_point last_receive_;
+  Bytes wire_;
+  bool writing_ = false;
+  bool flush_scheduled_ = false;
+  bool closed_ = false;
+  bool reported_down_ = false;
+  bool up_reported_ = false;
+  LinkCounters counters_;
+};
+
+}  // namespace hyphae::mesh

@@ -1,0 +1,553 @@
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+
+using namespace hyphae;
+using namespace hyphae::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+MessageKey key(std::uint32_t n, std::uint8_t tag = 0) {
+  MessageKey k{};
+  k[0] = tag;
+  k[12] = static_cast<std::uint8_t>(n >> 24);
+  k[13] = static_cast<std::uint8_t>(n >> 16);
+  k[14] = static_cast<std::uint8_t>(n >> 8);
+  k[15] = static_cast<std::uint8_t>(n);
+  return k;
+}
+
+Bytes peer_id(std::string_view name) {
+  Bytes b{0x00, 0x24};  // identity multihash prefix; the store treats ids as opaque bytes
+  append(b, as_bytes(name));
+  return b;
+}
+
+OutboxRow outbox(std::uint32_t n, const Bytes& to, int priority = 2, std::uint64_t created = 1000) {
+  OutboxRow r;
+  r.id = key(n);
+  r.to = to;
+  r.envelope = Bytes(256, static_cast<std::uint8_t>(n));
+  r.priority = priority;
+  r.created_ms = created;
+  r.updated_ms = created;
+  return r;
+}
+
+InboxRow inbox(std::uint32_t n, std::uint64_t received = 5000) {
+  InboxRow r;
+  r.id = key(n, 0x11);
+  r.from = peer_id("alice");
+  r.received_ms = received;
+  r.envelope = Bytes(64, static_cast<std::uint8_t>(n));
+  return r;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("hyphae_store_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = dir_ / "node.db";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Store> open_ok(Options o = {}) {
+    auto s = Store::open(db_, o);
+    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().message());
+    return s ? std::move(*s) : nullptr;
+  }
+
+  fs::path dir_, db_;
+};
+
+using StoreMigration = StoreTest;
+using StoreOutbox = StoreTest;
+using StoreInbox = StoreTest;
+using StorePeers = StoreTest;
+using StoreGroupCommit = StoreTest;
+using StoreCrash = StoreTest;
+
+TEST_F(StoreMigration, FromEmptyThenReopenKeepsDataAndVersion) {
+  {
+    auto s = open_ok();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->schema_version(), Store::latest_schema_version());
+    EXPECT_GE(Store::latest_schema_version(), 2);
+    WriteBatch b;
+    b.outbox_inserts.push_back(outbox(1, peer_id("bob")));
+    b.inbox_inserts.push_back(inbox(1));
+    ASSERT_FALSE(s->apply(b));
+  }
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->schema_version(), Store::latest_schema_version());
+  EXPECT_TRUE(s->outbox_get(key(1)).has_value());
+  EXPECT_TRUE(s->inbox_get(key(1, 0x11)).has_value());
+
+  // One audit row per step, and WAL is on.
+  sql::Db db;
+  ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
+  std::int64_t n = 0;
+  ASSERT_EQ(db.query_int("SELECT count(*) FROM schema_migrations", n), SQLITE_OK);
+  EXPECT_EQ(n, Store::latest_schema_version());
+  std::string mode;
+  ASSERT_EQ(db.query_text("PRAGMA journal_mode", mode), SQLITE_OK);
+  EXPECT_EQ(mode, "wal");
+}
+
+TEST_F(StoreMigration, StepwiseUpgradeKeepsOlderData) {
+  {
+    sql::Db db;
+    ASSERT_EQ(db.open(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), SQLITE_OK);
+    ASSERT_FALSE(schema::migrate(db, 1));
+    EXPECT_EQ(schema::current_version(db), 1);
+    ASSERT_EQ(db.exec("INSERT INTO outbox(id, to_peer, envelope, priority, created_ms, state)"
+                      " VALUES(zeroblob(16), x'00', x'aa', 2, 7, 0)"),
+              SQLITE_OK);
+  }
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->schema_version(), Store::latest_schema_version());
+  auto row = s->outbox_get(MessageKey{});
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->created_ms, 7u);
+  EXPECT_EQ(row->envelope, Bytes{0xaa});
+  EXPECT_TRUE(s->peers().empty());  // v2 tables exist
+}
+
+TEST_F(StoreMigration, NewerVersionIsRefused) {
+  { ASSERT_TRUE(open_ok()); }
+  {
+    sql::Db db;
+    ASSERT_EQ(db.open(db_, SQLITE_OPEN_READWRITE), SQLITE_OK);
+    std::string sql = "PRAGMA user_version = " + std::to_string(Store::latest_schema_version() + 1);
+    ASSERT_EQ(db.exec(sql.c_str()), SQLITE_OK);
+  }
+  auto s = Store::open(db_);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error(), make_error_code(Errc::unsupported));
+}
+
+TEST_F(StoreMigration, GarbageFileFailsCleanly) {
+  {
+    std::FILE* f = std::fopen(db_.c_str(), "wb");
+    ASSERT_TRUE(f);
+    std::string junk(8192, 'x');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+  }
+  auto s = Store::open(db_);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error(), make_error_code(Errc::store_failed));
+}
+
+TEST_F(StoreOutbox, QueuedSentDeliveredDropsEnvelopeKeepsStatus) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  const Bytes bob = peer_id("bob"), carol = peer_id("carol");
+  WriteBatch b;
+  b.outbox_inserts.push_back(outbox(1, bob, 2, 1000));
+  b.outbox_inserts.push_back(outbox(2, bob, 0, 3000));  // more urgent, later
+  b.outbox_inserts.push_back(outbox(3, bob, 2, 500));   // same priority, earlier
+  b.outbox_inserts.push_back(outbox(4, carol));
+  ASSERT_FALSE(s->apply(b));
+
+  auto pending = s->pending_outbox(bob, 10);
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].id, key(2));
+  EXPECT_EQ(pending[1].id, key(3));
+  EXPECT_EQ(pending[2].id, key(1));
+  EXPECT_EQ(pending[0].envelope, Bytes(256, 2));
+  EXPECT_EQ(s->pending_outbox(bob, 1).size(), 1u);
+  EXPECT_EQ(s->pending_outbox_all(SIZE_MAX).size(), 4u);
+  EXPECT_EQ(s->outbox_count(OutboxState::queued), 4u);
+
+  WriteBatch sent;
+  sent.outbox_updates.push_back({key(1), OutboxState::sent, "mesh", "", 2000, true});
+  ASSERT_FALSE(s->apply(sent));
+  auto row = s->outbox_get(key(1));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, OutboxState::sent);
+  EXPECT_EQ(row->transport, "mesh");
+  EXPECT_EQ(row->attempts, 1u);
+  EXPECT_EQ(row->updated_ms, 2000u);
+  EXPECT_EQ(s->pending_outbox(bob, 10).size(), 3u);  // sent is still pending (until delivered)
+
+  WriteBatch delivered;
+  delivered.outbox_updates.push_back({key(1), OutboxState::delivered, "", "", 2500, false});
+  ASSERT_FALSE(s->apply(delivered));
+  row = s->outbox_get(key(1));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, OutboxState::delivered);
+  EXPECT_TRUE(row->envelope.empty());
+  EXPECT_EQ(row->transport, "mesh");  // empty transport keeps the stored one
+  EXPECT_EQ(row->to, bob);
+  EXPECT_EQ(row->attempts, 1u);
+  EXPECT_EQ(s->pending_outbox(bob, 10).size(), 2u);
+  EXPECT_EQ(s->outbox_count(OutboxState::delivered), 1u);
+
+  // Delivered is final: a late "sent" does not resurrect a row without its envelope.
+  WriteBatch late;
+  late.outbox_updates.push_back({key(1), OutboxState::sent, "bitchat", "", 2600, true});
+  ASSERT_FALSE(s->apply(late));
+  EXPECT_EQ(s->outbox_get(key(1))->state, OutboxState::delivered);
+
+  WriteBatch failed;
+  failed.outbox_updates.push_back({key(4), OutboxState::failed, "", "expired", 9000, false});
+  ASSERT_FALSE(s->apply(failed));
+  EXPECT_EQ(s->outbox_get(key(4))->reason, "expired");
+  EXPECT_EQ(s->outbox_get(key(4))->envelope, Bytes(256, 4));  // kept for a manual retry
+  EXPECT_TRUE(s->pending_outbox(carol, 10).empty());
+  EXPECT_FALSE(s->outbox_get(key(99)).has_value());
+  EXPECT_EQ(to_string(OutboxState::delivered), "delivered");
+}
+
+TEST_F(StoreOutbox, DuplicateInsertFailsAndRollsBackTheWholeBatch) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  WriteBatch a;
+  a.outbox_inserts.push_back(outbox(1, peer_id("bob")));
+  ASSERT_FALSE(s->apply(a));
+  WriteBatch b;
+  b.inbox_inserts.push_back(inbox(7));
+  b.outbox_inserts.push_back(outbox(1, peer_id("bob")));
+  EXPECT_EQ(s->apply(b), make_error_code(Errc::store_failed));
+  EXPECT_FALSE(s->inbox_get(key(7, 0x11)).has_value());
+  EXPECT_EQ(s->stats().transactions, 1u);
+}
+
+TEST_F(StoreInbox, InsertIsIdempotentAndSeqIsMonotonic) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  WriteBatch b;
+  for (std::uint32_t i = 0; i < 5; ++i) b.inbox_inserts.push_back(inbox(i, 100 + i));
+  ASSERT_FALSE(s->apply(b));
+  WriteBatch again;  // duplicates are harmless and keep the first copy
+  again.inbox_inserts.push_back(inbox(2, 999));
+  again.inbox_inserts.push_back(inbox(5, 105));
+  ASSERT_FALSE(s->apply(again));
+
+  auto all = s->inbox_after(0, false, SIZE_MAX);
+  ASSERT_EQ(all.size(), 6u);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_GT(all[i].seq, all[i - 1].seq);
+  EXPECT_EQ(all[2].id, key(2, 0x11));
+  EXPECT_EQ(all[2].received_ms, 102u);
+  EXPECT_EQ(all[5].id, key(5, 0x11));
+  EXPECT_EQ(all[0].from, peer_id("alice"));
+  EXPECT_EQ(all[0].envelope, Bytes(64, 0));
+
+  auto tail = s->inbox_after(all[3].seq, false, 10);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].seq, all[4].seq);
+  EXPECT_EQ(s->inbox_after(0, false, 2).size(), 2u);
+
+  // Every inserted id is a seen id, with first_seen = received.
+  EXPECT_TRUE(s->seen(key(2, 0x11)));
+  EXPECT_FALSE(s->seen(key(2, 0x22)));
+  EXPECT_EQ(s->seen_since(0).size(), 6u);
+  EXPECT_EQ(s->seen_since(103).size(), 3u);
+  ASSERT_FALSE(s->prune_seen(103));
+  EXPECT_FALSE(s->seen(key(0, 0x11)));
+  EXPECT_TRUE(s->seen(key(3, 0x11)));
+  EXPECT_EQ(s->seen_since(0).size(), 3u);
+  EXPECT_EQ(s->inbox_after(0, false, SIZE_MAX).size(), 6u);  // pruning seen ids keeps messages
+
+  // A later insert after re-open still gets a larger seq.
+  const std::uint64_t last = all.back().seq;
+  s.reset();
+  s = open_ok();
+  WriteBatch more;
+  more.inbox_inserts.push_back(inbox(6));
+  ASSERT_FALSE(s->apply(more));
+  EXPECT_GT(s->inbox_get(key(6, 0x11))->seq, last);
+}
+
+TEST_F(StoreInbox, AppAcks) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  WriteBatch b;
+  for (std::uint32_t i = 0; i < 4; ++i) b.inbox_inserts.push_back(inbox(i));
+  ASSERT_FALSE(s->apply(b));
+  WriteBatch acks;
+  acks.inbox_app_acks = {key(0, 0x11), key(2, 0x11), key(42, 0x11)};  // unknown ids are ignored
+  ASSERT_FALSE(s->apply(acks));
+
+  auto unacked = s->inbox_after(0, true, SIZE_MAX);
+  ASSERT_EQ(unacked.size(), 2u);
+  EXPECT_EQ(unacked[0].id, key(1, 0x11));
+  EXPECT_EQ(unacked[1].id, key(3, 0x11));
+  EXPECT_FALSE(unacked[0].app_acked);
+  EXPECT_TRUE(s->inbox_get(key(0, 0x11))->app_acked);
+  EXPECT_EQ(s->inbox_after(0, false, SIZE_MAX).size(), 4u);
+  EXPECT_EQ(s->inbox_after(unacked[0].seq, true, SIZE_MAX).size(), 1u);
+}
+
+TEST_F(StorePeers, UpsertMergesAddressesAndKeepsNewestLastSeen) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  const Bytes bob = peer_id("bob");
+  WriteBatch a;
+  a.peer_upserts.push_back({bob, {"/ip4/10.0.0.2/tcp/4001", "/ip4/10.0.0.2/udp/4001/quic"}, 500});
+  a.peer_upserts.push_back({peer_id("carol"), {}, 10});
+  ASSERT_FALSE(s->apply(a));
+  WriteBatch b;
+  b.peer_upserts.push_back({bob, {"/ip4/10.0.0.2/tcp/4001", "/dns4/bob.example/tcp/443/wss"}, 300});
+  ASSERT_FALSE(s->apply(b));
+
+  auto p = s->peer(bob);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->last_seen_ms, 500u);  // an older sighting does not move last_seen back
+  EXPECT_EQ(p->addresses, (std::vector<std::string>{"/dns4/bob.example/tcp/443/wss", "/ip4/10.0.0.2/tcp/4001",
+                                                    "/ip4/10.0.0.2/udp/4001/quic"}));
+  WriteBatch c;
+  c.peer_upserts.push_back({bob, {}, 800});
+  ASSERT_FALSE(s->apply(c));
+  EXPECT_EQ(s->peer(bob)->last_seen_ms, 800u);
+  EXPECT_EQ(s->peer(bob)->addresses.size(), 3u);
+
+  auto all = s->peers();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_TRUE(all[1].addresses.empty() || all[0].addresses.empty());
+  EXPECT_FALSE(s->peer(peer_id("dave")).has_value());
+}
+
+TEST_F(StorePeers, RoutesUpsertIgnoresOlderUpdates) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  const Bytes carol = peer_id("carol"), bob = peer_id("bob"), eve = peer_id("eve");
+  WriteBatch a;
+  a.route_upserts.push_back({carol, bob, "webrtc", 2, 100, 60100});
+  a.route_upserts.push_back({carol, eve, "mesh", 1, 100, 0});
+  ASSERT_FALSE(s->apply(a));
+  WriteBatch b;
+  b.route_upserts.push_back({carol, bob, "webrtc", 1, 200, 60200});  // newer: replaces
+  b.route_upserts.push_back({carol, eve, "mesh", 5, 50, 0});         // older: ignored
+  ASSERT_FALSE(s->apply(b));
+
+  auto r = s->routes();
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& row : r) {
+    EXPECT_EQ(row.destination, carol);
+    EXPECT_EQ(row.hops, 1);
+    if (row.next_hop == bob) {
+      EXPECT_EQ(row.transport, "webrtc");
+      EXPECT_EQ(row.updated_ms, 200u);
+      EXPECT_EQ(row.expires_ms, 60200u);
+    } else {
+      EXPECT_EQ(row.next_hop, eve);
+      EXPECT_EQ(row.updated_ms, 100u);
+    }
+  }
+}
+
+TEST_F(StoreGroupCommit, TwoThreadsTenThousandBatchesAreGrouped) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  constexpr std::uint32_t kPerThread = 5000;
+  std::vector<std::atomic<int>> calls(2 * kPerThread);
+  std::atomic<int> errors{0};
+  std::mutex order_mu;
+  std::vector<std::uint32_t> order[2];
+  std::thread::id callback_thread;
+  auto producer = [&](int t) {
+    const Bytes to = peer_id(t == 0 ? "bob" : "carol");
+    for (std::uint32_t i = 0; i < kPerThread; ++i) {
+      const std::uint32_t n = t * kPerThread + i;
+      WriteBatch b;
+      b.outbox_inserts.push_back(outbox(n, to, 2, n));
+      if (i % 2 == 0) b.inbox_inserts.push_back(inbox(n));
+      s->submit(std::move(b), [&, n, t](std::error_code ec) {
+        calls[n].fetch_add(1);
+        if (ec) errors.fetch_add(1);
+        std::lock_guard lk(order_mu);
+        callback_thread = std::this_thread::get_id();
+        order[t].push_back(n);
+      });
+    }
+  };
+  std::thread t0(producer, 0), t1(producer, 1);
+  t0.join();
+  t1.join();
+  s->flush();
+
+  for (auto& c : calls) ASSERT_EQ(c.load(), 1);
+  EXPECT_EQ(errors.load(), 0);
+  for (int t = 0; t < 2; ++t) {
+    ASSERT_EQ(order[t].size(), kPerThread);
+    for (std::size_t i = 1; i < order[t].size(); ++i) ASSERT_LT(order[t][i - 1], order[t][i]);
+  }
+  EXPECT_NE(callback_thread, std::this_thread::get_id());
+
+  EXPECT_EQ(s->outbox_count(OutboxState::queued), 2 * kPerThread);
+  EXPECT_EQ(s->pending_outbox(peer_id("bob"), SIZE_MAX).size(), kPerThread);
+  EXPECT_EQ(s->inbox_after(0, false, SIZE_MAX).size(), kPerThread);
+  for (std::uint32_t n = 0; n < 2 * kPerThread; n += 997) EXPECT_TRUE(s->outbox_get(key(n))) << n;
+
+  const Stats st = s->stats();
+  EXPECT_EQ(st.batches, 2 * kPerThread);
+  EXPECT_EQ(st.rows, 3 * kPerThread);
+  EXPECT_LT(st.transactions, st.batches / 2) << "group commit did not group";
+  EXPECT_GE(st.transactions, 1u);
+}
+
+TEST_F(StoreGroupCommit, InjectedFailureReachesEveryCallbackAndAppliesNothing) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  s->inject_write_failure_for_test(1);
+  std::vector<std::error_code> results(50);
+  std::atomic<int> calls{0};
+  for (std::uint32_t n = 0; n < results.size(); ++n) {
+    WriteBatch b;
+    b.outbox_inserts.push_back(outbox(n, peer_id("bob")));
+    b.inbox_inserts.push_back(inbox(n));
+    s->submit(std::move(b), [&, n](std::error_code ec) {
+      results[n] = ec;
+      calls.fetch_add(1);
+    });
+  }
+  s->flush();
+  ASSERT_EQ(calls.load(), 50);
+  // The first transaction failed; batches that were queued after it began may have committed.
+  std::size_t failed = 0;
+  for (std::uint32_t n = 0; n < results.size(); ++n) {
+    if (results[n]) {
+      ++failed;
+      EXPECT_EQ(results[n], make_error_code(Errc::store_failed));
+      EXPECT_FALSE(s->outbox_get(key(n)).has_value()) << n;
+      EXPECT_FALSE(s->inbox_get(key(n, 0x11)).has_value()) << n;
+      EXPECT_FALSE(s->seen(key(n, 0x11))) << n;
+    } else {
+      EXPECT_TRUE(s->outbox_get(key(n)).has_value()) << n;
+    }
+  }
+  EXPECT_GE(failed, 1u);
+  EXPECT_TRUE(results[0]);
+
+  // apply() honours the hook too, then the store works again.
+  s->inject_write_failure_for_test(1);
+  WriteBatch b;
+  b.outbox_inserts.push_back(outbox(1000, peer_id("bob")));
+  EXPECT_EQ(s->apply(b), make_error_code(Errc::store_failed));
+  EXPECT_FALSE(s->outbox_get(key(1000)));
+  EXPECT_FALSE(s->apply(b));
+  EXPECT_TRUE(s->outbox_get(key(1000)));
+}
+
+TEST_F(StoreGroupCommit, ConstraintViolationFailsOnlyTheOffendingBatch) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  WriteBatch first;
+  first.outbox_inserts.push_back(outbox(1, peer_id("bob")));
+  ASSERT_FALSE(s->apply(first));
+
+  std::vector<std::error_code> results(20);
+  std::atomic<int> calls{0};
+  for (std::uint32_t n = 0; n < results.size(); ++n) {
+    WriteBatch b;
+    // Batch 10 repeats outbox id 1 (already stored) alongside a fresh inbox row.
+    b.outbox_inserts.push_back(outbox(n == 10 ? 1 : 100 + n, peer_id("bob")));
+    b.inbox_inserts.push_back(inbox(n));
+    s->submit(std::move(b), [&, n](std::error_code ec) {
+      results[n] = ec;
+      calls.fetch_add(1);
+    });
+  }
+  s->flush();
+  ASSERT_EQ(calls.load(), 20);
+  for (std::uint32_t n = 0; n < results.size(); ++n) {
+    if (n == 10) {
+      EXPECT_EQ(results[n], make_error_code(Errc::store_failed));
+      EXPECT_FALSE(s->inbox_get(key(n, 0x11)).has_value());
+    } else {
+      EXPECT_FALSE(results[n]) << n;
+      EXPECT_TRUE(s->inbox_get(key(n, 0x11)).has_value()) << n;
+    }
+  }
+}
+
+TEST_F(StoreGroupCommit, DestructorDrainsQueuedBatches) {
+  std::atomic<int> calls{0};
+  {
+    auto s = open_ok();
+    ASSERT_TRUE(s);
+    for (std::uint32_t n = 0; n < 1000; ++n) {
+      WriteBatch b;
+      b.inbox_inserts.push_back(inbox(n));
+      s->submit(std::move(b), [&](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        calls.fetch_add(1);
+      });
+    }
+  }
+  EXPECT_EQ(calls.load(), 1000);
+  auto s = open_ok();
+  EXPECT_EQ(s->inbox_after(0, false, SIZE_MAX).size(), 1000u);
+}
+
+TEST_F(StoreCrash, ForkedChildExitsWithoutDestructorAndFlushedRowsSurvive) {
+  constexpr std::uint32_t kRows = 3000;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: a fresh Store (connections are never carried across fork).
+    auto opened = Store::open(db_);
+    if (!opened) ::_exit(2);
+    Store* s = opened->release();  // never destroyed: the process dies with the writer running
+    std::atomic<int> errors{0};
+    for (std::uint32_t n = 0; n < kRows; ++n) {
+      WriteBatch b;
+      b.outbox_inserts.push_back(outbox(n, peer_id("bob")));
+      if (n % 3 == 0) b.inbox_inserts.push_back(inbox(n));
+      s->submit(std::move(b), [&](std::error_code ec) {
+        if (ec) errors.fetch_add(1);
+      });
+    }
+    s->flush();
+    ::_exit(errors.load() == 0 ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->outbox_count(OutboxState::queued), kRows);
+  for (std::uint32_t n = 0; n < kRows; ++n) ASSERT_TRUE(s->outbox_get(key(n)).has_value()) << n;
+  EXPECT_EQ(s->inbox_after(0, false, SIZE_MAX).size(), (kRows + 2) / 3);
+}
+
+TEST(StoreBatch, SizeEmptyMerge) {
+  WriteBatch a, b;
+  EXPECT_TRUE(a.empty());
+  a.outbox_inserts.resize(2);
+  b.outbox_inserts.resize(1);
+  b.inbox_app_acks.resize(3);
+  b.route_upserts.resize(1);
+  EXPECT_EQ(b.size(), 5u);
+  a.merge(std::move(b));
+  EXPECT_EQ(a.size(), 7u);
+  EXPECT_EQ(a.outbox_inserts.size(), 3u);
+  EXPECT_TRUE(b.empty());
+}
+
+}  // namespace
