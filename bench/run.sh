@@ -47,8 +47,8 @@ for p in "${programs[@]}"; do
     continue
   fi
   echo "== running $p $*"
-  # Bounded: no program may run longer than 15 minutes. Output is also kept in bench/results/.
-  if ! timeout --kill-after=10 900 "$exe" "$@" 2>&1 | tee "bench/results/$p.txt"; then
+  # Bounded: no program may run longer than 15 minutes. Programs write their JSON to bench/results/.
+  if ! timeout --kill-after=10 900 "$exe" "$@"; then
     echo "bench/run.sh: $p failed" >&2
     status=1
   fi

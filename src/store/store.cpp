@@ -48,8 +48,8 @@ std::error_code Store::Impl::open(const std::filesystem::path& file) {
       wdb.exec(kJournalSizeLimit) != SQLITE_OK)
     return fail_open(wdb, "configuring pragmas", file);
 
-  if (const char* x = std::getenv("HYPHAE_STORE_EXPERIMENT")) wdb.exec(x);  // TEMP
   if (auto ec = schema::migrate(wdb)) return ec;
+  if (const char* x = std::getenv("HYPHAE_STORE_EXPERIMENT")) wdb.exec(x);  // TEMP
   version = schema::current_version(wdb);
   if (auto ec = prepare_write()) return ec;
 

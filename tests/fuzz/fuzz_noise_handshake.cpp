@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
   t.resize(3 + 10);
   write_file(dir, "truncated_ik_msg1", t);
   t = valid_input(8);
-  t.resize(t.size() - 5);
+  t.resize(3 + 90);  // X msg1 is 108 bytes: cut inside the payload ciphertext
   write_file(dir, "truncated_x_msg1", t);
   // Bit flips and garbage.
   t = valid_input(7);
@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   t = valid_input(2);
   t.back() ^= 0x01;  // transport tag
   write_file(dir, "flipped_transport_xx", t);
-  Bytes g{0x04};
+  Bytes g{0x05};
   for (int i = 0; i < 120; ++i) g.push_back(static_cast<std::uint8_t>(i * 37 + 11));
   write_file(dir, "garbage_xk_msg1", g);
   Bytes z(1 + 2 + 96, 0);  // XX msg2 whose e is the all-zero (low-order) point

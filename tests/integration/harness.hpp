@@ -1,0 +1,67 @@
+// Shared helpers for the integration tests: start real `hyphae node` processes on loopback.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "testnet/local_node.hpp"
+
+namespace hyphae::testing {
+
+inline std::filesystem::path hyphae_binary() { return HYPHAE_BIN; }
+
+inline nlohmann::json ok(const ApiResponse& r, int expected = 200) {
+  EXPECT_EQ(r.status, expected) << r.body.dump();
+  return r.body;
+}
+
+inline void connect(LocalNode& from, const LocalNode& to) {
+  ok(from.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", to.peer_id()}, {"addresses", {to.address()}}}),
+     201);
+}
+
+inline std::size_t connection_count(LocalNode& node) {
+  return node.api().request("GET", "/v1/p2p/connections").body["connections"].size();
+}
+
+inline bool outbox_empty(LocalNode& node) {
+  auto s = node.api().request("GET", "/v1/p2p/status").body;
+  return s["outbox"]["queued"] == 0 && s["outbox"]["in_flight"] == 0;
+}
+
+// Sends `count` messages in batches; returns the ids the node accepted (committed).
+inline std::vector<std::string> send_batches(LocalNode& from, const LocalNode& to, std::size_t count,
+                                             std::size_t batch, const std::string& tag) {
+  std::vector<std::string> ids;
+  for (std::size_t sent = 0; sent < count; sent += batch) {
+    nlohmann::json payloads = nlohmann::json::array();
+    for (std::size_t i = sent; i < std::min(count, sent + batch); ++i) payloads.push_back(tag + "-" + std::to_string(i));
+    auto r = from.api().request("POST", "/v1/messages/batch", nlohmann::json{{"to", to.peer_id()}, {"payloads", payloads}});
+    EXPECT_EQ(r.status, 201) << r.body.dump();
+    for (const auto& id : r.body["ids"]) ids.push_back(id.get<std::string>());
+  }
+  return ids;
+}
+
+// All messages in a node's inbox: id -> payload. Fails the test on a duplicate id.
+inline std::map<std::string, std::string> inbox(LocalNode& node) {
+  std::map<std::string, std::string> out;
+  std::uint64_t after = 0;
+  for (;;) {
+    auto r = node.api().request("GET", "/v1/messages?after=" + std::to_string(after) + "&limit=5000");
+    EXPECT_EQ(r.status, 200);
+    const auto& messages = r.body["messages"];
+    if (messages.empty()) break;
+    for (const auto& m : messages) {
+      after = m["seq"].get<std::uint64_t>();
+      auto [it, inserted] = out.emplace(m["id"].get<std::string>(), m.value("payload", ""));
+      EXPECT_TRUE(inserted) << "duplicate id in inbox: " << m["id"];
+    }
+  }
+  return out;
+}
+
+}  // namespace hyphae::testing
