@@ -1,6 +1,7 @@
 // MessageId: a 128-bit random identifier for an envelope, used for de-duplication and acks.
 // Plain value type (no allocation). MessageId::random() is thread-safe (a per-thread buffer of
-// libsodium randomness, refilled every 256 IDs); everything else is pure.
+// libsodium randomness, refilled every 256 IDs and discarded in a forked child); everything else
+// is pure.
 #pragma once
 
 #include <array>

@@ -34,7 +34,7 @@ struct WriteStmts {
 
 // Prepared once per read connection.
 struct ReadStmts {
-  sql::Stmt pending_to, pending_all, outbox_get, outbox_count;
+  sql::Stmt pending_to, pending_all, outbox_get, outbox_count, outbox_count_pending;
   sql::Stmt inbox_after_all, inbox_after_unacked, inbox_get;
   sql::Stmt seen_since, seen_one;
   sql::Stmt peers_all, peer_one;

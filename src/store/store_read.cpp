@@ -90,6 +90,8 @@ std::error_code Store::Impl::prepare_read() {
        outbox_select + "WHERE to_peer = ?1 AND state IN (0, 1) ORDER BY priority, created_ms LIMIT ?2"},
       {&r.pending_all, outbox_select + "WHERE state IN (0, 1) ORDER BY priority, created_ms LIMIT ?1"},
       {&r.outbox_get, outbox_select + "WHERE id = ?1"},
+      // Pending states count from the partial index; delivered/failed scan the table.
+      {&r.outbox_count_pending, "SELECT count(*) FROM outbox WHERE state IN (0, 1) AND state = ?1"},
       {&r.outbox_count, "SELECT count(*) FROM outbox WHERE state = ?1"},
       {&r.inbox_after_all, inbox_select + "WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
       {&r.inbox_after_unacked, inbox_select + "WHERE app_acked = 0 AND seq > ?1 ORDER BY seq LIMIT ?2"},
@@ -150,7 +152,8 @@ std::optional<OutboxRow> Store::outbox_get(const MessageKey& id) {
 std::size_t Store::outbox_count(OutboxState state) {
   std::size_t n = 0;
   std::lock_guard lk(impl_->read_mu);
-  sql::Stmt& s = impl_->r.outbox_count;
+  const bool pending = state == OutboxState::queued || state == OutboxState::sent;
+  sql::Stmt& s = pending ? impl_->r.outbox_count_pending : impl_->r.outbox_count;
   sql::ResetGuard reset(s);
   s.bind_i64(1, static_cast<int>(state));
   for_each_row(impl_->rdb, s, "outbox_count",
