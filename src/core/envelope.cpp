@@ -179,7 +179,7 @@ std::expected<Envelope, std::error_code> decode_envelope(ByteView d, std::size_t
 
 void append_signing_bytes(const Envelope& env, Bytes& out) {
   const std::uint8_t flags =
-      static_cast<std::uint8_t>((env.flags | envelope_flags::signed_) & envelope_flags::all & ~envelope_flags::addresses_implied & ~envelope_flags::ack_requested);
+      static_cast<std::uint8_t>((env.flags | envelope_flags::signed_) & envelope_flags::all & ~envelope_flags::addresses_implied);
   const std::size_t old = out.size();
   out.resize(old + kPrefixSize + body_size(env, true));
   std::memcpy(out.data() + old, kEnvelopeSigningPrefix, kPrefixSize);
