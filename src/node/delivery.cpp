@@ -9,13 +9,13 @@
 
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
+#include "node/sealing.hpp"
 
 namespace hyphae {
 
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::string_view kSealPrologue = "hyphae-seal-v1";
 constexpr std::uint64_t kMaxTtlMs = 7ull * 24 * 3600 * 1000;
 
 Bytes peer_bytes(const PeerId& p) { return Bytes(p.bytes().begin(), p.bytes().end()); }
@@ -52,7 +52,7 @@ void Node::Impl::load_from_store() {
   }
   std::size_t loaded = 0;
   for (auto& row : store->pending_outbox_all(std::numeric_limits<std::size_t>::max())) {
-    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
     auto to = PeerId::from_bytes(row.to);
     if (!env || !to) {
       log->error("outbox row {} cannot be decoded; leaving it in the store", to_hex(row.id));
@@ -107,7 +107,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     if (!link) {
       // Nobody to hand it to now: seal the payload to the recipient and sign the envelope, so the
       // stored copy is end-to-end encrypted and verifiable wherever it travels later.
-      auto sealed = noise::seal(seal_keys, *recipient_key, as_bytes(kSealPrologue), payload);
+      auto sealed = seal_payload(seal_keys, *recipient_key, payload);
       if (!sealed) return done(std::unexpected(sealed.error()));
       env.payload = std::move(*sealed);
       env.flags |= envelope_flags::sealed;
@@ -200,7 +200,7 @@ void Node::Impl::pump(const PeerId& peer) {
 }
 
 void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
-  auto decoded = decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+  auto decoded = decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   if (!decoded) {
     ++counters.rejected;
     link->close("malformed envelope: " + decoded.error().message());
@@ -225,10 +225,10 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   auto now = now_ms();
   if (auto ec = check_time(env, now, config.timestamp_window_ms)) return reject(ec.message());
   if (env.is_sealed()) {
-    auto opened = noise::open(seal_keys, as_bytes(kSealPrologue), env.payload);
+    auto opened = open_payload(seal_keys, env.payload);
     auto sender_key = Identity::x25519_public_of(env.from);
     if (!opened || !sender_key || opened->sender_pub != *sender_key) return reject("sealed payload does not open");
-    env.payload = std::move(opened->plaintext);
+    env.payload = std::move(opened->payload);
     env.flags &= static_cast<std::uint8_t>(~envelope_flags::sealed);
   }
   if (ephemeral) {
@@ -292,6 +292,7 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
     it->second.wire.clear();
     it->second.wire.shrink_to_fit();
     ++counters.delivered;
+    if (delivered_observer) delivered_observer(id);
     batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::delivered,
                                                        "tcp (direct link to the recipient)", "", now, false});
   }
@@ -368,7 +369,7 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
     if (rows.empty()) break;
     for (const auto& row : rows) {
       after = row.seq;
-      auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + 1024});
+      auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
       if (!env) continue;
       sub.replayed.insert(env->id);
       sub.handler(InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
@@ -445,7 +446,7 @@ nlohmann::json to_json(const MessageStatus& s) {
 nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) const {
   auto out = nlohmann::json::array();
   for (const auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
-    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{impl_->config.max_message_bytes + 1024});
+    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
     if (!env) continue;
     out.push_back({{"seq", row.seq},
                    {"id", env->id.to_hex()},

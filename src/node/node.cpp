@@ -314,6 +314,9 @@ void Node::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOp
 }
 
 std::optional<MessageStatus> Node::status(const MessageId& id) const { return impl_->status(id); }
+void Node::on_delivered(std::function<void(const MessageId&)> observer) {
+  impl_->delivered_observer = std::move(observer);
+}
 void Node::add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done) {
   impl_->add_peer(peer, std::move(addresses), std::move(done));
 }

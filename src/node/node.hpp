@@ -88,6 +88,8 @@ class Node {
                  std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
 
   std::optional<MessageStatus> status(const MessageId& id) const;
+  // Called on the strand whenever a durable message's ack arrives (at most once per id).
+  void on_delivered(std::function<void(const MessageId&)> observer);
   void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
 
   // Received messages: a subscriber first gets every message not yet acknowledged by the app, then

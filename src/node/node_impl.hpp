@@ -113,6 +113,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::uint64_t commits_in_flight = 0;
 
   NodeCounters counters;
+  std::function<void(const MessageId&)> delivered_observer;
 };
 
 }  // namespace hyphae

@@ -113,6 +113,8 @@ TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {
   auto sent = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "secret while away"}}), 201);
   std::string id = sent["id"];
   EXPECT_EQ(ok(a.api().request("GET", "/v1/messages/" + id))["status"], "queued");
+  std::string large(300 * 1024, 'L');  // larger than one Noise message: sealed with a content key
+  std::string large_id = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", large}}), 201)["id"];
   // Ephemeral sends fail at once without a link.
   auto eph = a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "now"}, {"ephemeral", true}});
   EXPECT_EQ(eph.status, 409) << eph.body.dump();
@@ -122,6 +124,8 @@ TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {
   auto at_b = inbox(b);
   ASSERT_TRUE(at_b.contains(id));
   EXPECT_EQ(at_b[id], "secret while away");
+  ASSERT_TRUE(wait_until([&] { return a.api().request("GET", "/v1/messages/" + large_id).body["status"] == "delivered"; }, 20s));
+  EXPECT_EQ(inbox(b)[large_id], large);
 }
 
 TEST(Delivery, EphemeralMessagesArriveOverALiveLink) {
