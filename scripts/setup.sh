@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev liblz4-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev
-  iproute2 procps curl
+  iproute2 procps curl jq
 )
 missing=()
 for p in "${packages[@]}"; do
