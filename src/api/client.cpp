@@ -69,7 +69,8 @@ ApiResponse ApiClient::request_raw(const std::string& method, const std::string&
         req.body() = body;
       }
       req.prepare_payload();
-      http::write(c.stream, req);
+      boost::system::error_code write_error;
+      http::write(c.stream, req, write_error);  // on failure, the server may still have answered (e.g. 413)
       http::response_parser<http::string_body> parser;
       parser.body_limit(256u << 20);
       http::read(c.stream, c.buffer, parser);

@@ -351,6 +351,14 @@ awaitable<void> ApiServer::Impl::session(std::shared_ptr<tcp::socket> socket) {
         auto res = error_response(req, http::status::payload_too_large, "request body is too large");
         res.keep_alive(false);
         co_await http::async_write(*socket, res, use_awaitable);
+        // Read and drop what the client is still sending (bounded), so it sees the 413 instead of a reset.
+        socket->shutdown(tcp::socket::shutdown_send, ec);
+        std::array<char, 65536> sink;
+        for (std::size_t drained = 0; drained < 64u * 1024 * 1024;) {
+          auto n = co_await socket->async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+          if (ec) break;
+          drained += n;
+        }
         break;
       }
       if (ec) {

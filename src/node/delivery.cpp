@@ -239,38 +239,60 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   if (seen.contains(env.id)) {
     // A retransmission (our ack was lost) or a replay: never delivered twice, acked again once committed.
     ++counters.duplicates;
-    if (auto waiting = awaiting_commit.find(env.id); waiting != awaiting_commit.end()) {
-      waiting->second.push_back(link);
+    if (awaiting_commit.contains(env.id)) {
+      extra_ack_waiters.emplace_back(env.id, link);
     } else {
       link->send(mesh::RecordType::ack, env.id.bytes);
     }
     return;
   }
   seen.insert(env.id);
-  awaiting_commit[env.id].push_back(link);
-  store::InboxRow row;
+  awaiting_commit.insert(env.id);
+  store::WriteBatch batch;
+  auto& row = batch.inbox_inserts.emplace_back();
   row.id = env.id.bytes;
   row.from = peer_bytes(env.from);
   row.received_ms = now;
   row.envelope = encode_envelope(env);
-  store::WriteBatch batch;
-  batch.inbox_inserts.push_back(std::move(row));
-  auto id = env.id;
-  InboundMessage message{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)};
-  stage(std::move(batch), [self = shared_from_this(), id, message = std::move(message)](std::error_code ec) mutable {
-    auto waiting = std::move(self->awaiting_commit[id]);
-    self->awaiting_commit.erase(id);
-    if (ec) {
-      // Not committed: forget the id so the sender's retransmission is accepted; no ack goes out.
-      self->seen.erase(id);
-      self->log->error("inbox commit failed: {}; the sender will retransmit", ec.message());
-      return;
+  staged_inbound.push_back(
+      PendingInbound{InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
+  stage(std::move(batch), nullptr);
+}
+
+void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
+  if (ec) {
+    // Not committed: forget the ids so the sender's retransmission is accepted; no ack goes out.
+    log->error("inbox commit failed: {}; {} messages will be retransmitted by their senders", ec.message(), batch.size());
+    for (const auto& p : batch) {
+      seen.erase(p.message.id);
+      awaiting_commit.erase(p.message.id);
     }
-    ++self->counters.received;
-    for (const auto& weak : waiting)
-      if (auto l = weak.lock()) l->send(mesh::RecordType::ack, id.bytes);
-    self->deliver_to_app(message);
-  });
+    std::erase_if(extra_ack_waiters, [&](const auto& w) { return !awaiting_commit.contains(w.first); });
+    return;
+  }
+  // One ack record per link for the whole commit.
+  std::vector<std::pair<LinkPtr, Bytes>> acks;
+  auto add_ack = [&](const std::weak_ptr<mesh::TcpLink>& weak, const MessageId& id) {
+    auto l = weak.lock();
+    if (!l) return;
+    auto it = std::find_if(acks.begin(), acks.end(), [&](const auto& a) { return a.first == l; });
+    if (it == acks.end()) it = acks.insert(acks.end(), {l, Bytes{}});
+    it->second.insert(it->second.end(), id.bytes.begin(), id.bytes.end());
+  };
+  for (const auto& p : batch) {
+    awaiting_commit.erase(p.message.id);
+    add_ack(p.link, p.message.id);
+  }
+  if (!extra_ack_waiters.empty()) {
+    std::erase_if(extra_ack_waiters, [&](const auto& w) {
+      if (awaiting_commit.contains(w.first)) return false;
+      add_ack(w.second, w.first);
+      return true;
+    });
+  }
+  for (auto& [l, ids] : acks) l->send(mesh::RecordType::ack, ids);
+  counters.received += batch.size();
+  for (const auto& p : batch) deliver_to_app(p.message);
 }
 
 void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
@@ -336,6 +358,13 @@ void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_co
 void Node::Impl::commit_staged() {
   commit_scheduled = false;
   if (staged.empty() && staged_callbacks.empty()) return;
+  if (!staged_inbound.empty()) {
+    std::weak_ptr<Impl> weak_self = shared_from_this();
+    staged_callbacks.push_back([weak_self, inbound = std::move(staged_inbound)](std::error_code ec) mutable {
+      if (auto self = weak_self.lock()) self->on_inbound_committed(std::move(inbound), ec);
+    });
+    staged_inbound.clear();
+  }
   auto callbacks = std::move(staged_callbacks);
   staged_callbacks.clear();
   auto batch = std::move(staged);

@@ -103,7 +103,16 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::set<LinkPtr> links;  // every link, handshaking or up
   std::unordered_map<std::uint64_t, PeerId> dialed;  // link id -> the peer it was dialed for
   std::unordered_set<MessageId> seen;
-  std::unordered_map<MessageId, std::vector<std::weak_ptr<mesh::TcpLink>>> awaiting_commit;
+  // Received messages staged or being committed, with the link to ack each on. Duplicates that arrive
+  // meanwhile (a retransmission over a new link) wait in extra_ack_waiters.
+  struct PendingInbound {
+    InboundMessage message;
+    std::weak_ptr<mesh::TcpLink> link;
+  };
+  std::vector<PendingInbound> staged_inbound;
+  std::unordered_set<MessageId> awaiting_commit;
+  std::vector<std::pair<MessageId, std::weak_ptr<mesh::TcpLink>>> extra_ack_waiters;
+  void on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec);
   std::map<std::uint64_t, Subscriber> subscribers;
   std::uint64_t next_subscriber = 1;
 
