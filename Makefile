@@ -23,9 +23,12 @@ bench: build
 asan:
 	$(MAKE) test PRESET=asan
 
-fuzz: setup
+FUZZ_SECONDS ?= 30
+fuzz:
+	@bash scripts/setup.sh --fuzz
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
+	bash scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 format:
 	find src apps tests bench include -name '*.[ch]pp' 2>/dev/null | xargs clang-format -i

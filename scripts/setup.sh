@@ -11,6 +11,10 @@ packages=(
   libzmq3-dev mosquitto libmosquitto-dev
   iproute2 procps curl jq
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  # libFuzzer builds need a clang whose C++ library support includes std::expected (clang 14 lacks it).
+  packages+=(clang-19 libclang-rt-19-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
