@@ -274,6 +274,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
     return std::unexpected("identity in " + config.data_dir.string() + ": " + identity.error().message());
   store::Options options;
   options.synchronous_full = config.store_synchronous_full;
+  options.commit_inline_when_idle = true;  // the node's callbacks only post to its strand
   auto st = store::Store::open(config.data_dir / "hyphae.db", options);
   if (!st) return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st));

@@ -137,6 +137,28 @@ void Store::Impl::writer_main() {
 
 void Store::Impl::commit_group(std::span<Pending> group) {
   std::lock_guard lk(write_mu);
+  commit_group_locked(group);
+}
+
+void Store::Impl::commit_inline(Pending& pending, std::unique_lock<std::mutex> write_lock) {
+  commit_group_locked(std::span<Pending>(&pending, 1));
+  // The callback runs before write_mu is released, so it precedes the callbacks of later groups.
+  if (pending.done) {
+    try {
+      pending.done(pending.ec);
+    } catch (const std::exception& e) {
+      spdlog::error("store: submit callback threw: {}", e.what());
+    }
+  }
+  write_lock.unlock();
+  {
+    std::lock_guard lk(q_mu);
+    ++completed;
+  }
+  done_cv.notify_all();
+}
+
+void Store::Impl::commit_group_locked(std::span<Pending> group) {
   const std::error_code failed = Errc::store_failed;
   auto fail_all = [&](std::string_view what, int rc) {
     spdlog::error("store: group commit of {} batches failed at {}: {}", group.size(), what, describe(wdb, rc));
@@ -217,7 +239,21 @@ std::error_code Store::apply(const WriteBatch& b) { return impl_->apply_one(b); 
 void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) {
   bool wake;
   {
-    std::lock_guard lk(impl_->q_mu);
+    std::unique_lock lk(impl_->q_mu);
+    // Fast path: with the writer idle and nothing queued, a small batch commits right here, which
+    // saves two thread wake-ups (≈50 µs each on a 2-vCPU VM) on the ack path. Taking write_mu while
+    // still holding q_mu keeps the order: anything submitted after us commits after us.
+    if (impl_->options.commit_inline_when_idle && impl_->writer_waiting && impl_->queue.empty() && !impl_->stop && !impl_->options.synchronous_full &&
+        batch.size() <= 64 && std::this_thread::get_id() != impl_->writer_id) {
+      std::unique_lock write_lock(impl_->write_mu, std::try_to_lock);
+      if (write_lock.owns_lock()) {
+        ++impl_->submitted;
+        lk.unlock();
+        Pending inline_batch{std::move(batch), std::move(done), {}};
+        impl_->commit_inline(inline_batch, std::move(write_lock));
+        return;
+      }
+    }
     impl_->queue.push_back(Pending{std::move(batch), std::move(done), {}});
     ++impl_->submitted;
     wake = impl_->writer_waiting;

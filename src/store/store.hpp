@@ -104,6 +104,10 @@ struct WriteBatch {
 
 struct Options {
   bool synchronous_full = false;  // PRAGMA synchronous=FULL (survives power loss) instead of NORMAL
+  // When the writer is idle and nothing is queued, submit() commits a small batch on the calling
+  // thread and runs its callback there before returning (saves two thread wake-ups per commit).
+  // Callers must then not block inside the callback. Ignored with synchronous_full.
+  bool commit_inline_when_idle = false;
 };
 
 struct Stats {

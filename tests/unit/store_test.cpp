@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -590,3 +591,50 @@ TEST(StoreBatch, SizeEmptyMerge) {
 }
 
 }  // namespace
+
+namespace hyphae::store {
+namespace {
+
+TEST(StoreFastPath, IdleSubmitCommitsOnTheCallerThreadAndKeepsOrder) {
+  auto dir = fs::temp_directory_path() / ("hyphae_store_fast_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    auto opened = Store::open(dir / "node.db", Options{.commit_inline_when_idle = true});
+    ASSERT_TRUE(opened);
+    auto& store = **opened;
+    store.flush();
+    // Wait until the writer thread sleeps, so the next submit takes the inline path.
+    std::thread::id ran_on;
+    for (int attempt = 0; attempt < 200 && ran_on != std::this_thread::get_id(); ++attempt) {
+      WriteBatch b;
+      b.outbox_inserts.push_back(outbox(static_cast<std::uint32_t>(attempt), peer_id("bob")));
+      store.submit(std::move(b), [&](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        ran_on = std::this_thread::get_id();
+      });
+      store.flush();
+    }
+    EXPECT_EQ(ran_on, std::this_thread::get_id()) << "an idle writer should let the caller commit";
+    // Mixed inline and queued submissions still apply in submission order.
+    std::vector<int> order;
+    std::mutex mu;
+    for (int i = 0; i < 200; ++i) {
+      WriteBatch b;
+      b.outbox_inserts.push_back(outbox(static_cast<std::uint32_t>(1000 + i), peer_id("bob")));
+      store.submit(std::move(b), [&, i](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        std::lock_guard lk(mu);
+        order.push_back(i);
+      });
+    }
+    store.flush();
+    ASSERT_EQ(order.size(), 200u);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+    EXPECT_TRUE(store.outbox_get(key(1199)).has_value());
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hyphae::store
