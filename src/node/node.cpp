@@ -294,6 +294,7 @@ std::uint16_t Node::listen_port() const {
 }
 const NodeConfig& Node::config() const { return impl_->config; }
 const NodeCounters& Node::counters() const { return impl_->counters; }
+void Node::inject_store_failure_for_test(int commits) { impl_->store->inject_write_failure_for_test(commits); }
 
 void Node::send(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {
   if (options.ephemeral) {

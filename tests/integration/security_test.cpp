@@ -12,6 +12,9 @@
 #include "harness.hpp"
 #include "net/frame_reader.hpp"
 #include "transport/mesh/handshake_payload.hpp"
+#include "transport/mesh/link_session.hpp"
+#include "core/envelope.hpp"
+#include <boost/asio/steady_timer.hpp>
 
 namespace hyphae::testing {
 namespace {
@@ -170,6 +173,136 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
   auto peers = ok(api.request("GET", "/api/bitchat/peers"));
   EXPECT_EQ(peers["peers"].size(), 1u);
   EXPECT_TRUE(a.running());
+}
+
+}  // namespace
+}  // namespace hyphae::testing
+
+namespace hyphae::testing {
+namespace {
+
+// A peer speaking the link protocol directly, to send hand-made envelopes to a real node.
+class RawPeer {
+ public:
+  RawPeer(unsigned short port, const PeerId& expected)
+      : socket_(io_), session_(identity_, link_static_, true, expected) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    write(session_.start());
+    pump_until([&] { return session_.established(); });
+  }
+  const Identity& identity() const { return identity_; }
+  void send(mesh::RecordType type, ByteView body) {
+    session_.queue(type, body);
+    Bytes wire;
+    session_.seal(wire);
+    write(wire);
+  }
+  // Reads until `done` or the connection goes quiet for a second.
+  template <typename F>
+  void pump_until(F done) {
+    socket_.non_blocking(false);
+    while (!done()) {
+      std::array<std::uint8_t, 65536> buf{};
+      boost::system::error_code ec;
+      asio::steady_timer deadline(io_);
+      socket_.async_read_some(asio::buffer(buf), [&](boost::system::error_code e, std::size_t n) {
+        ec = e;
+        if (e) return;
+        Bytes out;
+        auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const mesh::Record& r) {
+          if (r.type == mesh::RecordType::ack)
+            for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16) acked_.push_back(to_hex(r.body.subspan(i, 16)));
+        });
+        if (err) ec = asio::error::invalid_argument;
+        if (!out.empty()) write(out);
+      });
+      io_.restart();
+      if (io_.run_for(std::chrono::seconds(1)) == 0) {
+        socket_.cancel();
+        io_.run();
+        return;
+      }
+      if (ec) return;
+    }
+  }
+  const std::vector<std::string>& acked() const { return acked_; }
+
+ private:
+  void write(const Bytes& wire) {
+    if (!wire.empty()) asio::write(socket_, asio::buffer(wire));
+  }
+  asio::io_context io_;
+  tcp::socket socket_;
+  Identity identity_ = Identity::generate();
+  noise::KeyPair link_static_ = noise::KeyPair::generate();
+  mesh::LinkSession session_;
+  std::vector<std::string> acked_;
+};
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
+  TempDir dir;
+  LocalNode b("b", hyphae_binary(), dir.path() / "b");
+  b.start();
+  auto b_id = PeerId::from_string(b.peer_id());
+  ASSERT_TRUE(b_id);
+  RawPeer peer(b.listen_port(), *b_id);
+
+  Envelope good;
+  good.id = MessageId::random();
+  good.timestamp_ms = now_ms();
+  good.ttl_s = 3600;
+  good.flags = envelope_flags::ack_requested;
+  good.payload = Bytes{'o', 'k'};
+  auto good_wire = encode_envelope(good, true);
+  peer.send(mesh::RecordType::data, good_wire);
+  peer.send(mesh::RecordType::data, good_wire);  // the same id again: a replay
+
+  Envelope stale = good;
+  stale.id = MessageId::random();
+  stale.ttl_s = 0;
+  stale.timestamp_ms = now_ms() - 11 * 60 * 1000;
+  peer.send(mesh::RecordType::data, encode_envelope(stale, true));
+  Envelope future = stale;
+  future.id = MessageId::random();
+  future.timestamp_ms = now_ms() + 11 * 60 * 1000;
+  peer.send(mesh::RecordType::data, encode_envelope(future, true));
+
+  Envelope forged;
+  forged.id = MessageId::random();
+  forged.to = *b_id;
+  forged.timestamp_ms = now_ms();
+  forged.ttl_s = 60;
+  forged.payload = Bytes{'x'};
+  sign_envelope(forged, peer.identity());
+  forged.payload[0] = 'y';  // changed after signing
+  peer.send(mesh::RecordType::data, encode_envelope(forged));
+
+  Envelope unopenable;
+  unopenable.id = MessageId::random();
+  unopenable.to = *b_id;
+  unopenable.timestamp_ms = now_ms();
+  unopenable.ttl_s = 60;
+  unopenable.flags = envelope_flags::sealed;
+  unopenable.payload = Bytes(200, 0x5a);
+  sign_envelope(unopenable, peer.identity());
+  peer.send(mesh::RecordType::data, encode_envelope(unopenable));
+
+  peer.pump_until([&] { return peer.acked().size() >= 2; });
+  ASSERT_EQ(peer.acked().size(), 2u);  // both copies of the good message are acked...
+  EXPECT_EQ(peer.acked()[0], good.id.to_hex());
+  EXPECT_EQ(peer.acked()[1], good.id.to_hex());
+  auto at_b = inbox(b);  // ...but it is stored and handed out once
+  ASSERT_EQ(at_b.size(), 1u);
+  EXPECT_EQ(at_b.begin()->first, good.id.to_hex());
+  auto counters = ok(b.api().request("GET", "/v1/p2p/status"))["counters"];
+  EXPECT_EQ(counters["duplicates"], 1);
+  EXPECT_EQ(counters["rejected"], 4);
+  EXPECT_EQ(connection_count(b), 1u);  // rejected messages do not cost the link
 }
 
 }  // namespace

@@ -1,0 +1,83 @@
+// A Node hosted in-process on a test's io_context, with a real SQLite store in a temp directory.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "core/error.hpp"
+#include "core/identity.hpp"
+#include "node/node.hpp"
+#include "testnet/local_node.hpp"
+
+namespace hyphae {
+namespace {
+
+struct Hosted {
+  boost::asio::io_context io;
+  TempDir dir{"hyphae-node-test-"};
+  std::unique_ptr<Node> node;
+  Hosted() {
+    NodeConfig config;
+    config.data_dir = dir.path();
+    config.log_level = "off";
+    auto created = Node::create(io.get_executor(), config);
+    if (!created) throw std::runtime_error(created.error());
+    node = std::move(*created);
+    boost::asio::post(node->executor(), [this] { EXPECT_FALSE(node->start()); });
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  ~Hosted() {
+    boost::asio::post(node->executor(), [this] { node->stop(); });
+    io.run_for(std::chrono::milliseconds(50));
+  }
+  // Runs the io_context until `done` is true (bounded).
+  template <typename F>
+  void run_until(F done) {
+    for (int i = 0; i < 200 && !done(); ++i) io.run_for(std::chrono::milliseconds(10));
+  }
+};
+
+TEST(Node, FailingStoreWriteFailsTheSendWithAnError) {
+  Hosted h;
+  auto peer = Identity::generate().peer_id();
+  std::optional<std::expected<MessageId, std::error_code>> result;
+  boost::asio::post(h.node->executor(), [&] {
+    h.node->inject_store_failure_for_test(1);
+    h.node->send(peer, Bytes{1, 2, 3}, SendOptions{}, [&](auto r) { result = r; });
+  });
+  h.run_until([&] { return result.has_value(); });
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(*result);
+  EXPECT_EQ(result->error(), make_error_code(Errc::store_failed));
+  // The next send commits normally and is queued.
+  result.reset();
+  boost::asio::post(h.node->executor(), [&] {
+    h.node->send(peer, Bytes{4, 5, 6}, SendOptions{}, [&](auto r) { result = r; });
+  });
+  h.run_until([&] { return result.has_value(); });
+  ASSERT_TRUE(result && *result);
+  auto status = h.node->status(**result);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->state, "queued");
+}
+
+TEST(Node, RejectsBadSendsWithClearErrors) {
+  Hosted h;
+  std::vector<std::error_code> errors;
+  boost::asio::post(h.node->executor(), [&] {
+    auto collect = [&](auto r) { errors.push_back(r ? std::error_code{} : r.error()); };
+    h.node->send(h.node->peer_id(), Bytes{1}, SendOptions{}, collect);                     // to itself
+    h.node->send(Identity::generate().peer_id(), Bytes((1 << 20) + 1), SendOptions{}, collect);  // too large
+    SendOptions ephemeral;
+    ephemeral.ephemeral = true;
+    h.node->send(Identity::generate().peer_id(), Bytes{1}, ephemeral, collect);  // no link
+  });
+  h.run_until([&] { return errors.size() == 3; });
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0], make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(errors[1], make_error_code(Errc::too_large));
+  EXPECT_EQ(errors[2], make_error_code(Errc::no_link));
+}
+
+}  // namespace
+}  // namespace hyphae
