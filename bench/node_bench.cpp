@@ -94,6 +94,8 @@ NodeConfig bench_config(const std::filesystem::path& dir) {
   io.run();
   waiter.join();
   node->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir.path(), ec);  // _exit skips destructors
   _exit(0);
 }
 
@@ -223,6 +225,16 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   std::size_t eph_n = quick ? 50000 : 1000000, dur_n = quick ? 20000 : 200000, rtt_n = quick ? 300 : 3000;
+  // HYPHAE_BENCH_ONLY=ephemeral|durable|rtt runs one figure (for profiling), without baselines.
+  const char* only_env = std::getenv("HYPHAE_BENCH_ONLY");
+  std::string only = only_env ? only_env : "";
+  if (!only.empty()) {
+    Mode mode = only == "ephemeral" ? Mode::ephemeral : only == "durable" ? Mode::durable : Mode::round_trip;
+    auto r = run_pair(mode, 64, mode == Mode::ephemeral ? eph_n : mode == Mode::durable ? dur_n : rtt_n);
+    std::cout << only << " 64 B: " << r.msgs_per_s << " msg/s, p50 " << r.latency.p50_us << " us, p99 "
+              << r.latency.p99_us << " us\n";
+    return 0;
+  }
   bench::Report report;
   for (std::size_t size : {std::size_t{64}, std::size_t{1024}}) {
     std::string tag = size == 64 ? "64 B" : "1 KiB";

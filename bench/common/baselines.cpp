@@ -345,6 +345,9 @@ void start_broker(Broker& b, const std::filesystem::path& dir) {
           << "persistence false\n"
           << "max_inflight_messages 1000\n"
           << "max_queued_messages 0\n";
+      // As root, mosquitto would switch to user "mosquitto"; that credential change clears
+      // PR_SET_PDEATHSIG, and the broker would outlive a killed benchmark. Stay root instead.
+      if (::geteuid() == 0) out << "user root\n";
       if (!out.flush()) fail("mosquitto: cannot write " + conf.string());
     }
     Fd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
