@@ -1,5 +1,6 @@
 // Write side of the store: batch value helpers, the write statements and how a WriteBatch turns
 // into statements. Every function here except the WriteBatch members runs with write_mu held.
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -30,7 +31,8 @@ void move_append(std::vector<T>& to, std::vector<T>& from) {
   if (to.empty()) {
     to = std::move(from);
   } else {
-    to.reserve(to.size() + from.size());
+    // Grow geometrically: an exact reserve here would reallocate on every one-row merge (O(n^2)).
+    if (to.capacity() < to.size() + from.size()) to.reserve(std::max(to.size() + from.size(), 2 * to.capacity()));
     std::move(from.begin(), from.end(), std::back_inserter(to));
   }
   from.clear();
