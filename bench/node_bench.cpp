@@ -152,7 +152,12 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
     SendOptions options;
     options.ephemeral = true;
     // Post in chunks so socket writes interleave with sending.
+    // Like ZeroMQ's PUSH at its high-water mark, the sender waits while the link has 4 MiB unsent.
     std::function<void(std::size_t)> send_chunk = [&](std::size_t sent) {
+      if (node.link_backlog(*receiver) > (4u << 20)) {
+        asio::post(node.executor(), [&, sent] { send_chunk(sent); });
+        return;
+      }
       std::size_t end = std::min(count, sent + 256);
       for (std::size_t i = sent; i < end; ++i) node.send(*receiver, payload, options, [](auto) {});
       if (end < count) asio::post(node.executor(), [&, end] { send_chunk(end); });
@@ -230,8 +235,10 @@ int main(int argc, char** argv) {
   std::string only = only_env ? only_env : "";
   if (!only.empty()) {
     Mode mode = only == "ephemeral" ? Mode::ephemeral : only == "durable" ? Mode::durable : Mode::round_trip;
-    auto r = run_pair(mode, 64, mode == Mode::ephemeral ? eph_n : mode == Mode::durable ? dur_n : rtt_n);
-    std::cout << only << " 64 B: " << r.msgs_per_s << " msg/s, p50 " << r.latency.p50_us << " us, p99 "
+    const char* size_env = std::getenv("HYPHAE_BENCH_SIZE");
+    std::size_t size = size_env ? std::stoul(size_env) : 64;
+    auto r = run_pair(mode, size, mode == Mode::ephemeral ? eph_n : mode == Mode::durable ? dur_n : rtt_n);
+    std::cout << only << " " << size << " B: " << r.msgs_per_s << " msg/s, p50 " << r.latency.p50_us << " us, p99 "
               << r.latency.p99_us << " us\n";
     return 0;
   }

@@ -2,6 +2,8 @@
 // A durable message leaves the outbox only when the receiver's ack returns; the receiver acks an
 // id only after committing it, and hands each id to the application once.
 #include <sodium.h>
+
+#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -20,11 +22,16 @@ constexpr std::uint64_t kMaxTtlMs = 7ull * 24 * 3600 * 1000;
 
 Bytes peer_bytes(const PeerId& p) { return Bytes(p.bytes().begin(), p.bytes().end()); }
 
+// 8 random bytes from MessageId's buffered generator (one getrandom per 256 ids, not per message).
 std::uint64_t random_u64() {
+  auto r = MessageId::random();
   std::uint64_t v = 0;
-  randombytes_buf(&v, sizeof v);
+  std::memcpy(&v, r.bytes.data(), sizeof v);
   return v;
 }
+
+// Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
+constexpr std::size_t kMaxLinkBacklog = 64u << 20;
 
 // Time policy: a timestamp more than `window` in the future is refused; in the past, a message with
 // a TTL is accepted until ts + ttl (+ window of clock skew), one without a TTL only within the window.
@@ -156,6 +163,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   if (payload.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
   auto link = live_link(to);
   if (!link) return done(std::unexpected(make_error_code(Errc::no_link)));
+  if (link->backlog_bytes() > kMaxLinkBacklog) return done(std::unexpected(make_error_code(Errc::backpressure)));
   Envelope env;
   env.id = MessageId::random();
   env.timestamp_ms = now_ms();

@@ -316,6 +316,10 @@ void Node::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOp
 }
 
 std::optional<MessageStatus> Node::status(const MessageId& id) const { return impl_->status(id); }
+std::size_t Node::link_backlog(const PeerId& peer) const {
+  auto link = impl_->live_link(peer);
+  return link ? link->backlog_bytes() : 0;
+}
 void Node::on_delivered(std::function<void(const MessageId&)> observer) {
   impl_->delivered_observer = std::move(observer);
 }

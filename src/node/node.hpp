@@ -88,6 +88,8 @@ class Node {
                  std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
 
   std::optional<MessageStatus> status(const MessageId& id) const;
+  // Bytes queued on the live link to `peer` and not yet written to its socket (0 without a link).
+  std::size_t link_backlog(const PeerId& peer) const;
   // Called on the strand whenever a durable message's ack arrives (at most once per id).
   void on_delivered(std::function<void(const MessageId&)> observer);
   void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
