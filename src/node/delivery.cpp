@@ -142,6 +142,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     ids.push_back(env.id);
   }
   counters.sent += ids.size();
+  // Hand the messages to the link first, so the socket write is not queued behind the commit.
+  if (link) pump(to);
   stage(std::move(batch), [self = shared_from_this(), ids, done = std::move(done)](std::error_code ec) {
     if (ec) {
       self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());
@@ -156,7 +158,6 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     }
     done(ids);
   });
-  if (link) pump(to);
 }
 
 void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {
