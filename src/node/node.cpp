@@ -67,12 +67,8 @@ asio::awaitable<void> dial_coroutine(std::shared_ptr<Node::Impl> self, PeerId pe
     }
     co_return;
   }
-  mesh::TcpLinkOptions options;
-  options.handshake_timeout = std::chrono::milliseconds(self->config.handshake_timeout_ms);
-  options.keepalive_interval = std::chrono::milliseconds(self->config.keepalive_interval_ms);
-  options.limits.max_record = self->config.max_message_bytes + 4096;
   auto link = std::make_shared<mesh::TcpLink>(self->strand, std::move(socket), *self, self->identity,
-                                              self->link_static, true, peer, options);
+                                              self->link_static, true, peer, self->link_options());
   self->links.insert(link);
   self->dialed.emplace(link->id(), peer);
   link->start();
@@ -91,6 +87,15 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       tick_timer(strand) {
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
+}
+
+mesh::TcpLinkOptions Node::Impl::link_options() const {
+  mesh::TcpLinkOptions options;
+  options.handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms);
+  options.keepalive_interval = std::chrono::milliseconds(config.keepalive_interval_ms);
+  // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
+  options.limits.max_record = config.max_message_bytes + 4096;
+  return options;
 }
 
 std::error_code Node::Impl::start() {
@@ -144,12 +149,8 @@ void Node::Impl::accept_next() {
   acceptor.async_accept(strand, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
     if (!self->running) return;
     if (!ec) {
-      mesh::TcpLinkOptions options;
-      options.handshake_timeout = std::chrono::milliseconds(self->config.handshake_timeout_ms);
-      options.keepalive_interval = std::chrono::milliseconds(self->config.keepalive_interval_ms);
-      options.limits.max_record = self->config.max_message_bytes + 4096;
       auto link = std::make_shared<mesh::TcpLink>(self->strand, std::move(socket), *self, self->identity,
-                                                  self->link_static, false, std::nullopt, options);
+                                                  self->link_static, false, std::nullopt, self->link_options());
       self->links.insert(link);
       link->start();
     } else {

@@ -41,6 +41,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   void dial(const PeerId& peer);
   void accept_next();
   LinkPtr live_link(const PeerId& peer) const;
+  mesh::TcpLinkOptions link_options() const;
 
   // ---- delivery (delivery.cpp)
   void load_from_store();

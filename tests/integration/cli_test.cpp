@@ -29,11 +29,10 @@ Output run_cli(const std::filesystem::path& data, const std::string& args) {
 }
 
 TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
+  NodePair pair(false);
+  auto& a = pair.a;
+  auto& b = pair.b;
+  auto& dir = pair.dir;
 
   auto id = run_cli(b.data_dir(), "--json id");
   ASSERT_EQ(id.status, 0) << id.text;

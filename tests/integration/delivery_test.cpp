@@ -11,13 +11,9 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(Delivery, TenThousandMessagesBothWaysDeliveredOnce) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
-  connect(a, b);
-  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1 && connection_count(b) == 1; }, 15s));
+  NodePair pair;
+  auto& a = pair.a;
+  auto& b = pair.b;
 
   std::vector<std::string> a_to_b, b_to_a;
   for (int round = 0; round < 10; ++round) {
@@ -48,13 +44,9 @@ TEST(Delivery, TenThousandMessagesBothWaysDeliveredOnce) {
 }
 
 TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
-  connect(a, b);
-  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1; }, 15s));
+  NodePair pair;
+  auto& a = pair.a;
+  auto& b = pair.b;
 
   std::vector<std::string> ids;
   auto send = [&](std::size_t n, const std::string& tag) {
@@ -101,13 +93,9 @@ TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
 }
 
 TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
-  connect(a, b);
-  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1; }, 15s));
+  NodePair pair;
+  auto& a = pair.a;
+  auto& b = pair.b;
   b.stop();
   ASSERT_TRUE(wait_until([&] { return connection_count(a) == 0; }, 15s));
   auto sent = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "secret while away"}}), 201);
@@ -129,13 +117,9 @@ TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {
 }
 
 TEST(Delivery, EphemeralMessagesArriveOverALiveLink) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
-  connect(a, b);
-  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1 && connection_count(b) == 1; }, 15s));
+  NodePair pair;
+  auto& a = pair.a;
+  auto& b = pair.b;
   // Ephemeral messages reach only a listening app, so keep sending until the stream has three.
   std::vector<std::string> got;
   std::atomic<bool> done{false};

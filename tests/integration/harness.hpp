@@ -27,6 +27,23 @@ inline std::size_t connection_count(LocalNode& node) {
   return node.api().request("GET", "/v1/p2p/connections").body["connections"].size();
 }
 
+// Two node processes "a" and "b" in a temporary directory; with `linked`, a has dialed b and both
+// report the link.
+struct NodePair {
+  TempDir dir;
+  LocalNode a{"a", hyphae_binary(), dir.path() / "a"};
+  LocalNode b{"b", hyphae_binary(), dir.path() / "b"};
+  explicit NodePair(bool linked = true) {
+    a.start();
+    b.start();
+    if (!linked) return;
+    connect(a, b);
+    bool up = wait_until([&] { return connection_count(a) == 1 && connection_count(b) == 1; },
+                         std::chrono::seconds(15));
+    if (!up) throw std::runtime_error("nodes a and b did not connect");
+  }
+};
+
 inline bool outbox_empty(LocalNode& node) {
   auto s = node.api().request("GET", "/v1/p2p/status").body;
   return s["outbox"]["queued"] == 0 && s["outbox"]["in_flight"] == 0;

@@ -86,11 +86,9 @@ TEST(Security, StaticKeyNotMatchingPeerIdIsRefused) {
 }
 
 TEST(Security, DialedPeerWithAnotherPeerIdIsRefused) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
+  NodePair pair(false);
+  auto& a = pair.a;
+  auto& b = pair.b;
   // a believes b's address belongs to some other peer.
   auto someone_else = Identity::generate().peer_id().to_string();
   ok(a.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", someone_else}, {"addresses", {b.address()}}}), 201);
@@ -103,13 +101,9 @@ TEST(Security, DialedPeerWithAnotherPeerIdIsRefused) {
 }
 
 TEST(Security, MalformedFramesCloseOnlyThatConnection) {
-  TempDir dir;
-  LocalNode a("a", hyphae_binary(), dir.path() / "a");
-  LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  a.start();
-  b.start();
-  connect(a, b);
-  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1; }, 15s));
+  NodePair pair;
+  auto& a = pair.a;
+  auto& b = pair.b;
   asio::io_context io;
   for (int attempt = 0; attempt < 3; ++attempt) {
     tcp::socket socket(io);
