@@ -30,6 +30,8 @@ std::uint64_t random_u64() {
   return v;
 }
 
+// Durable messages wait in the outbox while this much is unsent on the link.
+constexpr std::size_t kPumpBacklogLimit = 8u << 20;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
 constexpr std::size_t kMaxLinkBacklog = 64u << 20;
 
@@ -195,6 +197,8 @@ void Node::Impl::pump(const PeerId& peer) {
   }
   auto now = now_ms();
   for (; queue.cursor < queue.ids.size(); ++queue.cursor) {
+    // Keep the link's buffer bounded; on_link_drained calls pump() again when it has been written.
+    if (link->backlog_bytes() > kPumpBacklogLimit) break;
     auto it = outbox.find(queue.ids[queue.cursor]);
     if (it == outbox.end()) continue;
     auto& m = it->second;

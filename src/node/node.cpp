@@ -255,6 +255,10 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
   }
 }
 
+void Node::Impl::on_link_drained(const LinkPtr& link) {
+  if (link->established() && live_link(link->remote()) == link) pump(link->remote());
+}
+
 void Node::Impl::on_link_record(const LinkPtr& link, const mesh::Record& record) {
   switch (record.type) {
     case mesh::RecordType::data: on_data(link, record.body, false); break;

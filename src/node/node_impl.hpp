@@ -37,6 +37,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   void on_link_up(const LinkPtr& link) override;
   void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
   void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
+  void on_link_drained(const LinkPtr& link) override;
   void tick();
   void dial(const PeerId& peer);
   void accept_next();

@@ -194,6 +194,10 @@ void TcpLink::flush() {
                         self->close("write: " + ec.message());
                         return;
                       }
+                      if (!self->session_.has_pending() && self->up_reported_) {
+                        self->owner_.on_link_drained(self);
+                        if (self->closed_) return;
+                      }
                       self->flush();
                     }));
 }

@@ -32,6 +32,8 @@ class LinkOwner {
   virtual void on_link_record(const std::shared_ptr<TcpLink>& link, const Record& record) = 0;
   // The link is gone (or never came up, when `was_up` is false). `reason` says why.
   virtual void on_link_down(const std::shared_ptr<TcpLink>& link, bool was_up, const std::string& reason) = 0;
+  // Everything queued so far has been written to the socket: a good moment to queue more.
+  virtual void on_link_drained(const std::shared_ptr<TcpLink>& link) {}
 };
 
 struct TcpLinkOptions {
