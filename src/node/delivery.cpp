@@ -45,9 +45,25 @@ std::error_code check_time(const Envelope& env, std::uint64_t now, std::uint64_t
 }
 }  // namespace
 
+// Ids first seen before this are no longer needed: check_time refuses envelopes that old.
+static std::uint64_t seen_cutoff(std::uint64_t now, std::uint64_t window) { return now - std::min(now, kMaxTtlMs + 2 * window); }
+
+void Node::Impl::prune_seen(std::uint64_t now) {
+  auto cutoff = seen_cutoff(now, config.timestamp_window_ms);
+  if (store->prune_seen(cutoff)) return;
+  std::unordered_set<MessageId> kept(awaiting_commit.begin(), awaiting_commit.end());
+  for (const auto& key : store->seen_since(cutoff)) {
+    MessageId id;
+    id.bytes = key;
+    kept.insert(id);
+  }
+  seen.swap(kept);
+}
+
 void Node::Impl::load_from_store() {
   auto now = now_ms();
-  for (const auto& key : store->seen_since(now - std::min(now, kMaxTtlMs + 2 * config.timestamp_window_ms))) {
+  last_prune_ms = now;
+  for (const auto& key : store->seen_since(seen_cutoff(now, config.timestamp_window_ms))) {
     MessageId id;
     id.bytes = key;
     seen.insert(id);

@@ -179,6 +179,10 @@ void Node::Impl::tick() {
     last_expiry_ms = now;
     expire_outbox();
   }
+  if (now - last_prune_ms >= kSeenPruneIntervalMs) {
+    last_prune_ms = now;
+    prune_seen(now);
+  }
   tick_timer.expires_after(std::chrono::milliseconds(50));
   tick_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->tick();

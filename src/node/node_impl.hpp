@@ -53,6 +53,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   void on_data(const LinkPtr& link, ByteView body, bool ephemeral);
   void on_ack(const LinkPtr& link, ByteView body);
   void expire_outbox();
+  // Forgets replay-protection ids old enough that their envelopes would be refused as stale anyway.
+  void prune_seen(std::uint64_t now);
   void stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit);
   void commit_staged();
   void deliver_to_app(const InboundMessage& message);
@@ -98,6 +100,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   boost::asio::steady_timer tick_timer;
   bool running = false;
   std::uint64_t last_expiry_ms = 0;
+  std::uint64_t last_prune_ms = 0;
+  static constexpr std::uint64_t kSeenPruneIntervalMs = 10 * 60 * 1000;
 
   std::unordered_map<MessageId, OutMsg> outbox;
   std::unordered_map<PeerId, PeerQueue> queues;
