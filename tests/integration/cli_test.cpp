@@ -79,5 +79,20 @@ TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
   EXPECT_NE(help.text.find("--ephemeral"), std::string::npos);
 }
 
+TEST(Cli, NodeRefusesAnIdentityKeyOthersCanRead) {
+  TempDir dir;
+  auto id = run_cli(dir.path(), "id");
+  ASSERT_EQ(id.status, 0) << id.text;
+  auto key = dir.path() / "identity.key";
+  ASSERT_TRUE(std::filesystem::exists(key));
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(key, std::filesystem::perms::group_read | std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  auto node = run_cli(dir.path(), "node --listen 127.0.0.1:0");
+  EXPECT_NE(node.status, 0);
+  EXPECT_NE(node.text.find("0600"), std::string::npos) << node.text;
+}
+
 }  // namespace
 }  // namespace hyphae::testing
