@@ -72,9 +72,11 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       "keepalive_interval_ms", "reconnect_min_ms", "reconnect_max_ms", "handshake_timeout_ms",
       "store_synchronous", "log_level"};
   for (auto it = root.begin(); it != root.end(); ++it) {
-    auto key = it->first.as<std::string>();
-    const YAML::Node& value = it->second;
-    if (!known.contains(key)) return std::unexpected(where(file, it->first, key) + " is not a known setting");
+    // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
+    const YAML::Node key_node = it->first;
+    const YAML::Node value = it->second;
+    auto key = key_node.as<std::string>();
+    if (!known.contains(key)) return std::unexpected(where(file, key_node, key) + " is not a known setting");
     std::expected<void, std::string> r;
     if (key == "data_dir") {
       std::string s;
