@@ -83,6 +83,7 @@ ApiResponse ApiClient::request_raw(const std::string& method, const std::string&
       ApiResponse out;
       out.status = static_cast<int>(res.result_int());
       out.body = nlohmann::json::parse(res.body(), nullptr, false);
+      out.raw = std::move(res.body());
       return out;
     } catch (const boost::system::system_error& e) {
       boost::system::error_code ec;

@@ -23,7 +23,8 @@ struct ApiEndpoint {
 
 struct ApiResponse {
   int status = 0;
-  nlohmann::json body;
+  nlohmann::json body;  // discarded (is_discarded()) when the body is not JSON
+  std::string raw;      // the body as received
 };
 
 class ApiClient {

@@ -262,6 +262,14 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     return true;
   };
 
+  if (method == http::verb::get && is({"metrics"})) {
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.keep_alive(req.keep_alive());
+    res.body() = node_.metrics_text();
+    res.prepare_payload();
+    co_return res;
+  }
   if (method == http::verb::get && is({"v1", "p2p", "status"}))
     co_return json_response(req, http::status::ok, node_.status_json());
   if (method == http::verb::get && is({"v1", "p2p", "connections"}))

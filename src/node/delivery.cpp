@@ -165,6 +165,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   stage(std::move(batch), [self = shared_from_this(), ids, done = std::move(done)](std::error_code ec) {
     if (ec) {
       self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());
+      self->meters.err_store->inc();
       for (const auto& id : ids) {
         auto it = self->outbox.find(id);
         if (it == self->outbox.end()) continue;
@@ -195,6 +196,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   encode_envelope(env, body, true);
   link->send(mesh::RecordType::ephemeral, body);
   ++counters.ephemeral_sent;
+  meters.sent_ephemeral->inc();
   done(env.id);
 }
 
@@ -221,6 +223,7 @@ void Node::Impl::pump(const PeerId& peer) {
     if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
     if (m.sent_on_link == link->id()) continue;
     link->send(mesh::RecordType::data, m.wire);
+    meters.sent_durable->inc();
     m.state = store::OutboxState::sent;
     m.sent_on_link = link->id();
     m.updated_ms = now;
@@ -238,6 +241,7 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   Envelope& env = *decoded;
   const auto reject = [&](std::string_view why) {
     ++counters.rejected;
+    meters.err_rejected->inc();
     log->warn("rejected message {} from {}: {}", env.id.to_hex(), link->remote().to_string(), why);
   };
   if (env.flags & envelope_flags::addresses_implied) {
@@ -292,6 +296,7 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
   if (ec) {
     // Not committed: forget the ids so the sender's retransmission is accepted; no ack goes out.
     log->error("inbox commit failed: {}; {} messages will be retransmitted by their senders", ec.message(), batch.size());
+    meters.err_store->inc();
     for (const auto& p : batch) {
       seen.erase(p.message.id);
       awaiting_commit.erase(p.message.id);
@@ -321,6 +326,7 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
   }
   for (auto& [l, ids] : acks) l->send(mesh::RecordType::ack, ids);
   counters.received += batch.size();
+  meters.received->inc(static_cast<double>(batch.size()));
   for (const auto& p : batch) deliver_to_app(p.message);
 }
 
@@ -343,6 +349,8 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
     it->second.wire.clear();
     it->second.wire.shrink_to_fit();
     ++counters.delivered;
+    meters.delivered->inc();
+    meters.latency->observe(static_cast<double>(now - std::min(now, it->second.created_ms)) / 1000.0);
     if (delivered_observer) delivered_observer(id);
     batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::delivered,
                                                        "tcp (direct link to the recipient)", "", now, false});

@@ -87,6 +87,24 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       tick_timer(strand) {
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
+  init_metrics();
+}
+
+void Node::Impl::init_metrics() {
+  const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
+  meters.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", "tcp"}, {"mode", "durable"}});
+  meters.sent_ephemeral =
+      &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", "tcp"}, {"mode", "ephemeral"}});
+  meters.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox", {{"transport", "tcp"}});
+  meters.delivered = &metrics.counter("p2p_messages_delivered_total", "Durable messages acknowledged by their recipient",
+                                      {{"transport", "tcp"}});
+  const std::string err_help = "Errors by kind";
+  meters.err_rejected = &metrics.counter("p2p_errors_total", err_help, {{"kind", "rejected_envelope"}});
+  meters.err_link = &metrics.counter("p2p_errors_total", err_help, {{"kind", "link"}});
+  meters.err_store = &metrics.counter("p2p_errors_total", err_help, {{"kind", "store"}});
+  meters.latency = &metrics.histogram(
+      "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}, {{"transport", "tcp"}});
 }
 
 mesh::TcpLinkOptions Node::Impl::link_options() const {
@@ -233,6 +251,7 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
     dialed.erase(it);
   }
   if (was_up) peer = link->remote();
+  if (running && reason != "replaced by a newer link" && reason != "duplicate link") meters.err_link->inc();
   if (was_up) {
     log->info("link down: {}: {}", link->remote().to_string(), reason);
   } else {
@@ -303,6 +322,23 @@ std::uint16_t Node::listen_port() const {
 }
 const NodeConfig& Node::config() const { return impl_->config; }
 const NodeCounters& Node::counters() const { return impl_->counters; }
+
+std::string Node::metrics_text() {
+  auto& i = *impl_;
+  std::size_t up = 0, queued = 0, in_flight = 0;
+  for (const auto& [peer, state] : i.peers)
+    if (state.link && state.link->established()) ++up;
+  for (const auto& [id, m] : i.outbox) {
+    if (m.state == store::OutboxState::queued) ++queued;
+    if (m.state == store::OutboxState::sent) ++in_flight;
+  }
+  i.metrics.gauge("p2p_active_connections", "Live links", {{"transport", "tcp"}}).set(static_cast<double>(up));
+  i.metrics.gauge("p2p_known_peers", "Peers in the address book").set(static_cast<double>(i.peers.size()));
+  const std::string depth_help = "Durable messages waiting for an ack, by state";
+  i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "queued"}}).set(static_cast<double>(queued));
+  i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "sent"}}).set(static_cast<double>(in_flight));
+  return i.metrics.render();
+}
 void Node::inject_store_failure_for_test(int commits) { impl_->store->inject_write_failure_for_test(commits); }
 
 void Node::send(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {

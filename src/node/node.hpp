@@ -107,6 +107,8 @@ class Node {
   nlohmann::json routes_json() const;
   nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;
+  // Prometheus text exposition of the node's metrics.
+  std::string metrics_text();
   // Test hook: the next `commits` store commits fail as a full disk would.
   void inject_store_failure_for_test(int commits);
 

@@ -16,6 +16,7 @@
 
 #include "core/identity.hpp"
 #include "crypto/noise/noise.hpp"
+#include "metrics/registry.hpp"
 #include "node/node.hpp"
 #include "store/store.hpp"
 #include "transport/mesh/tcp_link.hpp"
@@ -128,6 +129,19 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::uint64_t commits_in_flight = 0;
 
   NodeCounters counters;
+  // Prometheus metrics (GET /metrics); references into `metrics` cached for the hot paths.
+  metrics::Registry metrics;
+  struct Meters {
+    metrics::Counter* sent_durable;
+    metrics::Counter* sent_ephemeral;
+    metrics::Counter* received;
+    metrics::Counter* delivered;
+    metrics::Counter* err_rejected;
+    metrics::Counter* err_link;
+    metrics::Counter* err_store;
+    metrics::Histogram* latency;
+  } meters{};
+  void init_metrics();
   std::function<void(const MessageId&)> delivered_observer;
 };
 

@@ -41,6 +41,14 @@ TEST(Delivery, TenThousandMessagesBothWaysDeliveredOnce) {
   auto status = ok(b.api().request("GET", "/v1/p2p/status"));
   EXPECT_EQ(status["counters"]["received"], 10000);
   EXPECT_EQ(status["counters"]["rejected"], 0);
+  // The same figures in Prometheus form.
+  auto metrics = a.api().request("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.raw.find("p2p_messages_delivered_total{transport=\"tcp\"} 10000\n"), std::string::npos) << metrics.raw;
+  EXPECT_NE(metrics.raw.find("p2p_message_latency_seconds_count{transport=\"tcp\"} 10000\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("p2p_active_connections{transport=\"tcp\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("p2p_errors_total{kind=\"rejected_envelope\"} 0\n"), std::string::npos);
+  EXPECT_EQ(a.api().request_raw("GET", "/metrics", "", false).status, 401);
 }
 
 TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
