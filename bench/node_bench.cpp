@@ -4,6 +4,7 @@
 //   acked round trip p50/p99 (64 B)      vs raw TCP ping-pong
 // Prints a table and writes bench/results/latest.json. `--quick` runs small counts.
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +16,6 @@
 #include <future>
 #include <iostream>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "common/baselines.hpp"
 #include "common/report.hpp"
@@ -200,7 +199,8 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
     };
     on_strand([&] {
       node.on_delivered([&](const MessageId&) {
-        if (done_count++ >= warmup) samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        if (done_count++ >= warmup)
+          samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         if (done_count == count + warmup) {
           finished.set_value();
           return;
@@ -238,8 +238,8 @@ int main(int argc, char** argv) {
     const char* size_env = std::getenv("HYPHAE_BENCH_SIZE");
     std::size_t size = size_env ? std::stoul(size_env) : 64;
     auto r = run_pair(mode, size, mode == Mode::ephemeral ? eph_n : mode == Mode::durable ? dur_n : rtt_n);
-    std::cout << only << " " << size << " B: " << r.msgs_per_s << " msg/s, p50 " << r.latency.p50_us << " us, p99 "
-              << r.latency.p99_us << " us\n";
+    std::cout << only << " " << size << " B: " << r.msgs_per_s << " msg/s, p50 " << r.latency.p50_us
+              << " us, p99 " << r.latency.p99_us << " us\n";
     return 0;
   }
   bench::Report report;
@@ -251,15 +251,15 @@ int main(int argc, char** argv) {
                ">= 0.25x (goal 1x)");
     auto dur = run_pair(Mode::durable, size, dur_n);
     auto mqtt = bench::mosquitto_qos1_msgs_per_s(size, quick ? 20000 : 100000);
-    report.add("durable acked " + tag, dur.msgs_per_s, "msg/s", bench::Better::kHigher, "mosquitto QoS 1", mqtt,
-               ">= 1x (goal 4x)");
+    report.add("durable acked " + tag, dur.msgs_per_s, "msg/s", bench::Better::kHigher, "mosquitto QoS 1",
+               mqtt, ">= 1x (goal 4x)");
   }
   auto rtt = run_pair(Mode::round_trip, 64, rtt_n);
   auto tcp = bench::tcp_ping_pong(64, quick ? 2000 : 20000);
-  report.add("acked round trip p50 64 B", rtt.latency.p50_us, "us", bench::Better::kLower, "raw TCP ping-pong p50",
-             tcp.p50_us, "<= 2x");
-  report.add("acked round trip p99 64 B", rtt.latency.p99_us, "us", bench::Better::kLower, "raw TCP ping-pong p99",
-             tcp.p99_us, "<= 2x");
+  report.add("acked round trip p50 64 B", rtt.latency.p50_us, "us", bench::Better::kLower,
+             "raw TCP ping-pong p50", tcp.p50_us, "<= 2x");
+  report.add("acked round trip p99 64 B", rtt.latency.p99_us, "us", bench::Better::kLower,
+             "raw TCP ping-pong p99", tcp.p99_us, "<= 2x");
   report.print_table();
   std::filesystem::path out = std::filesystem::path(HYPHAE_SOURCE_DIR) / "bench/results/latest.json";
   report.write_json(out);

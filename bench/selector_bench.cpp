@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   }
   auto t1 = std::chrono::steady_clock::now();
   double ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(calls);
-  std::printf("selector: %ld calls over 3-5 transports, %.1f ns/call (target < 1000 ns) [checksum %llu]\n", calls,
-              ns, static_cast<unsigned long long>(sink));
+  std::printf("selector: %ld calls over 3-5 transports, %.1f ns/call (target < 1000 ns) [checksum %llu]\n",
+              calls, ns, static_cast<unsigned long long>(sink));
   return ns < 1000.0 ? 0 : 1;
 }

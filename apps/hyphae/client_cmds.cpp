@@ -35,9 +35,12 @@ void add_client_commands(CLI::App& app, Common& common) {
   add->add_option("addresses", add_args->second, "host:port or /ip4/A/tcp/P")->required();
   add->callback([&common, add_args] {
     auto client = connect_to_node(common);
-    auto body = checked(client.request("POST", "/v1/peers", nlohmann::json{{"peer_id", add_args->first}, {"addresses", add_args->second}}));
-    if (common.json) std::cout << body.dump() << "\n";
-    else std::cout << "added " << add_args->first << "\n";
+    auto body = checked(client.request(
+        "POST", "/v1/peers", nlohmann::json{{"peer_id", add_args->first}, {"addresses", add_args->second}}));
+    if (common.json)
+      std::cout << body.dump() << "\n";
+    else
+      std::cout << "added " << add_args->first << "\n";
   });
   auto* list = peers->add_subcommand("list", "list known peers");
   list->callback([&common] {
@@ -48,8 +51,9 @@ void add_client_commands(CLI::App& app, Common& common) {
       return;
     }
     for (const auto& p : body["peers"])
-      std::cout << p["peer_id"].get<std::string>() << (p["connected"].get<bool>() ? "  connected  " : "  offline    ")
-                << p["addresses"].dump() << "\n";
+      std::cout << p["peer_id"].get<std::string>()
+                << (p["connected"].get<bool>() ? "  connected  " : "  offline    ") << p["addresses"].dump()
+                << "\n";
   });
 
   auto* send = app.add_subcommand("send", "send a message: hyphae send PEERID TEXT|@FILE");
@@ -60,10 +64,12 @@ void add_client_commands(CLI::App& app, Common& common) {
   auto send_args = std::make_shared<SendArgs>();
   send->add_option("peer", send_args->peer, "recipient PeerId")->required();
   send->add_option("text", send_args->text, "message text, or @FILE to send a file's bytes")->required();
-  send->add_flag("--ephemeral", send_args->ephemeral, "real-time only: fail if no live link, no store, no ack");
+  send->add_flag("--ephemeral", send_args->ephemeral,
+                 "real-time only: fail if no live link, no store, no ack");
   send->add_option("--priority", send_args->priority, "emergency, high, normal or low");
   send->callback([&common, send_args] {
-    nlohmann::json body{{"to", send_args->peer}, {"ephemeral", send_args->ephemeral}, {"priority", send_args->priority}};
+    nlohmann::json body{
+        {"to", send_args->peer}, {"ephemeral", send_args->ephemeral}, {"priority", send_args->priority}};
     if (!send_args->text.empty() && send_args->text[0] == '@') {
       std::ifstream in(send_args->text.substr(1), std::ios::binary);
       if (!in) throw std::runtime_error("cannot read " + send_args->text.substr(1));
@@ -74,11 +80,14 @@ void add_client_commands(CLI::App& app, Common& common) {
     }
     auto client = connect_to_node(common);
     auto out = checked(client.request("POST", "/v1/messages", body));
-    if (common.json) std::cout << out.dump() << "\n";
-    else std::cout << out["id"].get<std::string>() << " " << out["status"].get<std::string>() << "\n";
+    if (common.json)
+      std::cout << out.dump() << "\n";
+    else
+      std::cout << out["id"].get<std::string>() << " " << out["status"].get<std::string>() << "\n";
   });
 
-  auto* recv = app.add_subcommand("recv", "print received messages not yet acknowledged, and acknowledge them");
+  auto* recv =
+      app.add_subcommand("recv", "print received messages not yet acknowledged, and acknowledge them");
   auto follow = std::make_shared<bool>(false);
   recv->add_flag("--follow,-f", *follow, "keep waiting for new messages");
   recv->callback([&common, follow] {
@@ -89,7 +98,8 @@ void add_client_commands(CLI::App& app, Common& common) {
             std::cout << m.dump() << std::endl;
           } else {
             std::cout << m.value("from", "") << ": "
-                      << (m.contains("payload") ? m["payload"].get<std::string>() : "<binary payload>") << std::endl;
+                      << (m.contains("payload") ? m["payload"].get<std::string>() : "<binary payload>")
+                      << std::endl;
           }
           return true;
         },

@@ -20,16 +20,20 @@ struct Narrator {
   }
 };
 
-std::string short_id(const std::string& id) { return id.size() > 12 ? "…" + id.substr(id.size() - 8) : id; }
+std::string short_id(const std::string& id) {
+  return id.size() > 12 ? "…" + id.substr(id.size() - 8) : id;
+}
 
 nlohmann::json must(const ApiResponse& r, const std::string& what) {
-  if (r.status >= 300) throw std::runtime_error(what + " failed: HTTP " + std::to_string(r.status) + " " + r.body.dump());
+  if (r.status >= 300)
+    throw std::runtime_error(what + " failed: HTTP " + std::to_string(r.status) + " " + r.body.dump());
   return r.body;
 }
 
 std::string send_text(LocalNode& from, const LocalNode& to, const std::string& text) {
-  auto body = must(from.api().request("POST", "/v1/messages", nlohmann::json{{"to", to.peer_id()}, {"payload", text}}),
-                   "send");
+  auto body = must(
+      from.api().request("POST", "/v1/messages", nlohmann::json{{"to", to.peer_id()}, {"payload", text}}),
+      "send");
   return body["id"].get<std::string>();
 }
 
@@ -70,9 +74,15 @@ void add_demo_command(CLI::App& app, Common& common) {
     }
 
     n.say("Introducing them: alice learns bob's and carol's addresses, bob learns carol's");
-    must(alice.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", bob.peer_id()}, {"addresses", {bob.address()}}}), "add peer");
-    must(alice.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", carol.peer_id()}, {"addresses", {carol.address()}}}), "add peer");
-    must(bob.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", carol.peer_id()}, {"addresses", {carol.address()}}}), "add peer");
+    must(alice.api().request("POST", "/v1/peers",
+                             nlohmann::json{{"peer_id", bob.peer_id()}, {"addresses", {bob.address()}}}),
+         "add peer");
+    must(alice.api().request("POST", "/v1/peers",
+                             nlohmann::json{{"peer_id", carol.peer_id()}, {"addresses", {carol.address()}}}),
+         "add peer");
+    must(bob.api().request("POST", "/v1/peers",
+                           nlohmann::json{{"peer_id", carol.peer_id()}, {"addresses", {carol.address()}}}),
+         "add peer");
     bool connected = wait_until(
         [&] {
           auto a = alice.api().request("GET", "/v1/p2p/connections").body["connections"].size();
@@ -80,7 +90,8 @@ void add_demo_command(CLI::App& app, Common& common) {
           return a == 2 && b == 2;
         },
         std::chrono::seconds(15));
-    if (!connected) throw std::runtime_error("the nodes did not connect; see the logs in " + dir.path().string());
+    if (!connected)
+      throw std::runtime_error("the nodes did not connect; see the logs in " + dir.path().string());
     n.say("Connected: three Noise XX links, each proving the remote's PeerId with its Ed25519 key");
 
     struct Hop {
@@ -119,14 +130,16 @@ void add_demo_command(CLI::App& app, Common& common) {
       if (!drained || !wait_delivered(alice, ids.back(), std::chrono::seconds(5)))
         throw std::runtime_error("the burst was not delivered");
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-      n.say("  alice -> bob: a burst of " + std::to_string(kBurst) + " durable messages, all acknowledged in " +
-            std::to_string(ms) + " ms (through the HTTP API, committed on both sides)");
+      n.say("  alice -> bob: a burst of " + std::to_string(kBurst) +
+            " durable messages, all acknowledged in " + std::to_string(ms) +
+            " ms (through the HTTP API, committed on both sides)");
     }
 
     n.say("Stopping carol");
     carol.stop();
-    wait_until([&] { return alice.api().request("GET", "/v1/p2p/connections").body["connections"].size() == 1; },
-               std::chrono::seconds(10));
+    wait_until(
+        [&] { return alice.api().request("GET", "/v1/p2p/connections").body["connections"].size() == 1; },
+        std::chrono::seconds(10));
     auto queued_id = send_text(alice, carol, "carol, this waited for you on alice's disk");
     auto state = message_state(alice, queued_id);
     n.say("  alice -> carol while carol is down: status \"" + state +

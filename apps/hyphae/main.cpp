@@ -13,14 +13,17 @@ std::filesystem::path default_data_dir() {
   return ".hyphae";
 }
 
-std::filesystem::path self_executable() { return std::filesystem::read_symlink("/proc/self/exe"); }
+std::filesystem::path self_executable() {
+  return std::filesystem::read_symlink("/proc/self/exe");
+}
 
 }  // namespace hyphae::cli
 
 int main(int argc, char** argv) {
   using namespace hyphae::cli;
-  CLI::App app{"Hyphae: a peer-to-peer messaging node. Messages are signed, encrypted and kept on disk until "
-               "the peer acknowledges them."};
+  CLI::App app{
+      "Hyphae: a peer-to-peer messaging node. Messages are signed, encrypted and kept on disk until "
+      "the peer acknowledges them."};
   app.require_subcommand(1);
   Common common;
   common.data_dir = default_data_dir();

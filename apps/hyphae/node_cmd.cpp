@@ -93,13 +93,15 @@ void add_node_command(CLI::App& app, Common& common) {
         return;
       }
       std::string host = config.api_listen.substr(0, config.api_listen.rfind(':'));
-      write_node_info(config.data_dir, {{"peer_id", (*node)->peer_id().to_string()},
-                                        {"pid", ::getpid()},
-                                        {"listen_port", (*node)->listen_port()},
-                                        {"address", "/ip4/127.0.0.1/tcp/" + std::to_string((*node)->listen_port())},
-                                        {"api_host", host},
-                                        {"api_port", api.port()}});
-      spdlog::info("API on http://{}:{} (token in {})", host, api.port(), (config.data_dir / "api.token").string());
+      write_node_info(config.data_dir,
+                      {{"peer_id", (*node)->peer_id().to_string()},
+                       {"pid", ::getpid()},
+                       {"listen_port", (*node)->listen_port()},
+                       {"address", "/ip4/127.0.0.1/tcp/" + std::to_string((*node)->listen_port())},
+                       {"api_host", host},
+                       {"api_port", api.port()}});
+      spdlog::info("API on http://{}:{} (token in {})", host, api.port(),
+                   (config.data_dir / "api.token").string());
     });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int sig) {

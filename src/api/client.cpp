@@ -25,7 +25,8 @@ std::optional<ApiEndpoint> ApiEndpoint::from_data_dir(const std::filesystem::pat
   std::ifstream info_file(dir / "node.json");
   if (!info_file) return fail("no running node found: " + (dir / "node.json").string() + " is missing");
   auto info = nlohmann::json::parse(info_file, nullptr, false);
-  if (info.is_discarded() || !info.contains("api_port")) return fail((dir / "node.json").string() + " is malformed");
+  if (info.is_discarded() || !info.contains("api_port"))
+    return fail((dir / "node.json").string() + " is malformed");
   ApiEndpoint endpoint;
   endpoint.host = info.value("api_host", "127.0.0.1");
   endpoint.port = info["api_port"].get<std::uint16_t>();
@@ -42,7 +43,8 @@ struct ApiClient::Connection {
   bool connected = false;
 };
 
-ApiClient::ApiClient(ApiEndpoint endpoint) : endpoint_(std::move(endpoint)), connection_(std::make_unique<Connection>()) {}
+ApiClient::ApiClient(ApiEndpoint endpoint)
+    : endpoint_(std::move(endpoint)), connection_(std::make_unique<Connection>()) {}
 ApiClient::~ApiClient() = default;
 
 ApiResponse ApiClient::request(const std::string& method, const std::string& target,
@@ -50,8 +52,8 @@ ApiResponse ApiClient::request(const std::string& method, const std::string& tar
   return request_raw(method, target, body ? body->dump() : std::string(), true);
 }
 
-ApiResponse ApiClient::request_raw(const std::string& method, const std::string& target, const std::string& body,
-                                   bool with_token) {
+ApiResponse ApiClient::request_raw(const std::string& method, const std::string& target,
+                                   const std::string& body, bool with_token) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto& c = *connection_;
     try {

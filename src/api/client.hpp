@@ -18,7 +18,8 @@ struct ApiEndpoint {
   std::uint16_t port = 0;
   std::string token;
   // Reads DIR/node.json (written by a running node) and DIR/api.token.
-  static std::optional<ApiEndpoint> from_data_dir(const std::filesystem::path& dir, std::string* error = nullptr);
+  static std::optional<ApiEndpoint> from_data_dir(const std::filesystem::path& dir,
+                                                  std::string* error = nullptr);
 };
 
 struct ApiResponse {

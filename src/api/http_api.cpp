@@ -8,9 +8,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -73,7 +73,8 @@ Target parse_target(std::string_view target) {
       auto amp = rest.find('&');
       auto pair = rest.substr(0, amp);
       auto eq = pair.find('=');
-      t.query[std::string(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+      t.query[std::string(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
       if (amp == std::string_view::npos) break;
       rest = rest.substr(amp + 1);
     }
@@ -123,7 +124,8 @@ awaitable<T> await_result(const std::function<void(std::function<void(T)>)>& sta
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         auto executor = asio::get_associated_executor(*shared);
         start([shared, executor](T value) {
-          asio::post(executor, [shared, value = std::move(value)]() mutable { std::move(*shared)(std::move(value)); });
+          asio::post(executor,
+                     [shared, value = std::move(value)]() mutable { std::move (*shared)(std::move(value)); });
         });
       },
       use_awaitable);
@@ -162,13 +164,17 @@ bool ApiServer::Impl::authorized(const Request& req, const Target& target) const
 }
 
 awaitable<Response> ApiServer::Impl::post_message(const Request& req, const json& body) {
-  if (!body.is_object()) co_return error_response(req, http::status::bad_request, "body must be a JSON object");
+  if (!body.is_object())
+    co_return error_response(req, http::status::bad_request, "body must be a JSON object");
   auto to_field = body.contains("to") ? body["to"] : json();
-  if (!to_field.is_string()) co_return error_response(req, http::status::bad_request, "'to' (a PeerId) is required");
+  if (!to_field.is_string())
+    co_return error_response(req, http::status::bad_request, "'to' (a PeerId) is required");
   auto to = PeerId::from_string(to_field.get<std::string>());
   if (!to) co_return error_response(req, http::status::bad_request, "'to' is not a valid PeerId");
   Bytes payload;
-  const char* text_key = body.contains("payload") ? "payload" : body.contains("content") ? "content" : nullptr;
+  const char* text_key = body.contains("payload")   ? "payload"
+                         : body.contains("content") ? "content"
+                                                    : nullptr;
   if (text_key && body[text_key].is_string()) {
     auto s = body[text_key].get<std::string>();
     payload.assign(s.begin(), s.end());
@@ -177,12 +183,14 @@ awaitable<Response> ApiServer::Impl::post_message(const Request& req, const json
     if (!decoded) co_return error_response(req, http::status::bad_request, "'payload_base64' is not base64");
     payload = std::move(*decoded);
   } else {
-    co_return error_response(req, http::status::bad_request, "'payload' (string) or 'payload_base64' is required");
+    co_return error_response(req, http::status::bad_request,
+                             "'payload' (string) or 'payload_base64' is required");
   }
   SendOptions options;
   auto priority = parse_priority(body.value("priority", json()));
   if (!priority)
-    co_return error_response(req, http::status::bad_request, "'priority' must be emergency, high, normal or low");
+    co_return error_response(req, http::status::bad_request,
+                             "'priority' must be emergency, high, normal or low");
   options.priority = *priority;
   if (body.contains("ephemeral") && !body["ephemeral"].is_boolean())
     co_return error_response(req, http::status::bad_request, "'ephemeral' must be a boolean");
@@ -216,7 +224,8 @@ awaitable<Response> ApiServer::Impl::post_message(const Request& req, const json
 awaitable<Response> ApiServer::Impl::post_batch(const Request& req, const json& body) {
   if (!body.is_object() || !body.contains("to") || !body["to"].is_string() || !body.contains("payloads") ||
       !body["payloads"].is_array())
-    co_return error_response(req, http::status::bad_request, "need {\"to\": PeerId, \"payloads\": [strings]}");
+    co_return error_response(req, http::status::bad_request,
+                             "need {\"to\": PeerId, \"payloads\": [strings]}");
   auto to = PeerId::from_string(body["to"].get<std::string>());
   if (!to) co_return error_response(req, http::status::bad_request, "'to' is not a valid PeerId");
   std::vector<Bytes> payloads;
@@ -243,14 +252,16 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
   auto target = parse_target(req.target());
   const auto& seg = target.segments;
   auto method = req.method();
-  if (seg == std::vector<std::string>{"v1", "health"}) co_return json_response(req, http::status::ok, {{"ok", true}});
+  if (seg == std::vector<std::string>{"v1", "health"})
+    co_return json_response(req, http::status::ok, {{"ok", true}});
   if (!authorized(req, target))
     co_return error_response(req, http::status::unauthorized, "missing or wrong bearer token");
 
   json body;
   if (method == http::verb::post) {
     body = json::parse(req.body(), nullptr, false);
-    if (body.is_discarded()) co_return error_response(req, http::status::bad_request, "body is not valid JSON");
+    if (body.is_discarded())
+      co_return error_response(req, http::status::bad_request, "body is not valid JSON");
   }
   auto is = [&](std::initializer_list<std::string_view> path) {
     if (path.size() != seg.size()) return false;
@@ -291,16 +302,17 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
         std::string host;
         std::uint16_t port = 0;
         if (!a.is_string() || !parse_address(a.get<std::string>(), host, port))
-          co_return error_response(req, http::status::bad_request, "addresses must be host:port or /ip4/../tcp/..");
+          co_return error_response(req, http::status::bad_request,
+                                   "addresses must be host:port or /ip4/../tcp/..");
         addresses.push_back(a.get<std::string>());
       }
     }
-    std::function<void(std::function<void(std::error_code)>)> start = [&](std::function<void(std::error_code)> done) {
-      node_.add_peer(*peer, addresses, std::move(done));
-    };
+    std::function<void(std::function<void(std::error_code)>)> start =
+        [&](std::function<void(std::error_code)> done) { node_.add_peer(*peer, addresses, std::move(done)); };
     auto ec = co_await await_result(start);
     if (ec) co_return error_response(req, status_for(ec), ec.message());
-    co_return json_response(req, http::status::created, {{"peer_id", peer->to_string()}, {"addresses", addresses}});
+    co_return json_response(req, http::status::created,
+                            {{"peer_id", peer->to_string()}, {"addresses", addresses}});
   }
   if (method == http::verb::post && (is({"v1", "messages"}) || is({"api", "bitchat", "messages", "send"})))
     co_return co_await post_message(req, body);
@@ -309,7 +321,8 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     std::uint64_t after = 0, limit = 1000;
     try {
       if (target.query.contains("after")) after = std::stoull(target.query["after"]);
-      if (target.query.contains("limit")) limit = std::min<std::uint64_t>(std::stoull(target.query["limit"]), 100000);
+      if (target.query.contains("limit"))
+        limit = std::min<std::uint64_t>(std::stoull(target.query["limit"]), 100000);
     } catch (const std::exception&) {
       co_return error_response(req, http::status::bad_request, "'after' and 'limit' must be integers");
     }
@@ -325,7 +338,8 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     }
     if (method == http::verb::post && seg.size() == 4 && seg[3] == "ack") {
       auto st = node_.status(*id);
-      if (!st || st->direction != "in") co_return error_response(req, http::status::not_found, "no received message with this id");
+      if (!st || st->direction != "in")
+        co_return error_response(req, http::status::not_found, "no received message with this id");
       node_.ack(*id);
       co_return json_response(req, http::status::ok, {{"id", id->to_hex()}, {"acknowledged", true}});
     }
@@ -334,9 +348,11 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
                      (seg.size() == 4 && seg[0] == "api" && seg[1] == "bitchat" && seg[2] == "ws");
   if (stream_path) {
     if (seg.size() == 4 && seg[0] == "api" && seg[3] != node_.peer_id().to_string())
-      co_return error_response(req, http::status::not_found, "this node serves only its own peer id's stream");
+      co_return error_response(req, http::status::not_found,
+                               "this node serves only its own peer id's stream");
     if (!websocket::is_upgrade(req))
-      co_return error_response(req, http::status::bad_request, "this path is a WebSocket; send an upgrade request");
+      co_return error_response(req, http::status::bad_request,
+                               "this path is a WebSocket; send an upgrade request");
     upgrade_stream = true;
     co_return Response{};
   }
@@ -352,7 +368,8 @@ awaitable<void> ApiServer::Impl::session(std::shared_ptr<tcp::socket> socket) {
       parser.body_limit(body_limit);
       boost::system::error_code ec;
       co_await http::async_read(*socket, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted) break;
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted)
+        break;
       if (ec == http::error::body_limit) {
         Request req;
         req.version(11);
@@ -363,7 +380,8 @@ awaitable<void> ApiServer::Impl::session(std::shared_ptr<tcp::socket> socket) {
         socket->shutdown(tcp::socket::shutdown_send, ec);
         std::array<char, 65536> sink;
         for (std::size_t drained = 0; drained < 64u * 1024 * 1024;) {
-          auto n = co_await socket->async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+          auto n =
+              co_await socket->async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
           if (ec) break;
           drained += n;
         }
@@ -408,8 +426,9 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<tcp::socket> socket, Req
   };
   auto shared = std::make_shared<Shared>(node_.executor());
   auto token = node_.subscribe([shared](const InboundMessage& m) {
-    json j{{"type", "message"}, {"id", m.id.to_hex()},       {"from", m.from.to_string()},
-           {"timestamp_ms", m.timestamp_ms}, {"message_type", m.type}, {"ephemeral", m.ephemeral}};
+    json j{{"type", "message"},          {"id", m.id.to_hex()},
+           {"from", m.from.to_string()}, {"timestamp_ms", m.timestamp_ms},
+           {"message_type", m.type},     {"ephemeral", m.ephemeral}};
     put_payload(j, m.payload);
     shared->queue.push_back(j.dump());
     shared->signal.cancel();
@@ -445,7 +464,8 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<tcp::socket> socket, Req
       if (auto id = MessageId::from_hex(msg["id"].get<std::string>())) node_.ack(*id);
       continue;
     }
-    shared->queue.push_back(json{{"type", "error"}, {"error", "expected {\"type\":\"ack\",\"id\":\"...\"}"}}.dump());
+    shared->queue.push_back(
+        json{{"type", "error"}, {"error", "expected {\"type\":\"ack\",\"id\":\"...\"}"}}.dump());
     shared->signal.cancel();
   }
   node_.unsubscribe(token);
@@ -474,7 +494,9 @@ awaitable<void> ApiServer::Impl::accept_loop() {
 }
 
 ApiServer::ApiServer(Node& node, std::string token) : impl_(std::make_shared<Impl>(node, std::move(token))) {}
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+  stop();
+}
 
 std::error_code ApiServer::start(const std::string& listen) {
   std::string host;

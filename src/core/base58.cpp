@@ -39,7 +39,8 @@ std::string base58btc_encode(ByteView data) {
   std::string out;
   out.reserve(zeros + used);
   out.append(zeros, '1');
-  for (std::size_t k = cap - used; k < cap; ++k) out.push_back(kAlphabet[static_cast<unsigned char>(digits[k])]);
+  for (std::size_t k = cap - used; k < cap; ++k)
+    out.push_back(kAlphabet[static_cast<unsigned char>(digits[k])]);
   return out;
 }
 

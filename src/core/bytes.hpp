@@ -17,13 +17,17 @@ using ByteView = std::span<const std::uint8_t>;
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-inline std::string to_string(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+inline std::string to_string(ByteView b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 std::string to_hex(ByteView b);
 // Returns empty on malformed input and sets ok=false.
 Bytes from_hex(std::string_view hex, bool* ok = nullptr);
 
-inline void append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end()); }
+inline void append(Bytes& out, ByteView b) {
+  out.insert(out.end(), b.begin(), b.end());
+}
 inline void put_u16be(Bytes& out, std::uint16_t v) {
   out.push_back(static_cast<std::uint8_t>(v >> 8));
   out.push_back(static_cast<std::uint8_t>(v));
@@ -34,7 +38,9 @@ inline void put_u32be(Bytes& out, std::uint32_t v) {
 inline void put_u64be(Bytes& out, std::uint64_t v) {
   for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
 }
-inline std::uint16_t get_u16be(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+inline std::uint16_t get_u16be(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
 inline std::uint32_t get_u32be(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }

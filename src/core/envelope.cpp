@@ -108,12 +108,15 @@ struct Scratch {
   }
 };
 
-bool omits_addresses(const Envelope& env, bool omit_addresses) { return omit_addresses && !env.is_signed(); }
+bool omits_addresses(const Envelope& env, bool omit_addresses) {
+  return omit_addresses && !env.is_signed();
+}
 
 }  // namespace
 
 std::size_t encoded_envelope_size(const Envelope& env, bool omit_addresses) {
-  return body_size(env, !omits_addresses(env, omit_addresses)) + (env.is_signed() ? kEnvelopeSignatureSize : 0);
+  return body_size(env, !omits_addresses(env, omit_addresses)) +
+         (env.is_signed() ? kEnvelopeSignatureSize : 0);
 }
 
 void encode_envelope(const Envelope& env, Bytes& out, bool omit_addresses) {
@@ -178,8 +181,8 @@ std::expected<Envelope, std::error_code> decode_envelope(ByteView d, std::size_t
 }
 
 void append_signing_bytes(const Envelope& env, Bytes& out) {
-  const std::uint8_t flags =
-      static_cast<std::uint8_t>((env.flags | envelope_flags::signed_) & envelope_flags::all & ~envelope_flags::addresses_implied);
+  const std::uint8_t flags = static_cast<std::uint8_t>(
+      (env.flags | envelope_flags::signed_) & envelope_flags::all & ~envelope_flags::addresses_implied);
   const std::size_t old = out.size();
   out.resize(old + kPrefixSize + body_size(env, true));
   std::memcpy(out.data() + old, kEnvelopeSigningPrefix, kPrefixSize);
@@ -194,7 +197,8 @@ Bytes signing_bytes(const Envelope& env) {
 
 void sign_envelope(Envelope& env, const Identity& identity) {
   env.from = identity.peer_id();
-  env.flags = static_cast<std::uint8_t>((env.flags | envelope_flags::signed_) & ~envelope_flags::addresses_implied);
+  env.flags =
+      static_cast<std::uint8_t>((env.flags | envelope_flags::signed_) & ~envelope_flags::addresses_implied);
   thread_local Bytes buf;
   Scratch scratch(buf);
   append_signing_bytes(env, buf);
@@ -218,8 +222,9 @@ std::error_code check_timestamp(const Envelope& env, std::uint64_t now_ms, std::
   if (skew > window_ms) return Errc::stale;
   if (env.ttl_s > 0) {
     const std::uint64_t ttl_ms = std::uint64_t{env.ttl_s} * 1000;
-    const std::uint64_t expiry =
-        ts > std::numeric_limits<std::uint64_t>::max() - ttl_ms ? std::numeric_limits<std::uint64_t>::max() : ts + ttl_ms;
+    const std::uint64_t expiry = ts > std::numeric_limits<std::uint64_t>::max() - ttl_ms
+                                     ? std::numeric_limits<std::uint64_t>::max()
+                                     : ts + ttl_ms;
     if (now_ms > expiry) return Errc::stale;
   }
   return {};

@@ -22,8 +22,12 @@ void ensure_sodium() {
   (void)ok;
 }
 
-std::unexpected<std::error_code> fail(Errc e) { return std::unexpected(make_error_code(e)); }
-std::unexpected<std::error_code> fail_errno(int err) { return std::unexpected(std::error_code(err, std::system_category())); }
+std::unexpected<std::error_code> fail(Errc e) {
+  return std::unexpected(make_error_code(e));
+}
+std::unexpected<std::error_code> fail_errno(int err) {
+  return std::unexpected(std::error_code(err, std::system_category()));
+}
 
 // Owns a file descriptor for the duration of a scope.
 struct Fd {
@@ -50,11 +54,12 @@ bool write_all(int fd, const std::uint8_t* p, std::size_t n) {
 }
 
 std::expected<Identity, std::error_code> load_from_fd(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return fail_errno(errno);
   if (!S_ISREG(st.st_mode)) return fail(Errc::insecure_key_file);
   if ((st.st_mode & 077) != 0) return fail(Errc::insecure_key_file);
-  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize) return fail(Errc::malformed);
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize)
+    return fail(Errc::malformed);
   Bytes buf(kMaxKeyFileSize + 1);
   std::size_t got = 0;
   while (got < buf.size()) {
@@ -197,7 +202,8 @@ std::array<std::uint8_t, 64> Identity::sign(ByteView msg) const {
   return sig;
 }
 
-bool Identity::verify(const std::array<std::uint8_t, 32>& pub, ByteView msg, const std::array<std::uint8_t, 64>& sig) {
+bool Identity::verify(const std::array<std::uint8_t, 32>& pub, ByteView msg,
+                      const std::array<std::uint8_t, 64>& sig) {
   ensure_sodium();
   return crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), pub.data()) == 0;
 }

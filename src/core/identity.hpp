@@ -40,7 +40,8 @@ class Identity {
   const std::array<std::uint8_t, 32>& public_key() const { return public_key_; }
 
   std::array<std::uint8_t, 64> sign(ByteView msg) const;
-  static bool verify(const std::array<std::uint8_t, 32>& pub, ByteView msg, const std::array<std::uint8_t, 64>& sig);
+  static bool verify(const std::array<std::uint8_t, 32>& pub, ByteView msg,
+                     const std::array<std::uint8_t, 64>& sig);
 
   // X25519 key pair derived from the Ed25519 key (crypto_sign_ed25519_sk_to_curve25519 /
   // crypto_sign_ed25519_pk_to_curve25519).

@@ -46,7 +46,9 @@ MessageId MessageId::random() {
   return id;
 }
 
-std::string MessageId::to_hex() const { return hyphae::to_hex(bytes); }
+std::string MessageId::to_hex() const {
+  return hyphae::to_hex(bytes);
+}
 
 std::expected<MessageId, std::error_code> MessageId::from_hex(std::string_view hex) {
   if (hex.size() != 32) return std::unexpected(make_error_code(Errc::malformed));

@@ -18,7 +18,9 @@ constexpr std::uint8_t kKeyTypeEd25519 = 1;
 constexpr std::uint64_t kLibp2pKeyCodec = 0x72;
 constexpr std::size_t kMaxCidText = 256;
 
-std::unexpected<std::error_code> fail(Errc e) { return std::unexpected(make_error_code(e)); }
+std::unexpected<std::error_code> fail(Errc e) {
+  return std::unexpected(make_error_code(e));
+}
 
 // Reads a minimally encoded uvarint of at most 9 bytes (protobuf/multiformats canonical form).
 bool read_canonical_uvarint(ByteView data, std::size_t& pos, std::uint64_t& v) {
@@ -38,9 +40,12 @@ std::expected<Bytes, std::error_code> base32_decode_lower(std::string_view text)
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'a' && c <= 'z') v = c - 'a';
-    else if (c >= '2' && c <= '7') v = c - '2' + 26;
-    else return fail(Errc::malformed);
+    if (c >= 'a' && c <= 'z')
+      v = c - 'a';
+    else if (c >= '2' && c <= '7')
+      v = c - '2' + 26;
+    else
+      return fail(Errc::malformed);
     acc = (acc << 5) | static_cast<std::uint32_t>(v);
     bits += 5;
     if (bits >= 8) {
@@ -89,7 +94,8 @@ std::expected<std::array<std::uint8_t, 32>, std::error_code> decode_ed25519_publ
 
 PeerId PeerId::from_ed25519(const std::array<std::uint8_t, 32>& pub) {
   PeerId id;
-  const std::uint8_t head[] = {kIdentityCode, kEd25519PublicKeyProtobufSize, 0x08, kKeyTypeEd25519, 0x12, 0x20};
+  const std::uint8_t head[] = {kIdentityCode, kEd25519PublicKeyProtobufSize, 0x08, kKeyTypeEd25519, 0x12,
+                               0x20};
   std::memcpy(id.buf_.data(), head, sizeof head);
   std::memcpy(id.buf_.data() + sizeof head, pub.data(), pub.size());
   id.len_ = static_cast<std::uint8_t>(sizeof head + pub.size());
@@ -100,7 +106,8 @@ std::expected<PeerId, std::error_code> PeerId::from_bytes(ByteView mh) {
   if (mh.size() < 2 || mh.size() > kMaxSize) return fail(Errc::malformed);
   std::size_t pos = 0;
   std::uint64_t code = 0, len = 0;
-  if (!read_canonical_uvarint(mh, pos, code) || !read_canonical_uvarint(mh, pos, len)) return fail(Errc::malformed);
+  if (!read_canonical_uvarint(mh, pos, code) || !read_canonical_uvarint(mh, pos, len))
+    return fail(Errc::malformed);
   if (len != mh.size() - pos) return fail(Errc::malformed);
   if (code == kIdentityCode) {
     if (len > kMaxIdentityDigest) return fail(Errc::malformed);
@@ -129,9 +136,12 @@ std::expected<PeerId, std::error_code> PeerId::from_string(std::string_view text
   // CIDv1 with the libp2p-key codec: multibase prefix, then <version><codec><multihash>.
   if (text.size() > kMaxCidText) return fail(Errc::malformed);
   std::expected<Bytes, std::error_code> raw;
-  if (text.front() == 'b') raw = base32_decode_lower(text.substr(1));
-  else if (text.front() == 'z') raw = base58btc_decode(text.substr(1));
-  else return fail(Errc::malformed);
+  if (text.front() == 'b')
+    raw = base32_decode_lower(text.substr(1));
+  else if (text.front() == 'z')
+    raw = base58btc_decode(text.substr(1));
+  else
+    return fail(Errc::malformed);
   if (!raw) return std::unexpected(make_error_code(Errc::malformed));
   std::size_t pos = 0;
   std::uint64_t version = 0, codec = 0;
@@ -140,9 +150,13 @@ std::expected<PeerId, std::error_code> PeerId::from_string(std::string_view text
   return from_bytes(ByteView(*raw).subspan(pos));
 }
 
-std::string PeerId::to_string() const { return empty() ? std::string{} : base58btc_encode(bytes()); }
+std::string PeerId::to_string() const {
+  return empty() ? std::string{} : base58btc_encode(bytes());
+}
 
-bool PeerId::is_ed25519() const { return len_ == 2 + kEd25519PublicKeyProtobufSize && buf_[0] == kIdentityCode; }
+bool PeerId::is_ed25519() const {
+  return len_ == 2 + kEd25519PublicKeyProtobufSize && buf_[0] == kIdentityCode;
+}
 
 std::expected<std::array<std::uint8_t, 32>, std::error_code> PeerId::ed25519_public_key() const {
   if (empty()) return fail(Errc::invalid_argument);

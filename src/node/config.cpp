@@ -37,7 +37,8 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
       parts.push_back(address.substr(start, end - start));
       start = end + 1;
     }
-    if (parts.size() < 4 || (parts[0] != "ip4" && parts[0] != "ip6" && parts[0] != "dns4" && parts[0] != "dns") ||
+    if (parts.size() < 4 ||
+        (parts[0] != "ip4" && parts[0] != "ip6" && parts[0] != "dns4" && parts[0] != "dns") ||
         parts[2] != "tcp")
       return false;
     host = parts[1];
@@ -51,7 +52,8 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
   }
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value > 65535 || host.empty()) return false;
+  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value > 65535 || host.empty())
+    return false;
   port = static_cast<std::uint16_t>(value);
   return true;
 }
@@ -67,10 +69,19 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
   }
   if (root.IsNull()) return {};
   if (!root.IsMap()) return std::unexpected(file.string() + ": the top level must be a mapping");
-  static const std::set<std::string> known = {
-      "data_dir", "listen", "api_listen", "peers", "timestamp_window_s", "max_message_bytes", "default_ttl_s",
-      "keepalive_interval_ms", "reconnect_min_ms", "reconnect_max_ms", "handshake_timeout_ms",
-      "store_synchronous", "log_level"};
+  static const std::set<std::string> known = {"data_dir",
+                                              "listen",
+                                              "api_listen",
+                                              "peers",
+                                              "timestamp_window_s",
+                                              "max_message_bytes",
+                                              "default_ttl_s",
+                                              "keepalive_interval_ms",
+                                              "reconnect_min_ms",
+                                              "reconnect_max_ms",
+                                              "handshake_timeout_ms",
+                                              "store_synchronous",
+                                              "log_level"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -116,7 +127,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       if (!value.IsSequence()) return std::unexpected(where(file, value, key) + " must be a list");
       for (const auto& entry : value) {
         PeerAddressConfig peer;
-        if (!entry.IsMap() || !entry["id"]) return std::unexpected(where(file, entry, "peers") + " entries need 'id'");
+        if (!entry.IsMap() || !entry["id"])
+          return std::unexpected(where(file, entry, "peers") + " entries need 'id'");
         peer.id = entry["id"].as<std::string>();
         if (entry["addresses"]) {
           for (const auto& a : entry["addresses"]) {
@@ -124,7 +136,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
             std::uint16_t port = 0;
             auto text = a.as<std::string>();
             if (!parse_address(text, host, port))
-              return std::unexpected(where(file, a, "peers.addresses") + " is not host:port or /ip4/../tcp/..");
+              return std::unexpected(where(file, a, "peers.addresses") +
+                                     " is not host:port or /ip4/../tcp/..");
             peer.addresses.push_back(text);
           }
         }

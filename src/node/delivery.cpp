@@ -2,11 +2,10 @@
 // A durable message leaves the outbox only when the receiver's ack returns; the receiver acks an
 // id only after committing it, and hands each id to the application once.
 #include <sodium.h>
-
-#include <cstring>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -20,7 +19,9 @@ namespace asio = boost::asio;
 namespace {
 constexpr std::uint64_t kMaxTtlMs = 7ull * 24 * 3600 * 1000;
 
-Bytes peer_bytes(const PeerId& p) { return Bytes(p.bytes().begin(), p.bytes().end()); }
+Bytes peer_bytes(const PeerId& p) {
+  return Bytes(p.bytes().begin(), p.bytes().end());
+}
 
 // 8 random bytes from MessageId's buffered generator (one getrandom per 256 ids, not per message).
 std::uint64_t random_u64() {
@@ -46,7 +47,9 @@ std::error_code check_time(const Envelope& env, std::uint64_t now, std::uint64_t
 }  // namespace
 
 // Ids first seen before this are no longer needed: check_time refuses envelopes that old.
-static std::uint64_t seen_cutoff(std::uint64_t now, std::uint64_t window) { return now - std::min(now, kMaxTtlMs + 2 * window); }
+static std::uint64_t seen_cutoff(std::uint64_t now, std::uint64_t window) {
+  return now - std::min(now, kMaxTtlMs + 2 * window);
+}
 
 void Node::Impl::prune_seen(std::uint64_t now) {
   auto cutoff = seen_cutoff(now, config.timestamp_window_ms);
@@ -77,7 +80,8 @@ void Node::Impl::load_from_store() {
   }
   std::size_t loaded = 0;
   for (auto& row : store->pending_outbox_all(std::numeric_limits<std::size_t>::max())) {
-    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
+    auto env = decode_envelope(row.envelope, nullptr,
+                               EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
     auto to = PeerId::from_bytes(row.to);
     if (!env || !to) {
       log->error("outbox row {} cannot be decoded; leaving it in the store", to_hex(row.id));
@@ -103,7 +107,8 @@ void Node::Impl::load_from_store() {
 
 void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
-  if (to.empty() || to == identity.peer_id() || payloads.empty()) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  if (to.empty() || to == identity.peer_id() || payloads.empty())
+    return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   auto recipient_key = Identity::x25519_public_of(to);
   if (!recipient_key) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   for (const auto& p : payloads)
@@ -179,11 +184,14 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   });
 }
 
-void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {
-  if (payload.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options,
+                                SendHandler done) {
+  if (payload.size() > config.max_message_bytes)
+    return done(std::unexpected(make_error_code(Errc::too_large)));
   auto link = live_link(to);
   if (!link) return done(std::unexpected(make_error_code(Errc::no_link)));
-  if (link->backlog_bytes() > kMaxLinkBacklog) return done(std::unexpected(make_error_code(Errc::backpressure)));
+  if (link->backlog_bytes() > kMaxLinkBacklog)
+    return done(std::unexpected(make_error_code(Errc::backpressure)));
   Envelope env;
   env.id = MessageId::random();
   env.timestamp_ms = now_ms();
@@ -232,7 +240,8 @@ void Node::Impl::pump(const PeerId& peer) {
 }
 
 void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
-  auto decoded = decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
+  auto decoded =
+      decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   if (!decoded) {
     ++counters.rejected;
     link->close("malformed envelope: " + decoded.error().message());
@@ -260,13 +269,15 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   if (env.is_sealed()) {
     auto opened = open_payload(seal_keys, env.payload);
     auto sender_key = Identity::x25519_public_of(env.from);
-    if (!opened || !sender_key || opened->sender_pub != *sender_key) return reject("sealed payload does not open");
+    if (!opened || !sender_key || opened->sender_pub != *sender_key)
+      return reject("sealed payload does not open");
     env.payload = std::move(opened->payload);
     env.flags &= static_cast<std::uint8_t>(~envelope_flags::sealed);
   }
   if (ephemeral) {
     ++counters.ephemeral_received;
-    deliver_to_app(InboundMessage{env.id, env.from, env.timestamp_ms, env.type, true, std::move(env.payload)});
+    deliver_to_app(
+        InboundMessage{env.id, env.from, env.timestamp_ms, env.type, true, std::move(env.payload)});
     return;
   }
   if (seen.contains(env.id)) {
@@ -287,15 +298,16 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   row.from = peer_bytes(env.from);
   row.received_ms = now;
   row.envelope = encode_envelope(env);
-  staged_inbound.push_back(
-      PendingInbound{InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
+  staged_inbound.push_back(PendingInbound{
+      InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
   stage(std::move(batch), nullptr);
 }
 
 void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
   if (ec) {
     // Not committed: forget the ids so the sender's retransmission is accepted; no ack goes out.
-    log->error("inbox commit failed: {}; {} messages will be retransmitted by their senders", ec.message(), batch.size());
+    log->error("inbox commit failed: {}; {} messages will be retransmitted by their senders", ec.message(),
+               batch.size());
     meters.err_store->inc();
     for (const auto& p : batch) {
       seen.erase(p.message.id);
@@ -378,7 +390,8 @@ void Node::Impl::expire_outbox() {
     m.state = store::OutboxState::failed;
     m.reason = "ttl expired before the recipient acknowledged it";
     m.updated_ms = now;
-    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason, now, false});
+    batch.outbox_updates.push_back(
+        store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason, now, false});
   }
   if (!batch.empty()) stage(std::move(batch), nullptr);
 }
@@ -408,13 +421,14 @@ void Node::Impl::commit_staged() {
   staged = store::WriteBatch{};
   std::weak_ptr<Impl> weak = shared_from_this();
   auto executor = strand;
-  store->submit(std::move(batch), [weak, executor, callbacks = std::move(callbacks)](std::error_code ec) mutable {
-    asio::post(executor, [weak, ec, callbacks = std::move(callbacks)] {
-      auto self = weak.lock();
-      if (!self) return;
-      for (auto& cb : callbacks) cb(ec);
-    });
-  });
+  store->submit(std::move(batch),
+                [weak, executor, callbacks = std::move(callbacks)](std::error_code ec) mutable {
+                  asio::post(executor, [weak, ec, callbacks = std::move(callbacks)] {
+                    auto self = weak.lock();
+                    if (!self) return;
+                    for (auto& cb : callbacks) cb(ec);
+                  });
+                });
 }
 
 void Node::Impl::deliver_to_app(const InboundMessage& message) {
@@ -435,10 +449,12 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
     if (rows.empty()) break;
     for (const auto& row : rows) {
       after = row.seq;
-      auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
+      auto env = decode_envelope(row.envelope, nullptr,
+                                 EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
       if (!env) continue;
       sub.replayed.insert(env->id);
-      sub.handler(InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
+      sub.handler(
+          InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
     }
   }
   // Ids whose commit is already in DB but whose callback has not run yet stay in `replayed`; the rest go.
@@ -504,15 +520,16 @@ void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses
 }
 
 nlohmann::json to_json(const MessageStatus& s) {
-  return {{"id", s.id.to_hex()},     {"direction", s.direction}, {"status", s.state},
-          {"peer", s.peer.to_string()}, {"transport", s.transport}, {"reason", s.reason},
+  return {{"id", s.id.to_hex()},        {"direction", s.direction},   {"status", s.state},
+          {"peer", s.peer.to_string()}, {"transport", s.transport},   {"reason", s.reason},
           {"created_ms", s.created_ms}, {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
 }
 
 nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) const {
   auto out = nlohmann::json::array();
   for (const auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
-    auto env = decode_envelope(row.envelope, nullptr, EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
+    auto env = decode_envelope(row.envelope, nullptr,
+                               EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
     if (!env) continue;
     out.push_back({{"seq", row.seq},
                    {"id", env->id.to_hex()},

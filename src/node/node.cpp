@@ -62,7 +62,8 @@ asio::awaitable<void> dial_coroutine(std::shared_ptr<Node::Impl> self, PeerId pe
     if (self->running) {
       self->log->debug("dial {} at {} failed: {}", peer.to_string(), address, failure);
       state.backoff_ms = std::min<std::uint64_t>(
-          std::max<std::uint64_t>(state.backoff_ms * 2, self->config.reconnect_min_ms), self->config.reconnect_max_ms);
+          std::max<std::uint64_t>(state.backoff_ms * 2, self->config.reconnect_min_ms),
+          self->config.reconnect_max_ms);
       state.next_dial_ms = now_ms() + state.backoff_ms;
     }
     co_return;
@@ -92,19 +93,23 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
 
 void Node::Impl::init_metrics() {
   const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
-  meters.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", "tcp"}, {"mode", "durable"}});
+  meters.sent_durable =
+      &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", "tcp"}, {"mode", "durable"}});
   meters.sent_ephemeral =
       &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", "tcp"}, {"mode", "ephemeral"}});
-  meters.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox", {{"transport", "tcp"}});
-  meters.delivered = &metrics.counter("p2p_messages_delivered_total", "Durable messages acknowledged by their recipient",
-                                      {{"transport", "tcp"}});
+  meters.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox",
+                                     {{"transport", "tcp"}});
+  meters.delivered =
+      &metrics.counter("p2p_messages_delivered_total", "Durable messages acknowledged by their recipient",
+                       {{"transport", "tcp"}});
   const std::string err_help = "Errors by kind";
   meters.err_rejected = &metrics.counter("p2p_errors_total", err_help, {{"kind", "rejected_envelope"}});
   meters.err_link = &metrics.counter("p2p_errors_total", err_help, {{"kind", "link"}});
   meters.err_store = &metrics.counter("p2p_errors_total", err_help, {{"kind", "store"}});
   meters.latency = &metrics.histogram(
       "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
-      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600}, {{"transport", "tcp"}});
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
+      {{"transport", "tcp"}});
 }
 
 mesh::TcpLinkOptions Node::Impl::link_options() const {
@@ -145,7 +150,8 @@ std::error_code Node::Impl::start() {
       if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
         state.addresses.push_back(a);
   }
-  log->info("node {} listening on {}:{}", identity.peer_id().to_string(), host, acceptor.local_endpoint().port());
+  log->info("node {} listening on {}:{}", identity.peer_id().to_string(), host,
+            acceptor.local_endpoint().port());
   accept_next();
   tick();
   return {};
@@ -164,18 +170,20 @@ void Node::Impl::stop() {
 }
 
 void Node::Impl::accept_next() {
-  acceptor.async_accept(strand, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
-    if (!self->running) return;
-    if (!ec) {
-      auto link = std::make_shared<mesh::TcpLink>(self->strand, std::move(socket), *self, self->identity,
-                                                  self->link_static, false, std::nullopt, self->link_options());
-      self->links.insert(link);
-      link->start();
-    } else {
-      self->log->warn("accept: {}", ec.message());
-    }
-    self->accept_next();
-  });
+  acceptor.async_accept(
+      strand, [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+        if (!self->running) return;
+        if (!ec) {
+          auto link =
+              std::make_shared<mesh::TcpLink>(self->strand, std::move(socket), *self, self->identity,
+                                              self->link_static, false, std::nullopt, self->link_options());
+          self->links.insert(link);
+          link->start();
+        } else {
+          self->log->warn("accept: {}", ec.message());
+        }
+        self->accept_next();
+      });
 }
 
 void Node::Impl::dial(const PeerId& peer) {
@@ -237,7 +245,8 @@ void Node::Impl::on_link_up(const LinkPtr& link) {
   log->info("link up: {} ({} {})", remote.to_string(), link->initiator() ? "dialed" : "accepted",
             link->remote_address());
   store::WriteBatch batch;
-  batch.peer_upserts.push_back(store::PeerRow{Bytes(remote.bytes().begin(), remote.bytes().end()), {}, now_ms()});
+  batch.peer_upserts.push_back(
+      store::PeerRow{Bytes(remote.bytes().begin(), remote.bytes().end()), {}, now_ms()});
   stage(std::move(batch), nullptr);
   queues[remote].cursor = 0;  // everything unacknowledged goes out again on the new link
   pump(remote);
@@ -273,8 +282,8 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
   if (!state.link) {
     // Redial with exponential backoff (a lost link is retried at once the first time).
     state.next_dial_ms = now_ms() + state.backoff_ms;
-    state.backoff_ms = std::min<std::uint64_t>(std::max<std::uint64_t>(state.backoff_ms * 2, config.reconnect_min_ms),
-                                               config.reconnect_max_ms);
+    state.backoff_ms = std::min<std::uint64_t>(
+        std::max<std::uint64_t>(state.backoff_ms * 2, config.reconnect_min_ms), config.reconnect_max_ms);
   }
 }
 
@@ -284,10 +293,17 @@ void Node::Impl::on_link_drained(const LinkPtr& link) {
 
 void Node::Impl::on_link_record(const LinkPtr& link, const mesh::Record& record) {
   switch (record.type) {
-    case mesh::RecordType::data: on_data(link, record.body, false); break;
-    case mesh::RecordType::ephemeral: on_data(link, record.body, true); break;
-    case mesh::RecordType::ack: on_ack(link, record.body); break;
-    default: break;
+    case mesh::RecordType::data:
+      on_data(link, record.body, false);
+      break;
+    case mesh::RecordType::ephemeral:
+      on_data(link, record.body, true);
+      break;
+    case mesh::RecordType::ack:
+      on_ack(link, record.body);
+      break;
+    default:
+      break;
   }
 }
 
@@ -296,7 +312,8 @@ void Node::Impl::on_link_record(const LinkPtr& link, const mesh::Record& record)
 std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor, NodeConfig config) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) return std::unexpected("cannot create data directory " + config.data_dir.string() + ": " + ec.message());
+  if (ec)
+    return std::unexpected("cannot create data directory " + config.data_dir.string() + ": " + ec.message());
   auto identity = Identity::load_or_create(config.data_dir);
   if (!identity)
     return std::unexpected("identity in " + config.data_dir.string() + ": " + identity.error().message());
@@ -304,24 +321,40 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
   options.synchronous_full = config.store_synchronous_full;
   options.commit_inline_when_idle = true;  // the node's callbacks only post to its strand
   auto st = store::Store::open(config.data_dir / "hyphae.db", options);
-  if (!st) return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
-  auto impl = std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st));
+  if (!st)
+    return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
+  auto impl =
+      std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
 Node::Node(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Node::~Node() { impl_->stop(); }
-std::error_code Node::start() { return impl_->start(); }
-void Node::stop() { impl_->stop(); }
-Node::Executor Node::executor() const { return impl_->strand; }
-const PeerId& Node::peer_id() const { return impl_->identity.peer_id(); }
+Node::~Node() {
+  impl_->stop();
+}
+std::error_code Node::start() {
+  return impl_->start();
+}
+void Node::stop() {
+  impl_->stop();
+}
+Node::Executor Node::executor() const {
+  return impl_->strand;
+}
+const PeerId& Node::peer_id() const {
+  return impl_->identity.peer_id();
+}
 std::uint16_t Node::listen_port() const {
   boost::system::error_code ec;
   auto endpoint = impl_->acceptor.local_endpoint(ec);
   return ec ? 0 : endpoint.port();
 }
-const NodeConfig& Node::config() const { return impl_->config; }
-const NodeCounters& Node::counters() const { return impl_->counters; }
+const NodeConfig& Node::config() const {
+  return impl_->config;
+}
+const NodeCounters& Node::counters() const {
+  return impl_->counters;
+}
 
 std::string Node::metrics_text() {
   auto& i = *impl_;
@@ -332,14 +365,17 @@ std::string Node::metrics_text() {
     if (m.state == store::OutboxState::queued) ++queued;
     if (m.state == store::OutboxState::sent) ++in_flight;
   }
-  i.metrics.gauge("p2p_active_connections", "Live links", {{"transport", "tcp"}}).set(static_cast<double>(up));
+  i.metrics.gauge("p2p_active_connections", "Live links", {{"transport", "tcp"}})
+      .set(static_cast<double>(up));
   i.metrics.gauge("p2p_known_peers", "Peers in the address book").set(static_cast<double>(i.peers.size()));
   const std::string depth_help = "Durable messages waiting for an ack, by state";
   i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "queued"}}).set(static_cast<double>(queued));
   i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "sent"}}).set(static_cast<double>(in_flight));
   return i.metrics.render();
 }
-void Node::inject_store_failure_for_test(int commits) { impl_->store->inject_write_failure_for_test(commits); }
+void Node::inject_store_failure_for_test(int commits) {
+  impl_->store->inject_write_failure_for_test(commits);
+}
 
 void Node::send(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {
   if (options.ephemeral) {
@@ -350,8 +386,10 @@ void Node::send(const PeerId& to, Bytes payload, const SendOptions& options, Sen
   one.push_back(std::move(payload));
   impl_->send_many(to, std::move(one), options,
                    [done = std::move(done)](std::expected<std::vector<MessageId>, std::error_code> r) {
-                     if (!r) done(std::unexpected(r.error()));
-                     else done(r->front());
+                     if (!r)
+                       done(std::unexpected(r.error()));
+                     else
+                       done(r->front());
                    });
 }
 
@@ -360,7 +398,9 @@ void Node::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOp
   impl_->send_many(to, std::move(payloads), options, std::move(done));
 }
 
-std::optional<MessageStatus> Node::status(const MessageId& id) const { return impl_->status(id); }
+std::optional<MessageStatus> Node::status(const MessageId& id) const {
+  return impl_->status(id);
+}
 std::size_t Node::link_backlog(const PeerId& peer) const {
   auto link = impl_->live_link(peer);
   return link ? link->backlog_bytes() : 0;
@@ -368,11 +408,16 @@ std::size_t Node::link_backlog(const PeerId& peer) const {
 void Node::on_delivered(std::function<void(const MessageId&)> observer) {
   impl_->delivered_observer = std::move(observer);
 }
-void Node::add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done) {
+void Node::add_peer(const PeerId& peer, std::vector<std::string> addresses,
+                    std::function<void(std::error_code)> done) {
   impl_->add_peer(peer, std::move(addresses), std::move(done));
 }
-std::uint64_t Node::subscribe(InboundHandler handler) { return impl_->subscribe(std::move(handler)); }
-void Node::unsubscribe(std::uint64_t token) { impl_->subscribers.erase(token); }
+std::uint64_t Node::subscribe(InboundHandler handler) {
+  return impl_->subscribe(std::move(handler));
+}
+void Node::unsubscribe(std::uint64_t token) {
+  impl_->subscribers.erase(token);
+}
 void Node::ack(const MessageId& id) {
   store::WriteBatch batch;
   batch.inbox_app_acks.push_back(id.bytes);
@@ -394,7 +439,8 @@ nlohmann::json Node::status_json() const {
           {"listen_port", listen_port()},
           {"running", i.running},
           {"has_internet", up > 0},
-          {"transports", nlohmann::json::array({{{"name", "tcp"}, {"available", i.running}, {"connections", up}}})},
+          {"transports",
+           nlohmann::json::array({{{"name", "tcp"}, {"available", i.running}, {"connections", up}}})},
           {"connections", up},
           {"known_peers", i.peers.size()},
           {"outbox", {{"queued", queued}, {"in_flight", in_flight}}},
@@ -416,15 +462,16 @@ nlohmann::json Node::connections_json() const {
   for (const auto& link : impl_->links) {
     if (!link->established()) continue;
     const auto& c = link->counters();
-    out.push_back({{"peer_id", link->remote().to_string()},
-                   {"transport", "tcp"},
-                   {"remote_address", link->remote_address()},
-                   {"direction", link->initiator() ? "outbound" : "inbound"},
-                   {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - link->since()).count()},
-                   {"bytes_in", c.bytes_in},
-                   {"bytes_out", c.bytes_out},
-                   {"records_in", c.records_in},
-                   {"records_out", c.records_out}});
+    out.push_back(
+        {{"peer_id", link->remote().to_string()},
+         {"transport", "tcp"},
+         {"remote_address", link->remote_address()},
+         {"direction", link->initiator() ? "outbound" : "inbound"},
+         {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - link->since()).count()},
+         {"bytes_in", c.bytes_in},
+         {"bytes_out", c.bytes_out},
+         {"records_in", c.records_in},
+         {"records_out", c.records_out}});
   }
   return out;
 }

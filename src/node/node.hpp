@@ -6,17 +6,16 @@
 // context alive until the Node is destroyed.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <nlohmann/json_fwd.hpp>
 
 #include "core/bytes.hpp"
 #include "core/envelope.hpp"
@@ -27,10 +26,10 @@
 namespace hyphae {
 
 struct SendOptions {
-  bool ephemeral = false;         // real-time: no outbox, no ack; fails at once without a live link
+  bool ephemeral = false;  // real-time: no outbox, no ack; fails at once without a live link
   Priority priority = Priority::normal;
-  std::uint8_t type = 0;          // application-defined message type
-  std::uint32_t ttl_s = 0;        // 0 = the configured default
+  std::uint8_t type = 0;    // application-defined message type
+  std::uint32_t ttl_s = 0;  // 0 = the configured default
 };
 
 struct InboundMessage {
@@ -92,7 +91,8 @@ class Node {
   std::size_t link_backlog(const PeerId& peer) const;
   // Called on the strand whenever a durable message's ack arrives (at most once per id).
   void on_delivered(std::function<void(const MessageId&)> observer);
-  void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
+  void add_peer(const PeerId& peer, std::vector<std::string> addresses,
+                std::function<void(std::error_code)> done);
 
   // Received messages: a subscriber first gets every message not yet acknowledged by the app, then
   // new ones as they are committed. ack() marks a message consumed: it is never handed out again.

@@ -61,7 +61,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   void deliver_to_app(const InboundMessage& message);
   std::uint64_t subscribe(InboundHandler handler);
   std::optional<MessageStatus> status(const MessageId& id) const;
-  void add_peer(const PeerId& peer, std::vector<std::string> addresses, std::function<void(std::error_code)> done);
+  void add_peer(const PeerId& peer, std::vector<std::string> addresses,
+                std::function<void(std::error_code)> done);
 
   struct OutMsg {
     PeerId to;
@@ -107,7 +108,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::unordered_map<MessageId, OutMsg> outbox;
   std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
-  std::set<LinkPtr> links;  // every link, handshaking or up
+  std::set<LinkPtr> links;                           // every link, handshaking or up
   std::unordered_map<std::uint64_t, PeerId> dialed;  // link id -> the peer it was dialed for
   std::unordered_set<MessageId> seen;
   // Received messages staged or being committed, with the link to ack each on. Duplicates that arrive

@@ -16,7 +16,8 @@ namespace hyphae {
 
 inline constexpr std::size_t kSealedPayloadOverhead = 128 + 16;
 
-std::expected<Bytes, std::error_code> seal_payload(const noise::KeyPair& sender, const std::array<std::uint8_t, 32>& recipient,
+std::expected<Bytes, std::error_code> seal_payload(const noise::KeyPair& sender,
+                                                   const std::array<std::uint8_t, 32>& recipient,
                                                    ByteView payload);
 
 struct OpenedPayload {

@@ -5,29 +5,40 @@ namespace hyphae::router {
 
 std::string_view to_string(BatteryImpact v) noexcept {
   switch (v) {
-    case BatteryImpact::low: return "low";
-    case BatteryImpact::medium: return "medium";
-    case BatteryImpact::high: return "high";
+    case BatteryImpact::low:
+      return "low";
+    case BatteryImpact::medium:
+      return "medium";
+    case BatteryImpact::high:
+      return "high";
   }
   return "?";
 }
 
 std::string_view to_string(DataCost v) noexcept {
   switch (v) {
-    case DataCost::none: return "none";
-    case DataCost::low: return "low";
-    case DataCost::medium: return "medium";
-    case DataCost::high: return "high";
+    case DataCost::none:
+      return "none";
+    case DataCost::low:
+      return "low";
+    case DataCost::medium:
+      return "medium";
+    case DataCost::high:
+      return "high";
   }
   return "?";
 }
 
 std::string_view to_string(Role v) noexcept {
   switch (v) {
-    case Role::offline_mesh: return "offline_mesh";
-    case Role::privacy: return "privacy";
-    case Role::direct_bulk: return "direct_bulk";
-    case Role::direct_light: return "direct_light";
+    case Role::offline_mesh:
+      return "offline_mesh";
+    case Role::privacy:
+      return "privacy";
+    case Role::direct_bulk:
+      return "direct_bulk";
+    case Role::direct_light:
+      return "direct_light";
   }
   return "?";
 }

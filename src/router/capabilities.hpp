@@ -21,8 +21,8 @@ enum class DataCost : std::uint8_t { none = 0, low = 1, medium = 2, high = 3 };
 //   direct_bulk   — direct internet link with bandwidth >= 50 Mbit/s (QUIC, the TCP mesh)
 //   direct_light  — any other direct internet link (WebSocket)
 enum class Role : std::uint8_t { offline_mesh = 0, privacy = 1, direct_bulk = 2, direct_light = 3 };
-inline constexpr std::uint8_t kAnonymousLevel = 2;                 // "anonymous" needs at least this
-inline constexpr std::uint64_t kBulkBandwidthBps = 50'000'000;     // direct_bulk threshold
+inline constexpr std::uint8_t kAnonymousLevel = 2;              // "anonymous" needs at least this
+inline constexpr std::uint64_t kBulkBandwidthBps = 50'000'000;  // direct_bulk threshold
 
 std::string_view to_string(BatteryImpact v) noexcept;  // "low" | "medium" | "high"
 std::string_view to_string(DataCost v) noexcept;       // "none" | "low" | "medium" | "high"
@@ -36,8 +36,8 @@ struct Capabilities {
   // Size and speed.
   std::uint32_t max_message_size = 1u << 20;  // bytes, whole message before fragmentation
   std::uint32_t typical_latency_ms = 100;
-  std::uint64_t bandwidth_bps = 10'000'000;   // bits per second
-  std::uint32_t mtu = 1400;                   // bytes per frame on the wire
+  std::uint64_t bandwidth_bps = 10'000'000;  // bits per second
+  std::uint32_t mtu = 1400;                  // bytes per frame on the wire
   // Connectivity.
   bool offline_capable = false;
   bool requires_internet = true;

@@ -90,15 +90,18 @@ Errc errc_for(Reason r) noexcept {
     case Reason::unavailable:
     case Reason::needs_internet:
     case Reason::battery_offline_mesh_only:
-    case Reason::battery_no_direct: return Errc::no_link;
-    case Reason::too_large: return Errc::too_large;
-    default: return Errc::unsupported;
+    case Reason::battery_no_direct:
+      return Errc::no_link;
+    case Reason::too_large:
+      return Errc::too_large;
+    default:
+      return Errc::unsupported;
   }
 }
 
 // Ranks the transports not excluded (and not `skip`) into s.order[s.count...].
-void rank(const MessageRequirements& req, std::span<const TransportView> ts, const Context& ctx,
-          Selection& s, std::size_t skip) noexcept {
+void rank(const MessageRequirements& req, std::span<const TransportView> ts, const Context& ctx, Selection& s,
+          std::size_t skip) noexcept {
   const bool emergency = req.priority == Priority::emergency;
   const BatteryBand band = battery_band(ctx);
 
@@ -110,14 +113,26 @@ void rank(const MessageRequirements& req, std::span<const TransportView> ts, con
   if (req.cast == Cast::multicast) add(s, Reason::multicast);
   if (ctx.battery_fraction >= 0.0f && ctx.charging) add(s, Reason::charging);
   switch (band) {
-    case BatteryBand::none: break;
-    case BatteryBand::critical: add(s, Reason::battery_critical); break;
-    case BatteryBand::low: add(s, Reason::battery_low); break;
-    case BatteryBand::medium: add(s, Reason::battery_medium); break;
-    case BatteryBand::high: add(s, Reason::battery_high); break;
-    case BatteryBand::full: add(s, Reason::battery_full); break;
+    case BatteryBand::none:
+      break;
+    case BatteryBand::critical:
+      add(s, Reason::battery_critical);
+      break;
+    case BatteryBand::low:
+      add(s, Reason::battery_low);
+      break;
+    case BatteryBand::medium:
+      add(s, Reason::battery_medium);
+      break;
+    case BatteryBand::high:
+      add(s, Reason::battery_high);
+      break;
+    case BatteryBand::full:
+      add(s, Reason::battery_full);
+      break;
   }
-  const bool limits = band == BatteryBand::critical || band == BatteryBand::low || band == BatteryBand::medium;
+  const bool limits =
+      band == BatteryBand::critical || band == BatteryBand::low || band == BatteryBand::medium;
   const BatteryBand filter_band = (emergency && limits) ? BatteryBand::none : band;
   if (emergency && limits) add(s, Reason::emergency_ignores_battery);
 
@@ -141,10 +156,22 @@ void rank(const MessageRequirements& req, std::span<const TransportView> ts, con
           add(s, Reason::size_large);
         }
         break;
-      case Optimize::latency: obj = Objective::latency; add(s, Reason::optimize_latency); break;
-      case Optimize::privacy: obj = Objective::anonymity; add(s, Reason::optimize_privacy); break;
-      case Optimize::battery: obj = Objective::battery; add(s, Reason::optimize_battery); break;
-      case Optimize::throughput: obj = Objective::throughput; add(s, Reason::optimize_throughput); break;
+      case Optimize::latency:
+        obj = Objective::latency;
+        add(s, Reason::optimize_latency);
+        break;
+      case Optimize::privacy:
+        obj = Objective::anonymity;
+        add(s, Reason::optimize_privacy);
+        break;
+      case Optimize::battery:
+        obj = Objective::battery;
+        add(s, Reason::optimize_battery);
+        break;
+      case Optimize::throughput:
+        obj = Objective::throughput;
+        add(s, Reason::optimize_throughput);
+        break;
     }
   }
   const bool net_known = ctx.has_internet && ctx.network_quality >= 0.0f;
@@ -176,17 +203,27 @@ void rank(const MessageRequirements& req, std::span<const TransportView> ts, con
     k.degraded = t.health.degraded ? 1 : 0;
     healthy += t.health.degraded ? 0 : 1;
     switch (obj) {
-      case Objective::none: break;
-      case Objective::latency: k.objective = effective_latency(t); break;
-      case Objective::anonymity:
-        k.objective = (3u - std::min<std::uint32_t>(c.anonymity_level, 3)) * 2u + (c.forward_secrecy ? 0u : 1u);
+      case Objective::none:
         break;
-      case Objective::reach: k.objective = (c.multi_hop ? 0u : 256u) + (255u - c.max_hops); break;
+      case Objective::latency:
+        k.objective = effective_latency(t);
+        break;
+      case Objective::anonymity:
+        k.objective =
+            (3u - std::min<std::uint32_t>(c.anonymity_level, 3)) * 2u + (c.forward_secrecy ? 0u : 1u);
+        break;
+      case Objective::reach:
+        k.objective = (c.multi_hop ? 0u : 256u) + (255u - c.max_hops);
+        break;
       case Objective::store_forward:
         k.objective = (c.store_and_forward ? 0u : 2u) + (c.offline_capable ? 0u : 1u);
         break;
-      case Objective::battery: k.objective = static_cast<std::uint32_t>(c.battery_impact); break;
-      case Objective::throughput: k.objective = inverse_bandwidth(c); break;
+      case Objective::battery:
+        k.objective = static_cast<std::uint32_t>(c.battery_impact);
+        break;
+      case Objective::throughput:
+        k.objective = inverse_bandwidth(c);
+        break;
     }
     k.network_poor = (net_poor && c.requires_internet) ? 1 : 0;
     k.thermal = (hot && c.battery_impact == BatteryImpact::high) ? 1 : 0;
@@ -216,9 +253,15 @@ void rank(const MessageRequirements& req, std::span<const TransportView> ts, con
                                               : Reason::size_large);
       add(s, Reason::default_priority);
       break;
-    case DeviceType::mobile: add(s, Reason::device_mobile); break;
-    case DeviceType::desktop: add(s, Reason::device_desktop); break;
-    case DeviceType::server: add(s, Reason::device_server); break;
+    case DeviceType::mobile:
+      add(s, Reason::device_mobile);
+      break;
+    case DeviceType::desktop:
+      add(s, Reason::device_desktop);
+      break;
+    case DeviceType::server:
+      add(s, Reason::device_server);
+      break;
   }
   if (net_excellent) add(s, Reason::network_excellent);
   if (healthy < n && healthy > 0) add(s, Reason::degraded_last);
@@ -275,8 +318,10 @@ Selection select(const MessageRequirements& req, std::span<const TransportView> 
     Errc e = ts.empty() ? Errc::no_link : Errc::unsupported;
     for (std::size_t i = 0; i < ts.size(); ++i) {
       Errc ei = errc_for(s.excluded[i]);
-      if (ei == Errc::no_link) e = Errc::no_link;
-      else if (ei == Errc::too_large && e == Errc::unsupported) e = Errc::too_large;
+      if (ei == Errc::no_link)
+        e = Errc::no_link;
+      else if (ei == Errc::too_large && e == Errc::unsupported)
+        e = Errc::too_large;
     }
     s.error = make_error_code(e);
     return s;

@@ -30,7 +30,8 @@ enum class Thermal : std::uint8_t { normal = 0, warm, hot, critical };
 // Seed 002's size classes: small < 1 KiB <= medium <= 10 KiB < large.
 inline constexpr std::size_t kSmallMessageBytes = 1024;
 inline constexpr std::size_t kLargeMessageBytes = 10 * 1024;
-// Seed 002's battery thresholds (fractions): critical < 0.10 <= low < 0.20 <= medium < 0.50 <= high < 0.80 <= full.
+// Seed 002's battery thresholds (fractions): critical < 0.10 <= low < 0.20 <= medium < 0.50 <= high < 0.80 <=
+// full.
 inline constexpr float kBatteryCritical = 0.10f, kBatteryLow = 0.20f, kBatteryMedium = 0.50f,
                        kBatteryHigh = 0.80f;
 // Network quality classes: poor < 0.3 <= good < 0.8 <= excellent.
@@ -52,7 +53,7 @@ struct MessageRequirements {
 
 struct TransportHealth {
   bool available = true;
-  bool degraded = false;              // recent failures; used only when nothing healthy fits
+  bool degraded = false;                // recent failures; used only when nothing healthy fits
   std::uint32_t recent_latency_ms = 0;  // 0: not measured yet, typical_latency_ms is used
   std::uint32_t failure_count = 0;
 };
@@ -87,43 +88,43 @@ enum class Reason : std::uint8_t {
   battery_offline_mesh_only,
   battery_no_direct,
   // Hard rules that applied.
-  no_internet,           // seed 000/001: no internet -> only transports that work offline
-  privacy_private,       // seed 000/001: requires privacy -> encrypted, most anonymous first
-  privacy_anonymous,     // seed 002 ANONYMOUS -> anonymity_level >= 2 only
-  broadcast,             // seed 000/001: broadcast -> broadcast-capable, widest reach first
-  multicast,             // multicast -> multicast-capable, widest reach first
-  battery_critical,      // seed 002: battery < 10 % -> offline mesh only
-  battery_low,           // seed 002: battery < 20 % -> offline mesh only (BitChat only)
-  battery_medium,        // seed 002: 20-50 % -> offline mesh > privacy, no direct links
-  battery_high,          // seed 002: 50-80 % -> all, lower battery impact breaks ties
-  battery_full,          // seed 002: >= 80 % -> all
-  charging,              // on external power: no battery limits
+  no_internet,        // seed 000/001: no internet -> only transports that work offline
+  privacy_private,    // seed 000/001: requires privacy -> encrypted, most anonymous first
+  privacy_anonymous,  // seed 002 ANONYMOUS -> anonymity_level >= 2 only
+  broadcast,          // seed 000/001: broadcast -> broadcast-capable, widest reach first
+  multicast,          // multicast -> multicast-capable, widest reach first
+  battery_critical,   // seed 002: battery < 10 % -> offline mesh only
+  battery_low,        // seed 002: battery < 20 % -> offline mesh only (BitChat only)
+  battery_medium,     // seed 002: 20-50 % -> offline mesh > privacy, no direct links
+  battery_high,       // seed 002: 50-80 % -> all, lower battery impact breaks ties
+  battery_full,       // seed 002: >= 80 % -> all
+  charging,           // on external power: no battery limits
   emergency_ignores_battery,
   // Ordering objectives (the first that applies ranks the candidates).
-  emergency_fastest,     // seed 002: EMERGENCY -> fastest available
-  offline_store_forward, // no internet: store-and-forward / offline-capable first
-  optimize_latency,      // seed 000: latency -> lowest latency (Mesh)
-  optimize_privacy,      // seed 000: privacy -> most anonymous (BetaNet)
-  optimize_battery,      // seed 000/001: battery -> lowest battery impact (BetaNet)
-  optimize_throughput,   // highest bandwidth
-  size_large,            // seed 002: > 10 KB -> throughput (QUIC)
+  emergency_fastest,      // seed 002: EMERGENCY -> fastest available
+  offline_store_forward,  // no internet: store-and-forward / offline-capable first
+  optimize_latency,       // seed 000: latency -> lowest latency (Mesh)
+  optimize_privacy,       // seed 000: privacy -> most anonymous (BetaNet)
+  optimize_battery,       // seed 000/001: battery -> lowest battery impact (BetaNet)
+  optimize_throughput,    // highest bandwidth
+  size_large,             // seed 002: > 10 KB -> throughput (QUIC)
   // Later ordering keys.
-  network_poor,          // seed 002: poor network -> mesh resilience (no-internet transports first)
-  network_excellent,     // seed 002: excellent network -> highest bandwidth breaks ties
-  thermal_hot,           // hot/critical device -> high-battery-impact transports last
-  device_mobile,         // seed 002: BitChat > WebSocket > BetaNet > QUIC
-  device_desktop,        // seed 002: BetaNet > QUIC > WebSocket > BitChat
-  device_server,         // seed 002: QUIC > BetaNet > WebSocket > BitChat
-  size_small,            // seed 002: < 1 KB -> BitChat (offline mesh) preferred (no device type)
-  size_medium,           // seed 002: 1-10 KB -> BetaNet (privacy) preferred (no device type)
-  default_priority,      // seed 001 transport_priority: htx > ble > mesh
-  degraded_last,         // degraded transports ranked after healthy ones
+  network_poor,       // seed 002: poor network -> mesh resilience (no-internet transports first)
+  network_excellent,  // seed 002: excellent network -> highest bandwidth breaks ties
+  thermal_hot,        // hot/critical device -> high-battery-impact transports last
+  device_mobile,      // seed 002: BitChat > WebSocket > BetaNet > QUIC
+  device_desktop,     // seed 002: BetaNet > QUIC > WebSocket > BitChat
+  device_server,      // seed 002: QUIC > BetaNet > WebSocket > BitChat
+  size_small,         // seed 002: < 1 KB -> BitChat (offline mesh) preferred (no device type)
+  size_medium,        // seed 002: 1-10 KB -> BetaNet (privacy) preferred (no device type)
+  default_priority,   // seed 001 transport_priority: htx > ble > mesh
+  degraded_last,      // degraded transports ranked after healthy ones
   // Forced preference.
   preferred_forced,
   preference_overrides_battery,
   preferred_unknown,
   // Outcome.
-  redundancy_short,      // fewer transports fit than the redundancy asked for
+  redundancy_short,  // fewer transports fit than the redundancy asked for
   nothing_fits,
   too_many_transports,
 };

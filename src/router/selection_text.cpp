@@ -1,8 +1,8 @@
 // Names and sentences for the selection enums, and explain(): the cold path that turns a
 // Selection into text for logs, the API's message status and error messages.
-#include "router/selection.hpp"
-
 #include <cstdio>
+
+#include "router/selection.hpp"
 
 namespace hyphae::router {
 
@@ -31,7 +31,8 @@ constexpr ReasonInfo kReasons[] = {
     {"multicast", "multicast: multicast-capable transports only, multi-hop reach first"},
     {"battery_critical", "battery < 10%: BitChat (offline mesh) only"},
     {"battery_low", "battery < 20%: BitChat (offline mesh) only"},
-    {"battery_medium", "battery 20-50%: BitChat > BetaNet (offline mesh before privacy overlay), no direct links"},
+    {"battery_medium",
+     "battery 20-50%: BitChat > BetaNet (offline mesh before privacy overlay), no direct links"},
     {"battery_high", "battery 50-80%: all transports, lower battery impact breaks ties"},
     {"battery_full", "battery >= 80%: all transports"},
     {"charging", "charging: no battery limits"},
@@ -72,16 +73,20 @@ std::string percent(float f) {
 std::string sentence(Reason r, const TransportView* t, const MessageRequirements& req, const Context& ctx) {
   switch (r) {
     case Reason::too_large:
-      if (t) return "message of " + std::to_string(req.size) + " B exceeds its maximum of " +
-                    std::to_string(t->caps.max_message_size) + " B";
+      if (t)
+        return "message of " + std::to_string(req.size) + " B exceeds its maximum of " +
+               std::to_string(t->caps.max_message_size) + " B";
       break;
-    case Reason::battery_critical: return "battery " + percent(ctx.battery_fraction) + " < 10%: BitChat (offline mesh) only";
-    case Reason::battery_low: return "battery " + percent(ctx.battery_fraction) + " < 20%: BitChat (offline mesh) only";
+    case Reason::battery_critical:
+      return "battery " + percent(ctx.battery_fraction) + " < 10%: BitChat (offline mesh) only";
+    case Reason::battery_low:
+      return "battery " + percent(ctx.battery_fraction) + " < 20%: BitChat (offline mesh) only";
     case Reason::battery_offline_mesh_only:
       return "battery " + percent(ctx.battery_fraction) + " < 20%: only the offline mesh may be used";
     case Reason::battery_no_direct:
       return "battery " + percent(ctx.battery_fraction) + " in 20-50%: direct internet links are not used";
-    default: break;
+    default:
+      break;
   }
   return std::string(reason_text(r));
 }

@@ -1,9 +1,9 @@
 #include "store/schema.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
 
@@ -82,7 +82,8 @@ constexpr const char* kAuditTable =
 
 std::uint64_t now_ms() {
   using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
 std::error_code fail(sql::Db& db, const Migration& m, const char* what) {
@@ -92,9 +93,10 @@ std::error_code fail(sql::Db& db, const Migration& m, const char* what) {
 }
 
 std::error_code too_new(int found) {
-  spdlog::error("store: database schema version {} is newer than this build supports ({}); "
-                "refusing to open it (upgrade hyphae)",
-                found, latest_version());
+  spdlog::error(
+      "store: database schema version {} is newer than this build supports ({}); "
+      "refusing to open it (upgrade hyphae)",
+      found, latest_version());
   return Errc::unsupported;
 }
 
@@ -132,9 +134,13 @@ std::error_code apply_step(sql::Db& db, const Migration& m) {
 
 }  // namespace
 
-std::span<const Migration> migrations() { return kMigrations; }
+std::span<const Migration> migrations() {
+  return kMigrations;
+}
 
-int latest_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+int latest_version() {
+  return kMigrations[std::size(kMigrations) - 1].version;
+}
 
 int current_version(sql::Db& db) {
   std::int64_t v = 0;

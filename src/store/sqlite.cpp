@@ -47,7 +47,9 @@ std::string Stmt::col_text(int c) const {
   return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
-Db::~Db() { close(); }
+Db::~Db() {
+  close();
+}
 
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
@@ -75,7 +77,9 @@ void Db::close() {
   }
 }
 
-int Db::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+int Db::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+}
 
 int Db::prepare(std::string_view sql, Stmt& out) {
   sqlite3_stmt* s = nullptr;
@@ -111,6 +115,8 @@ int Db::query_text(const char* sql, std::string& out) {
   return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
 }
 
-std::string Db::errmsg() const { return db_ ? sqlite3_errmsg(db_) : "no database handle"; }
+std::string Db::errmsg() const {
+  return db_ ? sqlite3_errmsg(db_) : "no database handle";
+}
 
 }  // namespace hyphae::store::sql

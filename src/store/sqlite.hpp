@@ -5,6 +5,8 @@
 // be destroyed before the Db that prepared it.
 #pragma once
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -12,8 +14,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <sqlite3.h>
 
 #include "core/bytes.hpp"
 

@@ -85,8 +85,12 @@ Store::~Store() {
   if (impl_->writer.joinable()) impl_->writer.join();
 }
 
-int Store::schema_version() const { return impl_->version; }
-int Store::latest_schema_version() { return schema::latest_version(); }
+int Store::schema_version() const {
+  return impl_->version;
+}
+int Store::latest_schema_version() {
+  return schema::latest_version();
+}
 
 void Store::Impl::writer_main() {
   {
@@ -161,7 +165,8 @@ void Store::Impl::commit_inline(Pending& pending, std::unique_lock<std::mutex> w
 void Store::Impl::commit_group_locked(std::span<Pending> group) {
   const std::error_code failed = Errc::store_failed;
   auto fail_all = [&](std::string_view what, int rc) {
-    spdlog::error("store: group commit of {} batches failed at {}: {}", group.size(), what, describe(wdb, rc));
+    spdlog::error("store: group commit of {} batches failed at {}: {}", group.size(), what,
+                  describe(wdb, rc));
     rollback();
     for (Pending& p : group) p.ec = failed;
   };
@@ -234,7 +239,9 @@ std::error_code Store::Impl::apply_one(const WriteBatch& b) {
   return Errc::store_failed;
 }
 
-std::error_code Store::apply(const WriteBatch& b) { return impl_->apply_one(b); }
+std::error_code Store::apply(const WriteBatch& b) {
+  return impl_->apply_one(b);
+}
 
 void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) {
   bool wake;
@@ -243,8 +250,9 @@ void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) 
     // Fast path: with the writer idle and nothing queued, a small batch commits right here, which
     // saves two thread wake-ups (≈50 µs each on a 2-vCPU VM) on the ack path. Taking write_mu while
     // still holding q_mu keeps the order: anything submitted after us commits after us.
-    if (impl_->options.commit_inline_when_idle && impl_->writer_waiting && impl_->queue.empty() && !impl_->stop && !impl_->options.synchronous_full &&
-        batch.size() <= 64 && std::this_thread::get_id() != impl_->writer_id) {
+    if (impl_->options.commit_inline_when_idle && impl_->writer_waiting && impl_->queue.empty() &&
+        !impl_->stop && !impl_->options.synchronous_full && batch.size() <= 64 &&
+        std::this_thread::get_id() != impl_->writer_id) {
       std::unique_lock write_lock(impl_->write_mu, std::try_to_lock);
       if (write_lock.owns_lock()) {
         ++impl_->submitted;

@@ -123,7 +123,7 @@ class Store {
   // writer thread. Errors: Errc::unsupported if the file's schema is newer than this build knows,
   // Errc::store_failed if SQLite cannot open, configure or migrate it (details are logged).
   static std::expected<std::unique_ptr<Store>, std::error_code> open(const std::filesystem::path& db_file,
-                                                                      Options = {});
+                                                                     Options = {});
   ~Store();  // drains pending writes (their callbacks run), stops the writer thread
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

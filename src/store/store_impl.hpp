@@ -87,7 +87,7 @@ struct Store::Impl {
 
   // Writer thread (store.cpp).
   void writer_main();
-  void commit_group(std::span<Pending> group);  // sets each Pending::ec
+  void commit_group(std::span<Pending> group);         // sets each Pending::ec
   void commit_group_locked(std::span<Pending> group);  // same, with write_mu held by the caller
   // Commits one batch on the calling thread (submit's fast path) and runs its callback.
   void commit_inline(Pending& pending, std::unique_lock<std::mutex> write_lock);

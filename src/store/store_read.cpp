@@ -1,9 +1,9 @@
 // Read side of the store: statements on the read connection, each call under read_mu. Every
 // statement is reset on scope exit so no read snapshot outlives the call (that would hold back
 // WAL checkpoints).
-#include <limits>
-
 #include <spdlog/spdlog.h>
+
+#include <limits>
 
 #include "core/error.hpp"
 #include "store/store_impl.hpp"

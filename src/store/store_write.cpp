@@ -1,7 +1,8 @@
 // Write side of the store: batch value helpers, the write statements and how a WriteBatch turns
 // into statements. Every function here except the WriteBatch members runs with write_mu held.
-#include <algorithm>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "core/error.hpp"
 #include "store/store_impl.hpp"
@@ -10,15 +11,21 @@ namespace hyphae::store {
 
 std::string_view to_string(OutboxState s) {
   switch (s) {
-    case OutboxState::queued: return "queued";
-    case OutboxState::sent: return "sent";
-    case OutboxState::delivered: return "delivered";
-    case OutboxState::failed: return "failed";
+    case OutboxState::queued:
+      return "queued";
+    case OutboxState::sent:
+      return "sent";
+    case OutboxState::delivered:
+      return "delivered";
+    case OutboxState::failed:
+      return "failed";
   }
   return "unknown";
 }
 
-bool WriteBatch::empty() const { return size() == 0; }
+bool WriteBatch::empty() const {
+  return size() == 0;
+}
 
 std::size_t WriteBatch::size() const {
   return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
@@ -32,7 +39,8 @@ void move_append(std::vector<T>& to, std::vector<T>& from) {
     to = std::move(from);
   } else {
     // Grow geometrically: an exact reserve here would reallocate on every one-row merge (O(n^2)).
-    if (to.capacity() < to.size() + from.size()) to.reserve(std::max(to.size() + from.size(), 2 * to.capacity()));
+    if (to.capacity() < to.size() + from.size())
+      to.reserve(std::max(to.size() + from.size(), 2 * to.capacity()));
     std::move(from.begin(), from.end(), std::back_inserter(to));
   }
   from.clear();
@@ -64,8 +72,10 @@ bool batch_local_error(int rc) {
     case SQLITE_CONSTRAINT:
     case SQLITE_TOOBIG:
     case SQLITE_MISMATCH:
-    case SQLITE_RANGE: return true;
-    default: return false;
+    case SQLITE_RANGE:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -186,7 +196,9 @@ int Store::Impl::write_batch(const WriteBatch& b) {
   return SQLITE_OK;
 }
 
-int Store::Impl::begin() { return run(w.begin); }
+int Store::Impl::begin() {
+  return run(w.begin);
+}
 
 bool Store::Impl::take_injected_failure() {
   int n = inject_failures.load();
@@ -211,9 +223,15 @@ void Store::Impl::rollback() {
   if (wdb.in_transaction()) run(w.rollback);
 }
 
-int Store::Impl::savepoint() { return run(w.savepoint); }
-int Store::Impl::release() { return run(w.release); }
-int Store::Impl::rollback_to() { return run(w.rollback_to); }
+int Store::Impl::savepoint() {
+  return run(w.savepoint);
+}
+int Store::Impl::release() {
+  return run(w.release);
+}
+int Store::Impl::rollback_to() {
+  return run(w.rollback_to);
+}
 
 void Store::Impl::count_commit(std::uint64_t batches, std::uint64_t rows) {
   stat_transactions.fetch_add(1, std::memory_order_relaxed);

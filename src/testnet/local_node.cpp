@@ -23,8 +23,8 @@ void LocalNode::start() {
   if (listen_port_ == 0) listen_port_ = free_tcp_port();
   std::error_code ec;
   std::filesystem::remove(data_dir_ / "node.json", ec);
-  std::vector<std::string> args{"--data", data_dir_.string(), "node", "--listen", address(), "--log-level",
-                                "info"};
+  std::vector<std::string> args{"--data",  data_dir_.string(), "node", "--listen",
+                                address(), "--log-level",      "info"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   process_ = ChildProcess(binary_, args, log_file());
   client_.reset();

@@ -23,8 +23,8 @@ class LocalNode {
 
   // Starts the process and waits until its API answers (throws std::runtime_error after 15 s).
   void start();
-  void stop();          // SIGTERM, graceful
-  void kill_hard();     // SIGKILL, as a crash
+  void stop();       // SIGTERM, graceful
+  void kill_hard();  // SIGKILL, as a crash
   bool running() { return process_.running(); }
 
   const std::string& name() const { return name_; }

@@ -38,7 +38,9 @@ ChildProcess::~ChildProcess() {
   if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));
 }
 
-ChildProcess::ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) {
+  other.pid_ = -1;
+}
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     if (pid_ > 0) stop(SIGKILL, std::chrono::seconds(5));

@@ -45,7 +45,8 @@ Protocol protocol_for(std::uint8_t selector) {
   const Scenario& sc = kScenarios[(selector & 0x0f) % kScenarioCount];
   const unsigned suite = (selector >> 4) & 3u;
   Protocol p{sc.pattern};
-  p.cipher = (suite & 1u) && cipher_available(CipherKind::AESGCM) ? CipherKind::AESGCM : CipherKind::ChaChaPoly;
+  p.cipher =
+      (suite & 1u) && cipher_available(CipherKind::AESGCM) ? CipherKind::AESGCM : CipherKind::ChaChaPoly;
   p.hash = (suite & 2u) ? HashKind::BLAKE2b : HashKind::SHA256;
   return p;
 }
@@ -59,9 +60,15 @@ struct Sides {
 std::optional<Sides> setup(const Protocol& p, std::size_t stage) {
   const KeyPair is = KeyPair::from_private(fixed_key(0x11)), rs = KeyPair::from_private(fixed_key(0x22));
   const PatternSpec& spec = pattern_spec(p.pattern);
-  HandshakeConfig ic{.protocol = p, .initiator = true, .prologue = Bytes{'f', 'u', 'z', 'z'}, .s = is,
+  HandshakeConfig ic{.protocol = p,
+                     .initiator = true,
+                     .prologue = Bytes{'f', 'u', 'z', 'z'},
+                     .s = is,
                      .e = KeyPair::from_private(fixed_key(0x33))};
-  HandshakeConfig rc{.protocol = p, .initiator = false, .prologue = Bytes{'f', 'u', 'z', 'z'}, .s = rs,
+  HandshakeConfig rc{.protocol = p,
+                     .initiator = false,
+                     .prologue = Bytes{'f', 'u', 'z', 'z'},
+                     .s = rs,
                      .e = KeyPair::from_private(fixed_key(0x44))};
   if (spec.pre_responder == "s") ic.rs = rs.pub;
   if (spec.pre_initiator == "s") rc.rs = is.pub;
@@ -98,7 +105,9 @@ ByteView next_chunk(ByteView& in) {
   return chunk;
 }
 
-[[noreturn]] void invariant_broken() { __builtin_trap(); }
+[[noreturn]] void invariant_broken() {
+  __builtin_trap();
+}
 
 }  // namespace
 
@@ -186,8 +195,10 @@ int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const std::filesystem::path dir = argv[1];
   std::filesystem::create_directories(dir);
-  const char* names[] = {"xx_msg1", "xx_msg2", "xx_msg3", "ik_msg1", "ik_msg2", "xk_msg1", "xk_msg2", "xk_msg3", "x_msg1"};
-  for (std::uint8_t s = 0; s < kScenarioCount; ++s) write_file(dir, std::string("valid_") + names[s], valid_input(s));
+  const char* names[] = {"xx_msg1", "xx_msg2", "xx_msg3", "ik_msg1", "ik_msg2",
+                         "xk_msg1", "xk_msg2", "xk_msg3", "x_msg1"};
+  for (std::uint8_t s = 0; s < kScenarioCount; ++s)
+    write_file(dir, std::string("valid_") + names[s], valid_input(s));
   // Other suites: XX msg2 with AESGCM+BLAKE2b, IK msg1 with ChaChaPoly+BLAKE2b.
   write_file(dir, "valid_xx_msg2_aesgcm_blake2b", valid_input(0x31));
   write_file(dir, "valid_ik_msg1_chachapoly_blake2b", valid_input(0x23));

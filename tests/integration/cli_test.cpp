@@ -38,7 +38,8 @@ TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
   ASSERT_EQ(id.status, 0) << id.text;
   EXPECT_EQ(nlohmann::json::parse(id.text)["peer_id"], b.peer_id());
 
-  auto added = run_cli(a.data_dir(), "peers add " + b.peer_id() + " /ip4/127.0.0.1/tcp/" + std::to_string(b.listen_port()));
+  auto added = run_cli(a.data_dir(),
+                       "peers add " + b.peer_id() + " /ip4/127.0.0.1/tcp/" + std::to_string(b.listen_port()));
   ASSERT_EQ(added.status, 0) << added.text;
   ASSERT_TRUE(wait_until([&] { return connection_count(a) == 1; }, 15s));
   auto listed = run_cli(a.data_dir(), "--json peers list");
@@ -54,10 +55,12 @@ TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
   ASSERT_EQ(sent_text.status, 0) << sent_text.text;
   ASSERT_EQ(sent_file.status, 0) << sent_file.text;
   std::string id_text = nlohmann::json::parse(sent_text.text)["id"];
-  ASSERT_TRUE(wait_until([&] {
-    auto st = run_cli(a.data_dir(), "--json status " + id_text);
-    return st.status == 0 && nlohmann::json::parse(st.text)["status"] == "delivered";
-  }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto st = run_cli(a.data_dir(), "--json status " + id_text);
+        return st.status == 0 && nlohmann::json::parse(st.text)["status"] == "delivered";
+      },
+      15s));
 
   auto received = run_cli(b.data_dir(), "--json recv");
   ASSERT_EQ(received.status, 0) << received.text;

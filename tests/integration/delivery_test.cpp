@@ -44,8 +44,10 @@ TEST(Delivery, TenThousandMessagesBothWaysDeliveredOnce) {
   // The same figures in Prometheus form.
   auto metrics = a.api().request("GET", "/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.raw.find("p2p_messages_delivered_total{transport=\"tcp\"} 10000\n"), std::string::npos) << metrics.raw;
-  EXPECT_NE(metrics.raw.find("p2p_message_latency_seconds_count{transport=\"tcp\"} 10000\n"), std::string::npos);
+  EXPECT_NE(metrics.raw.find("p2p_messages_delivered_total{transport=\"tcp\"} 10000\n"), std::string::npos)
+      << metrics.raw;
+  EXPECT_NE(metrics.raw.find("p2p_message_latency_seconds_count{transport=\"tcp\"} 10000\n"),
+            std::string::npos);
   EXPECT_NE(metrics.raw.find("p2p_active_connections{transport=\"tcp\"} 1\n"), std::string::npos);
   EXPECT_NE(metrics.raw.find("p2p_errors_total{kind=\"rejected_envelope\"} 0\n"), std::string::npos);
   EXPECT_EQ(a.api().request_raw("GET", "/metrics", "", false).status, 401);
@@ -70,7 +72,8 @@ TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
   a.start();
   send(2000, "p4");
   ASSERT_EQ(ids.size(), 8000u);
-  ASSERT_TRUE(wait_until([&] { return outbox_empty(a); }, 90s)) << a.api().request("GET", "/v1/p2p/status").body.dump();
+  ASSERT_TRUE(wait_until([&] { return outbox_empty(a); }, 90s))
+      << a.api().request("GET", "/v1/p2p/status").body.dump();
 
   auto at_b = inbox(b);
   EXPECT_EQ(at_b.size(), ids.size());
@@ -78,25 +81,31 @@ TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
 
   // The application sees every id exactly once through the stream, and never again once acked.
   std::map<std::string, int> seen;
-  b.api().stream([&](const nlohmann::json& m) {
-    ++seen[m["id"].get<std::string>()];
-    return true;
-  }, 2000);
+  b.api().stream(
+      [&](const nlohmann::json& m) {
+        ++seen[m["id"].get<std::string>()];
+        return true;
+      },
+      2000);
   EXPECT_EQ(seen.size(), ids.size());
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
   std::size_t again = 0;
-  b.api().stream([&](const nlohmann::json&) {
-    ++again;
-    return true;
-  }, 1000);
+  b.api().stream(
+      [&](const nlohmann::json&) {
+        ++again;
+        return true;
+      },
+      1000);
   EXPECT_EQ(again, 0u);
   // Restarting the receiver does not hand acknowledged messages out again either.
   b.stop();
   b.start();
-  b.api().stream([&](const nlohmann::json&) {
-    ++again;
-    return true;
-  }, 1000);
+  b.api().stream(
+      [&](const nlohmann::json&) {
+        ++again;
+        return true;
+      },
+      1000);
   EXPECT_EQ(again, 0u);
 }
 
@@ -106,21 +115,28 @@ TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {
   auto& b = pair.b;
   b.stop();
   ASSERT_TRUE(wait_until([&] { return connection_count(a) == 0; }, 15s));
-  auto sent = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "secret while away"}}), 201);
+  auto sent = ok(a.api().request("POST", "/v1/messages",
+                                 nlohmann::json{{"to", b.peer_id()}, {"payload", "secret while away"}}),
+                 201);
   std::string id = sent["id"];
   EXPECT_EQ(ok(a.api().request("GET", "/v1/messages/" + id))["status"], "queued");
   std::string large(300 * 1024, 'L');  // larger than one Noise message: sealed with a content key
-  std::string large_id = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", large}}), 201)["id"];
+  std::string large_id =
+      ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", large}}),
+         201)["id"];
   // Ephemeral sends fail at once without a link.
-  auto eph = a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "now"}, {"ephemeral", true}});
+  auto eph = a.api().request("POST", "/v1/messages",
+                             nlohmann::json{{"to", b.peer_id()}, {"payload", "now"}, {"ephemeral", true}});
   EXPECT_EQ(eph.status, 409) << eph.body.dump();
   EXPECT_TRUE(eph.body.contains("error"));
   b.start();
-  ASSERT_TRUE(wait_until([&] { return a.api().request("GET", "/v1/messages/" + id).body["status"] == "delivered"; }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] { return a.api().request("GET", "/v1/messages/" + id).body["status"] == "delivered"; }, 20s));
   auto at_b = inbox(b);
   ASSERT_TRUE(at_b.contains(id));
   EXPECT_EQ(at_b[id], "secret while away");
-  ASSERT_TRUE(wait_until([&] { return a.api().request("GET", "/v1/messages/" + large_id).body["status"] == "delivered"; }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] { return a.api().request("GET", "/v1/messages/" + large_id).body["status"] == "delivered"; }, 20s));
   EXPECT_EQ(inbox(b)[large_id], large);
 }
 
@@ -134,21 +150,27 @@ TEST(Delivery, EphemeralMessagesArriveOverALiveLink) {
   std::thread reader([&] {
     LocalNode& receiver = b;
     ApiClient client(receiver.endpoint());
-    client.stream([&](const nlohmann::json& m) {
-      got.push_back(m.value("payload", ""));
-      EXPECT_TRUE(m["ephemeral"].get<bool>());
-      return got.size() < 3;
-    }, 15000);
+    client.stream(
+        [&](const nlohmann::json& m) {
+          got.push_back(m.value("payload", ""));
+          EXPECT_TRUE(m["ephemeral"].get<bool>());
+          return got.size() < 3;
+        },
+        15000);
     done = true;
   });
   int sent = 0;
-  ASSERT_TRUE(wait_until([&] {
-    if (done) return true;
-    ok(a.api().request("POST", "/v1/messages",
-                       nlohmann::json{{"to", b.peer_id()}, {"payload", "live " + std::to_string(sent++)}, {"ephemeral", true}}),
-       201);
-    return false;
-  }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (done) return true;
+        ok(a.api().request(
+               "POST", "/v1/messages",
+               nlohmann::json{
+                   {"to", b.peer_id()}, {"payload", "live " + std::to_string(sent++)}, {"ephemeral", true}}),
+           201);
+        return false;
+      },
+      15s));
   reader.join();
   ASSERT_EQ(got.size(), 3u);
   for (const auto& text : got) EXPECT_EQ(text.rfind("live ", 0), 0u) << text;

@@ -11,7 +11,9 @@
 
 namespace hyphae::testing {
 
-inline std::filesystem::path hyphae_binary() { return HYPHAE_BIN; }
+inline std::filesystem::path hyphae_binary() {
+  return HYPHAE_BIN;
+}
 
 inline nlohmann::json ok(const ApiResponse& r, int expected = 200) {
   EXPECT_EQ(r.status, expected) << r.body.dump();
@@ -19,7 +21,8 @@ inline nlohmann::json ok(const ApiResponse& r, int expected = 200) {
 }
 
 inline void connect(LocalNode& from, const LocalNode& to) {
-  ok(from.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", to.peer_id()}, {"addresses", {to.address()}}}),
+  ok(from.api().request("POST", "/v1/peers",
+                        nlohmann::json{{"peer_id", to.peer_id()}, {"addresses", {to.address()}}}),
      201);
 }
 
@@ -55,8 +58,10 @@ inline std::vector<std::string> send_batches(LocalNode& from, const LocalNode& t
   std::vector<std::string> ids;
   for (std::size_t sent = 0; sent < count; sent += batch) {
     nlohmann::json payloads = nlohmann::json::array();
-    for (std::size_t i = sent; i < std::min(count, sent + batch); ++i) payloads.push_back(tag + "-" + std::to_string(i));
-    auto r = from.api().request("POST", "/v1/messages/batch", nlohmann::json{{"to", to.peer_id()}, {"payloads", payloads}});
+    for (std::size_t i = sent; i < std::min(count, sent + batch); ++i)
+      payloads.push_back(tag + "-" + std::to_string(i));
+    auto r = from.api().request("POST", "/v1/messages/batch",
+                                nlohmann::json{{"to", to.peer_id()}, {"payloads", payloads}});
     EXPECT_EQ(r.status, 201) << r.body.dump();
     for (const auto& id : r.body["ids"]) ids.push_back(id.get<std::string>());
   }

@@ -3,18 +3,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <fstream>
 #include <thread>
 
+#include "core/envelope.hpp"
 #include "core/identity.hpp"
 #include "crypto/noise/noise.hpp"
 #include "harness.hpp"
 #include "net/frame_reader.hpp"
 #include "transport/mesh/handshake_payload.hpp"
 #include "transport/mesh/link_session.hpp"
-#include "core/envelope.hpp"
-#include <boost/asio/steady_timer.hpp>
 
 namespace hyphae::testing {
 namespace {
@@ -91,11 +91,14 @@ TEST(Security, DialedPeerWithAnotherPeerIdIsRefused) {
   auto& b = pair.b;
   // a believes b's address belongs to some other peer.
   auto someone_else = Identity::generate().peer_id().to_string();
-  ok(a.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", someone_else}, {"addresses", {b.address()}}}), 201);
+  ok(a.api().request("POST", "/v1/peers",
+                     nlohmann::json{{"peer_id", someone_else}, {"addresses", {b.address()}}}),
+     201);
   std::this_thread::sleep_for(1s);  // several dial attempts
   EXPECT_EQ(connection_count(a), 0u);
   EXPECT_EQ(connection_count(b), 0u);
-  auto sent = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", someone_else}, {"payload", "x"}}), 201);
+  auto sent = ok(
+      a.api().request("POST", "/v1/messages", nlohmann::json{{"to", someone_else}, {"payload", "x"}}), 201);
   EXPECT_EQ(ok(a.api().request("GET", "/v1/messages/" + sent["id"].get<std::string>()))["status"], "queued");
   EXPECT_TRUE(inbox(b).empty());
 }
@@ -117,10 +120,15 @@ TEST(Security, MalformedFramesCloseOnlyThatConnection) {
   }
   EXPECT_TRUE(b.running());
   EXPECT_EQ(connection_count(b), 1u);  // the good link is untouched
-  auto sent = ok(a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "still fine"}}), 201);
-  EXPECT_TRUE(wait_until([&] {
-    return a.api().request("GET", "/v1/messages/" + sent["id"].get<std::string>()).body["status"] == "delivered";
-  }, 10s));
+  auto sent = ok(
+      a.api().request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "still fine"}}),
+      201);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return a.api().request("GET", "/v1/messages/" + sent["id"].get<std::string>()).body["status"] ==
+               "delivered";
+      },
+      10s));
   std::ifstream log(b.log_file());
   std::string text((std::istreambuf_iterator<char>(log)), {});
   EXPECT_NE(text.find("handshake"), std::string::npos) << "the reason should be logged";
@@ -142,12 +150,21 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
   auto malformed = api.request_raw("POST", "/v1/messages", "{not json");
   EXPECT_EQ(malformed.status, 400);
   EXPECT_TRUE(malformed.body["error"].is_string());
-  EXPECT_EQ(api.request("POST", "/v1/messages", nlohmann::json{{"to", "not-a-peer"}, {"payload", "x"}}).status, 400);
+  EXPECT_EQ(
+      api.request("POST", "/v1/messages", nlohmann::json{{"to", "not-a-peer"}, {"payload", "x"}}).status,
+      400);
   EXPECT_EQ(api.request("POST", "/v1/messages", nlohmann::json{{"payload", "x"}}).status, 400);
-  EXPECT_EQ(api.request("POST", "/v1/messages", nlohmann::json{{"to", a.peer_id()}, {"payload", "to myself"}}).status, 400);
+  EXPECT_EQ(api.request("POST", "/v1/messages", nlohmann::json{{"to", a.peer_id()}, {"payload", "to myself"}})
+                .status,
+            400);
   auto someone = Identity::generate().peer_id().to_string();
-  EXPECT_EQ(api.request("POST", "/v1/messages", nlohmann::json{{"to", someone}, {"payload", "x"}, {"priority", "urgent"}}).status, 400);
-  EXPECT_EQ(api.request("POST", "/v1/peers", nlohmann::json{{"peer_id", someone}, {"addresses", {"nowhere"}}}).status, 400);
+  EXPECT_EQ(api.request("POST", "/v1/messages",
+                        nlohmann::json{{"to", someone}, {"payload", "x"}, {"priority", "urgent"}})
+                .status,
+            400);
+  EXPECT_EQ(api.request("POST", "/v1/peers", nlohmann::json{{"peer_id", someone}, {"addresses", {"nowhere"}}})
+                .status,
+            400);
   auto unknown = api.request("GET", "/v1/messages/00000000000000000000000000000000");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_TRUE(unknown.body.contains("error"));
@@ -160,10 +177,12 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
   auto huge = api.request_raw("POST", "/v1/messages", std::string(3 * 1024 * 1024, ' '));
   EXPECT_EQ(huge.status, 413);
   // The seed's BitChat paths are aliases of the same API.
-  auto alias = api.request("POST", "/api/bitchat/messages/send", nlohmann::json{{"to", someone}, {"content", "hi"}});
+  auto alias =
+      api.request("POST", "/api/bitchat/messages/send", nlohmann::json{{"to", someone}, {"content", "hi"}});
   EXPECT_EQ(alias.status, 201) << alias.body.dump();
   EXPECT_TRUE(alias.body["message_id"].is_string());
-  EXPECT_EQ(api.request("POST", "/api/bitchat/peers/register", nlohmann::json{{"peer_id", someone}}).status, 201);
+  EXPECT_EQ(api.request("POST", "/api/bitchat/peers/register", nlohmann::json{{"peer_id", someone}}).status,
+            201);
   auto peers = ok(api.request("GET", "/api/bitchat/peers"));
   EXPECT_EQ(peers["peers"].size(), 1u);
   EXPECT_TRUE(a.running());
@@ -205,7 +224,8 @@ class RawPeer {
         Bytes out;
         auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const mesh::Record& r) {
           if (r.type == mesh::RecordType::ack)
-            for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16) acked_.push_back(to_hex(r.body.subspan(i, 16)));
+            for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16)
+              acked_.push_back(to_hex(r.body.subspan(i, 16)));
         });
         if (err) ec = asio::error::invalid_argument;
         if (!out.empty()) write(out);
@@ -234,8 +254,9 @@ class RawPeer {
 };
 
 std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {

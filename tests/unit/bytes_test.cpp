@@ -1,6 +1,7 @@
+#include "core/bytes.hpp"
+
 #include <gtest/gtest.h>
 
-#include "core/bytes.hpp"
 #include "core/error.hpp"
 
 using namespace hyphae;

@@ -1,8 +1,8 @@
+#include "node/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
-
-#include "node/config.hpp"
 
 namespace hyphae {
 namespace {
@@ -14,8 +14,9 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
 }
 
 TEST(Config, LoadsKnownKeys) {
-  auto file = write_temp("ok", "listen: 127.0.0.1:4001\ntimestamp_window_s: 30\nstore_synchronous: full\n"
-                               "peers:\n  - id: 12D3KooWabc\n    addresses: [\"/ip4/127.0.0.1/tcp/4002\"]\n");
+  auto file = write_temp("ok",
+                         "listen: 127.0.0.1:4001\ntimestamp_window_s: 30\nstore_synchronous: full\n"
+                         "peers:\n  - id: 12D3KooWabc\n    addresses: [\"/ip4/127.0.0.1/tcp/4002\"]\n");
   NodeConfig config;
   auto r = load_config_file(file, config);
   ASSERT_TRUE(r) << r.error();

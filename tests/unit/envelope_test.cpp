@@ -1,9 +1,10 @@
 // Envelope binary encoding, signing and timestamp checks.
+#include "core/envelope.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "core/envelope.hpp"
 #include "core/error.hpp"
 
 using namespace hyphae;
@@ -281,10 +282,10 @@ TEST(Envelope, MalformedHeadersAreRejected) {
   };
   EXPECT_EQ(with(0, 2).error(), Errc::unsupported);
   EXPECT_EQ(with(0, 0).error(), Errc::unsupported);
-  EXPECT_EQ(with(1, 0x10).error(), Errc::malformed);  // unknown flag
-  EXPECT_EQ(with(38, 4).error(), Errc::malformed);    // priority
-  EXPECT_EQ(with(40, 65).error(), Errc::malformed);   // from longer than 64
-  EXPECT_EQ(with(41, 0x12).error(), Errc::malformed); // from is not a valid multihash
+  EXPECT_EQ(with(1, 0x10).error(), Errc::malformed);   // unknown flag
+  EXPECT_EQ(with(38, 4).error(), Errc::malformed);     // priority
+  EXPECT_EQ(with(40, 65).error(), Errc::malformed);    // from longer than 64
+  EXPECT_EQ(with(41, 0x12).error(), Errc::malformed);  // from is not a valid multihash
   // Non-minimal payload length varint (0x8b 0x00 == 11).
   Bytes nm(wire.begin(), wire.end() - 12);
   nm.push_back(0x8b);

@@ -1,10 +1,11 @@
 // libp2p Noise handshake payload: construction, verification and protobuf leniency rules.
+#include "transport/mesh/handshake_payload.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "core/error.hpp"
-#include "transport/mesh/handshake_payload.hpp"
 
 using namespace hyphae;
 
@@ -172,7 +173,8 @@ TEST(HandshakePayload, TruncatedOrTamperedIsAnError) {
   const auto id = identity(7);
   const auto s = static_key(7);
   const Bytes p = make_handshake_payload(id, s);
-  for (std::size_t n = 0; n < p.size(); ++n) EXPECT_FALSE(verify_handshake_payload(ByteView(p).first(n), s).has_value()) << n;
+  for (std::size_t n = 0; n < p.size(); ++n)
+    EXPECT_FALSE(verify_handshake_payload(ByteView(p).first(n), s).has_value()) << n;
   for (std::size_t i = 0; i < p.size(); ++i) {
     for (std::uint8_t mask : {0x01, 0x80}) {
       Bytes bad = p;

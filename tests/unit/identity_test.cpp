@@ -1,4 +1,6 @@
 // Identity: key derivation, signatures, X25519 derivation and the identity.key file.
+#include "core/identity.hpp"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/identity.hpp"
 
 using namespace hyphae;
 namespace fs = std::filesystem;
@@ -34,7 +35,7 @@ class TempDir {
 };
 
 unsigned mode_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(p.c_str(), &st), 0);
   return st.st_mode & 07777;
 }
@@ -98,8 +99,12 @@ TEST(Identity, X25519KeysMatchPeerIdDerivationAndAgree) {
   EXPECT_EQ(base, alice.x25519_public());
 
   std::array<std::uint8_t, 32> ab{}, ba{};
-  ASSERT_EQ(crypto_scalarmult(ab.data(), alice.x25519_private().data(), Identity::x25519_public_of(bob.peer_id())->data()), 0);
-  ASSERT_EQ(crypto_scalarmult(ba.data(), bob.x25519_private().data(), Identity::x25519_public_of(alice.peer_id())->data()), 0);
+  ASSERT_EQ(crypto_scalarmult(ab.data(), alice.x25519_private().data(),
+                              Identity::x25519_public_of(bob.peer_id())->data()),
+            0);
+  ASSERT_EQ(crypto_scalarmult(ba.data(), bob.x25519_private().data(),
+                              Identity::x25519_public_of(alice.peer_id())->data()),
+            0);
   EXPECT_EQ(ab, ba);
 
   EXPECT_EQ(Identity::x25519_public_of(PeerId{}).error(), Errc::invalid_argument);
@@ -219,7 +224,8 @@ TEST(IdentityFile, CorruptFilesAreErrorsNotReplaced) {
 TEST(IdentityFile, ConcurrentCreatorsAgreeOnOneKey) {
   TempDir dir;
   std::vector<std::thread> threads;
-  std::vector<std::expected<Identity, std::error_code>> results(8, std::unexpected(make_error_code(Errc::closed)));
+  std::vector<std::expected<Identity, std::error_code>> results(
+      8, std::unexpected(make_error_code(Errc::closed)));
   for (std::size_t i = 0; i < results.size(); ++i)
     threads.emplace_back([&, i] { results[i] = Identity::load_or_create(dir.path()); });
   for (auto& t : threads) t.join();

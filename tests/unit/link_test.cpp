@@ -92,10 +92,14 @@ struct Pair {
     for (int i = 0; i < 10 && (!a_out.empty() || !b_out.empty()); ++i) {
       Bytes next_a, next_b;
       if (!a_out.empty())
-        if (auto ec = b->on_bytes(a_out, next_b, [&](const mesh::Record& r) { received.emplace_back('b', Bytes(r.body.begin(), r.body.end())); }))
+        if (auto ec = b->on_bytes(a_out, next_b, [&](const mesh::Record& r) {
+              received.emplace_back('b', Bytes(r.body.begin(), r.body.end()));
+            }))
           return ec;
       if (!b_out.empty())
-        if (auto ec = a->on_bytes(b_out, next_a, [&](const mesh::Record& r) { received.emplace_back('a', Bytes(r.body.begin(), r.body.end())); }))
+        if (auto ec = a->on_bytes(b_out, next_a, [&](const mesh::Record& r) {
+              received.emplace_back('a', Bytes(r.body.begin(), r.body.end()));
+            }))
           return ec;
       if (a->established() && a->has_pending()) a->seal(next_a);
       if (b->established() && b->has_pending()) b->seal(next_b);

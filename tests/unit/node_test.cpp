@@ -1,4 +1,6 @@
 // A Node hosted in-process on a test's io_context, with a real SQLite store in a temp directory.
+#include "node/node.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -6,7 +8,6 @@
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
-#include "node/node.hpp"
 #include "testnet/local_node.hpp"
 
 namespace hyphae {
@@ -66,7 +67,7 @@ TEST(Node, RejectsBadSendsWithClearErrors) {
   std::vector<std::error_code> errors;
   boost::asio::post(h.node->executor(), [&] {
     auto collect = [&](auto r) { errors.push_back(r ? std::error_code{} : r.error()); };
-    h.node->send(h.node->peer_id(), Bytes{1}, SendOptions{}, collect);                     // to itself
+    h.node->send(h.node->peer_id(), Bytes{1}, SendOptions{}, collect);                           // to itself
     h.node->send(Identity::generate().peer_id(), Bytes((1 << 20) + 1), SendOptions{}, collect);  // too large
     SendOptions ephemeral;
     ephemeral.ephemeral = true;

@@ -1,4 +1,6 @@
 // hyphae::noise: published test vectors (cacophony, snow) plus behavioural tests.
+#include "crypto/noise/noise.hpp"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -14,7 +16,6 @@
 
 #include "core/bytes.hpp"
 #include "core/error.hpp"
-#include "crypto/noise/noise.hpp"
 #include "crypto/noise/primitives.hpp"
 
 namespace {
@@ -144,7 +145,8 @@ Counts run_file(const std::string& file) {
     run_vector(v, counts);
     if (::testing::Test::HasFatalFailure()) break;
   }
-  std::cout << file << ": " << counts.run << " vectors run, " << counts.skipped << " skipped (cipher unavailable)\n";
+  std::cout << file << ": " << counts.run << " vectors run, " << counts.skipped
+            << " skipped (cipher unavailable)\n";
   for (const auto& [suite, n] : counts.per_suite) std::cout << "  " << suite << ": " << n << "\n";
   std::cout << " ";
   for (const auto& [proto, n] : counts.per_protocol) std::cout << " " << proto << "=" << n;
@@ -314,14 +316,17 @@ TEST(NoiseHandshake, CreateValidatesKeys) {
   auto xx = *Protocol::parse("Noise_XX_25519_ChaChaPoly_SHA256");
   auto ik = *Protocol::parse("Noise_IK_25519_ChaChaPoly_SHA256");
   auto psk = *Protocol::parse("Noise_XXpsk3_25519_ChaChaPoly_SHA256");
-  EXPECT_EQ(HandshakeState::create({.protocol = xx, .initiator = true}).error(), Errc::invalid_argument);  // no s
+  EXPECT_EQ(HandshakeState::create({.protocol = xx, .initiator = true}).error(),
+            Errc::invalid_argument);  // no s
   EXPECT_TRUE(HandshakeState::create({.protocol = xx, .initiator = true, .s = s}));
   EXPECT_EQ(HandshakeState::create({.protocol = xx, .initiator = true, .s = s, .rs = s.pub}).error(),
             Errc::invalid_argument);  // XX does not pre-share rs
-  EXPECT_EQ(HandshakeState::create({.protocol = ik, .initiator = true, .s = s}).error(), Errc::invalid_argument);
+  EXPECT_EQ(HandshakeState::create({.protocol = ik, .initiator = true, .s = s}).error(),
+            Errc::invalid_argument);
   EXPECT_TRUE(HandshakeState::create({.protocol = ik, .initiator = true, .s = s, .rs = s.pub}));
   EXPECT_TRUE(HandshakeState::create({.protocol = ik, .initiator = false, .s = s}));
-  EXPECT_EQ(HandshakeState::create({.protocol = psk, .initiator = true, .s = s}).error(), Errc::invalid_argument);
+  EXPECT_EQ(HandshakeState::create({.protocol = psk, .initiator = true, .s = s}).error(),
+            Errc::invalid_argument);
   EXPECT_TRUE(HandshakeState::create({.protocol = psk, .initiator = true, .s = s, .psks = {fixed_key(1)}}));
   EXPECT_TRUE(HandshakeState::create({.protocol = *Protocol::parse("Noise_NN_25519_ChaChaPoly_SHA256")}));
   Protocol bad_psk = xx;
@@ -457,15 +462,16 @@ TEST(NoiseCipherState, NonceAdvancesOnlyOnSuccessfulDecrypt) {
 Bytes reference_encrypt(CipherKind kind, const Key& k, std::uint64_t n, ByteView ad, ByteView pt) {
   std::array<std::uint8_t, 12> nonce{};
   for (int i = 0; i < 8; ++i)
-    nonce[4 + i] = static_cast<std::uint8_t>(kind == CipherKind::ChaChaPoly ? n >> (8 * i) : n >> (56 - 8 * i));
+    nonce[4 + i] =
+        static_cast<std::uint8_t>(kind == CipherKind::ChaChaPoly ? n >> (8 * i) : n >> (56 - 8 * i));
   Bytes out(pt.size() + 16);
   unsigned long long len = 0;
   if (kind == CipherKind::ChaChaPoly)
-    crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &len, pt.data(), pt.size(), ad.data(), ad.size(), nullptr,
-                                              nonce.data(), k.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &len, pt.data(), pt.size(), ad.data(), ad.size(),
+                                              nullptr, nonce.data(), k.data());
   else
-    crypto_aead_aes256gcm_encrypt(out.data(), &len, pt.data(), pt.size(), ad.data(), ad.size(), nullptr, nonce.data(),
-                                  k.data());
+    crypto_aead_aes256gcm_encrypt(out.data(), &len, pt.data(), pt.size(), ad.data(), ad.size(), nullptr,
+                                  nonce.data(), k.data());
   return out;
 }
 
@@ -476,7 +482,8 @@ TEST(NoiseCipherState, NonceEncodingAndRekey) {
     CipherState a(kind, k), b(kind, k);
     const std::uint64_t n = 0x0102030405060708ull;
     a.set_nonce(n);
-    EXPECT_EQ(a.encrypt(as_bytes("ad"), as_bytes("msg")), reference_encrypt(kind, k, n, as_bytes("ad"), as_bytes("msg")));
+    EXPECT_EQ(a.encrypt(as_bytes("ad"), as_bytes("msg")),
+              reference_encrypt(kind, k, n, as_bytes("ad"), as_bytes("msg")));
 
     // REKEY(k) = first 32 bytes of ENCRYPT(k, 2^64-1, "", zeros(32)); n is unchanged.
     const Key zeros{};
@@ -516,7 +523,8 @@ TEST(NoisePrimitives, HmacSha256Rfc4231Case1) {
   const Bytes key(20, 0x0b);
   std::array<std::uint8_t, 64> out{};
   detail::hmac(HashKind::SHA256, key, as_bytes("Hi There"), out.data());
-  EXPECT_EQ(to_hex(ByteView(out).first(32)), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(to_hex(ByteView(out).first(32)),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 }
 
 // --- seal / open -------------------------------------------------------------------------------

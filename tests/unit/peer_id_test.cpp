@@ -1,4 +1,6 @@
 // PeerId, base58btc and MessageId: libp2p spec vectors (tests/vectors/peer_id/) and edge cases.
+#include "core/peer_id.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -12,7 +14,6 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "core/message_id.hpp"
-#include "core/peer_id.hpp"
 
 using namespace hyphae;
 
@@ -109,7 +110,8 @@ TEST(Base58, KnownEncodings) {
   EXPECT_EQ(base58btc_encode(Bytes(10, 0xff)), "FPBt6CHo3fovdL");
   EXPECT_EQ(base58btc_encode(Bytes{0}), "1");
   EXPECT_EQ(base58btc_encode(Bytes{}), "");
-  EXPECT_EQ(*base58btc_decode("2NEpo7TZRRrLZSi2U"), Bytes(as_bytes("Hello World!").begin(), as_bytes("Hello World!").end()));
+  EXPECT_EQ(*base58btc_decode("2NEpo7TZRRrLZSi2U"),
+            Bytes(as_bytes("Hello World!").begin(), as_bytes("Hello World!").end()));
   EXPECT_EQ(*base58btc_decode("11233QC4"), (Bytes{0x00, 0x00, 0x28, 0x7f, 0xb4, 0xcd}));
   EXPECT_EQ(*base58btc_decode(""), Bytes{});
   EXPECT_EQ(*base58btc_decode("111"), (Bytes{0, 0, 0}));
@@ -130,7 +132,8 @@ TEST(Base58, RandomRoundTripsIncludingLeadingZeros) {
 
 TEST(Base58, RejectsCharactersOutsideTheAlphabetAndOverlongInput) {
   using namespace std::string_literals;
-  for (std::string bad : {"0"s, "O"s, "I"s, "l"s, "abc0"s, "2NEpo7 TZ"s, "+"s, "\xff"s, "1\0002"s, "12D3KooW-"s}) {
+  for (std::string bad :
+       {"0"s, "O"s, "I"s, "l"s, "abc0"s, "2NEpo7 TZ"s, "+"s, "\xff"s, "1\0002"s, "12D3KooW-"s}) {
     auto r = base58btc_decode(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_EQ(r.error(), Errc::malformed);
@@ -188,9 +191,10 @@ TEST(PeerId, FromBytesRejectsBadMultihashes) {
 }
 
 TEST(PeerId, FromStringRejectsGarbage) {
-  for (std::string_view bad : {"", "1", "12D3KooW", "Qm", "hello", "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3p0",
-                               "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pqq", "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgq",
-                               "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqx1"}) {
+  for (std::string_view bad :
+       {"", "1", "12D3KooW", "Qm", "hello", "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3p0",
+        "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pqq", "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgq",
+        "bafzbeie5745rpv2m6tjyuugywy4d5ewrqgqqhfnf445he3omzpjbx5xqx1"}) {
     EXPECT_FALSE(PeerId::from_string(bad).has_value()) << bad;
   }
   EXPECT_FALSE(PeerId::from_string(std::string(2000, '1')).has_value());

@@ -1,8 +1,9 @@
+#include "node/sealing.hpp"
+
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
-#include "node/sealing.hpp"
 
 namespace hyphae {
 namespace {

@@ -1,6 +1,8 @@
 // Table-driven tests of router::select: one row per row/branch of seed 000's decision tree, seed 001's
 // decision matrix and seed 002's multi-factor policy, plus forced preferences, health, redundancy,
 // errors and determinism.
+#include "router/selection.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "router/selection.hpp"
 
 using namespace hyphae::router;
 using hyphae::Errc;
@@ -67,7 +68,8 @@ void run(const std::vector<Row>& rows) {
     for (std::size_t i = 0; i < r.expect.size(); ++i)
       EXPECT_EQ(got[i], r.expect[i]) << "position " << i << ": " << explain(s, r.transports, r.req, r.ctx);
     for (Reason code : r.reasons)
-      EXPECT_TRUE(s.has(code)) << "missing " << reason_name(code) << ": " << explain(s, r.transports, r.req, r.ctx);
+      EXPECT_TRUE(s.has(code)) << "missing " << reason_name(code) << ": "
+                               << explain(s, r.transports, r.req, r.ctx);
     if (r.expect_count >= 0) {
       EXPECT_EQ(static_cast<int>(s.count), r.expect_count);
     }
@@ -84,26 +86,58 @@ Row with(Row r, auto&& f) {
 TEST(SelectionSeed000, DecisionTree) {
   const Context desk = ctx_dev(DeviceType::desktop);
   std::vector<Row> rows{
-      with(Row{"000: Has Internet? NO -> BitChat (BLE)", trio(), msg(), ctx_dev(DeviceType::desktop, false),
-               {"bitchat"}, {Reason::no_internet, Reason::offline_store_forward}, 1},
+      with(Row{"000: Has Internet? NO -> BitChat (BLE)",
+               trio(),
+               msg(),
+               ctx_dev(DeviceType::desktop, false),
+               {"bitchat"},
+               {Reason::no_internet, Reason::offline_store_forward},
+               1},
            [](Row&) {}),
-      with(Row{"000: Requires Privacy? YES -> BetaNet (Sphinx)", trio(), msg(), desk, {"betanet"},
+      with(Row{"000: Requires Privacy? YES -> BetaNet (Sphinx)",
+               trio(),
+               msg(),
+               desk,
+               {"betanet"},
                {Reason::privacy_private}},
            [](Row& r) { r.req.privacy = Privacy::private_; }),
-      with(Row{"000: Is Broadcast? YES -> BitChat (broadcast)", trio(), msg(), desk, {"bitchat", "mesh"},
-               {Reason::broadcast}, 2},
+      with(Row{"000: Is Broadcast? YES -> BitChat (broadcast)",
+               trio(),
+               msg(),
+               desk,
+               {"bitchat", "mesh"},
+               {Reason::broadcast},
+               2},
            [](Row& r) { r.req.cast = Cast::broadcast; }),
-      with(Row{"000: Optimize for? Latency -> Mesh", trio(), msg(), desk, {"mesh"}, {Reason::optimize_latency}},
+      with(Row{"000: Optimize for? Latency -> Mesh",
+               trio(),
+               msg(),
+               desk,
+               {"mesh"},
+               {Reason::optimize_latency}},
            [](Row& r) { r.req.optimize_for = Optimize::latency; }),
-      with(Row{"000: Optimize for? Privacy -> BetaNet", trio(), msg(), desk, {"betanet"},
+      with(Row{"000: Optimize for? Privacy -> BetaNet",
+               trio(),
+               msg(),
+               desk,
+               {"betanet"},
                {Reason::optimize_privacy}},
            [](Row& r) { r.req.optimize_for = Optimize::privacy; }),
-      with(Row{"000: Optimize for? Battery -> BetaNet", trio(), msg(), desk, {"betanet", "mesh", "bitchat"},
+      with(Row{"000: Optimize for? Battery -> BetaNet",
+               trio(),
+               msg(),
+               desk,
+               {"betanet", "mesh", "bitchat"},
                {Reason::optimize_battery, Reason::device_desktop}},
            [](Row& r) { r.req.optimize_for = Optimize::battery; }),
       // "Mesh ... Best For: Low latency / Direct conns" and the T=11 failover: BetaNet down -> BitChat.
-      with(Row{"000: T=13 Initiate failover -> Switch to BitChat", trio(), msg(),
-               ctx_dev(DeviceType::desktop, false), {"bitchat"}, {Reason::no_internet}, 1},
+      with(Row{"000: T=13 Initiate failover -> Switch to BitChat",
+               trio(),
+               msg(),
+               ctx_dev(DeviceType::desktop, false),
+               {"bitchat"},
+               {Reason::no_internet},
+               1},
            [](Row& r) { r.transports[1].health.available = false; }),
   };
   run(rows);
@@ -112,56 +146,118 @@ TEST(SelectionSeed000, DecisionTree) {
 TEST(SelectionSeed001, DecisionMatrix) {
   const Context desk = ctx_dev(DeviceType::desktop);
   std::vector<Row> rows{
-      with(Row{"001: | Offline messaging | no | yes | yes | BitChat (offline-capable) |", trio(), msg(),
-               ctx_dev(DeviceType::desktop, false), {"bitchat"},
-               {Reason::no_internet, Reason::privacy_private, Reason::broadcast}, 1},
+      with(Row{"001: | Offline messaging | no | yes | yes | BitChat (offline-capable) |",
+               trio(),
+               msg(),
+               ctx_dev(DeviceType::desktop, false),
+               {"bitchat"},
+               {Reason::no_internet, Reason::privacy_private, Reason::broadcast},
+               1},
            [](Row& r) {
              r.req.privacy = Privacy::private_;
              r.req.cast = Cast::broadcast;
            }),
-      with(Row{"001: | Privacy-critical | yes | yes | no | BetaNet (Sphinx anonymity) |", trio(), msg(), desk,
-               {"betanet"}, {Reason::privacy_private}, 2},
+      with(Row{"001: | Privacy-critical | yes | yes | no | BetaNet (Sphinx anonymity) |",
+               trio(),
+               msg(),
+               desk,
+               {"betanet"},
+               {Reason::privacy_private},
+               2},
            [](Row& r) { r.req.privacy = Privacy::private_; }),
-      with(Row{"001: | Broadcast announcement | yes | no | yes | BitChat (supports broadcast) |", trio(), msg(),
-               desk, {"bitchat"}, {Reason::broadcast}},
+      with(Row{"001: | Broadcast announcement | yes | no | yes | BitChat (supports broadcast) |",
+               trio(),
+               msg(),
+               desk,
+               {"bitchat"},
+               {Reason::broadcast}},
            [](Row& r) { r.req.cast = Cast::broadcast; }),
-      Row{"001: | Online, standard | yes | no | no | BetaNet (better latency) |", trio(), msg(), desk,
-          {"betanet", "mesh", "bitchat"}, {Reason::device_desktop}, 3},
-      with(Row{"001: | Low battery | yes | no | no | BetaNet (lower battery impact) |", trio(), msg(), desk,
-               {"betanet"}, {Reason::optimize_battery}},
+      Row{"001: | Online, standard | yes | no | no | BetaNet (better latency) |",
+          trio(),
+          msg(),
+          desk,
+          {"betanet", "mesh", "bitchat"},
+          {Reason::device_desktop},
+          3},
+      with(Row{"001: | Low battery | yes | no | no | BetaNet (lower battery impact) |",
+               trio(),
+               msg(),
+               desk,
+               {"betanet"},
+               {Reason::optimize_battery}},
            [](Row& r) { r.req.optimize_for = Optimize::battery; }),
       // Seed 001 _select_transport falls through to 'htx' by default: no device type configured.
-      Row{"001: # Default: Best performance -> return self.transports['htx']", trio(), msg(2000), Context{},
-          {"betanet"}, {Reason::default_priority}},
+      Row{"001: # Default: Best performance -> return self.transports['htx']",
+          trio(),
+          msg(2000),
+          Context{},
+          {"betanet"},
+          {Reason::default_priority}},
   };
   run(rows);
 }
 
 TEST(SelectionSeed002, DevicePriorities) {
   std::vector<Row> rows{
-      Row{"002: Mobile: BitChat > WebSocket > BetaNet > QUIC", quartet(), msg(), ctx_dev(DeviceType::mobile),
-          {"bitchat", "websocket", "betanet", "quic"}, {Reason::device_mobile}, 4},
-      Row{"002: Desktop: BetaNet > QUIC > WebSocket > BitChat", quartet(), msg(), ctx_dev(DeviceType::desktop),
-          {"betanet", "quic", "websocket", "bitchat"}, {Reason::device_desktop}, 4},
-      Row{"002: Server: QUIC > BetaNet > WebSocket > BitChat", quartet(), msg(), ctx_dev(DeviceType::server),
-          {"quic", "betanet", "websocket", "bitchat"}, {Reason::device_server}, 4},
+      Row{"002: Mobile: BitChat > WebSocket > BetaNet > QUIC",
+          quartet(),
+          msg(),
+          ctx_dev(DeviceType::mobile),
+          {"bitchat", "websocket", "betanet", "quic"},
+          {Reason::device_mobile},
+          4},
+      Row{"002: Desktop: BetaNet > QUIC > WebSocket > BitChat",
+          quartet(),
+          msg(),
+          ctx_dev(DeviceType::desktop),
+          {"betanet", "quic", "websocket", "bitchat"},
+          {Reason::device_desktop},
+          4},
+      Row{"002: Server: QUIC > BetaNet > WebSocket > BitChat",
+          quartet(),
+          msg(),
+          ctx_dev(DeviceType::server),
+          {"quic", "betanet", "websocket", "bitchat"},
+          {Reason::device_server},
+          4},
   };
   run(rows);
 }
 
 TEST(SelectionSeed002, SizeThresholds) {
   std::vector<Row> rows{
-      Row{"002: Small (<1KB): BitChat preferred for efficiency", quartet(), msg(1023), Context{}, {"bitchat"},
+      Row{"002: Small (<1KB): BitChat preferred for efficiency",
+          quartet(),
+          msg(1023),
+          Context{},
+          {"bitchat"},
           {Reason::size_small}},
-      Row{"002: Medium (1KB-10KB): BetaNet optimal balance (1 KB)", quartet(), msg(1024), Context{}, {"betanet"},
+      Row{"002: Medium (1KB-10KB): BetaNet optimal balance (1 KB)",
+          quartet(),
+          msg(1024),
+          Context{},
+          {"betanet"},
           {Reason::size_medium}},
-      Row{"002: Medium (1KB-10KB): BetaNet optimal balance (10 KB)", quartet(), msg(10240), Context{},
-          {"betanet"}, {Reason::size_medium}},
-      Row{"002: Large (>10KB): QUIC for throughput", quartet(), msg(10241), Context{}, {"quic"},
+      Row{"002: Medium (1KB-10KB): BetaNet optimal balance (10 KB)",
+          quartet(),
+          msg(10240),
+          Context{},
+          {"betanet"},
+          {Reason::size_medium}},
+      Row{"002: Large (>10KB): QUIC for throughput",
+          quartet(),
+          msg(10241),
+          Context{},
+          {"quic"},
           {Reason::size_large}},
       // "Large messages prefer QUIC for throughput" also beats a device priority.
-      Row{"002: Large messages prefer QUIC for throughput (desktop)", quartet(), msg(200'000),
-          ctx_dev(DeviceType::desktop), {"quic", "websocket", "betanet"}, {Reason::size_large}, 3},
+      Row{"002: Large messages prefer QUIC for throughput (desktop)",
+          quartet(),
+          msg(200'000),
+          ctx_dev(DeviceType::desktop),
+          {"quic", "websocket", "betanet"},
+          {Reason::size_large},
+          3},
   };
   run(rows);
 }
@@ -174,21 +270,56 @@ TEST(SelectionSeed002, BatteryThresholds) {
     return c;
   };
   std::vector<Row> rows{
-      Row{"002: 'critical': 0.10, # <10% battery -> allowed_transports=['bitchat']", quartet(), msg(),
-          bat(0.05f), {"bitchat"}, {Reason::battery_critical}, 1},
-      Row{"002: Low battery (<20%): BitChat only", quartet(), msg(), bat(0.15f), {"bitchat"},
-          {Reason::battery_low}, 1},
-      Row{"002: Medium battery (20-50%): BitChat > BetaNet", quartet(), msg(), bat(0.35f), {"bitchat", "betanet"},
-          {Reason::battery_medium}, 2},
-      Row{"002: High battery (>50%): All protocols available ('high': 0.80 band)", quartet(), msg(), bat(0.65f),
-          {"betanet", "quic", "websocket", "bitchat"}, {Reason::battery_high}, 4},
-      Row{"002: High battery (>50%): All protocols available (>= 80%)", quartet(), msg(), bat(0.95f),
-          {"betanet"}, {Reason::battery_full}, 4},
-      Row{"charging: no battery limits even at 15%", quartet(), msg(), bat(0.15f, true), {"betanet"},
-          {Reason::charging}, 4},
+      Row{"002: 'critical': 0.10, # <10% battery -> allowed_transports=['bitchat']",
+          quartet(),
+          msg(),
+          bat(0.05f),
+          {"bitchat"},
+          {Reason::battery_critical},
+          1},
+      Row{"002: Low battery (<20%): BitChat only",
+          quartet(),
+          msg(),
+          bat(0.15f),
+          {"bitchat"},
+          {Reason::battery_low},
+          1},
+      Row{"002: Medium battery (20-50%): BitChat > BetaNet",
+          quartet(),
+          msg(),
+          bat(0.35f),
+          {"bitchat", "betanet"},
+          {Reason::battery_medium},
+          2},
+      Row{"002: High battery (>50%): All protocols available ('high': 0.80 band)",
+          quartet(),
+          msg(),
+          bat(0.65f),
+          {"betanet", "quic", "websocket", "bitchat"},
+          {Reason::battery_high},
+          4},
+      Row{"002: High battery (>50%): All protocols available (>= 80%)",
+          quartet(),
+          msg(),
+          bat(0.95f),
+          {"betanet"},
+          {Reason::battery_full},
+          4},
+      Row{"charging: no battery limits even at 15%",
+          quartet(),
+          msg(),
+          bat(0.15f, true),
+          {"betanet"},
+          {Reason::charging},
+          4},
       // Seed 001 "Low battery -> BetaNet" vs seed 002 "<20%: BitChat only": the measured battery wins.
-      with(Row{"001 vs 002: low battery measured at 15% -> BitChat only", trio(), msg(), bat(0.15f), {"bitchat"},
-               {Reason::battery_low}, 1},
+      with(Row{"001 vs 002: low battery measured at 15% -> BitChat only",
+               trio(),
+               msg(),
+               bat(0.15f),
+               {"bitchat"},
+               {Reason::battery_low},
+               1},
            [](Row& r) { r.req.optimize_for = Optimize::battery; }),
   };
   run(rows);
@@ -203,24 +334,53 @@ TEST(SelectionSeed002, NetworkQualityAndEmergency) {
   Context low = ctx_dev(DeviceType::desktop);
   low.battery_fraction = 0.05f;
   std::vector<Row> rows{
-      Row{"002: Network Quality: Poor: BitChat mesh resilience", quartet(), msg(), net(DeviceType::desktop, 0.1f),
-          {"bitchat"}, {Reason::network_poor}},
-      Row{"002: Network Quality: Good: BetaNet/QUIC performance", quartet(), msg(),
-          net(DeviceType::desktop, 0.5f), {"betanet", "quic"}, {Reason::device_desktop}},
-      Row{"002: Network Quality: Excellent: QUIC maximum throughput", quartet(), msg(),
-          net(DeviceType::server, 0.9f), {"quic"}, {Reason::network_excellent}},
-      with(Row{"002: Emergency messages prefer fastest available transport", quartet(), msg(),
-               ctx_dev(DeviceType::mobile), {"quic", "websocket", "betanet", "bitchat"},
+      Row{"002: Network Quality: Poor: BitChat mesh resilience",
+          quartet(),
+          msg(),
+          net(DeviceType::desktop, 0.1f),
+          {"bitchat"},
+          {Reason::network_poor}},
+      Row{"002: Network Quality: Good: BetaNet/QUIC performance",
+          quartet(),
+          msg(),
+          net(DeviceType::desktop, 0.5f),
+          {"betanet", "quic"},
+          {Reason::device_desktop}},
+      Row{"002: Network Quality: Excellent: QUIC maximum throughput",
+          quartet(),
+          msg(),
+          net(DeviceType::server, 0.9f),
+          {"quic"},
+          {Reason::network_excellent}},
+      with(Row{"002: Emergency messages prefer fastest available transport",
+               quartet(),
+               msg(),
+               ctx_dev(DeviceType::mobile),
+               {"quic", "websocket", "betanet", "bitchat"},
                {Reason::emergency_fastest}},
            [](Row& r) { r.req.priority = Priority::emergency; }),
-      with(Row{"EMERGENCY at 5% battery still takes the fastest", quartet(), msg(), low, {"quic"},
-               {Reason::battery_critical, Reason::emergency_ignores_battery, Reason::emergency_fastest}, 4},
+      with(Row{"EMERGENCY at 5% battery still takes the fastest",
+               quartet(),
+               msg(),
+               low,
+               {"quic"},
+               {Reason::battery_critical, Reason::emergency_ignores_battery, Reason::emergency_fastest},
+               4},
            [](Row& r) { r.req.priority = Priority::emergency; }),
-      with(Row{"002: ANONYMOUS -> _encrypt_onion: anonymity >= 2 only", quartet(), msg(),
-               ctx_dev(DeviceType::mobile), {"betanet"}, {Reason::privacy_anonymous}, 1},
+      with(Row{"002: ANONYMOUS -> _encrypt_onion: anonymity >= 2 only",
+               quartet(),
+               msg(),
+               ctx_dev(DeviceType::mobile),
+               {"betanet"},
+               {Reason::privacy_anonymous},
+               1},
            [](Row& r) { r.req.privacy = Privacy::anonymous; }),
-      with(Row{"thermal hot: high-battery-impact transports last", quartet(), msg(), ctx_dev(DeviceType::server),
-               {"betanet", "websocket", "bitchat", "quic"}, {Reason::thermal_hot}},
+      with(Row{"thermal hot: high-battery-impact transports last",
+               quartet(),
+               msg(),
+               ctx_dev(DeviceType::server),
+               {"betanet", "websocket", "bitchat", "quic"},
+               {Reason::thermal_hot}},
            [](Row& r) {
              r.transports[3].caps.battery_impact = BatteryImpact::high;
              r.ctx.thermal = Thermal::hot;
@@ -265,10 +425,13 @@ TEST(SelectionPreference, ForcedFailures) {
     Reason excluded;
   };
   const Case cases[] = {
-      {"too large for BitChat's 64 KB", "bitchat", 100'000, Cast::unicast, true, false, Errc::too_large, Reason::too_large},
-      {"BetaNet needs internet while offline", "betanet", 100, Cast::unicast, false, false, Errc::no_link, Reason::needs_internet},
+      {"too large for BitChat's 64 KB", "bitchat", 100'000, Cast::unicast, true, false, Errc::too_large,
+       Reason::too_large},
+      {"BetaNet needs internet while offline", "betanet", 100, Cast::unicast, false, false, Errc::no_link,
+       Reason::needs_internet},
       {"Mesh unavailable", "mesh", 100, Cast::unicast, true, true, Errc::no_link, Reason::unavailable},
-      {"BetaNet cannot broadcast", "betanet", 100, Cast::broadcast, true, false, Errc::unsupported, Reason::cannot_broadcast},
+      {"BetaNet cannot broadcast", "betanet", 100, Cast::broadcast, true, false, Errc::unsupported,
+       Reason::cannot_broadcast},
       {"unknown name", "carrier-pigeon", 100, Cast::unicast, true, false, Errc::not_found, Reason::none},
   };
   for (const Case& k : cases) {
@@ -422,7 +585,8 @@ TEST(SelectionCapabilities, PresetsFollowSeed000Table) {
   constexpr auto bc = Capabilities::bitchat_preset();
   constexpr auto bn = Capabilities::betanet_preset();
   constexpr auto me = Capabilities::mesh_preset();
-  static_assert(bc.role() == Role::offline_mesh && bn.role() == Role::privacy && me.role() == Role::direct_bulk);
+  static_assert(bc.role() == Role::offline_mesh && bn.role() == Role::privacy &&
+                me.role() == Role::direct_bulk);
   static_assert(Capabilities::websocket_preset().role() == Role::direct_light);
   static_assert(Capabilities::quic_preset().role() == Role::direct_bulk);
   EXPECT_EQ(bc.max_message_size, 65536u);

@@ -1,5 +1,6 @@
-#include <gtest/gtest.h>
+#include "store/store.hpp"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,7 +18,6 @@
 #include "core/error.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
-#include "store/store.hpp"
 
 using namespace hyphae;
 using namespace hyphae::store;
@@ -82,8 +82,8 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("hyphae_store_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    dir_ = fs::temp_directory_path() / ("hyphae_store_" + std::to_string(::getpid()) + "_" +
+                                        info->test_suite_name() + "_" + info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     db_ = dir_ / "node.db";
@@ -435,7 +435,7 @@ TEST_F(StoreGroupCommit, TwoThreadsTenThousandBatchesAreGrouped) {
 TEST_F(StoreGroupCommit, InjectedFailureReachesEveryCallbackAndAppliesNothing) {
   auto s = open_ok();
   ASSERT_TRUE(s);
-  WriterGate gate(*s);                 // the gate's own empty batch has already committed
+  WriterGate gate(*s);                  // the gate's own empty batch has already committed
   s->inject_write_failure_for_test(1);  // so the next group, all 50 batches, is the one that fails
   std::vector<std::error_code> results(50);
   std::atomic<int> calls{0};
@@ -534,7 +534,8 @@ TEST_F(StoreGroupCommit, DestructorDrainsQueuedBatches) {
 }
 
 // Child: fresh Store, submit, flush, _exit without destructors. Parent: every flushed row is there.
-void crash_round_trip(const fs::path& db_, Options options, std::unique_ptr<Store> (*reopen)(const fs::path&)) {
+void crash_round_trip(const fs::path& db_, Options options,
+                      std::unique_ptr<Store> (*reopen)(const fs::path&)) {
   constexpr std::uint32_t kRows = 3000;
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
@@ -572,9 +573,13 @@ std::unique_ptr<Store> reopen(const fs::path& db) {
   return s ? std::move(*s) : nullptr;
 }
 
-TEST_F(StoreCrash, ForkedChildExitsWithoutDestructorAndFlushedRowsSurvive) { crash_round_trip(db_, {}, reopen); }
+TEST_F(StoreCrash, ForkedChildExitsWithoutDestructorAndFlushedRowsSurvive) {
+  crash_round_trip(db_, {}, reopen);
+}
 
-TEST_F(StoreCrash, SameWithSynchronousFull) { crash_round_trip(db_, Options{.synchronous_full = true}, reopen); }
+TEST_F(StoreCrash, SameWithSynchronousFull) {
+  crash_round_trip(db_, Options{.synchronous_full = true}, reopen);
+}
 
 TEST(StoreBatch, SizeEmptyMerge) {
   WriteBatch a, b;

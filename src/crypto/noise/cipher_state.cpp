@@ -16,7 +16,9 @@ static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == CipherState::kTagLen);
 static_assert(crypto_aead_aes256gcm_ABYTES == CipherState::kTagLen);
 
 namespace {
-crypto_aead_aes256gcm_state* as_aes(void* p) { return static_cast<crypto_aead_aes256gcm_state*>(p); }
+crypto_aead_aes256gcm_state* as_aes(void* p) {
+  return static_cast<crypto_aead_aes256gcm_state*>(p);
+}
 }  // namespace
 
 CipherState::CipherState(CipherKind kind, const std::array<std::uint8_t, kKeyLen>& key) : kind_(kind) {
@@ -26,7 +28,9 @@ CipherState::CipherState(CipherKind kind, const std::array<std::uint8_t, kKeyLen
   install_key(key.data());
 }
 
-CipherState::~CipherState() { wipe(); }
+CipherState::~CipherState() {
+  wipe();
+}
 
 CipherState::CipherState(CipherState&& other) noexcept
     : kind_(other.kind_), has_key_(other.has_key_), n_(other.n_), nonce_(other.nonce_), k_(other.k_) {
@@ -78,11 +82,11 @@ std::size_t CipherState::encrypt_into(ByteView ad, ByteView plaintext, std::uint
   write_nonce(n_);
   unsigned long long clen = 0;
   if (kind_ == CipherKind::ChaChaPoly) {
-    crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, plaintext.data(), plaintext.size(), ad.data(), ad.size(),
-                                              nullptr, nonce_.data(), k_.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, plaintext.data(), plaintext.size(), ad.data(),
+                                              ad.size(), nullptr, nonce_.data(), k_.data());
   } else {
-    crypto_aead_aes256gcm_encrypt_afternm(out, &clen, plaintext.data(), plaintext.size(), ad.data(), ad.size(),
-                                          nullptr, nonce_.data(), as_aes(aes_state()));
+    crypto_aead_aes256gcm_encrypt_afternm(out, &clen, plaintext.data(), plaintext.size(), ad.data(),
+                                          ad.size(), nullptr, nonce_.data(), as_aes(aes_state()));
   }
   ++n_;
   return static_cast<std::size_t>(clen);
@@ -91,10 +95,12 @@ std::size_t CipherState::encrypt_into(ByteView ad, ByteView plaintext, std::uint
 std::expected<std::size_t, std::error_code> CipherState::decrypt_into(ByteView ad, ByteView ciphertext,
                                                                       std::uint8_t* out) {
   if (!has_key_) {
-    if (!ciphertext.empty() && out != ciphertext.data()) std::memmove(out, ciphertext.data(), ciphertext.size());
+    if (!ciphertext.empty() && out != ciphertext.data())
+      std::memmove(out, ciphertext.data(), ciphertext.size());
     return ciphertext.size();
   }
-  if (n_ == kMaxNonce || ciphertext.size() < kTagLen) return std::unexpected(make_error_code(Errc::decrypt_failed));
+  if (n_ == kMaxNonce || ciphertext.size() < kTagLen)
+    return std::unexpected(make_error_code(Errc::decrypt_failed));
   write_nonce(n_);
   unsigned long long mlen = 0;
   int rc;
@@ -102,8 +108,8 @@ std::expected<std::size_t, std::error_code> CipherState::decrypt_into(ByteView a
     rc = crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, nullptr, ciphertext.data(), ciphertext.size(),
                                                    ad.data(), ad.size(), nonce_.data(), k_.data());
   } else {
-    rc = crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, nullptr, ciphertext.data(), ciphertext.size(), ad.data(),
-                                               ad.size(), nonce_.data(), as_aes(aes_state()));
+    rc = crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, nullptr, ciphertext.data(), ciphertext.size(),
+                                               ad.data(), ad.size(), nonce_.data(), as_aes(aes_state()));
   }
   if (rc != 0) return std::unexpected(make_error_code(Errc::decrypt_failed));
   ++n_;
@@ -132,8 +138,8 @@ void CipherState::rekey() {
   write_nonce(kMaxNonce);
   unsigned long long clen = 0;
   if (kind_ == CipherKind::ChaChaPoly) {
-    crypto_aead_chacha20poly1305_ietf_encrypt(tmp.data(), &clen, zeros.data(), zeros.size(), nullptr, 0, nullptr,
-                                              nonce_.data(), k_.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt(tmp.data(), &clen, zeros.data(), zeros.size(), nullptr, 0,
+                                              nullptr, nonce_.data(), k_.data());
   } else {
     crypto_aead_aes256gcm_encrypt_afternm(tmp.data(), &clen, zeros.data(), zeros.size(), nullptr, 0, nullptr,
                                           nonce_.data(), as_aes(aes_state()));

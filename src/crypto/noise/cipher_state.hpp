@@ -49,7 +49,8 @@ class CipherState {
   // exactly ciphertext.data()). Errc::decrypt_failed on a short input, a bad tag or an exhausted
   // nonce; the nonce advances only on success, and out's contents (the input too, when
   // decrypting in place) are unspecified on failure.
-  std::expected<std::size_t, std::error_code> decrypt_into(ByteView ad, ByteView ciphertext, std::uint8_t* out);
+  std::expected<std::size_t, std::error_code> decrypt_into(ByteView ad, ByteView ciphertext,
+                                                           std::uint8_t* out);
 
   // Allocating conveniences over the two calls above.
   Bytes encrypt(ByteView ad, ByteView plaintext);

@@ -11,7 +11,9 @@
 namespace hyphae::noise {
 namespace {
 
-std::unexpected<std::error_code> err(Errc e) { return std::unexpected(make_error_code(e)); }
+std::unexpected<std::error_code> err(Errc e) {
+  return std::unexpected(make_error_code(e));
+}
 
 std::optional<Token> parse_token(std::string_view t) {
   if (t == "e") return Token::e;
@@ -227,7 +229,8 @@ std::expected<Bytes, std::error_code> HandshakeState::read_message(ByteView mess
         const std::size_t len = detail::kDhLen + (ss_.has_key() ? detail::kTagLen : 0);
         if (message.size() - pos < len) return fail(Errc::truncated);
         Bytes key;
-        if (auto r = ss_.decrypt_and_hash(message.subspan(pos, len), key); !r) return fail(Errc::decrypt_failed);
+        if (auto r = ss_.decrypt_and_hash(message.subspan(pos, len), key); !r)
+          return fail(Errc::decrypt_failed);
         std::copy_n(key.begin(), detail::kDhLen, rs_.begin());
         has_rs_ = true;
         pos += len;

@@ -23,7 +23,9 @@ Hasher::Hasher(HashKind kind) : kind_(kind) {
   }
 }
 
-Hasher::~Hasher() { sodium_memzero(&st_, sizeof st_); }
+Hasher::~Hasher() {
+  sodium_memzero(&st_, sizeof st_);
+}
 
 void Hasher::update(ByteView data) {
   if (kind_ == HashKind::BLAKE2b) {

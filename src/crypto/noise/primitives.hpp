@@ -26,8 +26,12 @@ using Digest = std::array<std::uint8_t, kMaxHashLen>;  // first hash_len(kind) b
 void ensure_sodium();
 bool aesgcm_available();
 
-constexpr std::size_t hash_len(HashKind h) { return h == HashKind::BLAKE2b ? 64 : 32; }
-constexpr std::size_t block_len(HashKind h) { return h == HashKind::BLAKE2b ? 128 : 64; }
+constexpr std::size_t hash_len(HashKind h) {
+  return h == HashKind::BLAKE2b ? 64 : 32;
+}
+constexpr std::size_t block_len(HashKind h) {
+  return h == HashKind::BLAKE2b ? 128 : 64;
+}
 
 // Streaming HASH(): SHA-256 or unkeyed BLAKE2b with a 64-byte output.
 class Hasher {

@@ -59,20 +59,34 @@ constexpr bool table_in_enum_order() {
 }
 static_assert(table_in_enum_order(), "kPatterns must follow the Pattern enum order");
 
-std::unexpected<std::error_code> fail(Errc e) { return std::unexpected(make_error_code(e)); }
+std::unexpected<std::error_code> fail(Errc e) {
+  return std::unexpected(make_error_code(e));
+}
 
 }  // namespace
 
-const PatternSpec& pattern_spec(Pattern p) { return kPatterns[static_cast<std::size_t>(p)]; }
-std::span<const PatternSpec> all_patterns() { return kPatterns; }
-std::string_view pattern_name(Pattern p) { return pattern_spec(p).name; }
-bool is_one_way(Pattern p) { return p == Pattern::N || p == Pattern::K || p == Pattern::X; }
+const PatternSpec& pattern_spec(Pattern p) {
+  return kPatterns[static_cast<std::size_t>(p)];
+}
+std::span<const PatternSpec> all_patterns() {
+  return kPatterns;
+}
+std::string_view pattern_name(Pattern p) {
+  return pattern_spec(p).name;
+}
+bool is_one_way(Pattern p) {
+  return p == Pattern::N || p == Pattern::K || p == Pattern::X;
+}
 std::size_t message_count(Pattern p) {
   const auto m = pattern_spec(p).messages;
   return static_cast<std::size_t>(std::count(m.begin(), m.end(), '|')) + 1;
 }
-std::string_view cipher_name(CipherKind c) { return c == CipherKind::AESGCM ? "AESGCM" : "ChaChaPoly"; }
-std::string_view hash_name(HashKind h) { return h == HashKind::BLAKE2b ? "BLAKE2b" : "SHA256"; }
+std::string_view cipher_name(CipherKind c) {
+  return c == CipherKind::AESGCM ? "AESGCM" : "ChaChaPoly";
+}
+std::string_view hash_name(HashKind h) {
+  return h == HashKind::BLAKE2b ? "BLAKE2b" : "SHA256";
+}
 
 bool cipher_available(CipherKind c) {
   if (c == CipherKind::ChaChaPoly) return true;
@@ -96,10 +110,12 @@ std::expected<Protocol, std::error_code> Protocol::parse(std::string_view name) 
   // Pattern: base name is the leading run of uppercase letters and digits; modifiers follow.
   std::string_view pat = f[1];
   const auto base_len = static_cast<std::size_t>(
-      std::find_if(pat.begin(), pat.end(), [](char c) { return !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9'); }) -
+      std::find_if(pat.begin(), pat.end(),
+                   [](char c) { return !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9'); }) -
       pat.begin());
   const std::string_view base = pat.substr(0, base_len);
-  const auto it = std::find_if(kPatterns.begin(), kPatterns.end(), [&](const PatternSpec& s) { return s.name == base; });
+  const auto it =
+      std::find_if(kPatterns.begin(), kPatterns.end(), [&](const PatternSpec& s) { return s.name == base; });
   if (base.empty()) return fail(Errc::malformed);
   if (it == kPatterns.end()) return fail(Errc::unsupported);
   p.pattern = it->pattern;
@@ -128,12 +144,18 @@ std::expected<Protocol, std::error_code> Protocol::parse(std::string_view name) 
   }
 
   if (f[2] != "25519") return fail(Errc::unsupported);
-  if (f[3] == "ChaChaPoly") p.cipher = CipherKind::ChaChaPoly;
-  else if (f[3] == "AESGCM") p.cipher = CipherKind::AESGCM;
-  else return fail(Errc::unsupported);
-  if (f[4] == "SHA256") p.hash = HashKind::SHA256;
-  else if (f[4] == "BLAKE2b") p.hash = HashKind::BLAKE2b;
-  else return fail(Errc::unsupported);
+  if (f[3] == "ChaChaPoly")
+    p.cipher = CipherKind::ChaChaPoly;
+  else if (f[3] == "AESGCM")
+    p.cipher = CipherKind::AESGCM;
+  else
+    return fail(Errc::unsupported);
+  if (f[4] == "SHA256")
+    p.hash = HashKind::SHA256;
+  else if (f[4] == "BLAKE2b")
+    p.hash = HashKind::BLAKE2b;
+  else
+    return fail(Errc::unsupported);
   return p;
 }
 

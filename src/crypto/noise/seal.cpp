@@ -11,7 +11,8 @@ constexpr Protocol kSealProtocol{Pattern::X, CipherKind::ChaChaPoly, HashKind::S
 
 }  // namespace
 
-std::expected<Bytes, std::error_code> seal(const KeyPair& sender_static, const std::array<std::uint8_t, 32>& recipient_pub,
+std::expected<Bytes, std::error_code> seal(const KeyPair& sender_static,
+                                           const std::array<std::uint8_t, 32>& recipient_pub,
                                            ByteView prologue, ByteView plaintext) {
   if (plaintext.size() > kMaxSealPlaintext) return std::unexpected(make_error_code(Errc::too_large));
   HandshakeConfig cfg{.protocol = kSealProtocol,
@@ -23,13 +24,15 @@ std::expected<Bytes, std::error_code> seal(const KeyPair& sender_static, const s
   if (!hs) return std::unexpected(hs.error());
   auto msg = hs->write_message(plaintext);
   if (!msg) {
-    if (msg.error() == Errc::handshake_failed) return std::unexpected(make_error_code(Errc::invalid_argument));
+    if (msg.error() == Errc::handshake_failed)
+      return std::unexpected(make_error_code(Errc::invalid_argument));
     return std::unexpected(msg.error());
   }
   return msg;
 }
 
-std::expected<Opened, std::error_code> open(const KeyPair& recipient_static, ByteView prologue, ByteView sealed) {
+std::expected<Opened, std::error_code> open(const KeyPair& recipient_static, ByteView prologue,
+                                            ByteView sealed) {
   HandshakeConfig cfg{.protocol = kSealProtocol,
                       .initiator = false,
                       .prologue = Bytes(prologue.begin(), prologue.end()),

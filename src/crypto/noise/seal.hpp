@@ -22,7 +22,8 @@ inline constexpr std::size_t kMaxSealPlaintext = kMaxMessageLen - kSealOverhead;
 
 // Errc::too_large if plaintext.size() > kMaxSealPlaintext; Errc::invalid_argument if
 // recipient_pub is a low-order point (all-zero DH output).
-std::expected<Bytes, std::error_code> seal(const KeyPair& sender_static, const std::array<std::uint8_t, 32>& recipient_pub,
+std::expected<Bytes, std::error_code> seal(const KeyPair& sender_static,
+                                           const std::array<std::uint8_t, 32>& recipient_pub,
                                            ByteView prologue, ByteView plaintext);
 
 struct Opened {
@@ -30,6 +31,7 @@ struct Opened {
   Bytes plaintext;
 };
 // The prologue must equal the sealer's. Errc::bad_seal on any failure.
-std::expected<Opened, std::error_code> open(const KeyPair& recipient_static, ByteView prologue, ByteView sealed);
+std::expected<Opened, std::error_code> open(const KeyPair& recipient_static, ByteView prologue,
+                                            ByteView sealed);
 
 }  // namespace hyphae::noise

@@ -101,8 +101,8 @@ Bytes make_handshake_payload(const Identity& identity, const std::array<std::uin
   return out;
 }
 
-std::expected<PeerId, std::error_code> verify_handshake_payload(ByteView payload,
-                                                                const std::array<std::uint8_t, 32>& remote_noise_static) {
+std::expected<PeerId, std::error_code> verify_handshake_payload(
+    ByteView payload, const std::array<std::uint8_t, 32>& remote_noise_static) {
   auto fail = [](Errc e) { return std::unexpected(make_error_code(e)); };
   if (payload.size() > kMaxHandshakePayload) return fail(Errc::too_large);
   std::optional<ByteView> key, sig;
@@ -123,7 +123,8 @@ std::expected<PeerId, std::error_code> verify_handshake_payload(ByteView payload
   if (sig->size() != 64) return fail(Errc::malformed);
   std::array<std::uint8_t, 64> sig_arr;
   std::memcpy(sig_arr.data(), sig->data(), sig_arr.size());
-  if (!Identity::verify(*pub, signed_message(remote_noise_static), sig_arr)) return fail(Errc::peer_id_mismatch);
+  if (!Identity::verify(*pub, signed_message(remote_noise_static), sig_arr))
+    return fail(Errc::peer_id_mismatch);
   return PeerId::from_ed25519(*pub);
 }
 

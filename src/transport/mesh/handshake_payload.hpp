@@ -1,5 +1,6 @@
 // The libp2p Noise handshake payload (libp2p/specs noise/README.md):
-//   message NoiseHandshakePayload { bytes identity_key = 1; bytes identity_sig = 2; NoiseExtensions extensions = 4; }
+//   message NoiseHandshakePayload { bytes identity_key = 1; bytes identity_sig = 2; NoiseExtensions
+//   extensions = 4; }
 // identity_key is the protobuf PublicKey of the node's Ed25519 identity; identity_sig is its
 // signature over "noise-libp2p-static-key:" || the sender's 32-byte X25519 Noise static public key.
 // It binds the Noise session to a PeerId. Pure functions; thread-safe; results are owned by the caller.
@@ -30,7 +31,7 @@ Bytes make_handshake_payload(const Identity& identity, const std::array<std::uin
 // Errc::unsupported for a non-Ed25519 identity key; Errc::too_large above kMaxHandshakePayload;
 // Errc::malformed for bad protobuf, a missing field, a key that is not 32 bytes or a signature
 // that is not 64 bytes.
-std::expected<PeerId, std::error_code> verify_handshake_payload(ByteView payload,
-                                                                const std::array<std::uint8_t, 32>& remote_noise_static);
+std::expected<PeerId, std::error_code> verify_handshake_payload(
+    ByteView payload, const std::array<std::uint8_t, 32>& remote_noise_static);
 
 }  // namespace hyphae

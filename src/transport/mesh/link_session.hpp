@@ -37,7 +37,8 @@ class LinkSession {
 
   // Consumes bytes from the socket. Writes handshake replies to `to_send`, calls on_record for each
   // record received after the handshake. Returns an error when the link must close (the reason).
-  std::error_code on_bytes(ByteView data, Bytes& to_send, const std::function<void(const Record&)>& on_record);
+  std::error_code on_bytes(ByteView data, Bytes& to_send,
+                           const std::function<void(const Record&)>& on_record);
 
   bool established() const { return established_; }
   const PeerId& remote() const { return remote_; }

@@ -6,9 +6,9 @@
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -54,20 +54,21 @@ struct TcpLink::Coroutines {
       self->last_receive_ = std::chrono::steady_clock::now();
       bool was_established = self->session_.established();
       to_send.clear();
-      std::error_code ec = self->session_.on_bytes(ByteView(buffer.data(), n), to_send, [&](const Record& record) {
-        ++self->counters_.records_in;
-        if (record.type == RecordType::ping) {
-          self->send(RecordType::pong, record.body);
-          return;
-        }
-        if (record.type == RecordType::pong) return;
-        if (record.type == RecordType::close) {
-          self->close("remote: " + to_string(record.body));
-          return;
-        }
-        if (!self->up_reported_) report_up(self);
-        if (!self->closed_) self->owner_.on_link_record(self, record);
-      });
+      std::error_code ec =
+          self->session_.on_bytes(ByteView(buffer.data(), n), to_send, [&](const Record& record) {
+            ++self->counters_.records_in;
+            if (record.type == RecordType::ping) {
+              self->send(RecordType::pong, record.body);
+              return;
+            }
+            if (record.type == RecordType::pong) return;
+            if (record.type == RecordType::close) {
+              self->close("remote: " + to_string(record.body));
+              return;
+            }
+            if (!self->up_reported_) report_up(self);
+            if (!self->closed_) self->owner_.on_link_record(self, record);
+          });
       if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
       if (ec) {
         // Tell the remote why when the session is up, then drop the connection.
@@ -93,7 +94,8 @@ struct TcpLink::Coroutines {
       auto idle = std::chrono::steady_clock::now() - self->last_receive_;
       if (idle > 3 * self->options_.keepalive_interval) {
         self->close("keepalive: no bytes for " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) + " ms");
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
+                    " ms");
         co_return;
       }
       std::array<std::uint8_t, 8> token{};
@@ -186,20 +188,21 @@ void TcpLink::flush() {
   session_.seal(wire_);
   writing_ = true;
   ++counters_.writes;
-  asio::async_write(socket_, asio::buffer(wire_),
-                    asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                      self->writing_ = false;
-                      self->counters_.bytes_out += n;
-                      if (ec) {
-                        self->close("write: " + ec.message());
-                        return;
-                      }
-                      if (!self->session_.has_pending() && self->up_reported_) {
-                        self->owner_.on_link_drained(self);
-                        if (self->closed_) return;
-                      }
-                      self->flush();
-                    }));
+  asio::async_write(
+      socket_, asio::buffer(wire_),
+      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+        self->writing_ = false;
+        self->counters_.bytes_out += n;
+        if (ec) {
+          self->close("write: " + ec.message());
+          return;
+        }
+        if (!self->session_.has_pending() && self->up_reported_) {
+          self->owner_.on_link_drained(self);
+          if (self->closed_) return;
+        }
+        self->flush();
+      }));
 }
 
 }  // namespace hyphae::mesh
