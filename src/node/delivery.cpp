@@ -109,8 +109,14 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
   if (to.empty() || to == identity.peer_id() || payloads.empty())
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
-  auto recipient_key = Identity::x25519_public_of(to);
-  if (!recipient_key) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  // The recipient's X25519 key (for sealing) costs a field inversion to derive: do it once per peer.
+  auto cached = x25519_keys.find(to);
+  if (cached == x25519_keys.end()) {
+    auto key = Identity::x25519_public_of(to);
+    if (!key) return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+    cached = x25519_keys.emplace(to, *key).first;
+  }
+  const auto& recipient_key = cached->second;
   for (const auto& p : payloads)
     if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
 
@@ -137,7 +143,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     if (!link) {
       // Nobody to hand it to now: seal the payload to the recipient and sign the envelope, so the
       // stored copy is end-to-end encrypted and verifiable wherever it travels later.
-      auto sealed = seal_payload(seal_keys, *recipient_key, payload);
+      auto sealed = seal_payload(seal_keys, recipient_key, payload);
       if (!sealed) return done(std::unexpected(sealed.error()));
       env.payload = std::move(*sealed);
       env.flags |= envelope_flags::sealed;
