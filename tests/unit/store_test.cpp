@@ -619,6 +619,8 @@ TEST(StoreFastPath, IdleSubmitCommitsOnTheCallerThreadAndKeepsOrder) {
         ran_on = std::this_thread::get_id();
       });
       store.flush();
+      // flush() returns once the callback ran; give the writer a moment to go back to sleep.
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     EXPECT_EQ(ran_on, std::this_thread::get_id()) << "an idle writer should let the caller commit";
     // Mixed inline and queued submissions still apply in submission order.
