@@ -89,24 +89,11 @@ TEST(Delivery, KillNineReceiverThenSenderMidStreamLosesNothing) {
       2000);
   EXPECT_EQ(seen.size(), ids.size());
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
-  std::size_t again = 0;
-  b.api().stream(
-      [&](const nlohmann::json&) {
-        ++again;
-        return true;
-      },
-      1000);
-  EXPECT_EQ(again, 0u);
+  EXPECT_EQ(drain_stream(b, 1000), 0u);
   // Restarting the receiver does not hand acknowledged messages out again either.
   b.stop();
   b.start();
-  b.api().stream(
-      [&](const nlohmann::json&) {
-        ++again;
-        return true;
-      },
-      1000);
-  EXPECT_EQ(again, 0u);
+  EXPECT_EQ(drain_stream(b, 1000), 0u);
 }
 
 TEST(Delivery, QueuedWhileOfflineIsSealedAndDeliveredAfterRestart) {

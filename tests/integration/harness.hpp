@@ -68,6 +68,18 @@ inline std::vector<std::string> send_batches(LocalNode& from, const LocalNode& t
   return ids;
 }
 
+// Reads the node's message stream until it is idle for `idle_ms`, acking each message; returns how many came.
+inline std::size_t drain_stream(LocalNode& node, int idle_ms) {
+  std::size_t count = 0;
+  node.api().stream(
+      [&](const nlohmann::json&) {
+        ++count;
+        return true;
+      },
+      idle_ms);
+  return count;
+}
+
 // All messages in a node's inbox: id -> payload. Fails the test on a duplicate id.
 inline std::map<std::string, std::string> inbox(LocalNode& node) {
   std::map<std::string, std::string> out;
