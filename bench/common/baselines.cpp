@@ -35,6 +35,8 @@
 #include <thread>
 #include <utility>
 
+#include "util/process.hpp"
+
 namespace hyphae::bench {
 namespace {
 
@@ -549,17 +551,6 @@ LatencyStats summarize(std::vector<double> samples_us) {
   s.p99_us = rank(0.99);
   s.mean_us = std::accumulate(samples_us.begin(), samples_us.end(), 0.0) / static_cast<double>(s.samples);
   return s;
-}
-
-std::uint16_t free_tcp_port() {
-  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) fail_errno("free_tcp_port: socket");
-  sockaddr_in a = loopback(0);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail_errno("free_tcp_port: bind");
-  socklen_t len = sizeof a;
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    fail_errno("free_tcp_port: getsockname");
-  return ntohs(a.sin_port);
 }
 
 double zmq_push_pull_msgs_per_s(std::size_t payload, std::size_t count) {

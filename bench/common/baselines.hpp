@@ -2,7 +2,7 @@
 // project's benchmarks are judged against; every figure is measured when called, nothing is cached.
 // Thread-safety: the measuring functions fork child processes and may start a broker, so call them
 //   from one thread at a time, ideally while no other thread of the process holds locks a forked child
-//   could need (the children use only libc and libzmq after fork). summarize() and free_tcp_port() are
+//   could need (the children use only libc and libzmq after fork). summarize() is
 //   safe from any thread.
 // Ownership: each call owns every process, socket, thread and temp file it creates and releases all of
 //   them before returning, also when it throws. Failures (including time-outs) throw std::runtime_error.
@@ -24,10 +24,6 @@ struct LatencyStats {
 
 // Nearest-rank percentiles (p50, p99) and the arithmetic mean of samples_us.
 LatencyStats summarize(std::vector<double> samples_us);
-
-// A TCP port on 127.0.0.1 that was free a moment ago: binds port 0, reads the port, closes.
-// Another process may take it before the caller binds; callers retry on EADDRINUSE.
-std::uint16_t free_tcp_port();
 
 // ZeroMQ PUSH -> PULL over tcp://127.0.0.1 between two processes: this process binds PULL, a forked
 // child connects PUSH and sends `count` messages of `payload` bytes. Returns messages/s seen at the

@@ -44,7 +44,8 @@ bool wait_until(Predicate predicate, std::chrono::milliseconds timeout) {
   return predicate();
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago (binds port 0, reads it, closes).
+// Another process may take it before the caller binds. Throws std::runtime_error on failure.
 unsigned short free_tcp_port();
 
 }  // namespace hyphae
