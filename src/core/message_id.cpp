@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <chrono>
 
 #include "core/bytes.hpp"
 #include "core/error.hpp"
@@ -24,8 +25,8 @@ void register_fork_handler() {
 
 }  // namespace
 
-MessageId MessageId::random() {
-  // One getrandom() per 256 IDs instead of one per message (this is on the send hot path).
+MessageId MessageId::generate() {
+  // One getrandom() per 409 IDs instead of one per message (this is on the send hot path).
   struct Pool {
     std::array<std::uint8_t, 4096> buf;
     std::size_t pos = sizeof buf;
@@ -33,17 +34,28 @@ MessageId MessageId::random() {
   };
   thread_local Pool pool;
   const std::uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
-  if (pool.pos + 16 > pool.buf.size() || pool.generation != generation) {
+  if (pool.pos + 10 > pool.buf.size() || pool.generation != generation) {
     register_fork_handler();
     randombytes_buf(pool.buf.data(), pool.buf.size());
     pool.pos = 0;
     pool.generation = g_fork_generation.load(std::memory_order_relaxed);
   }
   MessageId id;
-  std::memcpy(id.bytes.data(), pool.buf.data() + pool.pos, id.bytes.size());
-  sodium_memzero(pool.buf.data() + pool.pos, id.bytes.size());  // never hand out the same bytes twice
-  pool.pos += id.bytes.size();
+  const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+  for (int i = 0; i < 6; ++i) id.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  constexpr std::size_t kRandomBytes = 10;
+  std::memcpy(id.bytes.data() + 6, pool.buf.data() + pool.pos, kRandomBytes);
+  sodium_memzero(pool.buf.data() + pool.pos, kRandomBytes);  // never hand out the same bytes twice
+  pool.pos += kRandomBytes;
   return id;
+}
+
+std::uint64_t MessageId::timestamp_ms() const {
+  std::uint64_t ms = 0;
+  for (int i = 0; i < 6; ++i) ms = (ms << 8) | bytes[static_cast<std::size_t>(i)];
+  return ms;
 }
 
 std::string MessageId::to_hex() const {

@@ -25,7 +25,7 @@ Bytes peer_bytes(const PeerId& p) {
 
 // 8 random bytes from MessageId's buffered generator (one getrandom per 256 ids, not per message).
 std::uint64_t random_u64() {
-  auto r = MessageId::random();
+  auto r = MessageId::generate();
   std::uint64_t v = 0;
   std::memcpy(&v, r.bytes.data(), sizeof v);
   return v;
@@ -33,6 +33,10 @@ std::uint64_t random_u64() {
 
 // Durable messages wait in the outbox while this much is unsent on the link.
 constexpr std::size_t kPumpBacklogLimit = 8u << 20;
+// How a message delivered over a direct mesh link is described in its status.
+constexpr std::string_view kDirectTransport = "tcp (direct link to the recipient)";
+// Rows staged for one store submission before a new one starts (see stage()).
+constexpr std::size_t kMaxStagedRows = 2048;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
 constexpr std::size_t kMaxLinkBacklog = 64u << 20;
 
@@ -51,9 +55,9 @@ static std::uint64_t seen_cutoff(std::uint64_t now, std::uint64_t window) {
   return now - std::min(now, kMaxTtlMs + 2 * window);
 }
 
+// The store keeps every received id (inbox rows); memory keeps those still inside the window.
 void Node::Impl::prune_seen(std::uint64_t now) {
   auto cutoff = seen_cutoff(now, config.timestamp_window_ms);
-  if (store->prune_seen(cutoff)) return;
   std::unordered_set<MessageId> kept(awaiting_commit.begin(), awaiting_commit.end());
   for (const auto& key : store->seen_since(cutoff)) {
     MessageId id;
@@ -97,6 +101,7 @@ void Node::Impl::load_from_store() {
     m.created_ms = row.created_ms;
     m.updated_ms = row.updated_ms;
     m.expires_ms = row.expires_ms;
+    if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     m.attempts = row.attempts;
     outbox.emplace(id, std::move(m));
     queues[*to].ids.push_back(id);
@@ -130,7 +135,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   auto& queue = queues[to];
   for (auto& payload : payloads) {
     Envelope env;
-    env.id = MessageId::random();
+    env.id = MessageId::generate();
     env.from = identity.peer_id();
     env.to = to;
     env.timestamp_ms = now;
@@ -165,6 +170,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     m.created_ms = now;
     m.updated_ms = now;
     m.expires_ms = row.expires_ms;
+    if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     batch.outbox_inserts.push_back(std::move(row));
     outbox.emplace(env.id, std::move(m));
     queue.ids.push_back(env.id);
@@ -199,7 +205,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   if (link->backlog_bytes() > kMaxLinkBacklog)
     return done(std::unexpected(make_error_code(Errc::backpressure)));
   Envelope env;
-  env.id = MessageId::random();
+  env.id = MessageId::generate();
   env.timestamp_ms = now_ms();
   env.nonce = random_u64();
   env.priority = options.priority;
@@ -304,9 +310,9 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   row.from = peer_bytes(env.from);
   row.received_ms = now;
   row.envelope = encode_envelope(env);
-  staged_inbound.push_back(PendingInbound{
-      InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
   stage(std::move(batch), nullptr);
+  stage_inbound(PendingInbound{
+      InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
 }
 
 void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
@@ -371,7 +377,7 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
     meters.latency->observe(static_cast<double>(now - std::min(now, it->second.created_ms)) / 1000.0);
     if (delivered_observer) delivered_observer(id);
     batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::delivered,
-                                                       "tcp (direct link to the recipient)", "", now, false});
+                                                       std::string(kDirectTransport), "", now, false});
   }
   if (batch.empty()) return;
   std::vector<MessageId> ids;
@@ -389,9 +395,16 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
 
 void Node::Impl::expire_outbox() {
   auto now = now_ms();
+  if (now < next_expiry_ms) return;  // nothing can have expired: skip the scan
+  next_expiry_ms = std::numeric_limits<std::uint64_t>::max();
   store::WriteBatch batch;
   for (auto& [id, m] : outbox) {
-    if (m.expires_ms == 0 || now < m.expires_ms) continue;
+    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+    if (m.expires_ms == 0) continue;
+    if (now < m.expires_ms) {
+      next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
+      continue;
+    }
     if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
     m.state = store::OutboxState::failed;
     m.reason = "ttl expired before the recipient acknowledged it";
@@ -403,36 +416,65 @@ void Node::Impl::expire_outbox() {
 }
 
 void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit) {
-  staged.merge(std::move(batch));
-  if (on_commit) staged_callbacks.push_back(std::move(on_commit));
-  if (commit_scheduled) return;
+  if (staged_chunks.empty()) staged_chunks.emplace_back();
+  if (!staged_chunks.back().batch.empty() &&
+      staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
+    staged_chunks.emplace_back();
+  auto& chunk = staged_chunks.back();
+  chunk.batch.merge(std::move(batch));
+  if (on_commit) chunk.callbacks.push_back(std::move(on_commit));
+  if (commit_scheduled || commit_in_flight) return;
   commit_scheduled = true;
   // Commit after the current burst of handlers, so one transaction carries many messages.
   asio::post(strand, [self = shared_from_this()] { self->commit_staged(); });
 }
 
-void Node::Impl::commit_staged() {
+void Node::Impl::stage_inbound(PendingInbound pending) {
+  if (staged_chunks.empty()) staged_chunks.emplace_back();
+  staged_chunks.back().inbound.push_back(std::move(pending));
+}
+
+void Node::Impl::commit_staged(bool force) {
   commit_scheduled = false;
-  if (staged.empty() && staged_callbacks.empty()) return;
-  if (!staged_inbound.empty()) {
+  while (!staged_chunks.empty() && (force || !commit_in_flight)) {
+    auto chunk = std::move(staged_chunks.front());
+    staged_chunks.pop_front();
+    if (chunk.batch.empty() && chunk.callbacks.empty() && chunk.inbound.empty()) continue;
+    submit_chunk(std::move(chunk));
+  }
+}
+
+void Node::Impl::submit_chunk(StagedChunk chunk) {
+  // An ack that came back while this chunk waited makes its envelope unnecessary on disk: the
+  // message is written as delivered directly (the delivered update that follows is a no-op).
+  for (auto& row : chunk.batch.outbox_inserts) {
+    MessageId id;
+    id.bytes = row.id;
+    auto it = outbox.find(id);
+    if (it != outbox.end() && it->second.state == store::OutboxState::delivered) {
+      row.state = store::OutboxState::delivered;
+      row.transport = std::string(kDirectTransport);
+      row.updated_ms = it->second.updated_ms;
+      row.envelope = Bytes{};
+    }
+  }
+  if (!chunk.inbound.empty()) {
     std::weak_ptr<Impl> weak_self = shared_from_this();
-    staged_callbacks.push_back([weak_self, inbound = std::move(staged_inbound)](std::error_code ec) mutable {
+    chunk.callbacks.push_back([weak_self, inbound = std::move(chunk.inbound)](std::error_code ec) mutable {
       if (auto self = weak_self.lock()) self->on_inbound_committed(std::move(inbound), ec);
     });
-    staged_inbound.clear();
   }
-  auto callbacks = std::move(staged_callbacks);
-  staged_callbacks.clear();
-  auto batch = std::move(staged);
-  staged = store::WriteBatch{};
+  commit_in_flight = true;
   std::weak_ptr<Impl> weak = shared_from_this();
   auto executor = strand;
-  store->submit(std::move(batch),
-                [weak, executor, callbacks = std::move(callbacks)](std::error_code ec) mutable {
+  store->submit(std::move(chunk.batch),
+                [weak, executor, callbacks = std::move(chunk.callbacks)](std::error_code ec) mutable {
                   asio::post(executor, [weak, ec, callbacks = std::move(callbacks)] {
                     auto self = weak.lock();
                     if (!self) return;
+                    self->commit_in_flight = false;
                     for (auto& cb : callbacks) cb(ec);
+                    if (!self->commit_in_flight) self->commit_staged();
                   });
                 });
 }

@@ -165,7 +165,7 @@ void Node::Impl::stop() {
   tick_timer.cancel();
   auto all = links;
   for (const auto& link : all) link->close("node stopping");
-  commit_staged();
+  commit_staged(/*force=*/true);
   store->flush();
 }
 

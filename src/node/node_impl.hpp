@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -57,7 +58,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   // Forgets replay-protection ids old enough that their envelopes would be refused as stale anyway.
   void prune_seen(std::uint64_t now);
   void stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit);
-  void commit_staged();
+  void commit_staged(bool force = false);
   void deliver_to_app(const InboundMessage& message);
   std::uint64_t subscribe(InboundHandler handler);
   std::optional<MessageStatus> status(const MessageId& id) const;
@@ -102,6 +103,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   boost::asio::steady_timer tick_timer;
   bool running = false;
   std::uint64_t last_expiry_ms = 0;
+  // No pending message expires before this (expire_outbox skips its scan until then).
+  std::uint64_t next_expiry_ms = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t last_prune_ms = 0;
   static constexpr std::uint64_t kSeenPruneIntervalMs = 10 * 60 * 1000;
 
@@ -118,17 +121,26 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     InboundMessage message;
     std::weak_ptr<mesh::TcpLink> link;
   };
-  std::vector<PendingInbound> staged_inbound;
+  void stage_inbound(PendingInbound pending);  // after stage() of its inbox row: same chunk
   std::unordered_set<MessageId> awaiting_commit;
   std::vector<std::pair<MessageId, std::weak_ptr<mesh::TcpLink>>> extra_ack_waiters;
   void on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec);
   std::map<std::uint64_t, Subscriber> subscribers;
   std::uint64_t next_subscriber = 1;
 
-  store::WriteBatch staged;
-  std::vector<std::function<void(std::error_code)>> staged_callbacks;
+  // Writes wait in chunks of at most kMaxStagedRows rows; one chunk at a time is with the store.
+  // While it commits, acks arrive for messages of the chunks still waiting, and those are handed
+  // to the store as delivered without their envelopes (commit_staged).
+  struct StagedChunk {
+    store::WriteBatch batch;
+    std::vector<std::function<void(std::error_code)>> callbacks;
+    std::vector<PendingInbound> inbound;
+  };
+  std::deque<StagedChunk> staged_chunks;  // never empty: back() is the one being filled
   bool commit_scheduled = false;
-  std::uint64_t commits_in_flight = 0;
+  bool commit_in_flight = false;
+  // force: submit every chunk now, even with one in flight (stop()).
+  void submit_chunk(StagedChunk chunk);
 
   NodeCounters counters;
   // Prometheus metrics (GET /metrics); references into `metrics` cached for the hot paths.

@@ -71,9 +71,68 @@ CREATE TABLE peer_routes(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: envelopes move out of the status rows into tables of their own, keyed by the status
+// row's seq (INTEGER PRIMARY KEY, so both grow at their right edge). A delivered mark or an app
+// ack now rewrites a ~100-byte status row instead of the page holding a 1 KiB envelope; a
+// delivered outbox message drops its envelope row (whole leaf pages go to the freelist without
+// being written). The envelope table is therefore the set of undelivered messages, and pending
+// reads start from it, which replaces v1's partial index (an insert and a delete per message).
+// seen_ids goes: every id in it came from an inbox insert, and the inbox's unique id index is the
+// replay record now (two B-tree inserts and two dirty pages less per received message).
+// AUTOINCREMENT is gone: inbox rows are never deleted, so max(seq)+1 never reuses
+// a seq. Existing rows keep their ids, states and seqs.
+constexpr const char* kV3 = R"sql(
+CREATE TABLE outbox_v3(
+  seq         INTEGER PRIMARY KEY,
+  id          BLOB    NOT NULL UNIQUE CHECK (length(id) = 16),
+  to_peer     BLOB    NOT NULL,
+  priority    INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  expires_ms  INTEGER NOT NULL DEFAULT 0,
+  state       INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),
+  transport   TEXT    NOT NULL DEFAULT '',
+  reason      TEXT    NOT NULL DEFAULT '',
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  updated_ms  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE outbox_envelopes(
+  seq       INTEGER PRIMARY KEY,
+  envelope  BLOB    NOT NULL
+);
+INSERT INTO outbox_v3(seq, id, to_peer, priority, created_ms, expires_ms, state, transport, reason,
+                      attempts, updated_ms)
+  SELECT rowid, id, to_peer, priority, created_ms, expires_ms, state, transport, reason, attempts,
+         updated_ms FROM outbox ORDER BY rowid;
+INSERT INTO outbox_envelopes(seq, envelope)
+  SELECT rowid, envelope FROM outbox WHERE envelope IS NOT NULL ORDER BY rowid;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+
+CREATE TABLE inbox_v3(
+  seq          INTEGER PRIMARY KEY,
+  id           BLOB    NOT NULL UNIQUE CHECK (length(id) = 16),
+  from_peer    BLOB    NOT NULL,
+  received_ms  INTEGER NOT NULL,
+  app_acked    INTEGER NOT NULL DEFAULT 0 CHECK (app_acked IN (0, 1))
+);
+CREATE TABLE inbox_envelopes(
+  seq       INTEGER PRIMARY KEY,
+  envelope  BLOB    NOT NULL
+);
+INSERT INTO inbox_v3(seq, id, from_peer, received_ms, app_acked)
+  SELECT seq, id, from_peer, received_ms, app_acked FROM inbox ORDER BY seq;
+INSERT INTO inbox_envelopes(seq, envelope) SELECT seq, envelope FROM inbox ORDER BY seq;
+DROP TABLE inbox;
+ALTER TABLE inbox_v3 RENAME TO inbox;
+CREATE INDEX inbox_unacked ON inbox(seq) WHERE app_acked = 0;
+
+DROP TABLE seen_ids;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
+    {3, "envelopes_apart", kV3},
 };
 
 constexpr const char* kAuditTable =

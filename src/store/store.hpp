@@ -90,7 +90,7 @@ struct RouteRow {
 struct WriteBatch {
   std::vector<OutboxRow> outbox_inserts;     // new messages (a duplicate id is an error)
   std::vector<OutboxUpdate> outbox_updates;  // state changes; on delivered, the envelope blob is dropped
-  std::vector<InboxRow> inbox_inserts;       // INSERT OR IGNORE by id; also records the id in seen ids
+  std::vector<InboxRow> inbox_inserts;       // INSERT OR IGNORE by id (a known id is skipped)
   std::vector<MessageKey> inbox_app_acks;    // app consumed these
   std::vector<PeerRow> peer_upserts;         // merge addresses (union), max last_seen
   std::vector<RouteRow> route_upserts;
@@ -157,10 +157,11 @@ class Store {
   std::size_t outbox_count(OutboxState);
   std::vector<InboxRow> inbox_after(std::uint64_t after_seq, bool only_unacked, std::size_t limit);
   std::optional<InboxRow> inbox_get(const MessageKey&);
-  std::vector<MessageKey> seen_since(std::uint64_t since_ms);  // first_seen_ms >= since_ms
+  // Seen ids (replay protection) are the inbox's ids: every received message keeps its inbox row.
+  // seen_since: ids received at or after since_ms, newest first (received_ms follows the wall clock;
+  // it scans back from the newest row and tolerates a clock that stepped back by up to an hour).
+  std::vector<MessageKey> seen_since(std::uint64_t since_ms);
   bool seen(const MessageKey&);
-  // Deletes seen ids with first_seen_ms < older_than_ms (synchronous, on the write connection).
-  std::error_code prune_seen(std::uint64_t older_than_ms);
   std::vector<PeerRow> peers();
   std::optional<PeerRow> peer(const Bytes& id);
   std::vector<RouteRow> routes();  // ordered by destination, hops, newest first

@@ -8,12 +8,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <span>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "store/sqlite.hpp"
@@ -21,15 +23,23 @@
 
 namespace hyphae::store {
 
+// Message ids are time-ordered in their first bytes (core/message_id.hpp): hash the tail.
+struct KeyHash {
+  std::size_t operator()(const MessageKey& k) const noexcept {
+    std::size_t v;
+    std::memcpy(&v, k.data() + k.size() - sizeof v, sizeof v);
+    return v;
+  }
+};
+
 // Prepared once per write connection.
 struct WriteStmts {
   sql::Stmt begin, commit, rollback;
   sql::Stmt savepoint, release, rollback_to;
-  sql::Stmt outbox_insert, outbox_update;
-  sql::Stmt inbox_insert, seen_insert, inbox_ack;
+  sql::Stmt outbox_insert, outbox_envelope_insert, outbox_update, outbox_envelope_drop;
+  sql::Stmt inbox_insert, inbox_envelope_insert, inbox_ack;
   sql::Stmt peer_upsert, peer_address;
   sql::Stmt route_upsert;
-  sql::Stmt prune_seen;
 };
 
 // Prepared once per read connection.
@@ -53,7 +63,7 @@ struct Store::Impl {
   int version = 0;
 
   // Write side, guarded by write_mu (held by the writer thread for a whole group, by apply()
-  // and prune_seen()).
+  // and commit_inline()).
   std::mutex write_mu;
   sql::Db wdb;
   WriteStmts w;
@@ -94,7 +104,10 @@ struct Store::Impl {
   std::error_code apply_one(const WriteBatch& b);
 
   // Write helpers; write_mu held (store_write.cpp).
-  int write_batch(const WriteBatch& b);  // SQLITE_OK or the first failing statement's code
+  // SQLITE_OK or the first failing statement's code. delivered_later: ids that a later statement
+  // of the same transaction marks delivered; their outbox inserts skip the envelope (it would be
+  // written only to be dropped again). Only for transactions that commit or fail as a whole.
+  int write_batch(const WriteBatch& b, const std::unordered_set<MessageKey, KeyHash>* delivered_later = nullptr);
   int begin();
   int commit();  // honours inject_failures; rolls back on failure
   void rollback();

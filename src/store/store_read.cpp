@@ -11,9 +11,16 @@
 namespace hyphae::store {
 namespace {
 
-constexpr const char* kOutboxCols =
-    "id, to_peer, envelope, priority, created_ms, expires_ms, state, transport, reason, attempts, updated_ms";
-constexpr const char* kInboxCols = "seq, id, from_peer, received_ms, envelope, app_acked";
+constexpr const char* kOutboxSelect =
+    "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
+    " o.reason, o.attempts, o.updated_ms FROM outbox o LEFT JOIN outbox_envelopes e ON e.seq = o.seq ";
+// Undelivered messages are exactly those with an envelope row: start from that (small) table.
+constexpr const char* kPendingSelect =
+    "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
+    " o.reason, o.attempts, o.updated_ms FROM outbox_envelopes e CROSS JOIN outbox o ON o.seq = e.seq ";
+constexpr const char* kInboxSelect =
+    "SELECT i.seq, i.id, i.from_peer, i.received_ms, e.envelope, i.app_acked"
+    " FROM inbox i LEFT JOIN inbox_envelopes e ON e.seq = i.seq ";
 
 std::int64_t sql_limit(std::size_t limit) {
   constexpr auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
@@ -77,27 +84,28 @@ bool for_each_row(sql::Db& db, sql::Stmt& s, std::string_view what, F&& f) {
 
 std::error_code Store::Impl::prepare_read() {
   using std::string;
-  const string outbox_select = string("SELECT ") + kOutboxCols + " FROM outbox ";
-  const string inbox_select = string("SELECT ") + kInboxCols + " FROM inbox ";
-  // The pending queries repeat the partial index's condition "state IN (0, 1)" verbatim so that
-  // the planner can use outbox_pending.
+  const string outbox_select = kOutboxSelect;
+  const string inbox_select = kInboxSelect;
   struct Def {
     sql::Stmt* stmt;
     string text;
   };
   const Def defs[] = {
       {&r.pending_to,
-       outbox_select + "WHERE to_peer = ?1 AND state IN (0, 1) ORDER BY priority, created_ms LIMIT ?2"},
-      {&r.pending_all, outbox_select + "WHERE state IN (0, 1) ORDER BY priority, created_ms LIMIT ?1"},
-      {&r.outbox_get, outbox_select + "WHERE id = ?1"},
-      // Pending states count from the partial index; delivered/failed scan the table.
-      {&r.outbox_count_pending, "SELECT count(*) FROM outbox WHERE state IN (0, 1) AND state = ?1"},
+       string(kPendingSelect) +
+           "WHERE o.to_peer = ?1 AND o.state IN (0, 1) ORDER BY o.priority, o.created_ms LIMIT ?2"},
+      {&r.pending_all,
+       string(kPendingSelect) + "WHERE o.state IN (0, 1) ORDER BY o.priority, o.created_ms LIMIT ?1"},
+      {&r.outbox_get, outbox_select + "WHERE o.id = ?1"},
+      // Pending states count from the envelope table; delivered/failed scan the status rows.
+      {&r.outbox_count_pending,
+       "SELECT count(*) FROM outbox_envelopes e CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state = ?1"},
       {&r.outbox_count, "SELECT count(*) FROM outbox WHERE state = ?1"},
-      {&r.inbox_after_all, inbox_select + "WHERE seq > ?1 ORDER BY seq LIMIT ?2"},
-      {&r.inbox_after_unacked, inbox_select + "WHERE app_acked = 0 AND seq > ?1 ORDER BY seq LIMIT ?2"},
-      {&r.inbox_get, inbox_select + "WHERE id = ?1"},
-      {&r.seen_since, "SELECT id FROM seen_ids WHERE first_seen_ms >= ?1"},
-      {&r.seen_one, "SELECT 1 FROM seen_ids WHERE id = ?1"},
+      {&r.inbox_after_all, inbox_select + "WHERE i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
+      {&r.inbox_after_unacked, inbox_select + "WHERE i.app_acked = 0 AND i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
+      {&r.inbox_get, inbox_select + "WHERE i.id = ?1"},
+      {&r.seen_since, "SELECT id, received_ms FROM inbox ORDER BY seq DESC"},
+      {&r.seen_one, "SELECT 1 FROM inbox WHERE id = ?1"},
       {&r.peers_all,
        "SELECT p.id, p.last_seen_ms, a.address FROM peers p"
        " LEFT JOIN peer_addresses a ON a.peer = p.id ORDER BY p.id, a.address"},
@@ -187,11 +195,22 @@ std::vector<MessageKey> Store::seen_since(std::uint64_t since_ms) {
   std::lock_guard lk(impl_->read_mu);
   sql::Stmt& s = impl_->r.seen_since;
   sql::ResetGuard reset(s);
-  s.bind_u64(1, since_ms);
-  for_each_row(impl_->rdb, s, "seen_since", [&](const sql::Stmt& st) {
+  // Newest first; stop once rows are older than since_ms by more than a slack that absorbs a wall
+  // clock that stepped back (received_ms follows seq only as far as the clock does).
+  constexpr std::uint64_t kClockSlackMs = 60 * 60 * 1000;
+  const std::uint64_t stop_below = since_ms > kClockSlackMs ? since_ms - kClockSlackMs : 0;
+  for (;;) {
+    int rc = s.step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      spdlog::error("store: read seen_since failed: {}", impl_->rdb.errmsg());
+      break;
+    }
+    const std::uint64_t received = s.col_u64(1);
+    if (received < stop_below) break;
     MessageKey k;
-    if (st.col_array(0, k)) out.push_back(k);
-  });
+    if (received >= since_ms && s.col_array(0, k)) out.push_back(k);
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "store/store_impl.hpp"
 
+
 namespace hyphae::store {
 
 std::string_view to_string(OutboxState s) {
@@ -92,18 +93,18 @@ std::error_code Store::Impl::prepare_write() {
       {&w.release, "RELEASE batch"},
       {&w.rollback_to, "ROLLBACK TO batch"},
       {&w.outbox_insert,
-       "INSERT INTO outbox(id, to_peer, envelope, priority, created_ms, expires_ms, state, transport, reason,"
-       " attempts, updated_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+       "INSERT INTO outbox(id, to_peer, priority, created_ms, expires_ms, state, transport, reason,"
+       " attempts, updated_ms) VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+      {&w.outbox_envelope_insert, "INSERT INTO outbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.outbox_envelope_drop, "DELETE FROM outbox_envelopes WHERE seq = ?1"},
       {&w.outbox_update,
        "UPDATE outbox SET state = ?2,"
        " transport = CASE WHEN ?3 = '' THEN transport ELSE ?3 END,"
-       " reason = ?4, updated_ms = ?5, attempts = attempts + ?6,"
-       " envelope = CASE WHEN ?2 = 2 THEN NULL ELSE envelope END"
-       " WHERE id = ?1 AND state <> 2"},
+       " reason = ?4, updated_ms = ?5, attempts = attempts + ?6"
+       " WHERE id = ?1 AND state <> 2 RETURNING seq"},
       {&w.inbox_insert,
-       "INSERT OR IGNORE INTO inbox(id, from_peer, received_ms, envelope, app_acked)"
-       " VALUES(?1, ?2, ?3, ?4, ?5)"},
-      {&w.seen_insert, "INSERT OR IGNORE INTO seen_ids(id, first_seen_ms) VALUES(?1, ?2)"},
+       "INSERT OR IGNORE INTO inbox(id, from_peer, received_ms, app_acked) VALUES(?1, ?2, ?3, ?5)"},
+      {&w.inbox_envelope_insert, "INSERT INTO inbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.inbox_ack, "UPDATE inbox SET app_acked = 1 WHERE id = ?1 AND app_acked = 0"},
       {&w.peer_upsert,
        "INSERT INTO peers(id, last_seen_ms) VALUES(?1, ?2)"
@@ -115,7 +116,6 @@ std::error_code Store::Impl::prepare_write() {
        " ON CONFLICT(destination, next_hop, transport) DO UPDATE SET hops = excluded.hops,"
        " updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms"
        " WHERE excluded.updated_ms >= peer_routes.updated_ms"},
-      {&w.prune_seen, "DELETE FROM seen_ids WHERE first_seen_ms < ?1"},
   };
   for (const Def& d : defs) {
     if (wdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -126,16 +126,11 @@ std::error_code Store::Impl::prepare_write() {
   return {};
 }
 
-int Store::Impl::write_batch(const WriteBatch& b) {
+int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<MessageKey, KeyHash>* delivered_later) {
   for (const OutboxRow& row : b.outbox_inserts) {
     sql::Stmt& s = w.outbox_insert;
     s.bind_blob(1, row.id);
     s.bind_blob(2, row.to);
-    if (row.state == OutboxState::delivered) {
-      s.bind_null(3);
-    } else {
-      s.bind_blob(3, row.envelope);
-    }
     s.bind_i64(4, row.priority);
     s.bind_u64(5, row.created_ms);
     s.bind_u64(6, row.expires_ms);
@@ -145,6 +140,12 @@ int Store::Impl::write_batch(const WriteBatch& b) {
     s.bind_i64(10, row.attempts);
     s.bind_u64(11, row.updated_ms);
     if (int rc = run(s)) return rc;
+    const bool keep_envelope = row.state != OutboxState::delivered &&
+                               !(delivered_later && delivered_later->contains(row.id));
+    if (keep_envelope) {
+      w.outbox_envelope_insert.bind_blob(1, row.envelope);
+      if (int rc = run(w.outbox_envelope_insert)) return rc;
+    }
   }
   for (const OutboxUpdate& u : b.outbox_updates) {
     sql::Stmt& s = w.outbox_update;
@@ -154,20 +155,27 @@ int Store::Impl::write_batch(const WriteBatch& b) {
     s.bind_text(4, u.reason);
     s.bind_u64(5, u.updated_ms);
     s.bind_i64(6, u.count_attempt ? 1 : 0);
-    if (int rc = run(s)) return rc;
+    // RETURNING: every change happens in the first step; a row back means it was not delivered yet.
+    int rc = s.step();
+    const std::int64_t seq = rc == SQLITE_ROW ? s.col_i64(0) : 0;
+    s.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+    if (rc == SQLITE_ROW && u.state == OutboxState::delivered) {
+      w.outbox_envelope_drop.bind_i64(1, seq);
+      if ((rc = run(w.outbox_envelope_drop))) return rc;
+    }
   }
   for (const InboxRow& row : b.inbox_inserts) {
     sql::Stmt& s = w.inbox_insert;
     s.bind_blob(1, row.id);
     s.bind_blob(2, row.from);
     s.bind_u64(3, row.received_ms);
-    s.bind_blob(4, row.envelope);
     s.bind_i64(5, row.app_acked ? 1 : 0);
     if (int rc = run(s)) return rc;
-    sql::Stmt& seen = w.seen_insert;
-    seen.bind_blob(1, row.id);
-    seen.bind_u64(2, row.received_ms);
-    if (int rc = run(seen)) return rc;
+    if (sqlite3_changes(wdb.get()) > 0) {  // not a duplicate id (INSERT OR IGNORE)
+      w.inbox_envelope_insert.bind_blob(1, row.envelope);
+      if (int rc = run(w.inbox_envelope_insert)) return rc;
+    }
   }
   for (const MessageKey& id : b.inbox_app_acks) {
     w.inbox_ack.bind_blob(1, id);

@@ -268,7 +268,7 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   RawPeer peer(b.listen_port(), *b_id);
 
   Envelope good;
-  good.id = MessageId::random();
+  good.id = MessageId::generate();
   good.timestamp_ms = now_ms();
   good.ttl_s = 3600;
   good.flags = envelope_flags::ack_requested;
@@ -278,17 +278,17 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   peer.send(mesh::RecordType::data, good_wire);  // the same id again: a replay
 
   Envelope stale = good;
-  stale.id = MessageId::random();
+  stale.id = MessageId::generate();
   stale.ttl_s = 0;
   stale.timestamp_ms = now_ms() - 11 * 60 * 1000;
   peer.send(mesh::RecordType::data, encode_envelope(stale, true));
   Envelope future = stale;
-  future.id = MessageId::random();
+  future.id = MessageId::generate();
   future.timestamp_ms = now_ms() + 11 * 60 * 1000;
   peer.send(mesh::RecordType::data, encode_envelope(future, true));
 
   Envelope forged;
-  forged.id = MessageId::random();
+  forged.id = MessageId::generate();
   forged.to = *b_id;
   forged.timestamp_ms = now_ms();
   forged.ttl_s = 60;
@@ -298,7 +298,7 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   peer.send(mesh::RecordType::data, encode_envelope(forged));
 
   Envelope unopenable;
-  unopenable.id = MessageId::random();
+  unopenable.id = MessageId::generate();
   unopenable.to = *b_id;
   unopenable.timestamp_ms = now_ms();
   unopenable.ttl_s = 60;

@@ -19,7 +19,7 @@ Identity identity(std::uint8_t v) {
 
 Envelope sample(std::size_t payload_size = 11) {
   Envelope e;
-  e.id = MessageId::random();
+  e.id = MessageId::generate();
   e.from = identity(1).peer_id();
   e.to = identity(2).peer_id();
   e.timestamp_ms = 1'700'000'000'123;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <random>
@@ -238,7 +239,7 @@ TEST(PublicKeyProtobuf, CanonicalOnly) {
 TEST(MessageId, RandomHexAndHash) {
   std::unordered_set<MessageId> seen;
   for (int i = 0; i < 2000; ++i) {
-    auto id = MessageId::random();
+    auto id = MessageId::generate();
     EXPECT_FALSE(id.is_zero());
     EXPECT_TRUE(seen.insert(id).second);
     auto hex = id.to_hex();
@@ -255,7 +256,27 @@ TEST(MessageId, RandomHexAndHash) {
   EXPECT_EQ(MessageId::from_hex("zz000000000000000000000000000001").error(), Errc::malformed);
   EXPECT_EQ(MessageId::from_hex("ab0000000000000000000000000000011").error(), Errc::malformed);
   MessageId a, b;
-  b.bytes[15] = 1;
+  b.bytes[0] = 1;
   EXPECT_LT(a, b);
-  EXPECT_EQ(std::hash<MessageId>{}(a), std::hash<MessageId>{}(b));  // only the first 8 bytes count
+  EXPECT_EQ(std::hash<MessageId>{}(a), std::hash<MessageId>{}(b));  // only the last 8 bytes count
+  b.bytes[15] = 1;
+  EXPECT_NE(std::hash<MessageId>{}(a), std::hash<MessageId>{}(b));
+}
+
+TEST(MessageId, GeneratedIdsAreTimeOrderedWithARandomTail) {
+  using namespace std::chrono;
+  auto before = static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  std::vector<MessageId> ids;
+  for (int i = 0; i < 5000; ++i) ids.push_back(MessageId::generate());
+  auto after = static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  std::set<std::size_t> hashes;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_GE(ids[i].timestamp_ms(), before);
+    EXPECT_LE(ids[i].timestamp_ms(), after);
+    if (i > 0) {
+      EXPECT_LE(ids[i - 1].timestamp_ms(), ids[i].timestamp_ms());
+    }
+    hashes.insert(std::hash<MessageId>{}(ids[i]));
+  }
+  EXPECT_EQ(hashes.size(), ids.size());  // the hash sees the random tail, not the shared timestamp
 }
