@@ -45,7 +45,8 @@ struct WriteStmts {
 // Prepared once per read connection.
 struct ReadStmts {
   sql::Stmt pending_to, pending_all, outbox_get, outbox_count, outbox_count_pending;
-  sql::Stmt inbox_after_all, inbox_after_unacked, inbox_get;
+  sql::Stmt inbox_after_all, inbox_after_unacked, inbox_get, inbox_max_seq, inbox_unacked_floor;
+  sql::Stmt read_begin, read_end;
   sql::Stmt seen_since, seen_one;
   sql::Stmt peers_all, peer_one;
   sql::Stmt routes_all;
@@ -72,6 +73,9 @@ struct Store::Impl {
   std::mutex read_mu;
   sql::Db rdb;
   ReadStmts r;
+  // Every inbox row with seq <= unacked_floor is app-acked (acks never revert and new rows get
+  // larger seqs, so it only moves up); unacked reads start above it.
+  std::uint64_t unacked_floor = 0;
 
   // Group-commit queue, guarded by q_mu.
   std::mutex q_mu;

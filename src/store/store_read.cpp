@@ -3,6 +3,7 @@
 // WAL checkpoints).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "core/error.hpp"
@@ -104,6 +105,11 @@ std::error_code Store::Impl::prepare_read() {
       {&r.inbox_after_all, inbox_select + "WHERE i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
       {&r.inbox_after_unacked, inbox_select + "WHERE i.app_acked = 0 AND i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
       {&r.inbox_get, inbox_select + "WHERE i.id = ?1"},
+      {&r.inbox_max_seq, "SELECT coalesce(max(seq), 0) FROM inbox"},
+      {&r.inbox_unacked_floor,
+       "SELECT coalesce((SELECT min(seq) FROM inbox WHERE app_acked = 0) - 1, (SELECT max(seq) FROM inbox), 0)"},
+      {&r.read_begin, "BEGIN"},
+      {&r.read_end, "COMMIT"},
       {&r.seen_since, "SELECT id, received_ms FROM inbox ORDER BY seq DESC"},
       {&r.seen_one, "SELECT 1 FROM inbox WHERE id = ?1"},
       {&r.peers_all,
@@ -122,6 +128,13 @@ std::error_code Store::Impl::prepare_read() {
       return Errc::store_failed;
     }
   }
+  // One scan at open; afterwards the floor follows the reads.
+  sql::ResetGuard reset(r.inbox_unacked_floor);
+  if (r.inbox_unacked_floor.step() != SQLITE_ROW) {
+    spdlog::error("store: cannot read the inbox's unacked floor: {}", rdb.errmsg());
+    return Errc::store_failed;
+  }
+  unacked_floor = r.inbox_unacked_floor.col_u64(0);
   return {};
 }
 
@@ -172,11 +185,40 @@ std::size_t Store::outbox_count(OutboxState state) {
 std::vector<InboxRow> Store::inbox_after(std::uint64_t after_seq, bool only_unacked, std::size_t limit) {
   std::vector<InboxRow> out;
   std::lock_guard lk(impl_->read_mu);
-  sql::Stmt& s = only_unacked ? impl_->r.inbox_after_unacked : impl_->r.inbox_after_all;
-  sql::ResetGuard reset(s);
-  s.bind_u64(1, after_seq);
-  s.bind_i64(2, sql_limit(limit));
-  for_each_row(impl_->rdb, s, "inbox_after", [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
+  if (!only_unacked) {
+    sql::Stmt& s = impl_->r.inbox_after_all;
+    sql::ResetGuard reset(s);
+    s.bind_u64(1, after_seq);
+    s.bind_i64(2, sql_limit(limit));
+    for_each_row(impl_->rdb, s, "inbox_after", [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
+    return out;
+  }
+  // Scan forward from the floor; both reads in one snapshot, so the floor never passes a row
+  // committed between them.
+  const bool from_floor = after_seq <= impl_->unacked_floor;
+  const std::uint64_t start = std::max(after_seq, impl_->unacked_floor);
+  if (run(impl_->r.read_begin) != SQLITE_OK) {
+    spdlog::error("store: read inbox_after failed: {}", impl_->rdb.errmsg());
+    return out;
+  }
+  bool ok;
+  {
+    sql::Stmt& s = impl_->r.inbox_after_unacked;
+    sql::ResetGuard reset(s);
+    s.bind_u64(1, start);
+    s.bind_i64(2, sql_limit(limit));
+    ok = for_each_row(impl_->rdb, s, "inbox_after", [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
+  }
+  if (ok && from_floor && limit > 0) {
+    if (!out.empty()) {
+      impl_->unacked_floor = out.front().seq - 1;
+    } else {
+      sql::Stmt& m = impl_->r.inbox_max_seq;
+      sql::ResetGuard reset(m);
+      if (m.step() == SQLITE_ROW) impl_->unacked_floor = std::max(impl_->unacked_floor, m.col_u64(0));
+    }
+  }
+  run(impl_->r.read_end);
   return out;
 }
 

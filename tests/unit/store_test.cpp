@@ -388,6 +388,45 @@ TEST_F(StoreInbox, AppAcks) {
   EXPECT_EQ(s->inbox_after(unacked[0].seq, true, SIZE_MAX).size(), 1u);
 }
 
+TEST_F(StoreInbox, UnackedReadsFollowAcksInAnyOrderAndAcrossReopen) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  auto ack = [&](std::initializer_list<std::uint32_t> ns) {
+    WriteBatch b;
+    for (auto n : ns) b.inbox_app_acks.push_back(key(n, 0x11));
+    ASSERT_FALSE(s->apply(b));
+  };
+  auto unacked_ids = [&](std::uint64_t after) {
+    std::vector<MessageKey> ids;
+    for (const auto& r : s->inbox_after(after, true, SIZE_MAX)) ids.push_back(r.id);
+    return ids;
+  };
+  WriteBatch b;
+  for (std::uint32_t i = 0; i < 6; ++i) b.inbox_inserts.push_back(inbox(i));
+  ASSERT_FALSE(s->apply(b));
+  ack({1, 2});
+  EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(0, 0x11), key(3, 0x11), key(4, 0x11), key(5, 0x11)}));
+  ack({0});  // the oldest goes last: later reads must not miss 3..5
+  EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(3, 0x11), key(4, 0x11), key(5, 0x11)}));
+  ack({3, 4, 5});
+  EXPECT_TRUE(unacked_ids(0).empty());
+  // Rows arriving after everything was acked are found, also with a limit and after a reopen.
+  WriteBatch more;
+  more.inbox_inserts.push_back(inbox(6));
+  more.inbox_inserts.push_back(inbox(7));
+  ASSERT_FALSE(s->apply(more));
+  auto first = s->inbox_after(0, true, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].id, key(6, 0x11));
+  EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(6, 0x11), key(7, 0x11)}));
+  ack({7});
+  s.reset();
+  s = open_ok();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(6, 0x11)}));
+  EXPECT_TRUE(unacked_ids(s->inbox_get(key(6, 0x11))->seq).empty());
+}
+
 TEST_F(StorePeers, UpsertMergesAddressesAndKeepsNewestLastSeen) {
   auto s = open_ok();
   ASSERT_TRUE(s);
