@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the benchmark programs in BUILD_DIR and runs them; results go to bench/results/.
 # Usage: bash bench/run.sh BUILD_DIR [ARGS...]   (ARGS, e.g. --quick, are passed to each program)
-# Runs node_bench if it exists (it measures the baselines itself), otherwise baselines.
+# Runs node_bench if it exists (it measures the baselines itself), otherwise baselines; then the
+# micro-benchmarks (selector, QoS scheduler, fragmentation), which print their own comparisons.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -36,6 +37,9 @@ if [ -x "$build_dir/bench/node_bench" ]; then
 else
   programs=(baselines)
 fi
+for micro in selector_bench qos_bench fragment_bench; do
+  [ -x "$build_dir/bench/$micro" ] && programs+=("$micro")
+done
 
 mkdir -p bench/results
 status=0

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   clang libclang-rt-14-dev
   libboost1.81-dev libsodium-dev libsqlite3-dev sqlite3
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev liblz4-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev liblz4-dev zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev
   iproute2 procps curl jq
