@@ -35,6 +35,8 @@ std::uint64_t random_u64() {
 constexpr std::size_t kPumpBacklogLimit = 8u << 20;
 // How a message delivered over a direct mesh link is described in its status.
 constexpr std::string_view kDirectTransport = "tcp (direct link to the recipient)";
+// The longest an app ack waits for a commit to ride along with (stage_lazily()).
+constexpr int kLazyCommitMs = 5;
 // Rows staged for one store submission before a new one starts (see stage()).
 constexpr std::size_t kMaxStagedRows = 2048;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
@@ -427,6 +429,21 @@ void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_co
   commit_scheduled = true;
   // Commit after the current burst of handlers, so one transaction carries many messages.
   asio::post(strand, [self = shared_from_this()] { self->commit_staged(); });
+}
+
+void Node::Impl::stage_lazily(store::WriteBatch batch) {
+  if (staged_chunks.empty()) staged_chunks.emplace_back();
+  if (!staged_chunks.back().batch.empty() &&
+      staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
+    staged_chunks.emplace_back();
+  staged_chunks.back().batch.merge(std::move(batch));
+  if (commit_scheduled || commit_in_flight || lazy_commit_armed) return;
+  lazy_commit_armed = true;
+  lazy_commit_timer.expires_after(std::chrono::milliseconds(kLazyCommitMs));
+  lazy_commit_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    self->lazy_commit_armed = false;
+    if (!ec && !self->commit_scheduled && !self->commit_in_flight) self->commit_staged();
+  });
 }
 
 void Node::Impl::stage_inbound(PendingInbound pending) {

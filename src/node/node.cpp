@@ -85,7 +85,8 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       store(std::move(st)),
       log(make_logger(identity.peer_id(), config.log_level)),
       acceptor(strand),
-      tick_timer(strand) {
+      tick_timer(strand),
+      lazy_commit_timer(strand) {
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
   init_metrics();
@@ -163,6 +164,7 @@ void Node::Impl::stop() {
   boost::system::error_code ec;
   acceptor.close(ec);
   tick_timer.cancel();
+  lazy_commit_timer.cancel();
   auto all = links;
   for (const auto& link : all) link->close("node stopping");
   commit_staged(/*force=*/true);
@@ -421,7 +423,7 @@ void Node::unsubscribe(std::uint64_t token) {
 void Node::ack(const MessageId& id) {
   store::WriteBatch batch;
   batch.inbox_app_acks.push_back(id.bytes);
-  impl_->stage(std::move(batch), nullptr);
+  impl_->stage_lazily(std::move(batch));
 }
 
 nlohmann::json Node::status_json() const {

@@ -101,6 +101,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::shared_ptr<spdlog::logger> log;
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer tick_timer;
+  boost::asio::steady_timer lazy_commit_timer;  // see stage_lazily()
+  bool lazy_commit_armed = false;
   bool running = false;
   std::uint64_t last_expiry_ms = 0;
   // No pending message expires before this (expire_outbox skips its scan until then).
@@ -121,7 +123,10 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     InboundMessage message;
     std::weak_ptr<mesh::TcpLink> link;
   };
-  void stage_inbound(PendingInbound pending);  // after stage() of its inbox row: same chunk
+  void stage_inbound(PendingInbound pending);
+  // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
+  // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.
+  void stage_lazily(store::WriteBatch batch);  // after stage() of its inbox row: same chunk
   std::unordered_set<MessageId> awaiting_commit;
   std::vector<std::pair<MessageId, std::weak_ptr<mesh::TcpLink>>> extra_ack_waiters;
   void on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec);
