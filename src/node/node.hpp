@@ -46,7 +46,8 @@ struct MessageStatus {
   std::string direction;  // "out" or "in"
   std::string state;      // queued | sent | delivered | failed | received | acknowledged
   PeerId peer;
-  std::string transport;  // which transport carried it, and why
+  std::string transport;         // which transport carried it ("tcp")
+  std::string transport_reason;  // why that transport was chosen
   std::string reason;     // for failed
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
