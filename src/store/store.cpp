@@ -82,6 +82,7 @@ std::error_code Store::Impl::open(const std::filesystem::path& file) {
   if (auto ec = schema::migrate(wdb)) return ec;
   version = schema::current_version(wdb);
   if (auto ec = prepare_write()) return ec;
+  if (auto ec = load_generations()) return fail_open(wdb, "reading the envelope generations", file);
 
   if (rdb.open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX) != SQLITE_OK)
     return fail_open(rdb, "opening the read connection", file);

@@ -108,6 +108,8 @@ struct Options {
   // thread and runs its callback there before returning (saves two thread wake-ups per commit).
   // Callers must then not block inside the callback. Ignored with synchronous_full.
   bool commit_inline_when_idle = false;
+  // Outbox envelopes per generation table before the writer switches tables (docs/store.md).
+  std::uint64_t envelope_generation_rows = 65536;
 };
 
 struct Stats {

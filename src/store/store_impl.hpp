@@ -36,7 +36,10 @@ struct KeyHash {
 struct WriteStmts {
   sql::Stmt begin, commit, rollback;
   sql::Stmt savepoint, release, rollback_to;
-  sql::Stmt outbox_insert, outbox_envelope_insert, outbox_update, outbox_envelope_drop;
+  sql::Stmt outbox_insert, outbox_update;
+  // Per envelope generation g (outbox_envelopes_g): insert, move g's undelivered envelopes into
+  // the other generation, empty g.
+  sql::Stmt envelope_insert[2], envelope_move_out[2], envelope_clear[2];
   sql::Stmt inbox_insert, inbox_envelope_insert, inbox_ack;
   sql::Stmt peer_upsert, peer_address;
   sql::Stmt route_upsert;
@@ -68,6 +71,14 @@ struct Store::Impl {
   std::mutex write_mu;
   sql::Db wdb;
   WriteStmts w;
+  // Outbox envelope generations (schema v3): the committed state, and the one the transaction in
+  // progress works with (adopted by commit(), dropped by rollback()).
+  struct Generations {
+    int active = 0;
+    std::uint64_t active_rows = 0;  // envelopes inserted into the active table
+  } generations, txn_generations;
+  std::error_code load_generations();
+  int rotate_generations_if_full();  // at the start of a write transaction
 
   // Read side, guarded by read_mu.
   std::mutex read_mu;

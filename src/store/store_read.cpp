@@ -12,13 +12,20 @@
 namespace hyphae::store {
 namespace {
 
+// A delivered message's envelope may linger in its generation table until that is emptied; it is
+// never returned.
 constexpr const char* kOutboxSelect =
-    "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
-    " o.reason, o.attempts, o.updated_ms FROM outbox o LEFT JOIN outbox_envelopes e ON e.seq = o.seq ";
-// Undelivered messages are exactly those with an envelope row: start from that (small) table.
-constexpr const char* kPendingSelect =
-    "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
-    " o.reason, o.attempts, o.updated_ms FROM outbox_envelopes e CROSS JOIN outbox o ON o.seq = e.seq ";
+    "SELECT o.id, o.to_peer, CASE WHEN o.state = 2 THEN NULL ELSE coalesce(e0.envelope, e1.envelope) END,"
+    " o.priority, o.created_ms, o.expires_ms, o.state, o.transport, o.reason, o.attempts, o.updated_ms"
+    " FROM outbox o LEFT JOIN outbox_envelopes_0 e0 ON e0.seq = o.seq"
+    " LEFT JOIN outbox_envelopes_1 e1 ON e1.seq = o.seq ";
+// Undelivered messages all have an envelope row: start from those (bounded) tables.
+constexpr const char* kEnvelopeRows =
+    "(SELECT seq, envelope FROM outbox_envelopes_0 UNION ALL SELECT seq, envelope FROM outbox_envelopes_1) e";
+const std::string kPendingSelect =
+    std::string("SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
+                " o.reason, o.attempts, o.updated_ms FROM ") +
+    kEnvelopeRows + " CROSS JOIN outbox o ON o.seq = e.seq ";
 constexpr const char* kInboxSelect =
     "SELECT i.seq, i.id, i.from_peer, i.received_ms, e.envelope, i.app_acked"
     " FROM inbox i LEFT JOIN inbox_envelopes e ON e.seq = i.seq ";
@@ -100,7 +107,7 @@ std::error_code Store::Impl::prepare_read() {
       {&r.outbox_get, outbox_select + "WHERE o.id = ?1"},
       // Pending states count from the envelope table; delivered/failed scan the status rows.
       {&r.outbox_count_pending,
-       "SELECT count(*) FROM outbox_envelopes e CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state = ?1"},
+       std::string("SELECT count(*) FROM ") + kEnvelopeRows + " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state = ?1"},
       {&r.outbox_count, "SELECT count(*) FROM outbox WHERE state = ?1"},
       {&r.inbox_after_all, inbox_select + "WHERE i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
       {&r.inbox_after_unacked, inbox_select + "WHERE i.app_acked = 0 AND i.seq > ?1 ORDER BY i.seq LIMIT ?2"},

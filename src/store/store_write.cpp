@@ -95,13 +95,21 @@ std::error_code Store::Impl::prepare_write() {
       {&w.outbox_insert,
        "INSERT INTO outbox(id, to_peer, priority, created_ms, expires_ms, state, transport, reason,"
        " attempts, updated_ms) VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
-      {&w.outbox_envelope_insert, "INSERT INTO outbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
-      {&w.outbox_envelope_drop, "DELETE FROM outbox_envelopes WHERE seq = ?1"},
+      {&w.envelope_insert[0], "INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.envelope_insert[1], "INSERT INTO outbox_envelopes_1(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.envelope_move_out[0],
+       "INSERT INTO outbox_envelopes_1(seq, envelope) SELECT e.seq, e.envelope FROM outbox_envelopes_0 e"
+       " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state <> 2"},
+      {&w.envelope_move_out[1],
+       "INSERT INTO outbox_envelopes_0(seq, envelope) SELECT e.seq, e.envelope FROM outbox_envelopes_1 e"
+       " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state <> 2"},
+      {&w.envelope_clear[0], "DELETE FROM outbox_envelopes_0"},
+      {&w.envelope_clear[1], "DELETE FROM outbox_envelopes_1"},
       {&w.outbox_update,
        "UPDATE outbox SET state = ?2,"
        " transport = CASE WHEN ?3 = '' THEN transport ELSE ?3 END,"
        " reason = ?4, updated_ms = ?5, attempts = attempts + ?6"
-       " WHERE id = ?1 AND state <> 2 RETURNING seq"},
+       " WHERE id = ?1 AND state <> 2"},
       {&w.inbox_insert,
        "INSERT OR IGNORE INTO inbox(id, from_peer, received_ms, app_acked) VALUES(?1, ?2, ?3, ?5)"},
       {&w.inbox_envelope_insert, "INSERT INTO inbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
@@ -143,8 +151,10 @@ int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<Messa
     const bool keep_envelope = row.state != OutboxState::delivered &&
                                !(delivered_later && delivered_later->contains(row.id));
     if (keep_envelope) {
-      w.outbox_envelope_insert.bind_blob(1, row.envelope);
-      if (int rc = run(w.outbox_envelope_insert)) return rc;
+      sql::Stmt& e = w.envelope_insert[txn_generations.active];
+      e.bind_blob(1, row.envelope);
+      if (int rc = run(e)) return rc;
+      ++txn_generations.active_rows;
     }
   }
   for (const OutboxUpdate& u : b.outbox_updates) {
@@ -155,15 +165,7 @@ int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<Messa
     s.bind_text(4, u.reason);
     s.bind_u64(5, u.updated_ms);
     s.bind_i64(6, u.count_attempt ? 1 : 0);
-    // RETURNING: every change happens in the first step; a row back means it was not delivered yet.
-    int rc = s.step();
-    const std::int64_t seq = rc == SQLITE_ROW ? s.col_i64(0) : 0;
-    s.reset();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
-    if (rc == SQLITE_ROW && u.state == OutboxState::delivered) {
-      w.outbox_envelope_drop.bind_i64(1, seq);
-      if ((rc = run(w.outbox_envelope_drop))) return rc;
-    }
+    if (int rc = run(s)) return rc;
   }
   for (const InboxRow& row : b.inbox_inserts) {
     sql::Stmt& s = w.inbox_insert;
@@ -205,7 +207,35 @@ int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<Messa
 }
 
 int Store::Impl::begin() {
-  return run(w.begin);
+  txn_generations = generations;
+  int rc = run(w.begin);
+  if (rc != SQLITE_OK) return rc;
+  return rotate_generations_if_full();
+}
+
+int Store::Impl::rotate_generations_if_full() {
+  if (txn_generations.active_rows < options.envelope_generation_rows) return SQLITE_OK;
+  const int full = txn_generations.active, other = 1 - full;
+  // The other generation's stragglers (undelivered or failed) join the full one; then the other
+  // is emptied and takes the new envelopes.
+  if (int rc = run(w.envelope_move_out[other])) return rc;
+  if (int rc = run(w.envelope_clear[other])) return rc;
+  txn_generations.active = other;
+  txn_generations.active_rows = 0;
+  return SQLITE_OK;
+}
+
+std::error_code Store::Impl::load_generations() {
+  std::int64_t max0 = 0, max1 = 0, rows = 0;
+  if (wdb.query_int("SELECT coalesce(max(seq), 0) FROM outbox_envelopes_0", max0) != SQLITE_OK ||
+      wdb.query_int("SELECT coalesce(max(seq), 0) FROM outbox_envelopes_1", max1) != SQLITE_OK)
+    return Errc::store_failed;
+  generations.active = max1 > max0 ? 1 : 0;
+  const char* count = generations.active ? "SELECT count(*) FROM outbox_envelopes_1" : "SELECT count(*) FROM outbox_envelopes_0";
+  if (wdb.query_int(count, rows) != SQLITE_OK) return Errc::store_failed;
+  generations.active_rows = static_cast<std::uint64_t>(rows);
+  txn_generations = generations;
+  return {};
 }
 
 bool Store::Impl::take_injected_failure() {
@@ -222,13 +252,18 @@ int Store::Impl::commit() {
     return kInjectedFailure;
   }
   int rc = run(w.commit);
-  if (rc != SQLITE_OK) rollback();
+  if (rc != SQLITE_OK) {
+    rollback();
+  } else {
+    generations = txn_generations;
+  }
   return rc;
 }
 
 void Store::Impl::rollback() {
   // A failed statement may already have rolled the transaction back (e.g. SQLITE_FULL).
   if (wdb.in_transaction()) run(w.rollback);
+  txn_generations = generations;
 }
 
 int Store::Impl::savepoint() {

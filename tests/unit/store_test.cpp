@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -220,8 +221,65 @@ TEST_F(StoreOutbox, AckBeforeCommitWritesNoEnvelope) {
   sql::Db db;
   ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
   std::int64_t envelopes = -1;
-  ASSERT_EQ(db.query_int("SELECT count(*) FROM outbox_envelopes", envelopes), SQLITE_OK);
+  ASSERT_EQ(db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+                         envelopes),
+            SQLITE_OK);
   EXPECT_EQ(envelopes, 1);  // only message 2's
+}
+
+TEST_F(StoreOutbox, EnvelopeGenerationsRotateAndKeepEveryUndeliveredEnvelope) {
+  Options small;
+  small.envelope_generation_rows = 4;
+  auto s = Store::open(db_, small);
+  ASSERT_TRUE(s);
+  auto insert = [&](std::initializer_list<std::uint32_t> ns) {
+    WriteBatch b;
+    for (auto n : ns) b.outbox_inserts.push_back(outbox(n, peer_id("bob")));
+    ASSERT_FALSE((*s)->apply(b));
+  };
+  auto deliver = [&](std::initializer_list<std::uint32_t> ns) {
+    WriteBatch b;
+    for (auto n : ns) b.outbox_updates.push_back(OutboxUpdate{key(n), OutboxState::delivered, "tcp", "", 9, false});
+    ASSERT_FALSE((*s)->apply(b));
+  };
+  insert({1, 2, 3});
+  deliver({1, 2});
+  insert({4, 5});  // generation 0 now holds 5 envelopes: the next transaction switches
+  insert({6});
+  insert({7, 8, 9, 10});
+  WriteBatch fail;
+  fail.outbox_updates.push_back(OutboxUpdate{key(3), OutboxState::failed, "", "expired", 9, false});
+  ASSERT_FALSE((*s)->apply(fail));
+  deliver({6});
+  insert({11});  // switches back: 3 (failed), 4 and 5 move over, generation 0 is emptied
+  insert({12, 13, 14, 15});
+  insert({16});  // and again: 7..10 move, 6 (delivered) is dropped
+  auto check = [&](Store& st) {
+    std::set<std::uint32_t> pending;
+    for (const auto& r : st.pending_outbox_all(SIZE_MAX)) {
+      pending.insert(r.id[15]);
+      EXPECT_EQ(r.envelope, outbox(r.id[15], peer_id("bob")).envelope);
+    }
+    EXPECT_EQ(pending, (std::set<std::uint32_t>{4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}));
+    EXPECT_EQ(st.outbox_get(key(3))->envelope, outbox(3, peer_id("bob")).envelope);  // failed keeps it
+    EXPECT_TRUE(st.outbox_get(key(1))->envelope.empty());
+    EXPECT_TRUE(st.outbox_get(key(6))->envelope.empty());
+    EXPECT_EQ(st.outbox_count(OutboxState::queued), 12u);
+  };
+  check(**s);
+  s->reset();
+  s = Store::open(db_, small);  // the generations are found again
+  ASSERT_TRUE(s);
+  check(**s);
+  insert({17});
+  s->reset();
+  sql::Db db;
+  ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
+  std::int64_t stored = -1;
+  ASSERT_EQ(db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+                         stored),
+            SQLITE_OK);
+  EXPECT_LE(stored, 14);  // delivered envelopes do not pile up
 }
 
 TEST_F(StoreMigration, NewerVersionIsRefused) {
