@@ -39,6 +39,8 @@ constexpr std::string_view kDirectTransport = "tcp";
 constexpr std::string_view kDirectTransportReason = "direct link to the recipient";
 // The longest an app ack waits for a commit to ride along with (stage_lazily()).
 constexpr int kLazyCommitMs = 5;
+// Store submissions a node keeps in flight (see StagedChunk).
+constexpr int kMaxCommitsInFlight = 2;
 // Rows staged for one store submission before a new one starts (see stage()).
 constexpr std::size_t kMaxStagedRows = 2048;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
@@ -427,7 +429,7 @@ void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_co
   auto& chunk = staged_chunks.back();
   chunk.batch.merge(std::move(batch));
   if (on_commit) chunk.callbacks.push_back(std::move(on_commit));
-  if (commit_scheduled || commit_in_flight) return;
+  if (commit_scheduled || commits_in_flight >= kMaxCommitsInFlight) return;
   commit_scheduled = true;
   // Commit after the current burst of handlers, so one transaction carries many messages.
   asio::post(strand, [self = shared_from_this()] { self->commit_staged(); });
@@ -439,12 +441,12 @@ void Node::Impl::stage_lazily(store::WriteBatch batch) {
       staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
     staged_chunks.emplace_back();
   staged_chunks.back().batch.merge(std::move(batch));
-  if (commit_scheduled || commit_in_flight || lazy_commit_armed) return;
+  if (commit_scheduled || commits_in_flight > 0 || lazy_commit_armed) return;
   lazy_commit_armed = true;
   lazy_commit_timer.expires_after(std::chrono::milliseconds(kLazyCommitMs));
   lazy_commit_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     self->lazy_commit_armed = false;
-    if (!ec && !self->commit_scheduled && !self->commit_in_flight) self->commit_staged();
+    if (!ec && !self->commit_scheduled && self->commits_in_flight == 0) self->commit_staged();
   });
 }
 
@@ -455,7 +457,7 @@ void Node::Impl::stage_inbound(PendingInbound pending) {
 
 void Node::Impl::commit_staged(bool force) {
   commit_scheduled = false;
-  while (!staged_chunks.empty() && (force || !commit_in_flight)) {
+  while (!staged_chunks.empty() && (force || commits_in_flight < kMaxCommitsInFlight)) {
     auto chunk = std::move(staged_chunks.front());
     staged_chunks.pop_front();
     if (chunk.batch.empty() && chunk.callbacks.empty() && chunk.inbound.empty()) continue;
@@ -483,7 +485,7 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
       if (auto self = weak_self.lock()) self->on_inbound_committed(std::move(inbound), ec);
     });
   }
-  commit_in_flight = true;
+  ++commits_in_flight;
   std::weak_ptr<Impl> weak = shared_from_this();
   auto executor = strand;
   store->submit(std::move(chunk.batch),
@@ -491,9 +493,9 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
                   asio::post(executor, [weak, ec, callbacks = std::move(callbacks)] {
                     auto self = weak.lock();
                     if (!self) return;
-                    self->commit_in_flight = false;
+                    --self->commits_in_flight;
                     for (auto& cb : callbacks) cb(ec);
-                    if (!self->commit_in_flight) self->commit_staged();
+                    if (!self->commit_scheduled) self->commit_staged();
                   });
                 });
 }

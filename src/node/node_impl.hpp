@@ -133,9 +133,10 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::map<std::uint64_t, Subscriber> subscribers;
   std::uint64_t next_subscriber = 1;
 
-  // Writes wait in chunks of at most kMaxStagedRows rows; one chunk at a time is with the store.
-  // While it commits, acks arrive for messages of the chunks still waiting, and those are handed
-  // to the store as delivered without their envelopes (commit_staged).
+  // Writes wait in chunks of at most kMaxStagedRows rows; two chunks at a time are with the store
+  // (one committing, the next queued, so its writer never waits for this strand). Acks that arrive
+  // for messages of chunks still waiting make those go to the store as delivered, without their
+  // envelopes (submit_chunk).
   struct StagedChunk {
     store::WriteBatch batch;
     std::vector<std::function<void(std::error_code)>> callbacks;
@@ -143,7 +144,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   };
   std::deque<StagedChunk> staged_chunks;  // never empty: back() is the one being filled
   bool commit_scheduled = false;
-  bool commit_in_flight = false;
+  int commits_in_flight = 0;  // at most kMaxCommitsInFlight: one committing, one queued behind it
   // force: submit every chunk now, even with one in flight (stop()).
   void submit_chunk(StagedChunk chunk);
 
