@@ -428,6 +428,7 @@ void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_co
     staged_chunks.emplace_back();
   auto& chunk = staged_chunks.back();
   chunk.batch.merge(std::move(batch));
+  chunk.urgent = true;
   if (on_commit) chunk.callbacks.push_back(std::move(on_commit));
   if (commit_scheduled || commits_in_flight >= kMaxCommitsInFlight) return;
   commit_scheduled = true;
@@ -441,7 +442,12 @@ void Node::Impl::stage_lazily(store::WriteBatch batch) {
       staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
     staged_chunks.emplace_back();
   staged_chunks.back().batch.merge(std::move(batch));
-  if (commit_scheduled || commits_in_flight > 0 || lazy_commit_armed) return;
+  if (commit_scheduled || commits_in_flight > 0) return;
+  arm_lazy_commit();
+}
+
+void Node::Impl::arm_lazy_commit() {
+  if (lazy_commit_armed) return;
   lazy_commit_armed = true;
   lazy_commit_timer.expires_after(std::chrono::milliseconds(kLazyCommitMs));
   lazy_commit_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -453,6 +459,11 @@ void Node::Impl::stage_lazily(store::WriteBatch batch) {
 void Node::Impl::stage_inbound(PendingInbound pending) {
   if (staged_chunks.empty()) staged_chunks.emplace_back();
   staged_chunks.back().inbound.push_back(std::move(pending));
+  staged_chunks.back().urgent = true;
+}
+
+bool Node::Impl::has_urgent_chunk() const {
+  return std::any_of(staged_chunks.begin(), staged_chunks.end(), [](const StagedChunk& c) { return c.urgent; });
 }
 
 void Node::Impl::commit_staged(bool force) {
@@ -495,7 +506,14 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
                     if (!self) return;
                     --self->commits_in_flight;
                     for (auto& cb : callbacks) cb(ec);
-                    if (!self->commit_scheduled) self->commit_staged();
+                    // Lazily staged rows alone wait for the next commit or the lazy timer.
+                    if (self->commit_scheduled) return;
+                    if (self->has_urgent_chunk()) {
+                      self->commit_staged();
+                    } else if (!self->staged_chunks.empty() && !self->staged_chunks.front().batch.empty() &&
+                               self->commits_in_flight == 0) {
+                      self->arm_lazy_commit();
+                    }
                   });
                 });
 }

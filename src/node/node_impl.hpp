@@ -141,7 +141,10 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     store::WriteBatch batch;
     std::vector<std::function<void(std::error_code)>> callbacks;
     std::vector<PendingInbound> inbound;
+    bool urgent = false;  // holds something a caller waits on (not only lazily staged rows)
   };
+  bool has_urgent_chunk() const;
+  void arm_lazy_commit();
   std::deque<StagedChunk> staged_chunks;  // never empty: back() is the one being filled
   bool commit_scheduled = false;
   int commits_in_flight = 0;  // at most kMaxCommitsInFlight: one committing, one queued behind it
