@@ -285,6 +285,17 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     co_return json_response(req, http::status::ok, node_.status_json());
   if (method == http::verb::get && is({"v1", "p2p", "connections"}))
     co_return json_response(req, http::status::ok, {{"connections", node_.connections_json()}});
+  if (method == http::verb::get && is({"v1", "p2p", "connectivity"}))
+    co_return json_response(req, http::status::ok, node_.connectivity_json());
+  if (method == http::verb::post && is({"v1", "p2p", "connectivity"})) {
+    if (!body.is_object() || !body.contains("online") || !(body["online"].is_boolean() || body["online"].is_null()))
+      co_return error_response(req, http::status::bad_request,
+                               "'online' is required: true or false to override, null to detect again");
+    std::optional<bool> online;
+    if (body["online"].is_boolean()) online = body["online"].get<bool>();
+    node_.set_connectivity_override(online);  // the API runs on the node's strand
+    co_return json_response(req, http::status::ok, node_.connectivity_json());
+  }
   if (method == http::verb::get && is({"v1", "p2p", "routes"}))
     co_return json_response(req, http::status::ok, {{"routes", node_.routes_json()}});
   if (method == http::verb::get && (is({"v1", "peers"}) || is({"api", "bitchat", "peers"})))

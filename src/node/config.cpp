@@ -81,7 +81,10 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "reconnect_max_ms",
                                               "handshake_timeout_ms",
                                               "store_synchronous",
-                                              "log_level"};
+                                              "log_level",
+                                              "connectivity",
+                                              "connectivity_probe",
+                                              "connectivity_probe_interval_ms"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -117,6 +120,20 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.handshake_timeout_ms);
     } else if (key == "log_level") {
       r = read_scalar(file, value, key, config.log_level);
+    } else if (key == "connectivity") {
+      r = read_scalar(file, value, key, config.connectivity);
+      if (r && config.connectivity != "auto" && config.connectivity != "online" && config.connectivity != "offline")
+        return std::unexpected(where(file, value, key) + " must be 'auto', 'online' or 'offline'");
+    } else if (key == "connectivity_probe") {
+      r = read_scalar(file, value, key, config.connectivity_probe);
+      std::string host;
+      std::uint16_t port = 0;
+      if (r && !config.connectivity_probe.empty() && !parse_address(config.connectivity_probe, host, port))
+        return std::unexpected(where(file, value, key) + " is not host:port");
+    } else if (key == "connectivity_probe_interval_ms") {
+      r = read_scalar(file, value, key, config.connectivity_probe_interval_ms);
+      if (r && config.connectivity_probe_interval_ms < 100)
+        return std::unexpected(where(file, value, key) + " must be at least 100");
     } else if (key == "store_synchronous") {
       std::string s;
       r = read_scalar(file, value, key, s);

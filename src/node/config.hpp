@@ -29,6 +29,11 @@ struct NodeConfig {
   std::uint64_t reconnect_max_ms = 5000;
   std::uint64_t handshake_timeout_ms = 5000;
   bool store_synchronous_full = false;
+  // Connectivity detection (router/connectivity.hpp): an optional TCP probe "host:port" the
+  // operator chooses, how often it runs, and a manual override ("auto", "online", "offline").
+  std::string connectivity_probe;
+  std::uint64_t connectivity_probe_interval_ms = 10000;
+  std::string connectivity = "auto";
   std::string log_level = "info";
 };
 

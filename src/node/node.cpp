@@ -86,10 +86,12 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       log(make_logger(identity.peer_id(), config.log_level)),
       acceptor(strand),
       tick_timer(strand),
-      lazy_commit_timer(strand) {
+      lazy_commit_timer(strand),
+      connectivity(config.connectivity_probe.empty() ? 0 : config.connectivity_probe_interval_ms) {
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
   init_metrics();
+  init_connectivity();
 }
 
 void Node::Impl::init_metrics() {
@@ -207,6 +209,7 @@ void Node::Impl::tick() {
     last_expiry_ms = now;
     expire_outbox();
   }
+  tick_connectivity(now);
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);
@@ -244,6 +247,7 @@ void Node::Impl::on_link_up(const LinkPtr& link) {
   state.backoff_ms = 0;
   state.last_seen_ms = now_ms();
   ++counters.links_up;
+  report_link_connectivity();
   log->info("link up: {} ({} {})", remote.to_string(), link->initiator() ? "dialed" : "accepted",
             link->remote_address());
   store::WriteBatch batch;
@@ -274,6 +278,7 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
   if (state.link == link) {
     state.link = nullptr;
     ++counters.links_down;
+    report_link_connectivity();
     for (auto& id : queues[*peer].ids) {
       auto it = outbox.find(id);
       if (it != outbox.end() && it->second.state == store::OutboxState::sent)
@@ -440,7 +445,8 @@ nlohmann::json Node::status_json() const {
           {"listen", i.config.listen},
           {"listen_port", listen_port()},
           {"running", i.running},
-          {"has_internet", up > 0},
+          {"has_internet", i.connectivity.online()},
+          {"connectivity_basis", std::string(router::to_string(i.connectivity.basis()))},
           {"transports",
            nlohmann::json::array({{{"name", "tcp"}, {"available", i.running}, {"connections", up}}})},
           {"connections", up},

@@ -104,6 +104,10 @@ class Node {
   // JSON views for the API.
   nlohmann::json status_json() const;
   nlohmann::json connections_json() const;
+  // Whether this node has internet, on what evidence, and the recent switches (router/connectivity.hpp).
+  nlohmann::json connectivity_json() const;
+  // Manual override (API and config): true/false forces the state, nullopt returns to detection.
+  void set_connectivity_override(std::optional<bool> online);
   nlohmann::json peers_json() const;
   nlohmann::json routes_json() const;
   nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;

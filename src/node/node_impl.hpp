@@ -20,6 +20,7 @@
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
 #include "store/store.hpp"
+#include "router/connectivity.hpp"
 #include "transport/mesh/tcp_link.hpp"
 
 namespace hyphae {
@@ -102,6 +103,15 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer tick_timer;
   boost::asio::steady_timer lazy_commit_timer;  // see stage_lazily()
+
+  // Connectivity detection (node/connectivity.cpp).
+  router::Connectivity connectivity;
+  bool probe_in_flight = false;
+  void init_connectivity();
+  void report_link_connectivity();  // after a link comes up or goes down
+  void tick_connectivity(std::uint64_t now);
+  void start_probe();
+  void after_connectivity_input(std::uint64_t changes_before);  // logs and counts a switch
   bool lazy_commit_armed = false;
   bool running = false;
   std::uint64_t last_expiry_ms = 0;

@@ -1,0 +1,116 @@
+// Node::Impl's connectivity detection: feeds router::Connectivity from the mesh links, the
+// operator's probe (an async TCP connect with a timeout, on the node's strand) and the override,
+// and logs and counts every online/offline switch.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "node/node_impl.hpp"
+
+namespace hyphae {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr std::uint64_t kProbeTimeoutMs = 2000;
+}
+
+void Node::Impl::init_connectivity() {
+  metrics.gauge("p2p_online", "1 when the node has internet (see /v1/p2p/connectivity)").set(0);
+  if (config.connectivity == "online") connectivity.set_override(true, now_ms());
+  if (config.connectivity == "offline") connectivity.set_override(false, now_ms());
+  metrics.gauge("p2p_online", "").set(connectivity.online() ? 1 : 0);
+}
+
+void Node::Impl::after_connectivity_input(std::uint64_t changes_before) {
+  if (connectivity.changes() == changes_before || connectivity.history().empty()) return;
+  const auto& change = connectivity.history().back();
+  log->info("connectivity: {} ({}: {})", change.online ? "online" : "offline",
+            router::to_string(change.basis), change.detail);
+  metrics.counter("p2p_connectivity_changes_total", "Switches between online and offline",
+                  {{"to", change.online ? "online" : "offline"}})
+      .inc();
+  metrics.gauge("p2p_online", "").set(change.online ? 1 : 0);
+}
+
+void Node::Impl::report_link_connectivity() {
+  std::size_t up = 0;
+  for (const auto& [peer, state] : peers)
+    if (state.link && state.link->established()) ++up;
+  const auto before = connectivity.changes();
+  connectivity.report_transport("tcp", true, up, now_ms());
+  after_connectivity_input(before);
+}
+
+void Node::Impl::tick_connectivity(std::uint64_t now) {
+  const auto before = connectivity.changes();
+  connectivity.tick(now);
+  after_connectivity_input(before);
+  if (!probe_in_flight && connectivity.probe_due(now)) start_probe();
+}
+
+void Node::Impl::start_probe() {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_address(config.connectivity_probe, host, port)) return;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    log->warn("connectivity probe {}: not an IP address", config.connectivity_probe);
+    return;
+  }
+  probe_in_flight = true;
+  auto socket = std::make_shared<tcp::socket>(strand);
+  auto timer = std::make_shared<asio::steady_timer>(strand);
+  auto finished = std::make_shared<bool>(false);
+  auto self = shared_from_this();
+  auto report = [self, finished, socket, timer](bool ok, std::string detail) {
+    if (*finished) return;
+    *finished = true;
+    boost::system::error_code ignored;
+    socket->close(ignored);
+    timer->cancel();
+    self->probe_in_flight = false;
+    if (!self->running) return;
+    const auto before = self->connectivity.changes();
+    self->connectivity.report_probe(ok, std::move(detail), now_ms());
+    self->after_connectivity_input(before);
+  };
+  const std::string target = config.connectivity_probe;
+  timer->expires_after(std::chrono::milliseconds(kProbeTimeoutMs));
+  timer->async_wait([report, target](boost::system::error_code e) {
+    if (!e) report(false, "probe " + target + " timed out");
+  });
+  socket->async_connect(tcp::endpoint(address, port), [report, target](boost::system::error_code e) {
+    if (e == asio::error::operation_aborted) return;
+    report(!e, e ? "probe " + target + " failed: " + e.message() : "probe " + target + " connected");
+  });
+}
+
+void Node::set_connectivity_override(std::optional<bool> online) {
+  auto& i = *impl_;
+  const auto before = i.connectivity.changes();
+  i.connectivity.set_override(online, now_ms());
+  i.after_connectivity_input(before);
+}
+
+nlohmann::json Node::connectivity_json() const {
+  const auto& c = impl_->connectivity;
+  auto history = nlohmann::json::array();
+  for (const auto& h : c.history())
+    history.push_back({{"online", h.online},
+                       {"at_ms", h.at_ms},
+                       {"basis", std::string(router::to_string(h.basis))},
+                       {"detail", h.detail}});
+  nlohmann::json out = {{"online", c.online()},
+                        {"basis", std::string(router::to_string(c.basis()))},
+                        {"since_ms", c.since_ms()},
+                        {"probe", impl_->config.connectivity_probe},
+                        {"history", history}};
+  out["override"] = c.override_value() ? nlohmann::json(*c.override_value()) : nlohmann::json(nullptr);
+  return out;
+}
+
+}  // namespace hyphae
