@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   std::printf("1 MiB messages at MTU 244: %zu fragments each, %d rounds (crc %lx)\n", fragments, rounds, crc);
   std::printf("%-28s %10.1f MiB/s   %6.2fx of zlib crc32 (%.1f MiB/s)\n", "split (lz4 tried)", mib / split_s,
               (mib / split_s) / crc_rate, crc_rate);
-  std::printf("%-28s %10.1f MiB/s   %6.2fx of zlib crc32\n", "reassemble", mib / join_s, (mib / join_s) / crc_rate);
+  std::printf("%-28s %10.1f MiB/s   %6.2fx of zlib crc32\n", "reassemble", mib / join_s,
+              (mib / join_s) / crc_rate);
   std::printf("%-28s %10.0f fragments/s\n", "reassemble", static_cast<double>(fragments) * rounds / join_s);
   return 0;
 }

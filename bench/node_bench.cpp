@@ -271,12 +271,14 @@ int main(int argc, char** argv) {
       eph.push_back(run_pair(Mode::ephemeral, size, eph_n).msgs_per_s);
       zmq.push_back(bench::zmq_push_pull_msgs_per_s(size, quick ? 500000 : 2000000));
     }
-    add("ephemeral " + tag, eph, "msg/s", bench::Better::kHigher, "ZeroMQ PUSH/PULL", zmq, ">= 0.25x (goal 1x)");
+    add("ephemeral " + tag, eph, "msg/s", bench::Better::kHigher, "ZeroMQ PUSH/PULL", zmq,
+        ">= 0.25x (goal 1x)");
     for (int r = 0; r < reps; ++r) {
       dur.push_back(run_pair(Mode::durable, size, dur_n).msgs_per_s);
       mqtt.push_back(bench::mosquitto_qos1_msgs_per_s(size, quick ? 20000 : 100000));
     }
-    add("durable acked " + tag, dur, "msg/s", bench::Better::kHigher, "mosquitto QoS 1", mqtt, ">= 1x (goal 4x)");
+    add("durable acked " + tag, dur, "msg/s", bench::Better::kHigher, "mosquitto QoS 1", mqtt,
+        ">= 1x (goal 4x)");
   }
   std::vector<double> rtt50, rtt99, tcp50, tcp99;
   for (int r = 0; r < reps; ++r) {
@@ -287,8 +289,10 @@ int main(int argc, char** argv) {
     tcp50.push_back(tcp.p50_us);
     tcp99.push_back(tcp.p99_us);
   }
-  add("acked round trip p50 64 B", rtt50, "us", bench::Better::kLower, "raw TCP ping-pong p50", tcp50, "<= 2x");
-  add("acked round trip p99 64 B", rtt99, "us", bench::Better::kLower, "raw TCP ping-pong p99", tcp99, "<= 2x");
+  add("acked round trip p50 64 B", rtt50, "us", bench::Better::kLower, "raw TCP ping-pong p50", tcp50,
+      "<= 2x");
+  add("acked round trip p99 64 B", rtt99, "us", bench::Better::kLower, "raw TCP ping-pong p99", tcp99,
+      "<= 2x");
   report.print_table();
   std::filesystem::path out = std::filesystem::path(HYPHAE_SOURCE_DIR) / "bench/results/latest.json";
   report.write_json(out);

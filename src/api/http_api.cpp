@@ -288,7 +288,8 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
   if (method == http::verb::get && is({"v1", "p2p", "connectivity"}))
     co_return json_response(req, http::status::ok, node_.connectivity_json());
   if (method == http::verb::post && is({"v1", "p2p", "connectivity"})) {
-    if (!body.is_object() || !body.contains("online") || !(body["online"].is_boolean() || body["online"].is_null()))
+    if (!body.is_object() || !body.contains("online") ||
+        !(body["online"].is_boolean() || body["online"].is_null()))
       co_return error_response(req, http::status::bad_request,
                                "'online' is required: true or false to override, null to detect again");
     std::optional<bool> online;

@@ -44,7 +44,8 @@ MessageId MessageId::generate() {
   const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::system_clock::now().time_since_epoch())
                                                  .count());
-  for (int i = 0; i < 6; ++i) id.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  for (int i = 0; i < 6; ++i)
+    id.bytes[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
   constexpr std::size_t kRandomBytes = 10;
   std::memcpy(id.bytes.data() + 6, pool.buf.data() + pool.pos, kRandomBytes);
   sodium_memzero(pool.buf.data() + pool.pos, kRandomBytes);  // never hand out the same bytes twice

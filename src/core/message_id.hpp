@@ -25,7 +25,7 @@ struct MessageId {
 
   static MessageId generate();
   std::uint64_t timestamp_ms() const;  // the first 48 bits, as generate() writes them
-  std::string to_hex() const;  // 32 lowercase hex digits
+  std::string to_hex() const;          // 32 lowercase hex digits
   // Exactly 32 hex digits (either case); Errc::malformed otherwise.
   static std::expected<MessageId, std::error_code> from_hex(std::string_view hex);
   bool is_zero() const;

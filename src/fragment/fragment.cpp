@@ -48,8 +48,8 @@ std::expected<std::vector<Bytes>, std::error_code> split(ByteView message, const
     const int bound = LZ4_compressBound(static_cast<int>(message.size()));
     compressed.resize(static_cast<std::size_t>(bound));
     const int n = LZ4_compress_default(reinterpret_cast<const char*>(message.data()),
-                                       reinterpret_cast<char*>(compressed.data()), static_cast<int>(message.size()),
-                                       bound);
+                                       reinterpret_cast<char*>(compressed.data()),
+                                       static_cast<int>(message.size()), bound);
     if (n > 0 && static_cast<std::size_t>(n) < message.size()) {
       compressed.resize(static_cast<std::size_t>(n));
       body = compressed;
@@ -114,7 +114,8 @@ void Reassembler::release(PeerSets& peer, std::map<SetId, Partial>::iterator it)
 }
 
 std::expected<std::optional<Bytes>, std::error_code> Reassembler::accept(const std::string& peer_key,
-                                                                         ByteView bytes, std::uint64_t now_ms) {
+                                                                         ByteView bytes,
+                                                                         std::uint64_t now_ms) {
   auto v = decode(bytes);
   if (!v) {
     ++stats_.rejected;
@@ -187,7 +188,8 @@ std::expected<std::optional<Bytes>, std::error_code> Reassembler::accept(const s
     }
   }
   const std::size_t offset = static_cast<std::size_t>(v->index) * chunk;
-  const std::size_t expect_len = last ? part.total_size - std::min<std::size_t>(part.total_size, offset) : chunk;
+  const std::size_t expect_len =
+      last ? part.total_size - std::min<std::size_t>(part.total_size, offset) : chunk;
   if ((part.count > 1 && chunk == 0) || offset > part.total_size || v->data.size() != expect_len ||
       (last && offset + v->data.size() != part.total_size)) {
     ++stats_.rejected;
@@ -213,8 +215,9 @@ std::expected<std::optional<Bytes>, std::error_code> Reassembler::accept(const s
   if (peer.sets.empty()) peers_.erase(peer_key);
   if (fl & flags::lz4) {
     Bytes out(plain);
-    const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(whole.data()), reinterpret_cast<char*>(out.data()),
-                                      static_cast<int>(whole.size()), static_cast<int>(plain));
+    const int n =
+        LZ4_decompress_safe(reinterpret_cast<const char*>(whole.data()), reinterpret_cast<char*>(out.data()),
+                            static_cast<int>(whole.size()), static_cast<int>(plain));
     if (n < 0 || static_cast<std::uint32_t>(n) != plain) {
       ++stats_.rejected;
       return fail(Errc::malformed);

@@ -32,9 +32,9 @@ inline constexpr std::uint8_t lz4 = 0x01;  // the reassembled bytes are an LZ4 b
 using SetId = std::array<std::uint8_t, 16>;
 
 struct FragmentOptions {
-  std::size_t mtu = 244;                      // bytes per fragment, header included (> kHeaderSize)
-  std::size_t compress_at_least = 1024;       // LZ4 from this size on, when it shrinks the message
-  std::optional<SetId> set_id;                // random when empty
+  std::size_t mtu = 244;                 // bytes per fragment, header included (> kHeaderSize)
+  std::size_t compress_at_least = 1024;  // LZ4 from this size on, when it shrinks the message
+  std::optional<SetId> set_id;           // random when empty
 };
 
 // Splits message into ceil(n / (mtu - kHeaderSize)) fragments (one for an empty message).

@@ -122,7 +122,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.log_level);
     } else if (key == "connectivity") {
       r = read_scalar(file, value, key, config.connectivity);
-      if (r && config.connectivity != "auto" && config.connectivity != "online" && config.connectivity != "offline")
+      if (r && config.connectivity != "auto" && config.connectivity != "online" &&
+          config.connectivity != "offline")
         return std::unexpected(where(file, value, key) + " must be 'auto', 'online' or 'offline'");
     } else if (key == "connectivity_probe") {
       r = read_scalar(file, value, key, config.connectivity_probe);

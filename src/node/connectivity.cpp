@@ -29,8 +29,9 @@ void Node::Impl::after_connectivity_input(std::uint64_t changes_before) {
   const auto& change = connectivity.history().back();
   log->info("connectivity: {} ({}: {})", change.online ? "online" : "offline",
             router::to_string(change.basis), change.detail);
-  metrics.counter("p2p_connectivity_changes_total", "Switches between online and offline",
-                  {{"to", change.online ? "online" : "offline"}})
+  metrics
+      .counter("p2p_connectivity_changes_total", "Switches between online and offline",
+               {{"to", change.online ? "online" : "offline"}})
       .inc();
   metrics.gauge("p2p_online", "").set(change.online ? 1 : 0);
 }

@@ -463,7 +463,8 @@ void Node::Impl::stage_inbound(PendingInbound pending) {
 }
 
 bool Node::Impl::has_urgent_chunk() const {
-  return std::any_of(staged_chunks.begin(), staged_chunks.end(), [](const StagedChunk& c) { return c.urgent; });
+  return std::any_of(staged_chunks.begin(), staged_chunks.end(),
+                     [](const StagedChunk& c) { return c.urgent; });
 }
 
 void Node::Impl::commit_staged(bool force) {
@@ -609,9 +610,11 @@ void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses
 }
 
 nlohmann::json to_json(const MessageStatus& s) {
-  return {{"id", s.id.to_hex()},        {"direction", s.direction},   {"status", s.state},
-          {"peer", s.peer.to_string()}, {"transport", s.transport}, {"transport_reason", s.transport_reason},   {"reason", s.reason},
-          {"created_ms", s.created_ms}, {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
+  return {{"id", s.id.to_hex()},        {"direction", s.direction},
+          {"status", s.state},          {"peer", s.peer.to_string()},
+          {"transport", s.transport},   {"transport_reason", s.transport_reason},
+          {"reason", s.reason},         {"created_ms", s.created_ms},
+          {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
 }
 
 nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) const {

@@ -48,7 +48,7 @@ struct MessageStatus {
   PeerId peer;
   std::string transport;         // which transport carried it ("tcp")
   std::string transport_reason;  // why that transport was chosen
-  std::string reason;     // for failed
+  std::string reason;            // for failed
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
   std::uint32_t attempts = 0;

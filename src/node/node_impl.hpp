@@ -19,8 +19,8 @@
 #include "crypto/noise/noise.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
-#include "store/store.hpp"
 #include "router/connectivity.hpp"
+#include "store/store.hpp"
 #include "transport/mesh/tcp_link.hpp"
 
 namespace hyphae {
@@ -123,7 +123,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::unordered_map<MessageId, OutMsg> outbox;
   std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
-  std::unordered_map<PeerId, std::array<std::uint8_t, 32>> x25519_keys;  // recipients' sealing keys, derived once
+  std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
+      x25519_keys;                                   // recipients' sealing keys, derived once
   std::set<LinkPtr> links;                           // every link, handshaking or up
   std::unordered_map<std::uint64_t, PeerId> dialed;  // link id -> the peer it was dialed for
   std::unordered_set<MessageId> seen;

@@ -29,8 +29,8 @@ void Connectivity::report_probe(bool reachable, std::string detail, std::uint64_
   evaluate(now_ms, std::move(detail));
 }
 
-void Connectivity::report_transport(std::string_view transport, bool requires_internet, std::size_t live_links,
-                                    std::uint64_t now_ms) {
+void Connectivity::report_transport(std::string_view transport, bool requires_internet,
+                                    std::size_t live_links, std::uint64_t now_ms) {
   if (!requires_internet) return;
   auto it = internet_links_.find(transport);
   if (it == internet_links_.end()) it = internet_links_.emplace(std::string(transport), 0).first;
@@ -51,7 +51,8 @@ bool Connectivity::probe_due(std::uint64_t now_ms) const {
 void Connectivity::evaluate(std::uint64_t now_ms, std::string detail) {
   bool online = false;
   ConnectivityBasis basis = ConnectivityBasis::none;
-  const bool probe_fresh = probe_ok_ && probe_interval_ms_ > 0 && now_ms < probe_at_ms_ + 3 * probe_interval_ms_;
+  const bool probe_fresh =
+      probe_ok_ && probe_interval_ms_ > 0 && now_ms < probe_at_ms_ + 3 * probe_interval_ms_;
   std::size_t links = 0;
   for (const auto& [name, n] : internet_links_) links += n;
   if (override_) {

@@ -7,7 +7,6 @@
 #include "store/schema.hpp"
 #include "store/store_impl.hpp"
 
-
 namespace hyphae::store {
 namespace {
 

@@ -122,7 +122,8 @@ struct Store::Impl {
   // SQLITE_OK or the first failing statement's code. delivered_later: ids that a later statement
   // of the same transaction marks delivered; their outbox inserts skip the envelope (it would be
   // written only to be dropped again). Only for transactions that commit or fail as a whole.
-  int write_batch(const WriteBatch& b, const std::unordered_set<MessageKey, KeyHash>* delivered_later = nullptr);
+  int write_batch(const WriteBatch& b,
+                  const std::unordered_set<MessageKey, KeyHash>* delivered_later = nullptr);
   int begin();
   int commit();  // honours inject_failures; rolls back on failure
   void rollback();

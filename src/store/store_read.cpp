@@ -23,8 +23,9 @@ constexpr const char* kOutboxSelect =
 constexpr const char* kEnvelopeRows =
     "(SELECT seq, envelope FROM outbox_envelopes_0 UNION ALL SELECT seq, envelope FROM outbox_envelopes_1) e";
 const std::string kPendingSelect =
-    std::string("SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
-                " o.reason, o.attempts, o.updated_ms FROM ") +
+    std::string(
+        "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
+        " o.reason, o.attempts, o.updated_ms FROM ") +
     kEnvelopeRows + " CROSS JOIN outbox o ON o.seq = e.seq ";
 constexpr const char* kInboxSelect =
     "SELECT i.seq, i.id, i.from_peer, i.received_ms, e.envelope, i.app_acked"
@@ -106,15 +107,16 @@ std::error_code Store::Impl::prepare_read() {
        string(kPendingSelect) + "WHERE o.state IN (0, 1) ORDER BY o.priority, o.created_ms LIMIT ?1"},
       {&r.outbox_get, outbox_select + "WHERE o.id = ?1"},
       // Pending states count from the envelope table; delivered/failed scan the status rows.
-      {&r.outbox_count_pending,
-       std::string("SELECT count(*) FROM ") + kEnvelopeRows + " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state = ?1"},
+      {&r.outbox_count_pending, std::string("SELECT count(*) FROM ") + kEnvelopeRows +
+                                    " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state = ?1"},
       {&r.outbox_count, "SELECT count(*) FROM outbox WHERE state = ?1"},
       {&r.inbox_after_all, inbox_select + "WHERE i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
       {&r.inbox_after_unacked, inbox_select + "WHERE i.app_acked = 0 AND i.seq > ?1 ORDER BY i.seq LIMIT ?2"},
       {&r.inbox_get, inbox_select + "WHERE i.id = ?1"},
       {&r.inbox_max_seq, "SELECT coalesce(max(seq), 0) FROM inbox"},
       {&r.inbox_unacked_floor,
-       "SELECT coalesce((SELECT min(seq) FROM inbox WHERE app_acked = 0) - 1, (SELECT max(seq) FROM inbox), 0)"},
+       "SELECT coalesce((SELECT min(seq) FROM inbox WHERE app_acked = 0) - 1, (SELECT max(seq) FROM inbox), "
+       "0)"},
       {&r.read_begin, "BEGIN"},
       {&r.read_end, "COMMIT"},
       {&r.seen_since, "SELECT id, received_ms FROM inbox ORDER BY seq DESC"},
@@ -214,7 +216,8 @@ std::vector<InboxRow> Store::inbox_after(std::uint64_t after_seq, bool only_unac
     sql::ResetGuard reset(s);
     s.bind_u64(1, start);
     s.bind_i64(2, sql_limit(limit));
-    ok = for_each_row(impl_->rdb, s, "inbox_after", [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
+    ok = for_each_row(impl_->rdb, s, "inbox_after",
+                      [&](const sql::Stmt& st) { out.push_back(inbox_row(st)); });
   }
   if (ok && from_floor && limit > 0) {
     if (!out.empty()) {

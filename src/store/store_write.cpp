@@ -7,7 +7,6 @@
 #include "core/error.hpp"
 #include "store/store_impl.hpp"
 
-
 namespace hyphae::store {
 
 std::string_view to_string(OutboxState s) {
@@ -95,8 +94,10 @@ std::error_code Store::Impl::prepare_write() {
       {&w.outbox_insert,
        "INSERT INTO outbox(id, to_peer, priority, created_ms, expires_ms, state, transport, reason,"
        " attempts, updated_ms) VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
-      {&w.envelope_insert[0], "INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
-      {&w.envelope_insert[1], "INSERT INTO outbox_envelopes_1(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.envelope_insert[0],
+       "INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.envelope_insert[1],
+       "INSERT INTO outbox_envelopes_1(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.envelope_move_out[0],
        "INSERT INTO outbox_envelopes_1(seq, envelope) SELECT e.seq, e.envelope FROM outbox_envelopes_0 e"
        " CROSS JOIN outbox o ON o.seq = e.seq WHERE o.state <> 2"},
@@ -112,7 +113,8 @@ std::error_code Store::Impl::prepare_write() {
        " WHERE id = ?1 AND state <> 2"},
       {&w.inbox_insert,
        "INSERT OR IGNORE INTO inbox(id, from_peer, received_ms, app_acked) VALUES(?1, ?2, ?3, ?5)"},
-      {&w.inbox_envelope_insert, "INSERT INTO inbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
+      {&w.inbox_envelope_insert,
+       "INSERT INTO inbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.inbox_ack, "UPDATE inbox SET app_acked = 1 WHERE id = ?1 AND app_acked = 0"},
       {&w.peer_upsert,
        "INSERT INTO peers(id, last_seen_ms) VALUES(?1, ?2)"
@@ -134,7 +136,8 @@ std::error_code Store::Impl::prepare_write() {
   return {};
 }
 
-int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<MessageKey, KeyHash>* delivered_later) {
+int Store::Impl::write_batch(const WriteBatch& b,
+                             const std::unordered_set<MessageKey, KeyHash>* delivered_later) {
   for (const OutboxRow& row : b.outbox_inserts) {
     sql::Stmt& s = w.outbox_insert;
     s.bind_blob(1, row.id);
@@ -148,8 +151,8 @@ int Store::Impl::write_batch(const WriteBatch& b, const std::unordered_set<Messa
     s.bind_i64(10, row.attempts);
     s.bind_u64(11, row.updated_ms);
     if (int rc = run(s)) return rc;
-    const bool keep_envelope = row.state != OutboxState::delivered &&
-                               !(delivered_later && delivered_later->contains(row.id));
+    const bool keep_envelope =
+        row.state != OutboxState::delivered && !(delivered_later && delivered_later->contains(row.id));
     if (keep_envelope) {
       sql::Stmt& e = w.envelope_insert[txn_generations.active];
       e.bind_blob(1, row.envelope);
@@ -231,7 +234,8 @@ std::error_code Store::Impl::load_generations() {
       wdb.query_int("SELECT coalesce(max(seq), 0) FROM outbox_envelopes_1", max1) != SQLITE_OK)
     return Errc::store_failed;
   generations.active = max1 > max0 ? 1 : 0;
-  const char* count = generations.active ? "SELECT count(*) FROM outbox_envelopes_1" : "SELECT count(*) FROM outbox_envelopes_0";
+  const char* count = generations.active ? "SELECT count(*) FROM outbox_envelopes_1"
+                                         : "SELECT count(*) FROM outbox_envelopes_0";
   if (wdb.query_int(count, rows) != SQLITE_OK) return Errc::store_failed;
   generations.active_rows = static_cast<std::uint64_t>(rows);
   txn_generations = generations;

@@ -44,12 +44,14 @@ TEST(Connectivity, ProbeSwitchesOnlineAndOfflineAndTheApiOverrides) {
   node.start();
   auto& api = node.api();
   auto state = [&] { return api.request("GET", "/v1/p2p/connectivity").body; };
-  ASSERT_TRUE(wait_until([&] { return state()["online"] == true; }, std::chrono::seconds(10))) << state().dump();
+  ASSERT_TRUE(wait_until([&] { return state()["online"] == true; }, std::chrono::seconds(10)))
+      << state().dump();
   EXPECT_EQ(state()["basis"], "probe");
   EXPECT_EQ(api.request("GET", "/v1/p2p/status").body["has_internet"], true);
 
   target.close();  // the "internet" goes away: the next probe is refused
-  ASSERT_TRUE(wait_until([&] { return state()["online"] == false; }, std::chrono::seconds(10))) << state().dump();
+  ASSERT_TRUE(wait_until([&] { return state()["online"] == false; }, std::chrono::seconds(10)))
+      << state().dump();
   auto s = state();
   ASSERT_GE(s["history"].size(), 2u);
   const auto& last = s["history"].back();

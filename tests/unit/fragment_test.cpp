@@ -40,7 +40,8 @@ Bytes reassemble(Reassembler& r, const std::vector<Bytes>& frags, const std::str
 
 TEST(Fragment, RoundTripsAtEverySizeAroundTheChunkBoundary) {
   const std::size_t mtu = 244, chunk = mtu - kHeaderSize;
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk, 3 * chunk + 7}) {
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk, 3 * chunk + 7}) {
     Bytes msg = random_bytes(n, static_cast<std::uint32_t>(n));
     auto frags = split(msg, FragmentOptions{mtu, 1024, std::nullopt});
     ASSERT_TRUE(frags) << n;
@@ -153,7 +154,8 @@ TEST(Fragment, MemoryCapsPerPeerAndInTotalRefuseNewSetsButKeepOthers) {
   limits.total_bytes = 15'000;
   Reassembler r(limits);
   auto start = [&](const std::string& peer, std::size_t n, std::uint64_t now) {
-    auto frags = split(random_bytes(n, static_cast<std::uint32_t>(n + now)), FragmentOptions{244, 1 << 30, std::nullopt});
+    auto frags = split(random_bytes(n, static_cast<std::uint32_t>(n + now)),
+                       FragmentOptions{244, 1 << 30, std::nullopt});
     return r.accept(peer, frags->front(), now);
   };
   ASSERT_TRUE(start("a", 6000, 0));
@@ -182,6 +184,8 @@ TEST(Fragment, OversizeAndDecompressionBombsAreRefused) {
 }
 
 TEST(Fragment, InvalidOptions) {
-  EXPECT_EQ(split(Bytes(10), FragmentOptions{kHeaderSize, 1024, std::nullopt}).error(), Errc::invalid_argument);
-  EXPECT_EQ(split(Bytes(70'000), FragmentOptions{kHeaderSize + 1, 1 << 30, std::nullopt}).error(), Errc::too_large);
+  EXPECT_EQ(split(Bytes(10), FragmentOptions{kHeaderSize, 1024, std::nullopt}).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(split(Bytes(70'000), FragmentOptions{kHeaderSize + 1, 1 << 30, std::nullopt}).error(),
+            Errc::too_large);
 }

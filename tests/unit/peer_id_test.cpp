@@ -265,10 +265,12 @@ TEST(MessageId, RandomHexAndHash) {
 
 TEST(MessageId, GeneratedIdsAreTimeOrderedWithARandomTail) {
   using namespace std::chrono;
-  auto before = static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  auto before =
+      static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
   std::vector<MessageId> ids;
   for (int i = 0; i < 5000; ++i) ids.push_back(MessageId::generate());
-  auto after = static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  auto after =
+      static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
   std::set<std::size_t> hashes;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     EXPECT_GE(ids[i].timestamp_ms(), before);

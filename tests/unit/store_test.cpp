@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
-#include <set>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,8 +169,9 @@ TEST_F(StoreMigration, V2ToV3MovesEnvelopesApartAndKeepsSeqsAndStates) {
                       " VALUES(5, x'11000000000000000000000000000000', x'a0', 100, x'c1', 1),"
                       "       (9, x'12000000000000000000000000000000', x'a0', 200, x'c2', 0)"),
               SQLITE_OK);
-    ASSERT_EQ(db.exec("INSERT INTO seen_ids(id, first_seen_ms) VALUES(x'11000000000000000000000000000000', 100)"),
-              SQLITE_OK);
+    ASSERT_EQ(
+        db.exec("INSERT INTO seen_ids(id, first_seen_ms) VALUES(x'11000000000000000000000000000000', 100)"),
+        SQLITE_OK);
   }
   auto s = open_ok();
   ASSERT_TRUE(s);
@@ -221,9 +222,11 @@ TEST_F(StoreOutbox, AckBeforeCommitWritesNoEnvelope) {
   sql::Db db;
   ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
   std::int64_t envelopes = -1;
-  ASSERT_EQ(db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
-                         envelopes),
-            SQLITE_OK);
+  ASSERT_EQ(
+      db.query_int(
+          "SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+          envelopes),
+      SQLITE_OK);
   EXPECT_EQ(envelopes, 1);  // only message 2's
 }
 
@@ -239,7 +242,8 @@ TEST_F(StoreOutbox, EnvelopeGenerationsRotateAndKeepEveryUndeliveredEnvelope) {
   };
   auto deliver = [&](std::initializer_list<std::uint32_t> ns) {
     WriteBatch b;
-    for (auto n : ns) b.outbox_updates.push_back(OutboxUpdate{key(n), OutboxState::delivered, "tcp", "", 9, false});
+    for (auto n : ns)
+      b.outbox_updates.push_back(OutboxUpdate{key(n), OutboxState::delivered, "tcp", "", 9, false});
     ASSERT_FALSE((*s)->apply(b));
   };
   insert({1, 2, 3});
@@ -276,9 +280,11 @@ TEST_F(StoreOutbox, EnvelopeGenerationsRotateAndKeepEveryUndeliveredEnvelope) {
   sql::Db db;
   ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
   std::int64_t stored = -1;
-  ASSERT_EQ(db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
-                         stored),
-            SQLITE_OK);
+  ASSERT_EQ(
+      db.query_int(
+          "SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+          stored),
+      SQLITE_OK);
   EXPECT_LE(stored, 14);  // delivered envelopes do not pile up
 }
 
@@ -463,7 +469,8 @@ TEST_F(StoreInbox, UnackedReadsFollowAcksInAnyOrderAndAcrossReopen) {
   for (std::uint32_t i = 0; i < 6; ++i) b.inbox_inserts.push_back(inbox(i));
   ASSERT_FALSE(s->apply(b));
   ack({1, 2});
-  EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(0, 0x11), key(3, 0x11), key(4, 0x11), key(5, 0x11)}));
+  EXPECT_EQ(unacked_ids(0),
+            (std::vector<MessageKey>{key(0, 0x11), key(3, 0x11), key(4, 0x11), key(5, 0x11)}));
   ack({0});  // the oldest goes last: later reads must not miss 3..5
   EXPECT_EQ(unacked_ids(0), (std::vector<MessageKey>{key(3, 0x11), key(4, 0x11), key(5, 0x11)}));
   ack({3, 4, 5});
