@@ -42,6 +42,17 @@ Bytes peer_id(std::string_view name) {
   return b;
 }
 
+// Envelope rows in both outbox generation tables of a closed store file (-1 on error).
+std::int64_t stored_outbox_envelopes(const fs::path& file) {
+  sql::Db db;
+  std::int64_t n = -1;
+  if (db.open(file, SQLITE_OPEN_READONLY) != SQLITE_OK ||
+      db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+                   n) != SQLITE_OK)
+    return -1;
+  return n;
+}
+
 OutboxRow outbox(std::uint32_t n, const Bytes& to, int priority = 2, std::uint64_t created = 1000) {
   OutboxRow r;
   r.id = key(n);
@@ -219,15 +230,7 @@ TEST_F(StoreOutbox, AckBeforeCommitWritesNoEnvelope) {
   EXPECT_EQ(s->outbox_get(key(1))->transport, "tcp");
   EXPECT_EQ(s->pending_outbox_all(SIZE_MAX).size(), 1u);
   s.reset();
-  sql::Db db;
-  ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
-  std::int64_t envelopes = -1;
-  ASSERT_EQ(
-      db.query_int(
-          "SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
-          envelopes),
-      SQLITE_OK);
-  EXPECT_EQ(envelopes, 1);  // only message 2's
+  EXPECT_EQ(stored_outbox_envelopes(db_), 1);  // only message 2's
 }
 
 TEST_F(StoreOutbox, EnvelopeGenerationsRotateAndKeepEveryUndeliveredEnvelope) {
@@ -277,15 +280,7 @@ TEST_F(StoreOutbox, EnvelopeGenerationsRotateAndKeepEveryUndeliveredEnvelope) {
   check(**s);
   insert({17});
   s->reset();
-  sql::Db db;
-  ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
-  std::int64_t stored = -1;
-  ASSERT_EQ(
-      db.query_int(
-          "SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
-          stored),
-      SQLITE_OK);
-  EXPECT_LE(stored, 14);  // delivered envelopes do not pile up
+  EXPECT_LE(stored_outbox_envelopes(db_), 14);  // delivered envelopes do not pile up
 }
 
 TEST_F(StoreMigration, NewerVersionIsRefused) {
