@@ -34,6 +34,12 @@ struct NodeConfig {
   std::string connectivity_probe;
   std::uint64_t connectivity_probe_interval_ms = 10000;
   std::string connectivity = "auto";
+  // Routing table and connection pool (seed 002): route_timeout, max_route_hops, max_connections,
+  // and closing links idle this long (0: never; then peers are dialed only when a message waits).
+  std::uint64_t route_timeout_ms = 300'000;
+  int max_route_hops = 10;
+  std::size_t max_connections = 100;
+  std::uint64_t connection_idle_timeout_ms = 0;
   std::string log_level = "info";
 };
 

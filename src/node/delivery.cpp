@@ -81,6 +81,15 @@ void Node::Impl::load_from_store() {
     id.bytes = key;
     seen.insert(id);
   }
+  for (const auto& row : store->routes()) {  // seed 004's route cache
+    auto dest = PeerId::from_bytes(row.destination);
+    auto hop = PeerId::from_bytes(row.next_hop);
+    if (!dest || !hop) continue;
+    router::Route r{*dest,    *hop,           row.transport, router::RouteKind::cached,
+                    row.hops, row.updated_ms, row.expires_ms};
+    if (auto ec = routing.add_cached(r, now))
+      log->warn("ignoring a cached route to {}: {}", dest->to_string(), ec.message());
+  }
   for (const auto& row : store->peers()) {
     auto peer = PeerId::from_bytes(row.id);
     if (!peer) continue;

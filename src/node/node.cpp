@@ -87,6 +87,8 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       acceptor(strand),
       tick_timer(strand),
       lazy_commit_timer(strand),
+      routing(router::RoutingOptions{config.route_timeout_ms, config.max_route_hops}),
+      pool(router::PoolOptions{config.max_connections, config.connection_idle_timeout_ms, kMinIdleToEvictMs}),
       connectivity(config.connectivity_probe.empty() ? 0 : config.connectivity_probe_interval_ms) {
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
@@ -204,12 +206,13 @@ void Node::Impl::tick() {
   if (!running) return;
   auto now = now_ms();
   for (auto& [peer, state] : peers)
-    if (!state.link && !state.dialing && !state.addresses.empty() && now >= state.next_dial_ms) dial(peer);
+    if (should_dial(peer, state, now)) dial(peer);
   if (now - last_expiry_ms >= 1000) {
     last_expiry_ms = now;
     expire_outbox();
   }
   tick_connectivity(now);
+  tick_routing(now);
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);
@@ -242,9 +245,11 @@ void Node::Impl::on_link_up(const LinkPtr& link) {
     state.link = nullptr;
     old->close("replaced by a newer link");
   }
+  if (!state.link && !admit_link(link)) return;
   state.link = link;
   state.dialing = false;
   state.backoff_ms = 0;
+  routing.set_direct(remote, "tcp", now_ms());
   state.last_seen_ms = now_ms();
   ++counters.links_up;
   report_link_connectivity();
@@ -277,6 +282,7 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
   if (link->initiator()) state.dialing = false;
   if (state.link == link) {
     state.link = nullptr;
+    release_link(link);
     ++counters.links_down;
     report_link_connectivity();
     for (auto& id : queues[*peer].ids) {
@@ -286,7 +292,11 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
     }
     queues[*peer].cursor = 0;
   }
-  if (!state.link) {
+  if (!state.link && reason.starts_with("idle for")) {
+    // Closed by the pool: nothing to resend, and the next message dials at once.
+    state.backoff_ms = 0;
+    state.next_dial_ms = 0;
+  } else if (!state.link) {
     // Redial with exponential backoff (a lost link is retried at once the first time).
     state.next_dial_ms = now_ms() + state.backoff_ms;
     state.backoff_ms = std::min<std::uint64_t>(
@@ -491,29 +501,6 @@ nlohmann::json Node::peers_json() const {
                    {"addresses", state.addresses},
                    {"connected", state.link != nullptr && state.link->established()},
                    {"last_seen_ms", state.last_seen_ms}});
-  }
-  return out;
-}
-
-nlohmann::json Node::routes_json() const {
-  auto out = nlohmann::json::array();
-  for (const auto& [peer, state] : impl_->peers) {
-    if (!state.link || !state.link->established()) continue;
-    out.push_back({{"destination", peer.to_string()},
-                   {"next_hop", peer.to_string()},
-                   {"transport", "tcp"},
-                   {"kind", "direct"},
-                   {"hops", 1}});
-  }
-  for (const auto& r : impl_->store->routes()) {
-    auto dest = PeerId::from_bytes(r.destination);
-    auto hop = PeerId::from_bytes(r.next_hop);
-    out.push_back({{"destination", dest ? dest->to_string() : ""},
-                   {"next_hop", hop ? hop->to_string() : ""},
-                   {"transport", r.transport},
-                   {"kind", "cached"},
-                   {"hops", r.hops},
-                   {"expires_ms", r.expires_ms}});
   }
   return out;
 }

@@ -19,7 +19,9 @@
 #include "crypto/noise/noise.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
+#include "router/connection_pool.hpp"
 #include "router/connectivity.hpp"
+#include "router/routing_table.hpp"
 #include "store/store.hpp"
 #include "transport/mesh/tcp_link.hpp"
 
@@ -87,6 +89,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     std::uint64_t next_dial_ms = 0;
     std::uint64_t backoff_ms = 0;
     std::uint64_t last_seen_ms = 0;
+    std::uint64_t link_records_seen = 0;  // the link's record count when the pool last looked
   };
   struct Subscriber {
     InboundHandler handler;
@@ -103,6 +106,19 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer tick_timer;
   boost::asio::steady_timer lazy_commit_timer;  // see stage_lazily()
+
+  // Routing table and connection pool (node/routing.cpp). A full pool evicts a link only after it
+  // has been idle this long (activity is sampled once a second).
+  static constexpr std::uint64_t kMinIdleToEvictMs = 5000;
+  router::RoutingTable routing;
+  router::ConnectionPool pool;
+  std::uint64_t last_pool_tick_ms = 0;
+  // Admits a new link to the pool (closing an evicted idle one); false: refused, already closed.
+  bool admit_link(const LinkPtr& link);
+  void release_link(const LinkPtr& link);
+  void tick_routing(std::uint64_t now);
+  bool has_pending(const PeerId& peer) const;
+  bool should_dial(const PeerId& peer, const PeerState& state, std::uint64_t now) const;
 
   // Connectivity detection (node/connectivity.cpp).
   router::Connectivity connectivity;

@@ -20,8 +20,8 @@
 namespace hyphae::router {
 
 struct PoolOptions {
-  std::size_t max_connections = 100;      // seed 002's default
-  std::uint64_t idle_timeout_ms = 0;      // 0: idle connections stay open
+  std::size_t max_connections = 100;  // seed 002's default
+  std::uint64_t idle_timeout_ms = 0;  // 0: idle connections stay open
   std::uint64_t min_idle_to_evict_ms = 1000;
 };
 

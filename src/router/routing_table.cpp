@@ -57,15 +57,15 @@ void RoutingTable::remove_direct(const PeerId& destination, std::string_view tra
   if (it->second.empty()) routes_.erase(it);
 }
 
-std::error_code RoutingTable::add_mesh(const PeerId& destination, const PeerId& next_hop, std::string_view transport,
-                                       int hops, std::uint64_t now_ms) {
+std::error_code RoutingTable::add_mesh(const PeerId& destination, const PeerId& next_hop,
+                                       std::string_view transport, int hops, std::uint64_t now_ms) {
   return add(Route{destination, next_hop, std::string(transport), RouteKind::mesh, hops, now_ms,
                    now_ms + options_.route_timeout_ms},
              now_ms);
 }
 
-std::error_code RoutingTable::add_server(const PeerId& destination, const PeerId& server, std::string_view transport,
-                                         std::uint64_t now_ms) {
+std::error_code RoutingTable::add_server(const PeerId& destination, const PeerId& server,
+                                         std::string_view transport, std::uint64_t now_ms) {
   return add(Route{destination, server, std::string(transport), RouteKind::server, 2, now_ms,
                    now_ms + options_.route_timeout_ms},
              now_ms);
@@ -98,7 +98,8 @@ std::vector<Route> RoutingTable::all(std::uint64_t now_ms) const {
 std::size_t RoutingTable::expire(std::uint64_t now_ms) {
   std::size_t dropped = 0;
   for (auto it = routes_.begin(); it != routes_.end();) {
-    dropped += std::erase_if(it->second, [&](const Route& r) { return r.expires_ms != 0 && now_ms >= r.expires_ms; });
+    dropped += std::erase_if(it->second,
+                             [&](const Route& r) { return r.expires_ms != 0 && now_ms >= r.expires_ms; });
     it = it->second.empty() ? routes_.erase(it) : std::next(it);
   }
   return dropped;

@@ -46,8 +46,8 @@ class RoutingTable {
   // Errors: invalid_argument when hops is < 1 or over max_route_hops, or next_hop is the destination
   // of a multi-hop route. A newer report for the same (destination, next hop, transport) replaces
   // the older one.
-  std::error_code add_mesh(const PeerId& destination, const PeerId& next_hop, std::string_view transport, int hops,
-                           std::uint64_t now_ms);
+  std::error_code add_mesh(const PeerId& destination, const PeerId& next_hop, std::string_view transport,
+                           int hops, std::uint64_t now_ms);
   std::error_code add_server(const PeerId& destination, const PeerId& server, std::string_view transport,
                              std::uint64_t now_ms);
   // A route remembered from before (the store); expires_ms 0 means now + route_timeout_ms.

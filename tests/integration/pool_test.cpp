@@ -1,0 +1,80 @@
+// The connection pool with real node processes: max_connections refuses a link beyond the cap
+// while the live one is busy, and an idle link is closed and dialed again when a message waits.
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace hyphae::testing {
+namespace {
+
+std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& yaml) {
+  std::filesystem::create_directories(dir);
+  auto file = dir / "node.yaml";
+  std::ofstream(file) << yaml;
+  return file;
+}
+
+nlohmann::json send_text(LocalNode& from, const LocalNode& to, const std::string& text) {
+  return ok(
+      from.api().request("POST", "/v1/messages", nlohmann::json{{"to", to.peer_id()}, {"payload", text}}),
+      201);
+}
+
+bool delivered(LocalNode& from, const nlohmann::json& sent) {
+  return from.api().request("GET", "/v1/messages/" + sent["id"].get<std::string>()).body["status"] ==
+         "delivered";
+}
+
+TEST(ConnectionPool, MaxConnectionsRefusesALinkBeyondTheCap) {
+  TempDir dir;
+  auto config = write_config(dir.path() / "cfg", "max_connections: 1\n");
+  LocalNode hub{"hub", hyphae_binary(), dir.path() / "hub", {"--config", config.string()}};
+  LocalNode first{"first", hyphae_binary(), dir.path() / "first"};
+  LocalNode second{"second", hyphae_binary(), dir.path() / "second"};
+  hub.start();
+  first.start();
+  second.start();
+  connect(first, hub);
+  ASSERT_TRUE(wait_until([&] { return connection_count(hub) == 1; }, std::chrono::seconds(10)));
+  auto sent = send_text(first, hub, "busy");
+  ASSERT_TRUE(wait_until([&] { return delivered(first, sent); }, std::chrono::seconds(10)));
+  connect(second, hub);
+  // For two seconds the hub keeps exactly one link, to `first`, while `second` keeps being refused.
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto conns = hub.api().request("GET", "/v1/p2p/connections").body["connections"];
+    ASSERT_EQ(conns.size(), 1u) << conns.dump();
+    EXPECT_EQ(conns[0]["peer_id"], first.peer_id());
+  }
+  EXPECT_EQ(connection_count(second), 0u);
+  auto queued = send_text(second, hub, "waits");
+  EXPECT_EQ(second.api().request("GET", "/v1/messages/" + queued["id"].get<std::string>()).body["status"],
+            "queued");
+  auto routes = hub.api().request("GET", "/v1/p2p/routes").body["routes"];
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0]["kind"], "direct");
+  EXPECT_EQ(routes[0]["destination"], first.peer_id());
+}
+
+TEST(ConnectionPool, IdleLinkIsClosedAndDialedAgainWhenAMessageWaits) {
+  TempDir dir;
+  auto config = write_config(dir.path() / "cfg", "connection_idle_timeout_ms: 500\n");
+  LocalNode a{"a", hyphae_binary(), dir.path() / "a", {"--config", config.string()}};
+  LocalNode b{"b", hyphae_binary(), dir.path() / "b"};
+  a.start();
+  b.start();
+  connect(a, b);
+  auto one = send_text(a, b, "one");
+  ASSERT_TRUE(wait_until([&] { return delivered(a, one); }, std::chrono::seconds(10)));
+  // Nothing waits: the link is closed once idle, and not dialed again.
+  ASSERT_TRUE(wait_until([&] { return connection_count(a) == 0; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(connection_count(a), 0u);
+  // A new message dials on demand and is delivered.
+  auto two = send_text(a, b, "two");
+  ASSERT_TRUE(wait_until([&] { return delivered(a, two); }, std::chrono::seconds(10)));
+}
+
+}  // namespace
+}  // namespace hyphae::testing
