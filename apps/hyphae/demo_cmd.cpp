@@ -105,7 +105,7 @@ void add_demo_command(CLI::App& app, Common& common) {
       if (!wait_delivered(*hop.from, id, std::chrono::seconds(10)))
         throw std::runtime_error("message " + id + " was not delivered");
       n.say("  " + hop.from->name() + " -> " + hop.to->name() + ": \"" + received_text(*hop.to, id) +
-            "\" committed by " + hop.to->name() + " and acknowledged (id " + id.substr(0, 8) + "…)");
+            "\" committed by " + hop.to->name() + " and acknowledged (id " + short_id(id) + ")");
     }
 
     {
