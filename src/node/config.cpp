@@ -88,7 +88,9 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "route_timeout_s",
                                               "max_route_hops",
                                               "max_connections",
-                                              "connection_idle_timeout_ms"};
+                                              "connection_idle_timeout_ms",
+                                              "max_pending_messages",
+                                              "max_pending_bytes"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -137,6 +139,14 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.max_connections);
       if (r && config.max_connections == 0)
         return std::unexpected(where(file, value, key) + " must be at least 1");
+    } else if (key == "max_pending_messages") {
+      r = read_scalar(file, value, key, config.max_pending_messages);
+      if (r && config.max_pending_messages == 0)
+        return std::unexpected(where(file, value, key) + " must be at least 1");
+    } else if (key == "max_pending_bytes") {
+      r = read_scalar(file, value, key, config.max_pending_bytes);
+      if (r && config.max_pending_bytes < 65536)
+        return std::unexpected(where(file, value, key) + " must be at least 65536");
     } else if (key == "connection_idle_timeout_ms") {
       r = read_scalar(file, value, key, config.connection_idle_timeout_ms);
     } else if (key == "connectivity") {

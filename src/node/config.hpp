@@ -40,6 +40,10 @@ struct NodeConfig {
   int max_route_hops = 10;
   std::size_t max_connections = 100;
   std::uint64_t connection_idle_timeout_ms = 0;
+  // Durable messages waiting for an ack, held in memory and on disk; beyond either, sends fail
+  // with backpressure (HTTP 429) until acks drain them.
+  std::size_t max_pending_messages = 1'000'000;
+  std::size_t max_pending_bytes = std::size_t{1} << 30;
   std::string log_level = "info";
 };
 

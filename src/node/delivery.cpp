@@ -118,6 +118,8 @@ void Node::Impl::load_from_store() {
     m.expires_ms = row.expires_ms;
     if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     m.attempts = row.attempts;
+    pending_count += 1;
+    pending_bytes += m.wire.size();
     outbox.emplace(id, std::move(m));
     queues[*to].ids.push_back(id);
     ++loaded;
@@ -137,8 +139,17 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     cached = x25519_keys.emplace(to, *key).first;
   }
   const auto& recipient_key = cached->second;
-  for (const auto& p : payloads)
+  std::size_t incoming_bytes = 0;
+  for (const auto& p : payloads) {
     if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+    incoming_bytes += p.size();
+  }
+  // Back-pressure instead of unbounded memory: the API answers 429 and the caller retries later.
+  if (pending_count + payloads.size() > config.max_pending_messages ||
+      pending_bytes + incoming_bytes > config.max_pending_bytes) {
+    meters.err_backpressure->inc();
+    return done(std::unexpected(make_error_code(Errc::backpressure)));
+  }
 
   auto link = live_link(to);
   auto now = now_ms();
@@ -186,6 +197,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     m.updated_ms = now;
     m.expires_ms = row.expires_ms;
     if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
+    pending_count += 1;
+    pending_bytes += m.wire.size();
     batch.outbox_inserts.push_back(std::move(row));
     outbox.emplace(env.id, std::move(m));
     queue.ids.push_back(env.id);
@@ -201,6 +214,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
       for (const auto& id : ids) {
         auto it = self->outbox.find(id);
         if (it == self->outbox.end()) continue;
+        self->leave_pending(it->second);
         it->second.state = store::OutboxState::failed;
         it->second.reason = "store: " + ec.message();
       }
@@ -209,6 +223,12 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     }
     done(ids);
   });
+}
+
+void Node::Impl::leave_pending(OutMsg& m) {
+  if (m.state != store::OutboxState::queued && m.state != store::OutboxState::sent) return;
+  pending_count -= 1;
+  pending_bytes -= m.wire.size();
 }
 
 void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options,
@@ -383,6 +403,7 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
     if (it == outbox.end() || it->second.to != link->remote() ||
         it->second.state == store::OutboxState::delivered)
       continue;
+    leave_pending(it->second);
     it->second.state = store::OutboxState::delivered;
     it->second.updated_ms = now;
     it->second.wire.clear();
@@ -421,6 +442,7 @@ void Node::Impl::expire_outbox() {
       continue;
     }
     if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+    leave_pending(m);
     m.state = store::OutboxState::failed;
     m.reason = "ttl expired before the recipient acknowledged it";
     m.updated_ms = now;

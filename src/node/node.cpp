@@ -111,6 +111,7 @@ void Node::Impl::init_metrics() {
   meters.err_rejected = &metrics.counter("p2p_errors_total", err_help, {{"kind", "rejected_envelope"}});
   meters.err_link = &metrics.counter("p2p_errors_total", err_help, {{"kind", "link"}});
   meters.err_store = &metrics.counter("p2p_errors_total", err_help, {{"kind", "store"}});
+  meters.err_backpressure = &metrics.counter("p2p_errors_total", err_help, {{"kind", "backpressure"}});
   meters.latency = &metrics.histogram(
       "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},

@@ -137,6 +137,9 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   static constexpr std::uint64_t kSeenPruneIntervalMs = 10 * 60 * 1000;
 
   std::unordered_map<MessageId, OutMsg> outbox;
+  // Queued and sent messages in `outbox` and their wire bytes (bounded by max_pending_*).
+  std::size_t pending_count = 0, pending_bytes = 0;
+  void leave_pending(OutMsg& m);  // before a message's state becomes delivered or failed
   std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
@@ -189,6 +192,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     metrics::Counter* err_rejected;
     metrics::Counter* err_link;
     metrics::Counter* err_store;
+    metrics::Counter* err_backpressure;
     metrics::Histogram* latency;
   } meters{};
   void init_metrics();

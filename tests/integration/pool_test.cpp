@@ -78,3 +78,28 @@ TEST(ConnectionPool, IdleLinkIsClosedAndDialedAgainWhenAMessageWaits) {
 
 }  // namespace
 }  // namespace hyphae::testing
+
+namespace hyphae::testing {
+namespace {
+
+TEST(Backpressure, ApiAnswers429WithAJsonErrorAtThePendingLimit) {
+  TempDir dir;
+  auto config = write_config(dir.path() / "cfg", "max_pending_messages: 2\n");
+  LocalNode a{"a", hyphae_binary(), dir.path() / "a", {"--config", config.string()}};
+  LocalNode b{"b", hyphae_binary(), dir.path() / "b"};
+  a.start();
+  b.start();  // never connected: everything a sends to b waits
+  auto& api = a.api();
+  ok(api.request("POST", "/v1/messages/batch", nlohmann::json{{"to", b.peer_id()}, {"payloads", {"1", "2"}}}),
+     201);
+  auto full = api.request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "3"}});
+  EXPECT_EQ(full.status, 429);
+  EXPECT_TRUE(full.body.contains("error")) << full.raw;
+  // Once b is reachable and acks, a accepts sends again.
+  connect(a, b);
+  ASSERT_TRUE(wait_until([&] { return outbox_empty(a); }, std::chrono::seconds(10)));
+  ok(api.request("POST", "/v1/messages", nlohmann::json{{"to", b.peer_id()}, {"payload", "3"}}), 201);
+}
+
+}  // namespace
+}  // namespace hyphae::testing

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <functional>
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
@@ -17,10 +18,11 @@ struct Hosted {
   boost::asio::io_context io;
   TempDir dir{"hyphae-node-test-"};
   std::unique_ptr<Node> node;
-  Hosted() {
+  explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
     NodeConfig config;
     config.data_dir = dir.path();
     config.log_level = "off";
+    if (tune) tune(config);
     auto created = Node::create(io.get_executor(), config);
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
@@ -60,6 +62,51 @@ TEST(Node, FailingStoreWriteFailsTheSendWithAnError) {
   auto status = h.node->status(**result);
   ASSERT_TRUE(status);
   EXPECT_EQ(status->state, "queued");
+}
+
+TEST(Node, PendingLimitsAnswerBackpressureInsteadOfGrowingWithoutBound) {
+  Hosted h([](NodeConfig& c) {
+    c.max_pending_messages = 3;
+    c.max_pending_bytes = 65536;
+  });
+  auto peer = Identity::generate().peer_id();
+  std::vector<std::error_code> results;
+  auto send = [&](std::size_t n, std::size_t size) {
+    boost::asio::post(h.node->executor(), [&, n, size] {
+      h.node->send_many(peer, std::vector<Bytes>(n, Bytes(size, 1)), SendOptions{},
+                        [&](auto r) { results.push_back(r ? std::error_code{} : r.error()); });
+    });
+    const auto want = results.size() + 1;
+    h.run_until([&] { return results.size() == want; });
+  };
+  send(2, 10);
+  send(2, 10);  // 4 > 3 messages
+  send(1, 10);  // exactly at the limit
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_FALSE(results[0]);
+  EXPECT_EQ(results[1], make_error_code(Errc::backpressure));
+  EXPECT_FALSE(results[2]);
+  send(1, 10);
+  EXPECT_EQ(results.back(), make_error_code(Errc::backpressure));
+  EXPECT_NE(h.node->metrics_text().find("p2p_errors_total{kind=\"backpressure\"} 2"), std::string::npos);
+}
+
+TEST(Node, PendingBytesLimit) {
+  Hosted h([](NodeConfig& c) { c.max_pending_bytes = 65536; });
+  auto peer = Identity::generate().peer_id();
+  std::vector<std::error_code> results;
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::post(h.node->executor(), [&] {
+      h.node->send(peer, Bytes(30000, 2), SendOptions{},
+                   [&](auto r) { results.push_back(r ? std::error_code{} : r.error()); });
+    });
+    const auto want = results.size() + 1;
+    h.run_until([&] { return results.size() == want; });
+  }
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_FALSE(results[0]);
+  EXPECT_FALSE(results[1]);
+  EXPECT_EQ(results[2], make_error_code(Errc::backpressure));  // ~90 KB of sealed envelopes > 64 KiB
 }
 
 TEST(Node, RejectsBadSendsWithClearErrors) {
