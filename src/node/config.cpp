@@ -5,25 +5,11 @@
 #include <charconv>
 #include <set>
 
+#include "node/config_yaml.hpp"
+
 namespace hyphae {
-namespace {
-
-std::string where(const std::filesystem::path& file, const YAML::Node& node, const std::string& key) {
-  return file.string() + ":" + std::to_string(node.Mark().line + 1) + ": key '" + key + "'";
-}
-
-template <typename T>
-std::expected<void, std::string> read_scalar(const std::filesystem::path& file, const YAML::Node& node,
-                                             const std::string& key, T& out) {
-  try {
-    out = node.as<T>();
-    return {};
-  } catch (const YAML::Exception&) {
-    return std::unexpected(where(file, node, key) + " has an invalid value");
-  }
-}
-
-}  // namespace
+using config_yaml::read_scalar;
+using config_yaml::where;
 
 bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
   std::string port_text;
@@ -96,6 +82,10 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
     const YAML::Node key_node = it->first;
     const YAML::Node value = it->second;
     auto key = key_node.as<std::string>();
+    if (auto seed = apply_seed_key(file, key, value, config)) {  // seed 001 / 002 keys (config_seed.cpp)
+      if (!*seed) return *seed;
+      continue;
+    }
     if (!known.contains(key)) return std::unexpected(where(file, key_node, key) + " is not a known setting");
     std::expected<void, std::string> r;
     if (key == "data_dir") {

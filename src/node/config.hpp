@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -14,6 +16,13 @@ namespace hyphae {
 struct PeerAddressConfig {
   std::string id;                      // base58 PeerId
   std::vector<std::string> addresses;  // "host:port" or "/ip4/host/tcp/port"
+};
+
+// One transport's section (seed 002's `transport.<name>`, seed 001's `<name>_*` keys). The options
+// are validated when loaded and kept as text for the transport to read.
+struct TransportSettings {
+  bool enabled = true;
+  std::map<std::string, std::string> options;
 };
 
 struct NodeConfig {
@@ -44,6 +53,14 @@ struct NodeConfig {
   // with backpressure (HTTP 429) until acks drain them.
   std::size_t max_pending_messages = 1'000'000;
   std::size_t max_pending_bytes = std::size_t{1} << 30;
+  // Seed 001's TransportConfig and seed 002's p2p_config.yaml (docs/configuration.md).
+  std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
+  std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // seed 001's names
+  bool enable_failover = true;
+  std::uint64_t failover_timeout_ms = 10'000;
+  int max_retry_attempts = 3;
+  std::uint64_t discovery_interval_ms = 30'000;
+  bool load_balance = true;
   std::string log_level = "info";
 };
 

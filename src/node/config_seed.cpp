@@ -1,0 +1,241 @@
+// The configuration keys of the seeds: seed 002's p2p_config.yaml sections (transport, routing,
+// security) and seed 001's TransportConfig fields, validated with the file line and the key's full
+// name in every error. Settings Hyphae acts on today map onto NodeConfig fields; transport options
+// are kept (validated) for the transports that read them.
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <set>
+
+#include "node/config.hpp"
+#include "node/config_yaml.hpp"
+
+namespace hyphae {
+namespace {
+
+using config_yaml::read_scalar;
+using config_yaml::where;
+using Result = std::expected<void, std::string>;
+
+// How to check one option of a transport section; the value is stored as text.
+struct OptionRule {
+  enum Kind { boolean, integer, number, text, choice } kind;
+  double min = 0, max = 0;             // integer/number bounds (inclusive)
+  std::set<std::string> choices = {};  // for choice
+};
+
+const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules() {
+  static const std::map<std::string, std::map<std::string, OptionRule>> rules = {
+      {"bitchat",
+       {{"scan_interval", {OptionRule::number, 0.1, 3600}},
+        {"advertisement_interval", {OptionRule::number, 0.1, 3600}},
+        {"max_hops", {OptionRule::integer, 1, 7}},
+        {"battery_threshold", {OptionRule::number, 0, 1}},
+        {"api_url", {OptionRule::text}},
+        {"max_peers", {OptionRule::integer, 1, 10000}}}},
+      {"betanet",
+       {{"port", {OptionRule::integer, 1, 65535}},
+        {"compression", {OptionRule::choice, 0, 0, {"lz4", "none"}}},
+        {"encryption", {OptionRule::choice, 0, 0, {"aes-256-gcm", "chacha20-poly1305"}}},
+        {"max_frame_size", {OptionRule::integer, 1024, 16777215}},
+        {"api_url", {OptionRule::text}},
+        {"privacy_mode", {OptionRule::boolean}},
+        {"max_hops", {OptionRule::integer, 1, 10}}}},
+      {"quic",
+       {{"port", {OptionRule::integer, 1, 65535}},
+        {"max_streams", {OptionRule::integer, 1, 100000}},
+        {"idle_timeout", {OptionRule::number, 0.1, 86400}},
+        {"keep_alive", {OptionRule::number, 0.1, 86400}}}},
+      {"tcp", {}},
+  };
+  return rules;
+}
+
+std::string describe_range(const OptionRule& r) {
+  auto fmt = [](double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  };
+  return "between " + fmt(r.min) + " and " + fmt(r.max);
+}
+
+Result set_option(const std::filesystem::path& file, const std::string& transport, const std::string& option,
+                  const YAML::Node& value, NodeConfig& config) {
+  const std::string name = "transport." + transport + "." + option;
+  auto& settings = config.transports[transport];
+  if (option == "enabled") return read_scalar(file, value, name, settings.enabled);
+  const auto& rules = transport_rules().at(transport);
+  auto rule = rules.find(option);
+  if (rule == rules.end()) return std::unexpected(where(file, value, name) + " is not a known setting");
+  const OptionRule& r = rule->second;
+  std::string text;
+  if (auto ok = read_scalar(file, value, name, text); !ok) return ok;
+  switch (r.kind) {
+    case OptionRule::boolean: {
+      bool b = false;
+      if (auto ok = read_scalar(file, value, name, b); !ok) return ok;
+      text = b ? "true" : "false";
+      break;
+    }
+    case OptionRule::integer: {
+      long long v = 0;
+      if (auto ok = read_scalar(file, value, name, v); !ok) return ok;
+      if (v < r.min || v > r.max)
+        return std::unexpected(where(file, value, name) + " must be " + describe_range(r));
+      break;
+    }
+    case OptionRule::number: {
+      double v = 0;
+      if (auto ok = read_scalar(file, value, name, v); !ok) return ok;
+      if (v < r.min || v > r.max)
+        return std::unexpected(where(file, value, name) + " must be " + describe_range(r));
+      break;
+    }
+    case OptionRule::choice:
+      if (!r.choices.contains(text)) {
+        std::string list;
+        for (const auto& c : r.choices) list += (list.empty() ? "'" : ", '") + c + "'";
+        return std::unexpected(where(file, value, name) + " must be one of " + list);
+      }
+      break;
+    case OptionRule::text:
+      break;
+  }
+  settings.options[option] = text;
+  return {};
+}
+
+Result apply_transport_section(const std::filesystem::path& file, const YAML::Node& value,
+                               NodeConfig& config) {
+  if (!value.IsMap())
+    return std::unexpected(where(file, value, "transport") + " must be a mapping of transports");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    const YAML::Node name_node = it->first;
+    const YAML::Node section = it->second;
+    const auto name = name_node.as<std::string>();
+    if (!transport_rules().contains(name))
+      return std::unexpected(where(file, name_node, "transport." + name) +
+                             " is not a known transport (bitchat, betanet, quic, tcp)");
+    if (!section.IsMap())
+      return std::unexpected(where(file, section, "transport." + name) + " must be a mapping");
+    for (auto o = section.begin(); o != section.end(); ++o) {
+      const YAML::Node option_node = o->first;
+      const YAML::Node option_value = o->second;
+      if (auto ok = set_option(file, name, option_node.as<std::string>(), option_value, config); !ok)
+        return ok;
+    }
+  }
+  return {};
+}
+
+Result read_seconds(const std::filesystem::path& file, const YAML::Node& value, const std::string& name,
+                    std::uint64_t& out_ms) {
+  double s = 0;
+  if (auto ok = read_scalar(file, value, name, s); !ok) return ok;
+  if (s <= 0 || s > 7 * 86400)
+    return std::unexpected(where(file, value, name) + " must be between 0 and 604800 seconds");
+  out_ms = static_cast<std::uint64_t>(s * 1000);
+  return {};
+}
+
+Result apply_routing_section(const std::filesystem::path& file, const YAML::Node& value, NodeConfig& config) {
+  if (!value.IsMap()) return std::unexpected(where(file, value, "routing") + " must be a mapping");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    const YAML::Node key_node = it->first;
+    const YAML::Node v = it->second;
+    const auto key = key_node.as<std::string>();
+    const std::string name = "routing." + key;
+    Result r;
+    if (key == "discovery_interval") {
+      r = read_seconds(file, v, name, config.discovery_interval_ms);
+    } else if (key == "route_timeout") {
+      r = read_seconds(file, v, name, config.route_timeout_ms);
+    } else if (key == "max_route_hops") {
+      r = read_scalar(file, v, name, config.max_route_hops);
+      if (r && (config.max_route_hops < 1 || config.max_route_hops > 64))
+        return std::unexpected(where(file, v, name) + " must be between 1 and 64");
+    } else if (key == "load_balance") {
+      r = read_scalar(file, v, name, config.load_balance);
+    } else {
+      return std::unexpected(where(file, key_node, name) + " is not a known setting");
+    }
+    if (!r) return r;
+  }
+  return {};
+}
+
+Result apply_security_section(const std::filesystem::path& file, const YAML::Node& value) {
+  static const std::set<std::string> keys = {"encryption_required", "authentication_required",
+                                             "replay_protection", "forward_secrecy"};
+  if (!value.IsMap()) return std::unexpected(where(file, value, "security") + " must be a mapping");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    const YAML::Node key_node = it->first;
+    const YAML::Node v = it->second;
+    const auto key = key_node.as<std::string>();
+    const std::string name = "security." + key;
+    if (!keys.contains(key)) return std::unexpected(where(file, key_node, name) + " is not a known setting");
+    bool on = true;
+    if (auto r = read_scalar(file, v, name, on); !r) return r;
+    if (!on)
+      return std::unexpected(
+          where(file, v, name) +
+          " cannot be turned off: every Hyphae link is Noise-encrypted and authenticated, with "
+          "forward secrecy, and every message id is checked against replays");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<Result> apply_seed_key(const std::filesystem::path& file, const std::string& key,
+                                     const YAML::Node& value, NodeConfig& config) {
+  if (key == "transport") return apply_transport_section(file, value, config);
+  if (key == "routing") return apply_routing_section(file, value, config);
+  if (key == "security") return apply_security_section(file, value);
+  // Seed 001's TransportConfig, flat.
+  static const std::map<std::string, std::pair<std::string, std::string>> flat = {
+      {"bitchat_enabled", {"bitchat", "enabled"}},           {"bitchat_api_url", {"bitchat", "api_url"}},
+      {"bitchat_max_peers", {"bitchat", "max_peers"}},       {"bitchat_hop_limit", {"bitchat", "max_hops"}},
+      {"betanet_enabled", {"betanet", "enabled"}},           {"betanet_api_url", {"betanet", "api_url"}},
+      {"betanet_privacy_mode", {"betanet", "privacy_mode"}}, {"betanet_max_hops", {"betanet", "max_hops"}},
+  };
+  if (auto f = flat.find(key); f != flat.end())
+    return set_option(file, f->second.first, f->second.second, value, config);
+  if (key == "enable_failover") return read_scalar(file, value, key, config.enable_failover);
+  if (key == "failover_timeout_sec") {
+    std::uint64_t s = 0;
+    if (auto r = read_scalar(file, value, key, s); !r) return r;
+    if (s == 0 || s > 3600) return std::unexpected(where(file, value, key) + " must be between 1 and 3600");
+    config.failover_timeout_ms = s * 1000;
+    return Result{};
+  }
+  if (key == "max_retry_attempts") {
+    if (auto r = read_scalar(file, value, key, config.max_retry_attempts); !r) return r;
+    if (config.max_retry_attempts < 0 || config.max_retry_attempts > 100)
+      return std::unexpected(where(file, value, key) + " must be between 0 and 100");
+    return Result{};
+  }
+  if (key == "transport_priority") {
+    static const std::set<std::string> names = {"htx",     "ble", "mesh", "betanet",
+                                                "bitchat", "tcp", "quic", "websocket"};
+    if (!value.IsSequence())
+      return std::unexpected(where(file, value, key) + " must be a list of transport names");
+    std::vector<std::string> order;
+    for (const auto& item : value) {
+      std::string name;
+      if (auto r = read_scalar(file, item, key, name); !r) return r;
+      if (!names.contains(name))
+        return std::unexpected(
+            where(file, item, key) + ": '" + name +
+            "' is not a transport (htx, ble, mesh, betanet, bitchat, tcp, quic, websocket)");
+      order.push_back(name);
+    }
+    config.transport_priority = std::move(order);
+    return Result{};
+  }
+  return std::nullopt;
+}
+
+}  // namespace hyphae

@@ -1,0 +1,38 @@
+// Internal to src/node/config*.cpp: YAML helpers that name the file, line and key in every error.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <expected>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace hyphae::config_yaml {
+
+inline std::string where(const std::filesystem::path& file, const YAML::Node& node, const std::string& key) {
+  return file.string() + ":" + std::to_string(node.Mark().line + 1) + ": key '" + key + "'";
+}
+
+template <typename T>
+std::expected<void, std::string> read_scalar(const std::filesystem::path& file, const YAML::Node& node,
+                                             const std::string& key, T& out) {
+  try {
+    if (!node.IsScalar()) return std::unexpected(where(file, node, key) + " must be a single value");
+    out = node.as<T>();
+    return {};
+  } catch (const YAML::Exception&) {
+    return std::unexpected(where(file, node, key) + " has an invalid value");
+  }
+}
+
+}  // namespace hyphae::config_yaml
+
+namespace hyphae {
+struct NodeConfig;
+// Applies one top-level key of seed 001's TransportConfig or seed 002's p2p_config.yaml
+// (config_seed.cpp); nullopt when `key` is not one of them.
+std::optional<std::expected<void, std::string>> apply_seed_key(const std::filesystem::path& file,
+                                                               const std::string& key,
+                                                               const YAML::Node& value, NodeConfig& config);
+}  // namespace hyphae
