@@ -71,8 +71,6 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "connectivity",
                                               "connectivity_probe",
                                               "connectivity_probe_interval_ms",
-                                              "route_timeout_s",
-                                              "max_route_hops",
                                               "max_connections",
                                               "connection_idle_timeout_ms",
                                               "max_pending_messages",
@@ -116,15 +114,6 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.handshake_timeout_ms);
     } else if (key == "log_level") {
       r = read_scalar(file, value, key, config.log_level);
-    } else if (key == "route_timeout_s") {
-      std::uint64_t s = 0;
-      r = read_scalar(file, value, key, s);
-      if (r && s == 0) return std::unexpected(where(file, value, key) + " must be at least 1");
-      config.route_timeout_ms = s * 1000;
-    } else if (key == "max_route_hops") {
-      r = read_scalar(file, value, key, config.max_route_hops);
-      if (r && (config.max_route_hops < 1 || config.max_route_hops > 64))
-        return std::unexpected(where(file, value, key) + " must be between 1 and 64");
     } else if (key == "max_connections") {
       r = read_scalar(file, value, key, config.max_connections);
       if (r && config.max_connections == 0)
