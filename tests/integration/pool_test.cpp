@@ -47,10 +47,15 @@ TEST(ConnectionPool, MaxConnectionsRefusesALinkBeyondTheCap) {
     ASSERT_EQ(conns.size(), 1u) << conns.dump();
     EXPECT_EQ(conns[0]["peer_id"], first.peer_id());
   }
-  EXPECT_EQ(connection_count(second), 0u);
-  auto queued = send_text(second, hub, "waits");
-  EXPECT_EQ(second.api().request("GET", "/v1/messages/" + queued["id"].get<std::string>()).body["status"],
-            "queued");
+  // `second` may see its side of a handshake complete for a moment before the hub closes the link,
+  // but nothing it sends gets through.
+  auto waiting = send_text(second, hub, "waits");
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_NE(second.api().request("GET", "/v1/messages/" + waiting["id"].get<std::string>()).body["status"],
+              "delivered");
+    EXPECT_EQ(connection_count(hub), 1u);
+  }
   auto routes = hub.api().request("GET", "/v1/p2p/routes").body["routes"];
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0]["kind"], "direct");
