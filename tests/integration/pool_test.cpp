@@ -42,6 +42,7 @@ TEST(ConnectionPool, MaxConnectionsRefusesALinkBeyondTheCap) {
   connect(second, hub);
   // For two seconds the hub keeps exactly one link, to `first`, while `second` keeps being refused.
   for (int i = 0; i < 10; ++i) {
+    send_text(first, hub, "still busy");  // keeps first's link from ever looking idle
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto conns = hub.api().request("GET", "/v1/p2p/connections").body["connections"];
     ASSERT_EQ(conns.size(), 1u) << conns.dump();
@@ -51,6 +52,7 @@ TEST(ConnectionPool, MaxConnectionsRefusesALinkBeyondTheCap) {
   // but nothing it sends gets through.
   auto waiting = send_text(second, hub, "waits");
   for (int i = 0; i < 5; ++i) {
+    send_text(first, hub, "still busy");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_NE(second.api().request("GET", "/v1/messages/" + waiting["id"].get<std::string>()).body["status"],
               "delivered");
