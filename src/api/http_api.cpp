@@ -113,6 +113,20 @@ http::status status_for(std::error_code ec) {
   return http::status::service_unavailable;
 }
 
+// Reads the optional "transport" field (seed 001's transport_preference); an error message if it
+// is not a string or names a transport this node does not have.
+std::optional<std::string> read_transport(const json& body, SendOptions& options) {
+  if (!body.contains("transport")) return std::nullopt;
+  if (!body["transport"].is_string()) return "'transport' must be a transport name";
+  options.transport = body["transport"].get<std::string>();
+  std::string available;
+  for (auto name : Node::transport_names()) {
+    if (name == options.transport) return std::nullopt;
+    available += (available.empty() ? "" : ", ") + std::string(name);
+  }
+  return "transport '" + options.transport + "' is not available on this node (available: " + available + ")";
+}
+
 // Awaits a Node callback: `start` receives the function to call with the result.
 // `start` is taken by reference and must be a named local of the awaiting coroutine: GCC 12
 // double-destroys temporaries in co_await expressions.
@@ -201,6 +215,8 @@ awaitable<Response> ApiServer::Impl::post_message(const Request& req, const json
   if (body.contains("ttl_s") && !body["ttl_s"].is_number_unsigned())
     co_return error_response(req, http::status::bad_request, "'ttl_s' must be a positive integer");
   options.ttl_s = body.value("ttl_s", 0u);
+  if (auto error = read_transport(body, options))
+    co_return error_response(req, http::status::bad_request, *error);
   if (payload.size() > node_.config().max_message_bytes)
     co_return error_response(req, http::status::payload_too_large,
                              "payload is larger than max_message_bytes (" +
@@ -237,6 +253,8 @@ awaitable<Response> ApiServer::Impl::post_batch(const Request& req, const json& 
   if (payloads.empty() || payloads.size() > 100000)
     co_return error_response(req, http::status::bad_request, "payloads must hold 1..100000 entries");
   SendOptions options;
+  if (auto error = read_transport(body, options))
+    co_return error_response(req, http::status::bad_request, *error);
   std::function<void(std::function<void(std::expected<std::vector<MessageId>, std::error_code>)>)> start =
       [&](std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
         node_.send_many(*to, std::move(payloads), options, std::move(done));

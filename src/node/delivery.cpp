@@ -129,7 +129,7 @@ void Node::Impl::load_from_store() {
 
 void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
-  if (to.empty() || to == identity.peer_id() || payloads.empty())
+  if (to.empty() || to == identity.peer_id() || payloads.empty() || !known_transport(options.transport))
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   // The recipient's X25519 key (for sealing) costs a field inversion to derive: do it once per peer.
   auto cached = x25519_keys.find(to);
@@ -225,6 +225,18 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   });
 }
 
+bool Node::Impl::known_transport(std::string_view name) {
+  if (name.empty()) return true;
+  for (auto t : Node::transport_names())
+    if (t == name) return true;
+  return false;
+}
+
+std::span<const std::string_view> Node::transport_names() {
+  static constexpr std::string_view kNames[] = {kDirectTransport};
+  return kNames;
+}
+
 void Node::Impl::leave_pending(OutMsg& m) {
   if (m.state != store::OutboxState::queued && m.state != store::OutboxState::sent) return;
   pending_count -= 1;
@@ -235,6 +247,8 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
                                 SendHandler done) {
   if (payload.size() > config.max_message_bytes)
     return done(std::unexpected(make_error_code(Errc::too_large)));
+  if (!known_transport(options.transport))
+    return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   auto link = live_link(to);
   if (!link) return done(std::unexpected(make_error_code(Errc::no_link)));
   if (link->backlog_bytes() > kMaxLinkBacklog)

@@ -13,7 +13,9 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -30,6 +32,9 @@ struct SendOptions {
   Priority priority = Priority::normal;
   std::uint8_t type = 0;    // application-defined message type
   std::uint32_t ttl_s = 0;  // 0 = the configured default
+  // Seed 001's transport_preference: empty chooses automatically; a name forces that transport, and
+  // a send naming one this node does not have fails with invalid_argument.
+  std::string transport;
 };
 
 struct InboundMessage {
@@ -104,6 +109,8 @@ class Node {
   // JSON views for the API.
   nlohmann::json status_json() const;
   nlohmann::json connections_json() const;
+  // The transports this node can send over (today the TCP mesh only).
+  static std::span<const std::string_view> transport_names();
   // Whether this node has internet, on what evidence, and the recent switches (router/connectivity.hpp).
   nlohmann::json connectivity_json() const;
   // Manual override (API and config): true/false forces the state, nullopt returns to detection.

@@ -139,7 +139,9 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   std::unordered_map<MessageId, OutMsg> outbox;
   // Queued and sent messages in `outbox` and their wire bytes (bounded by max_pending_*).
   std::size_t pending_count = 0, pending_bytes = 0;
-  void leave_pending(OutMsg& m);  // before a message's state becomes delivered or failed
+  void leave_pending(OutMsg& m);
+  static bool known_transport(std::string_view name);  // empty (automatic) or a registered one  // before a
+                                                       // message's state becomes delivered or failed
   std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>

@@ -176,6 +176,20 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
   EXPECT_TRUE(too_large.body.contains("error"));
   auto huge = api.request_raw("POST", "/v1/messages", std::string(3 * 1024 * 1024, ' '));
   EXPECT_EQ(huge.status, 413);
+  // transport_preference: a transport this node does not have is a clear 400; its own is fine.
+  auto forced = api.request("POST", "/v1/messages",
+                            nlohmann::json{{"to", someone}, {"payload", "x"}, {"transport", "bitchat"}});
+  EXPECT_EQ(forced.status, 400);
+  EXPECT_EQ(forced.body["error"], "transport 'bitchat' is not available on this node (available: tcp)")
+      << forced.raw;
+  EXPECT_EQ(api.request("POST", "/v1/messages/batch",
+                        nlohmann::json{{"to", someone}, {"payloads", {"x"}}, {"transport", 7}})
+                .status,
+            400);
+  EXPECT_EQ(api.request("POST", "/v1/messages",
+                        nlohmann::json{{"to", someone}, {"payload", "x"}, {"transport", "tcp"}})
+                .status,
+            201);
   // The seed's BitChat paths are aliases of the same API.
   auto alias =
       api.request("POST", "/api/bitchat/messages/send", nlohmann::json{{"to", someone}, {"content", "hi"}});

@@ -91,6 +91,27 @@ TEST(Node, PendingLimitsAnswerBackpressureInsteadOfGrowingWithoutBound) {
   EXPECT_NE(h.node->metrics_text().find("p2p_errors_total{kind=\"backpressure\"} 2"), std::string::npos);
 }
 
+TEST(Node, ATransportPreferenceForAnUnknownTransportIsRefused) {
+  Hosted h;
+  auto peer = Identity::generate().peer_id();
+  std::vector<std::error_code> results;
+  for (const char* transport : {"bitchat", "tcp", ""}) {
+    boost::asio::post(h.node->executor(), [&, transport] {
+      SendOptions options;
+      options.transport = transport;
+      h.node->send(peer, Bytes{1}, options,
+                   [&](auto r) { results.push_back(r ? std::error_code{} : r.error()); });
+    });
+    const auto want = results.size() + 1;
+    h.run_until([&] { return results.size() == want; });
+  }
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0], make_error_code(Errc::invalid_argument));
+  EXPECT_FALSE(results[1]);
+  EXPECT_FALSE(results[2]);
+  EXPECT_EQ(Node::transport_names().size(), 1u);
+}
+
 TEST(Node, PendingBytesLimit) {
   Hosted h([](NodeConfig& c) { c.max_pending_bytes = 65536; });
   auto peer = Identity::generate().peer_id();
