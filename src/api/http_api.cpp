@@ -255,6 +255,11 @@ awaitable<Response> ApiServer::Impl::post_batch(const Request& req, const json& 
   SendOptions options;
   if (auto error = read_transport(body, options))
     co_return error_response(req, http::status::bad_request, *error);
+  auto priority = parse_priority(body.value("priority", json()));
+  if (!priority)
+    co_return error_response(req, http::status::bad_request,
+                             "'priority' must be emergency, high, normal or low");
+  options.priority = *priority;
   std::function<void(std::function<void(std::expected<std::vector<MessageId>, std::error_code>)>)> start =
       [&](std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
         node_.send_many(*to, std::move(payloads), options, std::move(done));

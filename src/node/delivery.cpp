@@ -121,7 +121,7 @@ void Node::Impl::load_from_store() {
     pending_count += 1;
     pending_bytes += m.wire.size();
     outbox.emplace(id, std::move(m));
-    queues[*to].ids.push_back(id);
+    queues[*to].lane(row.priority).ids.push_back(id);
     ++loaded;
   }
   if (loaded) log->info("{} unacknowledged messages reloaded from the outbox", loaded);
@@ -201,7 +201,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     pending_bytes += m.wire.size();
     batch.outbox_inserts.push_back(std::move(row));
     outbox.emplace(env.id, std::move(m));
-    queue.ids.push_back(env.id);
+    queue.lane(static_cast<int>(options.priority)).ids.push_back(env.id);
     ids.push_back(env.id);
   }
   counters.sent += ids.size();
@@ -272,31 +272,32 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
 void Node::Impl::pump(const PeerId& peer) {
   auto link = live_link(peer);
   if (!link) return;
-  auto& queue = queues[peer];
-  // Drop acknowledged ids from the front.
-  while (!queue.ids.empty()) {
-    auto it = outbox.find(queue.ids.front());
-    if (it != outbox.end() && it->second.state != store::OutboxState::delivered &&
-        it->second.state != store::OutboxState::failed)
-      break;
-    queue.ids.pop_front();
-    if (queue.cursor > 0) --queue.cursor;
-  }
   auto now = now_ms();
-  for (; queue.cursor < queue.ids.size(); ++queue.cursor) {
-    // Keep the link's buffer bounded; on_link_drained calls pump() again when it has been written.
-    if (link->backlog_bytes() > kPumpBacklogLimit) break;
-    auto it = outbox.find(queue.ids[queue.cursor]);
-    if (it == outbox.end()) continue;
-    auto& m = it->second;
-    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
-    if (m.sent_on_link == link->id()) continue;
-    link->send(mesh::RecordType::data, m.wire);
-    meters.sent_durable->inc();
-    m.state = store::OutboxState::sent;
-    m.sent_on_link = link->id();
-    m.updated_ms = now;
-    ++m.attempts;
+  for (auto& lane : queues[peer].lanes) {  // EMERGENCY first
+    // Drop acknowledged ids from the front.
+    while (!lane.ids.empty()) {
+      auto it = outbox.find(lane.ids.front());
+      if (it != outbox.end() && it->second.state != store::OutboxState::delivered &&
+          it->second.state != store::OutboxState::failed)
+        break;
+      lane.ids.pop_front();
+      if (lane.cursor > 0) --lane.cursor;
+    }
+    for (; lane.cursor < lane.ids.size(); ++lane.cursor) {
+      // Keep the link's buffer bounded; on_link_drained calls pump() again when it has been written.
+      if (link->backlog_bytes() > kPumpBacklogLimit) return;
+      auto it = outbox.find(lane.ids[lane.cursor]);
+      if (it == outbox.end()) continue;
+      auto& m = it->second;
+      if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+      if (m.sent_on_link == link->id()) continue;
+      link->send(mesh::RecordType::data, m.wire);
+      meters.sent_durable->inc();
+      m.state = store::OutboxState::sent;
+      m.sent_on_link = link->id();
+      m.updated_ms = now;
+      ++m.attempts;
+    }
   }
 }
 

@@ -260,7 +260,7 @@ void Node::Impl::on_link_up(const LinkPtr& link) {
   batch.peer_upserts.push_back(
       store::PeerRow{Bytes(remote.bytes().begin(), remote.bytes().end()), {}, now_ms()});
   stage(std::move(batch), nullptr);
-  queues[remote].cursor = 0;  // everything unacknowledged goes out again on the new link
+  queues[remote].rewind();  // everything unacknowledged goes out again on the new link
   pump(remote);
 }
 
@@ -286,12 +286,13 @@ void Node::Impl::on_link_down(const LinkPtr& link, bool was_up, const std::strin
     release_link(link);
     ++counters.links_down;
     report_link_connectivity();
-    for (auto& id : queues[*peer].ids) {
-      auto it = outbox.find(id);
-      if (it != outbox.end() && it->second.state == store::OutboxState::sent)
-        it->second.state = store::OutboxState::queued;
-    }
-    queues[*peer].cursor = 0;
+    for (auto& lane : queues[*peer].lanes)
+      for (auto& id : lane.ids) {
+        auto it = outbox.find(id);
+        if (it != outbox.end() && it->second.state == store::OutboxState::sent)
+          it->second.state = store::OutboxState::queued;
+      }
+    queues[*peer].rewind();
   }
   if (!state.link && reason.starts_with("idle for")) {
     // Closed by the pool: nothing to resend, and the next message dials at once.

@@ -78,9 +78,18 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     std::uint64_t sent_on_link = 0;
     std::string reason;
   };
-  struct PeerQueue {
-    std::deque<MessageId> ids;  // send order; delivered ids are popped lazily
+  // One lane per priority (EMERGENCY, HIGH, NORMAL, LOW): the pump empties higher lanes first, so
+  // an urgent message overtakes a backlog of ordinary ones to the same peer.
+  struct Lane {
+    std::deque<MessageId> ids;  // send order within the lane; delivered ids are popped lazily
     std::size_t cursor = 0;     // ids[0, cursor) were sent on the current link
+  };
+  struct PeerQueue {
+    std::array<Lane, 4> lanes;
+    Lane& lane(int priority) { return lanes[static_cast<std::size_t>(std::clamp(priority, 0, 3))]; }
+    void rewind() {  // a new link: everything unacknowledged goes out again
+      for (auto& l : lanes) l.cursor = 0;
+    }
   };
   struct PeerState {
     std::vector<std::string> addresses;

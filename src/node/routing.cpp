@@ -36,12 +36,13 @@ void Node::Impl::release_link(const LinkPtr& link) {
 bool Node::Impl::has_pending(const PeerId& peer) const {
   auto q = queues.find(peer);
   if (q == queues.end()) return false;
-  for (const auto& id : q->second.ids) {
-    auto it = outbox.find(id);
-    if (it != outbox.end() &&
-        (it->second.state == store::OutboxState::queued || it->second.state == store::OutboxState::sent))
-      return true;
-  }
+  for (const auto& lane : q->second.lanes)
+    for (const auto& id : lane.ids) {
+      auto it = outbox.find(id);
+      if (it != outbox.end() &&
+          (it->second.state == store::OutboxState::queued || it->second.state == store::OutboxState::sent))
+        return true;
+    }
   return false;
 }
 

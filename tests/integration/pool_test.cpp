@@ -110,3 +110,41 @@ TEST(Backpressure, ApiAnswers429WithAJsonErrorAtThePendingLimit) {
 
 }  // namespace
 }  // namespace hyphae::testing
+
+namespace hyphae::testing {
+namespace {
+
+// QoS lanes: messages wait for an offline peer; when the link comes up, the EMERGENCY one sent last
+// goes out first, then the NORMAL one, then the LOW backlog.
+TEST(Priority, UrgentMessagesOvertakeABacklogToTheSamePeer) {
+  NodePair pair(false);
+  auto& a = pair.a;
+  auto& b = pair.b;
+  nlohmann::json low = nlohmann::json::array();
+  for (int i = 0; i < 300; ++i) low.push_back("low " + std::to_string(i));
+  ok(a.api().request("POST", "/v1/messages/batch",
+                     nlohmann::json{{"to", b.peer_id()}, {"payloads", low}, {"priority", "low"}}),
+     201);
+  send_text(a, b, "normal");
+  auto emergency =
+      ok(a.api().request(
+             "POST", "/v1/messages",
+             nlohmann::json{{"to", b.peer_id()}, {"payload", "emergency"}, {"priority", "emergency"}}),
+         201);
+  connect(a, b);
+  ASSERT_TRUE(wait_until([&] { return outbox_empty(a); }, std::chrono::seconds(20)));
+  auto first = b.api().request("GET", "/v1/messages?after=0&limit=2").body["messages"];
+  ASSERT_EQ(first.size(), 2u) << first.dump();
+  EXPECT_EQ(first[0]["id"], emergency["id"]);
+  EXPECT_EQ(first[0]["payload"], "emergency");
+  EXPECT_EQ(first[1]["payload"], "normal");
+  EXPECT_EQ(inbox(b).size(), 302u);
+  EXPECT_EQ(
+      ok(a.api().request("POST", "/v1/messages/batch",
+                         nlohmann::json{{"to", b.peer_id()}, {"payloads", {"x"}}, {"priority", "urgent"}}),
+         400)["error"],
+      "'priority' must be emergency, high, normal or low");
+}
+
+}  // namespace
+}  // namespace hyphae::testing
