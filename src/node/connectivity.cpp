@@ -41,7 +41,7 @@ void Node::Impl::report_link_connectivity() {
   for (const auto& [peer, state] : peers)
     if (state.link && state.link->established()) ++up;
   const auto before = connectivity.changes();
-  connectivity.report_transport("tcp", true, up, now_ms());
+  connectivity.report_transport(kDirectTransport, true, up, now_ms());
   after_connectivity_input(before);
 }
 

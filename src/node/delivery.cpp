@@ -33,9 +33,7 @@ std::uint64_t random_u64() {
 
 // Durable messages wait in the outbox while this much is unsent on the link.
 constexpr std::size_t kPumpBacklogLimit = 8u << 20;
-// The transport a message delivered over a direct mesh link is recorded with (short: no heap
-// allocation per delivered message), and why it was chosen.
-constexpr std::string_view kDirectTransport = "tcp";
+// Why a message delivered over a direct mesh link (kDirectTransport) went that way.
 constexpr std::string_view kDirectTransportReason = "direct link to the recipient";
 // The longest an app ack waits for a commit to ride along with (stage_lazily()).
 constexpr int kLazyCommitMs = 5;
@@ -468,11 +466,7 @@ void Node::Impl::expire_outbox() {
 }
 
 void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit) {
-  if (staged_chunks.empty()) staged_chunks.emplace_back();
-  if (!staged_chunks.back().batch.empty() &&
-      staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
-    staged_chunks.emplace_back();
-  auto& chunk = staged_chunks.back();
+  auto& chunk = chunk_for(batch.size());
   chunk.batch.merge(std::move(batch));
   chunk.urgent = true;
   if (on_commit) chunk.callbacks.push_back(std::move(on_commit));
@@ -482,12 +476,15 @@ void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_co
   asio::post(strand, [self = shared_from_this()] { self->commit_staged(); });
 }
 
-void Node::Impl::stage_lazily(store::WriteBatch batch) {
-  if (staged_chunks.empty()) staged_chunks.emplace_back();
-  if (!staged_chunks.back().batch.empty() &&
-      staged_chunks.back().batch.size() + batch.size() > kMaxStagedRows)
+Node::Impl::StagedChunk& Node::Impl::chunk_for(std::size_t rows) {
+  if (staged_chunks.empty() ||
+      (!staged_chunks.back().batch.empty() && staged_chunks.back().batch.size() + rows > kMaxStagedRows))
     staged_chunks.emplace_back();
-  staged_chunks.back().batch.merge(std::move(batch));
+  return staged_chunks.back();
+}
+
+void Node::Impl::stage_lazily(store::WriteBatch batch) {
+  chunk_for(batch.size()).batch.merge(std::move(batch));
   if (commit_scheduled || commits_in_flight > 0) return;
   arm_lazy_commit();
 }
@@ -503,9 +500,9 @@ void Node::Impl::arm_lazy_commit() {
 }
 
 void Node::Impl::stage_inbound(PendingInbound pending) {
-  if (staged_chunks.empty()) staged_chunks.emplace_back();
-  staged_chunks.back().inbound.push_back(std::move(pending));
-  staged_chunks.back().urgent = true;
+  auto& chunk = chunk_for(0);
+  chunk.inbound.push_back(std::move(pending));
+  chunk.urgent = true;
 }
 
 bool Node::Impl::has_urgent_chunk() const {

@@ -250,7 +250,7 @@ void Node::Impl::on_link_up(const LinkPtr& link) {
   state.link = link;
   state.dialing = false;
   state.backoff_ms = 0;
-  routing.set_direct(remote, "tcp", now_ms());
+  routing.set_direct(remote, kDirectTransport, now_ms());
   state.last_seen_ms = now_ms();
   ++counters.links_up;
   report_link_connectivity();

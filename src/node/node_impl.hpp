@@ -27,6 +27,9 @@
 
 namespace hyphae {
 
+// The TCP mesh's name wherever the node records or reports a transport (statuses, routes, pool).
+inline constexpr std::string_view kDirectTransport = "tcp";
+
 std::uint64_t now_ms();
 
 class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<Node::Impl> {
@@ -185,6 +188,7 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     bool urgent = false;  // holds something a caller waits on (not only lazily staged rows)
   };
   bool has_urgent_chunk() const;
+  StagedChunk& chunk_for(std::size_t rows);  // the chunk being filled, or a new one when it is full
   void arm_lazy_commit();
   std::deque<StagedChunk> staged_chunks;  // never empty: back() is the one being filled
   bool commit_scheduled = false;

@@ -8,7 +8,7 @@
 namespace hyphae {
 
 bool Node::Impl::admit_link(const LinkPtr& link) {
-  auto admission = pool.admit(link->remote(), "tcp", now_ms());
+  auto admission = pool.admit(link->remote(), kDirectTransport, now_ms());
   if (!admission.admitted) {
     log->warn("refusing link from {}: connection limit reached (max_connections {})",
               link->remote().to_string(), config.max_connections);
@@ -29,8 +29,8 @@ bool Node::Impl::admit_link(const LinkPtr& link) {
 }
 
 void Node::Impl::release_link(const LinkPtr& link) {
-  pool.release(link->remote(), "tcp");
-  routing.remove_direct(link->remote(), "tcp");
+  pool.release(link->remote(), kDirectTransport);
+  routing.remove_direct(link->remote(), kDirectTransport);
 }
 
 bool Node::Impl::has_pending(const PeerId& peer) const {
@@ -61,7 +61,7 @@ void Node::Impl::tick_routing(std::uint64_t now) {
     if (!state.link || !state.link->established()) continue;
     const auto& c = state.link->counters();
     const std::uint64_t records = c.records_in + c.records_out;
-    if (records != state.link_records_seen || has_pending(peer)) pool.touch(peer, "tcp", now);
+    if (records != state.link_records_seen || has_pending(peer)) pool.touch(peer, kDirectTransport, now);
     state.link_records_seen = records;
   }
   for (const auto& [peer, transport] : pool.idle(now)) {
