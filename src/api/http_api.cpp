@@ -115,14 +115,23 @@ http::status status_for(std::error_code ec) {
 
 // Reads the optional "transport" field (seed 001's transport_preference); an error message if it
 // is not a string or names a transport this node does not have.
-std::optional<std::string> read_transport(const json& body, SendOptions& options) {
+// Also reads "redundancy" (seed 000's redundant=N: 1..8, at most the number of transports).
+std::optional<std::string> read_transport(const Node& node, const json& body, SendOptions& options) {
+  const auto names = node.transport_names();
+  if (body.contains("redundancy")) {
+    if (!body["redundancy"].is_number_unsigned() || body["redundancy"].get<unsigned>() < 1 ||
+        body["redundancy"].get<unsigned>() > std::min<std::size_t>(8, names.size()))
+      return "'redundancy' must be 1.." + std::to_string(std::min<std::size_t>(8, names.size())) +
+             " (the number of transports)";
+    options.redundancy = static_cast<std::uint8_t>(body["redundancy"].get<unsigned>());
+  }
   if (!body.contains("transport")) return std::nullopt;
   if (!body["transport"].is_string()) return "'transport' must be a transport name";
   options.transport = body["transport"].get<std::string>();
   std::string available;
-  for (auto name : Node::transport_names()) {
+  for (const auto& name : names) {
     if (name == options.transport) return std::nullopt;
-    available += (available.empty() ? "" : ", ") + std::string(name);
+    available += (available.empty() ? "" : ", ") + name;
   }
   return "transport '" + options.transport + "' is not available on this node (available: " + available + ")";
 }
@@ -215,7 +224,7 @@ awaitable<Response> ApiServer::Impl::post_message(const Request& req, const json
   if (body.contains("ttl_s") && !body["ttl_s"].is_number_unsigned())
     co_return error_response(req, http::status::bad_request, "'ttl_s' must be a positive integer");
   options.ttl_s = body.value("ttl_s", 0u);
-  if (auto error = read_transport(body, options))
+  if (auto error = read_transport(node_, body, options))
     co_return error_response(req, http::status::bad_request, *error);
   if (payload.size() > node_.config().max_message_bytes)
     co_return error_response(req, http::status::payload_too_large,
@@ -253,7 +262,7 @@ awaitable<Response> ApiServer::Impl::post_batch(const Request& req, const json& 
   if (payloads.empty() || payloads.size() > 100000)
     co_return error_response(req, http::status::bad_request, "payloads must hold 1..100000 entries");
   SendOptions options;
-  if (auto error = read_transport(body, options))
+  if (auto error = read_transport(node_, body, options))
     co_return error_response(req, http::status::bad_request, *error);
   auto priority = parse_priority(body.value("priority", json()));
   if (!priority)
@@ -320,6 +329,29 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     node_.set_connectivity_override(online);  // the API runs on the node's strand
     co_return json_response(req, http::status::ok, node_.connectivity_json());
   }
+  if (method == http::verb::get && is({"v1", "p2p", "transports"}))
+    co_return json_response(req, http::status::ok, {{"transports", node_.transports_json()}});
+  if (method == http::verb::post && is({"v1", "p2p", "transports", "*", "fault"})) {
+    if (!body.is_object() || !body.contains("mode") || !body["mode"].is_string())
+      co_return error_response(req, http::status::bad_request,
+                               "'mode' is required: none, slow, lossy, offline or dead");
+    if ((body.contains("delay_ms") && !body["delay_ms"].is_number_unsigned()) ||
+        (body.contains("loss") && !body["loss"].is_number()))
+      co_return error_response(req, http::status::bad_request,
+                               "'delay_ms' must be a non-negative integer and 'loss' a number in [0, 1]");
+    auto ec = node_.inject_fault(seg[3], body["mode"].get<std::string>(), body.value("delay_ms", 0ull),
+                                 body.value("loss", 0.0));
+    if (ec == Errc::not_found)
+      co_return error_response(req, http::status::not_found,
+                               "no transport named '" + std::string(seg[3]) + "'");
+    if (ec == Errc::unsupported)
+      co_return error_response(req, http::status::conflict,
+                               "fault injection is off on this node (config fault_injection: true)");
+    if (ec)
+      co_return error_response(req, http::status::bad_request,
+                               "'mode' must be none, slow, lossy, offline or dead, and 'loss' in [0, 1]");
+    co_return json_response(req, http::status::ok, {{"transports", node_.transports_json()}});
+  }
   if (method == http::verb::get && is({"v1", "p2p", "routes"}))
     co_return json_response(req, http::status::ok, {{"routes", node_.routes_json()}});
   if (method == http::verb::get && (is({"v1", "peers"}) || is({"api", "bitchat", "peers"})))
@@ -336,9 +368,12 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
       for (const auto& a : body["addresses"]) {
         std::string host;
         std::uint16_t port = 0;
-        if (!a.is_string() || !parse_address(a.get<std::string>(), host, port))
+        const auto text = a.is_string() ? a.get<std::string>() : std::string();
+        const auto eq = text.find('=');  // "name=address": the address of that transport
+        if (!a.is_string() ||
+            !parse_address(eq == std::string::npos ? text : text.substr(eq + 1), host, port))
           co_return error_response(req, http::status::bad_request,
-                                   "addresses must be host:port or /ip4/../tcp/..");
+                                   "addresses must be [transport=]host:port or /ip4/../tcp/..");
         addresses.push_back(a.get<std::string>());
       }
     }

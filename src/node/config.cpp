@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <map>
 #include <set>
 
 #include "node/config_yaml.hpp"
@@ -74,7 +75,11 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "max_connections",
                                               "connection_idle_timeout_ms",
                                               "max_pending_messages",
-                                              "max_pending_bytes"};
+                                              "max_pending_bytes",
+                                              "ack_timeout_ms",
+                                              "fault_injection",
+                                              "optimize_for",
+                                              "device_type"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -126,6 +131,38 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.max_pending_bytes);
       if (r && config.max_pending_bytes < 65536)
         return std::unexpected(where(file, value, key) + " must be at least 65536");
+    } else if (key == "ack_timeout_ms") {
+      r = read_scalar(file, value, key, config.ack_timeout_ms);
+      if (r && (config.ack_timeout_ms < 10 || config.ack_timeout_ms > 3'600'000))
+        return std::unexpected(where(file, value, key) + " must be between 10 and 3600000");
+    } else if (key == "fault_injection") {
+      r = read_scalar(file, value, key, config.fault_injection);
+    } else if (key == "optimize_for" || key == "device_type") {
+      std::string s;
+      r = read_scalar(file, value, key, s);
+      if (r && key == "optimize_for") {
+        static const std::map<std::string, router::Optimize> names = {
+            {"automatic", router::Optimize::automatic},
+            {"latency", router::Optimize::latency},
+            {"privacy", router::Optimize::privacy},
+            {"battery", router::Optimize::battery},
+            {"throughput", router::Optimize::throughput}};
+        auto it = names.find(s);
+        if (it == names.end())
+          return std::unexpected(where(file, value, key) +
+                                 " must be automatic, latency, privacy, battery or throughput");
+        config.optimize_for = it->second;
+      } else if (r) {
+        static const std::map<std::string, router::DeviceType> names = {
+            {"unspecified", router::DeviceType::unspecified},
+            {"mobile", router::DeviceType::mobile},
+            {"desktop", router::DeviceType::desktop},
+            {"server", router::DeviceType::server}};
+        auto it = names.find(s);
+        if (it == names.end())
+          return std::unexpected(where(file, value, key) + " must be unspecified, mobile, desktop or server");
+        config.device_type = it->second;
+      }
     } else if (key == "connection_idle_timeout_ms") {
       r = read_scalar(file, value, key, config.connection_idle_timeout_ms);
     } else if (key == "connectivity") {
@@ -161,9 +198,11 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
             std::string host;
             std::uint16_t port = 0;
             auto text = a.as<std::string>();
-            if (!parse_address(text, host, port))
+            // "name=address" names the transport the address belongs to (checked at start).
+            auto eq = text.find('=');
+            if (!parse_address(eq == std::string::npos ? text : text.substr(eq + 1), host, port))
               return std::unexpected(where(file, a, "peers.addresses") +
-                                     " is not host:port or /ip4/../tcp/..");
+                                     " is not [transport=]host:port or /ip4/../tcp/..");
             peer.addresses.push_back(text);
           }
         }

@@ -11,6 +11,8 @@
 #include <system_error>
 #include <vector>
 
+#include "router/selection.hpp"
+
 namespace hyphae {
 
 struct PeerAddressConfig {
@@ -57,8 +59,18 @@ struct NodeConfig {
   std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
   std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // seed 001's names
   bool enable_failover = true;
-  std::uint64_t failover_timeout_ms = 10'000;
+  std::uint64_t failover_timeout_ms = 10'000;  // failover retries happen within this; degraded this long
   int max_retry_attempts = 3;
+  // A durable message not acked this long after it went out marks its transport degraded for the
+  // peer and, with failover enabled, goes out over the next transport.
+  std::uint64_t ack_timeout_ms = 2000;
+  // Selection context (docs/selection.md): what to optimise for when no rule decides, and the
+  // device type of seed 002's priorities.
+  router::Optimize optimize_for = router::Optimize::automatic;
+  router::DeviceType device_type = router::DeviceType::unspecified;
+  // Wraps every transport in a FaultTransport controlled by POST /v1/p2p/transports/{name}/fault
+  // (tests, benchmarks and drills; never on by default).
+  bool fault_injection = false;
   std::uint64_t discovery_interval_ms = 30'000;
   bool load_balance = true;
   std::string log_level = "info";

@@ -9,6 +9,7 @@
 
 #include "node/config.hpp"
 #include "node/config_yaml.hpp"
+#include "transport/transport.hpp"
 
 namespace hyphae {
 namespace {
@@ -46,7 +47,8 @@ const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules(
         {"max_streams", {OptionRule::integer, 1, 100000}},
         {"idle_timeout", {OptionRule::number, 0.1, 86400}},
         {"keep_alive", {OptionRule::number, 0.1, 86400}}}},
-      {"tcp", {}},
+      // The TCP mesh; other instances of it are sections with `type: tcp` under any name.
+      {"tcp", {{"type", {OptionRule::choice, 0, 0, {"tcp"}}}, {"listen", {OptionRule::text}}}},
   };
   return rules;
 }
@@ -66,7 +68,9 @@ Result set_option(const std::filesystem::path& file, const std::string& transpor
   const std::string name = "transport." + transport + "." + option;
   auto& settings = config.transports[transport];
   if (option == "enabled") return read_scalar(file, value, name, settings.enabled);
-  const auto& rules = transport_rules().at(transport);
+  // Named instances (`type: tcp`) take the rules of their type.
+  const auto known = transport_rules().find(transport);
+  const auto& rules = known != transport_rules().end() ? known->second : transport_rules().at("tcp");
   auto rule = rules.find(option);
   if (rule == rules.end()) return std::unexpected(where(file, value, name) + " is not a known setting");
   const OptionRule& r = rule->second;
@@ -115,16 +119,46 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
     const YAML::Node name_node = it->first;
     const YAML::Node section = it->second;
     const auto name = name_node.as<std::string>();
-    if (!transport_rules().contains(name))
-      return std::unexpected(where(file, name_node, "transport." + name) +
-                             " is not a known transport (bitchat, betanet, quic, tcp)");
     if (!section.IsMap())
       return std::unexpected(where(file, section, "transport." + name) + " must be a mapping");
+    if (!transport_rules().contains(name) && !section["type"])
+      return std::unexpected(where(file, name_node, "transport." + name) +
+                             " is not a known transport (bitchat, betanet, quic, tcp); another instance "
+                             "of one needs 'type'");
+    if (name.empty() || name.find_first_of("= /") != std::string::npos)
+      return std::unexpected(where(file, name_node, "transport." + name) +
+                             " is not a usable name (no '=', '/' or spaces)");
     for (auto o = section.begin(); o != section.end(); ++o) {
       const YAML::Node option_node = o->first;
       const YAML::Node option_value = o->second;
-      if (auto ok = set_option(file, name, option_node.as<std::string>(), option_value, config); !ok)
-        return ok;
+      const auto option = option_node.as<std::string>();
+      if (option == "caps") {
+        // Capability overrides (seed 001 §2.2 field names), checked against the capability model.
+        const std::string caps_name = "transport." + name + ".caps";
+        if (!option_value.IsMap())
+          return std::unexpected(where(file, option_value, caps_name) + " must be a mapping");
+        std::map<std::string, std::string> caps;
+        for (auto c = option_value.begin(); c != option_value.end(); ++c) {
+          const YAML::Node field = c->first;
+          const YAML::Node field_value = c->second;
+          std::string text;
+          if (auto ok = read_scalar(file, field_value, caps_name + "." + field.as<std::string>(), text); !ok)
+            return ok;
+          std::map<std::string, std::string> one = {{"caps." + field.as<std::string>(), text}};
+          if (auto checked = transport::apply_capability_options({}, one); !checked)
+            return std::unexpected(where(file, field, "transport." + name) + ": " + checked.error());
+          config.transports[name].options["caps." + field.as<std::string>()] = text;
+        }
+        continue;
+      }
+      if (auto ok = set_option(file, name, option, option_value, config); !ok) return ok;
+    }
+    if (auto& options = config.transports[name].options; options.contains("listen")) {
+      std::string host;
+      std::uint16_t port = 0;
+      if (!parse_address(options["listen"], host, port))
+        return std::unexpected(where(file, section["listen"], "transport." + name + ".listen") +
+                               " is not host:port");
     }
   }
   return {};

@@ -1,4 +1,4 @@
-// Node::Impl's connectivity detection: feeds router::Connectivity from the mesh links, the
+// Node::Impl's connectivity detection: feeds router::Connectivity from the transports' sessions, the
 // operator's probe (an async TCP connect with a timeout, on the node's strand) and the override,
 // and logs and counts every online/offline switch.
 #include <boost/asio/connect.hpp>
@@ -37,11 +37,13 @@ void Node::Impl::after_connectivity_input(std::uint64_t changes_before) {
 }
 
 void Node::Impl::report_link_connectivity() {
-  std::size_t up = 0;
-  for (const auto& [peer, state] : peers)
-    if (state.link && state.link->established()) ++up;
   const auto before = connectivity.changes();
-  connectivity.report_transport(kDirectTransport, true, up, now_ms());
+  const auto now = now_ms();
+  for (const auto& slot : transports) {
+    const auto& t = *slot.transport;
+    connectivity.report_transport(slot.name, t.capabilities().requires_internet,
+                                  t.available() ? t.peers_with_sessions().size() : 0, now);
+  }
   after_connectivity_input(before);
 }
 

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <bit>
 #include <boost/asio/post.hpp>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -31,17 +32,15 @@ std::uint64_t random_u64() {
   return v;
 }
 
-// Durable messages wait in the outbox while this much is unsent on the link.
+// Durable messages wait in the outbox while this much is unsent on a transport to the peer.
 constexpr std::size_t kPumpBacklogLimit = 8u << 20;
-// Why a message delivered over a direct mesh link (kDirectTransport) went that way.
-constexpr std::string_view kDirectTransportReason = "direct link to the recipient";
 // The longest an app ack waits for a commit to ride along with (stage_lazily()).
 constexpr int kLazyCommitMs = 5;
 // Store submissions a node keeps in flight (see StagedChunk).
 constexpr int kMaxCommitsInFlight = 2;
 // Rows staged for one store submission before a new one starts (see stage()).
 constexpr std::size_t kMaxStagedRows = 2048;
-// Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the link.
+// Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the transport.
 constexpr std::size_t kMaxLinkBacklog = 64u << 20;
 
 // Time policy: a timestamp more than `window` in the future is refused; in the past, a message with
@@ -116,6 +115,7 @@ void Node::Impl::load_from_store() {
     m.expires_ms = row.expires_ms;
     if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     m.attempts = row.attempts;
+    m.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 3));
     pending_count += 1;
     pending_bytes += m.wire.size();
     outbox.emplace(id, std::move(m));
@@ -127,7 +127,8 @@ void Node::Impl::load_from_store() {
 
 void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
-  if (to.empty() || to == identity.peer_id() || payloads.empty() || !known_transport(options.transport))
+  if (to.empty() || to == identity.peer_id() || payloads.empty() || !known_transport(options.transport) ||
+      options.redundancy < 1 || options.redundancy > 8)
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   // The recipient's X25519 key (for sealing) costs a field inversion to derive: do it once per peer.
   auto cached = x25519_keys.find(to);
@@ -149,7 +150,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     return done(std::unexpected(make_error_code(Errc::backpressure)));
   }
 
-  auto link = live_link(to);
+  const bool live = any_session(to);
   auto now = now_ms();
   std::uint32_t ttl = options.ttl_s ? options.ttl_s : config.default_ttl_s;
   store::WriteBatch batch;
@@ -169,7 +170,10 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     env.type = options.type;
     env.flags = envelope_flags::ack_requested;
     OutMsg m;
-    if (!link) {
+    m.preference = options.transport;
+    m.redundancy = options.redundancy;
+    m.priority = static_cast<std::uint8_t>(options.priority);
+    if (!live) {
       // Nobody to hand it to now: seal the payload to the recipient and sign the envelope, so the
       // stored copy is end-to-end encrypted and verifiable wherever it travels later.
       auto sealed = seal_payload(seal_keys, recipient_key, payload);
@@ -203,8 +207,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     ids.push_back(env.id);
   }
   counters.sent += ids.size();
-  // Hand the messages to the link first, so the socket write is not queued behind the commit.
-  if (link) pump(to);
+  // Hand the messages to a transport first, so the socket write is not queued behind the commit.
+  if (live) pump(to);
   stage(std::move(batch), [self = shared_from_this(), ids, done = std::move(done)](std::error_code ec) {
     if (ec) {
       self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());
@@ -223,18 +227,6 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   });
 }
 
-bool Node::Impl::known_transport(std::string_view name) {
-  if (name.empty()) return true;
-  for (auto t : Node::transport_names())
-    if (t == name) return true;
-  return false;
-}
-
-std::span<const std::string_view> Node::transport_names() {
-  static constexpr std::string_view kNames[] = {kDirectTransport};
-  return kNames;
-}
-
 void Node::Impl::leave_pending(OutMsg& m) {
   if (m.state != store::OutboxState::queued && m.state != store::OutboxState::sent) return;
   pending_count -= 1;
@@ -247,9 +239,10 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
     return done(std::unexpected(make_error_code(Errc::too_large)));
   if (!known_transport(options.transport))
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
-  auto link = live_link(to);
-  if (!link) return done(std::unexpected(make_error_code(Errc::no_link)));
-  if (link->backlog_bytes() > kMaxLinkBacklog)
+  auto route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, 0, 0);
+  if (route.primary < 0) return done(std::unexpected(make_error_code(Errc::no_link)));
+  auto& slot = transports[static_cast<std::size_t>(route.primary)];
+  if (slot.transport->backlog(to) > kMaxLinkBacklog)
     return done(std::unexpected(make_error_code(Errc::backpressure)));
   Envelope env;
   env.id = MessageId::generate();
@@ -261,15 +254,16 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  link->send(mesh::RecordType::ephemeral, body);
+  if (!slot.transport->send(to, RecordKind::ephemeral, body))
+    return done(std::unexpected(make_error_code(Errc::no_link)));
   ++counters.ephemeral_sent;
-  meters.sent_ephemeral->inc();
+  slot.sent_ephemeral->inc();
   done(env.id);
 }
 
 void Node::Impl::pump(const PeerId& peer) {
-  auto link = live_link(peer);
-  if (!link) return;
+  auto pstate = peers.find(peer);
+  if (pstate == peers.end() || pstate->second.sessions == 0) return;
   auto now = now_ms();
   for (auto& lane : queues[peer].lanes) {  // EMERGENCY first
     // Drop acknowledged ids from the front.
@@ -282,47 +276,86 @@ void Node::Impl::pump(const PeerId& peer) {
       if (lane.cursor > 0) --lane.cursor;
     }
     for (; lane.cursor < lane.ids.size(); ++lane.cursor) {
-      // Keep the link's buffer bounded; on_link_drained calls pump() again when it has been written.
-      if (link->backlog_bytes() > kPumpBacklogLimit) return;
       auto it = outbox.find(lane.ids[lane.cursor]);
       if (it == outbox.end()) continue;
       auto& m = it->second;
       if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
-      if (m.sent_on_link == link->id()) continue;
-      link->send(mesh::RecordType::data, m.wire);
-      meters.sent_durable->inc();
-      m.state = store::OutboxState::sent;
-      m.sent_on_link = link->id();
-      m.updated_ms = now;
-      ++m.attempts;
+      auto route = route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, m.timed_out, now);
+      if (route.primary < 0) continue;  // nothing can carry it now: it waits in the outbox
+      // Keep the transport's buffer bounded; on_drained calls pump() again once it is written.
+      auto& primary = transports[static_cast<std::size_t>(route.primary)];
+      if (primary.transport->backlog(peer) > kPumpBacklogLimit) return;
+      for (std::uint16_t mask = route.send_mask; mask;) {
+        const int t = std::countr_zero(mask);
+        mask &= static_cast<std::uint16_t>(mask - 1);
+        auto& slot = transports[static_cast<std::size_t>(t)];
+        const auto session = slot.transport->session(peer);
+        if (!session) continue;
+        if (t == route.primary) {
+          if (m.sent_session == session) continue;
+        } else if (std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) !=
+                   m.extra_sessions.end()) {
+          continue;
+        }
+        if (!slot.transport->send(peer, RecordKind::data, m.wire)) continue;
+        slot.sent_durable->inc();
+        if (t == route.primary) {
+          if (m.via >= 0 && m.via != t) {
+            m.failed_from = m.via;
+            m.failover_cause = (m.timed_out >> m.via & 1u) ? 2 : 1;
+            ++m.failovers;
+            ++slot.failovers_to;
+            metrics
+                .counter("p2p_failovers_total", "Durable messages moved to another transport",
+                         {{"from", transports[static_cast<std::size_t>(m.via)].name}, {"to", slot.name}})
+                .inc();
+          }
+          if (m.via != t || m.why != route.why) count_selection(t, route.why);
+          m.via = static_cast<std::int8_t>(t);
+          m.why = route.why;
+          m.sent_session = session;
+          if (!m.first_sent_ms) m.first_sent_ms = now;
+          ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, it->first, session});
+        } else {
+          m.extra_sessions.push_back(session);
+        }
+        m.state = store::OutboxState::sent;
+        m.updated_ms = now;
+        ++m.attempts;
+      }
     }
   }
 }
 
-void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
+void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body,
+                         bool ephemeral) {
+  auto& slot = transports[static_cast<std::size_t>(transport)];
   auto decoded =
       decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   if (!decoded) {
     ++counters.rejected;
-    link->close("malformed envelope: " + decoded.error().message());
+    meters.err_rejected->inc();
+    log->warn("closing {} session to {}: malformed envelope: {}", slot.name, peer.to_string(),
+              decoded.error().message());
+    slot.transport->close(peer, "malformed envelope: " + decoded.error().message());
     return;
   }
   Envelope& env = *decoded;
   const auto reject = [&](std::string_view why) {
     ++counters.rejected;
     meters.err_rejected->inc();
-    log->warn("rejected message {} from {}: {}", env.id.to_hex(), link->remote().to_string(), why);
+    log->warn("rejected message {} from {} over {}: {}", env.id.to_hex(), peer.to_string(), slot.name, why);
   };
   if (env.flags & envelope_flags::addresses_implied) {
-    env.from = link->remote();
+    env.from = peer;
     env.to = identity.peer_id();
   } else if (env.to != identity.peer_id()) {
     return reject("addressed to another peer (relaying is not enabled)");
   }
   if (env.is_signed()) {
     if (auto ec = verify_envelope_signature(env)) return reject(ec.message());
-  } else if (env.from != link->remote()) {
-    return reject("unsigned envelope from a peer other than the link's");
+  } else if (env.from != peer) {
+    return reject("unsigned envelope from a peer other than the session's");
   }
   auto now = now_ms();
   if (auto ec = check_time(env, now, config.timestamp_window_ms)) return reject(ec.message());
@@ -344,9 +377,9 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
     // A retransmission (our ack was lost) or a replay: never delivered twice, acked again once committed.
     ++counters.duplicates;
     if (awaiting_commit.contains(env.id)) {
-      extra_ack_waiters.emplace_back(env.id, link);
+      extra_ack_waiters.emplace_back(env.id, AckTarget{transport, peer, session});
     } else {
-      link->send(mesh::RecordType::ack, env.id.bytes);
+      send_acks(AckTarget{transport, peer, session}, env.id.bytes);
     }
     return;
   }
@@ -360,7 +393,8 @@ void Node::Impl::on_data(const LinkPtr& link, ByteView body, bool ephemeral) {
   row.envelope = encode_envelope(env);
   stage(std::move(batch), nullptr);
   stage_inbound(PendingInbound{
-      InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)}, link});
+      InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)},
+      AckTarget{transport, peer, session}});
 }
 
 void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
@@ -376,18 +410,18 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
     std::erase_if(extra_ack_waiters, [&](const auto& w) { return !awaiting_commit.contains(w.first); });
     return;
   }
-  // One ack record per link for the whole commit.
-  std::vector<std::pair<LinkPtr, Bytes>> acks;
-  auto add_ack = [&](const std::weak_ptr<mesh::TcpLink>& weak, const MessageId& id) {
-    auto l = weak.lock();
-    if (!l) return;
-    auto it = std::find_if(acks.begin(), acks.end(), [&](const auto& a) { return a.first == l; });
-    if (it == acks.end()) it = acks.insert(acks.end(), {l, Bytes{}});
+  // One ack record per session for the whole commit.
+  std::vector<std::pair<AckTarget, Bytes>> acks;
+  auto add_ack = [&](const AckTarget& target, const MessageId& id) {
+    auto it = std::find_if(acks.begin(), acks.end(), [&](const auto& a) {
+      return a.first.session == target.session && a.first.peer == target.peer;
+    });
+    if (it == acks.end()) it = acks.insert(acks.end(), {target, Bytes{}});
     it->second.insert(it->second.end(), id.bytes.begin(), id.bytes.end());
   };
   for (const auto& p : batch) {
     awaiting_commit.erase(p.message.id);
-    add_ack(p.link, p.message.id);
+    add_ack(p.ack, p.message.id);
   }
   if (!extra_ack_waiters.empty()) {
     std::erase_if(extra_ack_waiters, [&](const auto& w) {
@@ -396,15 +430,19 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
       return true;
     });
   }
-  for (auto& [l, ids] : acks) l->send(mesh::RecordType::ack, ids);
+  for (const auto& [target, ids] : acks) send_acks(target, ids);
   counters.received += batch.size();
-  meters.received->inc(static_cast<double>(batch.size()));
+  for (const auto& p : batch)
+    if (p.ack.transport >= 0) transports[static_cast<std::size_t>(p.ack.transport)].received->inc();
   for (const auto& p : batch) deliver_to_app(p.message);
 }
 
-void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
+void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
+  auto& slot = transports[static_cast<std::size_t>(transport)];
   if (body.size() % 16 != 0) {
-    link->close("malformed ack record");
+    log->warn("closing {} session to {}: malformed ack record ({} bytes)", slot.name, peer.to_string(),
+              body.size());
+    slot.transport->close(peer, "malformed ack record");
     return;
   }
   store::WriteBatch batch;
@@ -413,20 +451,30 @@ void Node::Impl::on_ack(const LinkPtr& link, ByteView body) {
     MessageId id;
     std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(off), 16, id.bytes.begin());
     auto it = outbox.find(id);
-    if (it == outbox.end() || it->second.to != link->remote() ||
-        it->second.state == store::OutboxState::delivered)
+    if (it == outbox.end() || it->second.to != peer || it->second.state == store::OutboxState::delivered)
       continue;
+    auto& m = it->second;
+    // The first ack wins; a redundant send credits the transport it came back over.
+    if (m.redundancy > 1) ++slot.wins;
+    if (m.via != transport) {
+      m.via = static_cast<std::int8_t>(transport);
+      if (m.redundancy > 1) m.why = router::Reason::none;
+    }
     leave_pending(it->second);
     it->second.state = store::OutboxState::delivered;
     it->second.updated_ms = now;
     it->second.wire.clear();
     it->second.wire.shrink_to_fit();
     ++counters.delivered;
-    meters.delivered->inc();
-    meters.latency->observe(static_cast<double>(now - std::min(now, it->second.created_ms)) / 1000.0);
+    slot.delivered->inc();
+    slot.latency->observe(static_cast<double>(now - std::min(now, it->second.created_ms)) / 1000.0);
     if (delivered_observer) delivered_observer(id);
-    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::delivered,
-                                                       std::string(kDirectTransport), "", now, false});
+    auto& update = batch.outbox_updates.emplace_back();
+    update.id = id.bytes;
+    update.state = store::OutboxState::delivered;
+    update.transport = slot.name;
+    update.transport_reason = transport_reason_of(m);
+    update.updated_ms = now;
   }
   if (batch.empty()) return;
   std::vector<MessageId> ids;
@@ -529,7 +577,8 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
     auto it = outbox.find(id);
     if (it != outbox.end() && it->second.state == store::OutboxState::delivered) {
       row.state = store::OutboxState::delivered;
-      row.transport = std::string(kDirectTransport);
+      if (it->second.via >= 0) row.transport = transports[static_cast<std::size_t>(it->second.via)].name;
+      row.transport_reason = transport_reason_of(it->second);
       row.updated_ms = it->second.updated_ms;
       row.envelope = Bytes{};
     }
@@ -601,8 +650,10 @@ std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
     s.direction = "out";
     s.state = std::string(store::to_string(m.state));
     s.peer = m.to;
-    s.transport = m.state == store::OutboxState::queued ? "" : std::string(kDirectTransport);
-    if (s.transport == kDirectTransport) s.transport_reason = std::string(kDirectTransportReason);
+    if (m.via >= 0) {
+      s.transport = transports[static_cast<std::size_t>(m.via)].name;
+      s.transport_reason = transport_reason_of(m);
+    }
     s.reason = m.reason;
     s.created_ms = m.created_ms;
     s.updated_ms = m.updated_ms;
@@ -616,7 +667,7 @@ std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
     s.state = std::string(store::to_string(row->state));
     if (auto p = PeerId::from_bytes(row->to)) s.peer = *p;
     s.transport = row->transport;
-    if (s.transport == kDirectTransport) s.transport_reason = std::string(kDirectTransportReason);
+    s.transport_reason = row->transport_reason;
     s.reason = row->reason;
     s.created_ms = row->created_ms;
     s.updated_ms = row->updated_ms;
@@ -629,7 +680,6 @@ std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
     s.direction = "in";
     s.state = row->app_acked ? "acknowledged" : "received";
     if (auto p = PeerId::from_bytes(row->from)) s.peer = *p;
-    s.transport = "tcp";
     s.created_ms = row->received_ms;
     s.updated_ms = row->received_ms;
     return s;
@@ -640,16 +690,16 @@ std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
 void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses,
                           std::function<void(std::error_code)> done) {
   if (peer == identity.peer_id()) return done(Errc::invalid_argument);
+  if (auto ec = give_addresses(peer, addresses)) return done(ec);
   auto& state = peers[peer];
   for (auto& a : addresses)
     if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
       state.addresses.push_back(a);
-  state.next_dial_ms = 0;
-  state.backoff_ms = 0;
   store::WriteBatch batch;
   batch.peer_upserts.push_back(store::PeerRow{peer_bytes(peer), std::move(addresses), state.last_seen_ms});
   stage(std::move(batch), std::move(done));
-  if (running && !state.link) dial(peer);
+  if (running)
+    for (auto& t : transports) t.transport->connect_soon(peer);
 }
 
 nlohmann::json to_json(const MessageStatus& s) {

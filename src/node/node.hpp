@@ -35,6 +35,9 @@ struct SendOptions {
   // Seed 001's transport_preference: empty chooses automatically; a name forces that transport, and
   // a send naming one this node does not have fails with invalid_argument.
   std::string transport;
+  // Seed 000's redundant send: carried over this many transports at once (1..8); the first ack
+  // wins and the receiver delivers it once.
+  std::uint8_t redundancy = 1;
 };
 
 struct InboundMessage {
@@ -51,8 +54,8 @@ struct MessageStatus {
   std::string direction;  // "out" or "in"
   std::string state;      // queued | sent | delivered | failed | received | acknowledged
   PeerId peer;
-  std::string transport;         // which transport carried it ("tcp")
-  std::string transport_reason;  // why that transport was chosen
+  std::string transport;         // which transport carried it ("tcp", "lan", ...)
+  std::string transport_reason;  // why that transport was chosen (and any failover)
   std::string reason;            // for failed
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
@@ -81,7 +84,9 @@ class Node {
 
   Executor executor() const;
   const PeerId& peer_id() const;
+  // The first transport's listening port, or that of the named transport (0 if none).
   std::uint16_t listen_port() const;
+  std::uint16_t listen_port(std::string_view transport) const;
   const NodeConfig& config() const;
 
   // Durable: the envelope is committed to the outbox, then `done` gets its id (or the store error);
@@ -109,8 +114,15 @@ class Node {
   // JSON views for the API.
   nlohmann::json status_json() const;
   nlohmann::json connections_json() const;
-  // The transports this node can send over (today the TCP mesh only).
-  static std::span<const std::string_view> transport_names();
+  // The transports this node can send over, in configuration order.
+  std::vector<std::string> transport_names() const;
+  // Each transport's state, capabilities, sessions and routing counters (GET /v1/p2p/transports).
+  nlohmann::json transports_json() const;
+  // Fault injection (config fault_injection: true): makes a transport slow, lossy, offline or dead.
+  // mode: none | slow | lossy | offline | dead. Errors: not_found (no such transport),
+  // invalid_argument (bad mode), unsupported (fault injection is off).
+  std::error_code inject_fault(std::string_view transport, std::string_view mode, std::uint64_t delay_ms,
+                               double loss);
   // Whether this node has internet, on what evidence, and the recent switches (router/connectivity.hpp).
   nlohmann::json connectivity_json() const;
   // Manual override (API and config): true/false forces the state, nullopt returns to detection.

@@ -5,7 +5,6 @@
 
 #include <spdlog/logger.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <deque>
@@ -22,35 +21,89 @@
 #include "router/connection_pool.hpp"
 #include "router/connectivity.hpp"
 #include "router/routing_table.hpp"
+#include "router/selection.hpp"
 #include "store/store.hpp"
-#include "transport/mesh/tcp_link.hpp"
+#include "transport/transport.hpp"
 
 namespace hyphae {
 
-// The TCP mesh's name wherever the node records or reports a transport (statuses, routes, pool).
+namespace transport {
+class FaultTransport;
+}
+
+// The built-in TCP mesh's instance name (the transport `listen` configures).
 inline constexpr std::string_view kDirectTransport = "tcp";
 
 std::uint64_t now_ms();
 
-class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<Node::Impl> {
+class Node::Impl : public transport::TransportSink, public std::enable_shared_from_this<Node::Impl> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-  using LinkPtr = std::shared_ptr<mesh::TcpLink>;
+  using Transport = transport::Transport;
+  using RecordKind = transport::RecordKind;
+  static constexpr std::size_t kMaxTransports = router::kMaxTransports;
+  // Where to ack a received message: the session it came in on.
+  struct AckTarget {
+    int transport = -1;
+    PeerId peer;
+    std::uint64_t session = 0;
+  };
 
   Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store);
 
-  // ---- lifecycle and links (node.cpp)
+  // ---- lifecycle (node.cpp)
   std::error_code start();
   void stop();
-  void on_link_up(const LinkPtr& link) override;
-  void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
-  void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
-  void on_link_drained(const LinkPtr& link) override;
   void tick();
-  void dial(const PeerId& peer);
-  void accept_next();
-  LinkPtr live_link(const PeerId& peer) const;
-  mesh::TcpLinkOptions link_options() const;
+
+  // ---- transports, selection and failover (transports.cpp)
+  // One configured transport instance. Per-transport meters are cached here for the hot paths.
+  struct TransportSlot {
+    std::unique_ptr<Transport> transport;
+    transport::FaultTransport* fault = nullptr;  // set when fault injection is enabled
+    std::string name;
+    std::uint64_t wins = 0;  // redundant sends whose first ack came back over this transport
+    std::uint64_t failovers_to = 0;
+    metrics::Counter* sent_durable = nullptr;
+    metrics::Counter* sent_ephemeral = nullptr;
+    metrics::Counter* received = nullptr;
+    metrics::Counter* delivered = nullptr;
+    metrics::Histogram* latency = nullptr;
+    std::array<metrics::Counter*, 64> selections{};  // by router::Reason, created on first use
+  };
+  std::vector<TransportSlot> transports;
+  std::expected<void, std::string> make_transports();
+  int index_of(const Transport& t) const;
+  int find_transport(std::string_view name) const;  // -1 if none
+  // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the
+  // rule that decided. Transports in `excluded` (a bit per index) are not considered.
+  struct Route {
+    int primary = -1;
+    std::uint16_t send_mask = 0;  // every transport to send on now (redundancy)
+    router::Reason why = router::Reason::none;
+  };
+  Route route_for(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
+                  std::uint8_t redundancy, std::uint16_t excluded, std::uint64_t now);
+  std::string explain_route(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
+                            std::uint8_t redundancy) const;
+  void count_selection(int transport, router::Reason why);
+  bool any_session(const PeerId& peer) const;
+  int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
+  // Sends an ack record of ids: on the target's session if still live, else on any live one.
+  void send_acks(const AckTarget& target, ByteView ids);
+  void check_ack_deadlines(std::uint64_t now);
+  void on_ack_timeout(const MessageId& id, std::uint64_t now);
+  // TransportSink.
+  void on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) override;
+  void on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
+                       const std::string& reason) override;
+  void on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
+                 ByteView body) override;
+  void on_drained(Transport& t, const PeerId& peer) override;
+  void on_availability(Transport& t, bool available, const std::string& reason) override;
+  bool wants_session(Transport& t, const PeerId& peer) override;
+  // Addresses of the form "name=address" belong to that transport; the rest to the first one.
+  std::error_code give_addresses(const PeerId& peer, const std::vector<std::string>& addresses);
 
   // ---- delivery (delivery.cpp)
   void load_from_store();
@@ -58,8 +111,8 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
                  std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
   void send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done);
   void pump(const PeerId& peer);
-  void on_data(const LinkPtr& link, ByteView body, bool ephemeral);
-  void on_ack(const LinkPtr& link, ByteView body);
+  void on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body, bool ephemeral);
+  void on_ack(int transport, const PeerId& peer, ByteView body);
   void expire_outbox();
   // Forgets replay-protection ids old enough that their envelopes would be refused as stale anyway.
   void prune_seen(std::uint64_t now);
@@ -78,8 +131,19 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
     store::OutboxState state = store::OutboxState::queued;
     std::uint64_t created_ms = 0, updated_ms = 0, expires_ms = 0;
     std::uint32_t attempts = 0;
-    std::uint64_t sent_on_link = 0;
+    std::uint64_t sent_session = 0;  // the session it was last handed to (0: none since a rewind)
+    std::uint64_t first_sent_ms = 0;
+    std::vector<std::uint64_t> extra_sessions;  // redundant copies' sessions
     std::string reason;
+    std::string preference;  // SendOptions::transport
+    std::uint8_t redundancy = 1;
+    std::int8_t via = -1;         // the transport that carried it last
+    std::uint8_t failovers = 0;   // times it moved to another transport
+    std::uint16_t timed_out = 0;  // transports (bits) whose ack timed out for it
+    std::uint8_t priority = 2;
+    router::Reason why = router::Reason::none;
+    std::int8_t failed_from = -1;     // the transport it last failed over from
+    std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
   };
   // One lane per priority (EMERGENCY, HIGH, NORMAL, LOW): the pump empties higher lanes first, so
   // an urgent message overtakes a backlog of ordinary ones to the same peer.
@@ -90,18 +154,19 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   struct PeerQueue {
     std::array<Lane, 4> lanes;
     Lane& lane(int priority) { return lanes[static_cast<std::size_t>(std::clamp(priority, 0, 3))]; }
-    void rewind() {  // a new link: everything unacknowledged goes out again
+    void rewind() {  // a session changed: everything unacknowledged is looked at again
       for (auto& l : lanes) l.cursor = 0;
     }
   };
   struct PeerState {
     std::vector<std::string> addresses;
-    LinkPtr link;
-    bool dialing = false;
-    std::uint64_t next_dial_ms = 0;
-    std::uint64_t backoff_ms = 0;
     std::uint64_t last_seen_ms = 0;
-    std::uint64_t link_records_seen = 0;  // the link's record count when the pool last looked
+    std::uint16_t sessions = 0;  // transports (bits) with a live session to the peer
+    // Per transport: degraded until (a timed-out ack), and the session's record count when the
+    // pool last looked.
+    std::array<std::uint64_t, kMaxTransports> degraded_until{};
+    std::array<std::uint32_t, kMaxTransports> failures{};
+    std::array<std::uint64_t, kMaxTransports> records_seen{};
   };
   struct Subscriber {
     InboundHandler handler;
@@ -111,11 +176,9 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   Strand strand;
   NodeConfig config;
   Identity identity;
-  noise::KeyPair link_static;  // this process's Noise static key for links (bound by a signature)
-  noise::KeyPair seal_keys;    // X25519 form of the identity key: opens sealed payloads
+  noise::KeyPair seal_keys;  // X25519 form of the identity key: opens sealed payloads
   std::unique_ptr<store::Store> store;
   std::shared_ptr<spdlog::logger> log;
-  boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::steady_timer tick_timer;
   boost::asio::steady_timer lazy_commit_timer;  // see stage_lazily()
 
@@ -125,12 +188,11 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   router::RoutingTable routing;
   router::ConnectionPool pool;
   std::uint64_t last_pool_tick_ms = 0;
-  // Admits a new link to the pool (closing an evicted idle one); false: refused, already closed.
-  bool admit_link(const LinkPtr& link);
-  void release_link(const LinkPtr& link);
+  // Admits a new session to the pool (closing an evicted idle one); false: refused and closed.
+  bool admit_session(int transport, const PeerId& peer);
+  void release_session(int transport, const PeerId& peer);
   void tick_routing(std::uint64_t now);
   bool has_pending(const PeerId& peer) const;
-  bool should_dial(const PeerId& peer, const PeerState& state, std::uint64_t now) const;
 
   // Connectivity detection (node/connectivity.cpp).
   router::Connectivity connectivity;
@@ -152,27 +214,33 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   // Queued and sent messages in `outbox` and their wire bytes (bounded by max_pending_*).
   std::size_t pending_count = 0, pending_bytes = 0;
   void leave_pending(OutMsg& m);
-  static bool known_transport(std::string_view name);  // empty (automatic) or a registered one  // before a
-                                                       // message's state becomes delivered or failed
+  bool known_transport(std::string_view name) const;  // empty (automatic) or a configured one
   std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
-      x25519_keys;                                   // recipients' sealing keys, derived once
-  std::set<LinkPtr> links;                           // every link, handshaking or up
-  std::unordered_map<std::uint64_t, PeerId> dialed;  // link id -> the peer it was dialed for
+      x25519_keys;  // recipients' sealing keys, derived once
+  // Durable messages handed to a transport, in send order, with the time their ack is due.
+  struct AckDeadline {
+    std::uint64_t due_ms;
+    MessageId id;
+    std::uint64_t session;
+  };
+  std::deque<AckDeadline> ack_deadlines;
   std::unordered_set<MessageId> seen;
-  // Received messages staged or being committed, with the link to ack each on. Duplicates that arrive
-  // meanwhile (a retransmission over a new link) wait in extra_ack_waiters.
+  // Received messages staged or being committed, with the session to ack each on. Duplicates that
+  // arrive meanwhile (a retransmission over a new session) wait in extra_ack_waiters.
   struct PendingInbound {
     InboundMessage message;
-    std::weak_ptr<mesh::TcpLink> link;
+    AckTarget ack;
   };
   void stage_inbound(PendingInbound pending);
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
   // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.
   void stage_lazily(store::WriteBatch batch);  // after stage() of its inbox row: same chunk
   std::unordered_set<MessageId> awaiting_commit;
-  std::vector<std::pair<MessageId, std::weak_ptr<mesh::TcpLink>>> extra_ack_waiters;
+  std::vector<std::pair<MessageId, AckTarget>> extra_ack_waiters;
+  // "why this transport" for a message's status: the selection rule, and any failover.
+  std::string transport_reason_of(const OutMsg& m) const;
   void on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec);
   std::map<std::uint64_t, Subscriber> subscribers;
   std::uint64_t next_subscriber = 1;
@@ -200,15 +268,11 @@ class Node::Impl : public mesh::LinkOwner, public std::enable_shared_from_this<N
   // Prometheus metrics (GET /metrics); references into `metrics` cached for the hot paths.
   metrics::Registry metrics;
   struct Meters {
-    metrics::Counter* sent_durable;
-    metrics::Counter* sent_ephemeral;
-    metrics::Counter* received;
-    metrics::Counter* delivered;
     metrics::Counter* err_rejected;
     metrics::Counter* err_link;
     metrics::Counter* err_store;
     metrics::Counter* err_backpressure;
-    metrics::Histogram* latency;
+    metrics::Counter* err_timeout;
   } meters{};
   void init_metrics();
   std::function<void(const MessageId&)> delivered_observer;

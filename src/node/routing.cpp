@@ -1,4 +1,4 @@
-// Node::Impl's routing table and connection pool: direct routes follow the mesh links, cached
+// Node::Impl's routing table and connection pool: direct routes follow the sessions, cached
 // routes come from the store, the pool caps the live links (max_connections) and closes idle ones
 // (connection_idle_timeout_ms), after which a peer is dialed again only when a message waits.
 #include <nlohmann/json.hpp>
@@ -7,30 +7,34 @@
 
 namespace hyphae {
 
-bool Node::Impl::admit_link(const LinkPtr& link) {
-  auto admission = pool.admit(link->remote(), kDirectTransport, now_ms());
+bool Node::Impl::admit_session(int transport, const PeerId& peer) {
+  auto& slot = transports[static_cast<std::size_t>(transport)];
+  auto admission = pool.admit(peer, slot.name, now_ms());
   if (!admission.admitted) {
-    log->warn("refusing link from {}: connection limit reached (max_connections {})",
-              link->remote().to_string(), config.max_connections);
+    log->warn("refusing a {} session with {}: connection limit reached (max_connections {})", slot.name,
+              peer.to_string(), config.max_connections);
     meters.err_link->inc();
-    link->close("connection limit reached (max_connections " + std::to_string(config.max_connections) + ")");
+    slot.transport->close(
+        peer, "connection limit reached (max_connections " + std::to_string(config.max_connections) + ")");
     return false;
   }
   if (admission.evict) {
-    auto it = peers.find(admission.evict->first);
-    if (it != peers.end() && it->second.link) {
-      log->info("closing idle link to {} to make room for {}", admission.evict->first.to_string(),
-                link->remote().to_string());
-      auto victim = it->second.link;
-      victim->close("evicted: the least recently used idle link, the pool is full");
+    const auto& [victim, victim_transport] = *admission.evict;
+    const int v = find_transport(victim_transport);
+    if (v >= 0) {
+      log->info("closing the idle {} session to {} to make room for {}", victim_transport, victim.to_string(),
+                peer.to_string());
+      transports[static_cast<std::size_t>(v)].transport->close(
+          victim, "evicted: the least recently used idle link, the pool is full");
     }
   }
   return true;
 }
 
-void Node::Impl::release_link(const LinkPtr& link) {
-  pool.release(link->remote(), kDirectTransport);
-  routing.remove_direct(link->remote(), kDirectTransport);
+void Node::Impl::release_session(int transport, const PeerId& peer) {
+  const auto& name = transports[static_cast<std::size_t>(transport)].name;
+  pool.release(peer, name);
+  routing.remove_direct(peer, name);
 }
 
 bool Node::Impl::has_pending(const PeerId& peer) const {
@@ -46,30 +50,29 @@ bool Node::Impl::has_pending(const PeerId& peer) const {
   return false;
 }
 
-bool Node::Impl::should_dial(const PeerId& peer, const PeerState& state, std::uint64_t now) const {
-  if (state.link || state.dialing || state.addresses.empty() || now < state.next_dial_ms) return false;
-  // With idle trimming, links are made on demand: only for a peer that has something waiting.
-  return config.connection_idle_timeout_ms == 0 || has_pending(peer);
-}
-
 void Node::Impl::tick_routing(std::uint64_t now) {
   if (now < last_pool_tick_ms + 1000) return;
   last_pool_tick_ms = now;
   routing.expire(now);
-  // Activity: a link whose record counters moved since the last look carried traffic.
-  for (auto& [peer, state] : peers) {
-    if (!state.link || !state.link->established()) continue;
-    const auto& c = state.link->counters();
-    const std::uint64_t records = c.records_in + c.records_out;
-    if (records != state.link_records_seen || has_pending(peer)) pool.touch(peer, kDirectTransport, now);
-    state.link_records_seen = records;
+  // Activity: a session whose record counters moved since the last look carried traffic.
+  for (std::size_t i = 0; i < transports.size(); ++i) {
+    auto& slot = transports[i];
+    for (const auto& peer : slot.transport->peers_with_sessions()) {
+      auto info = slot.transport->session_info(peer);
+      if (!info) continue;
+      auto& state = peers[peer];
+      const std::uint64_t records = info->records_in + info->records_out;
+      if (records != state.records_seen[i] || has_pending(peer)) pool.touch(peer, slot.name, now);
+      state.records_seen[i] = records;
+    }
   }
   for (const auto& [peer, transport] : pool.idle(now)) {
-    auto it = peers.find(peer);
-    if (it == peers.end() || !it->second.link) continue;
-    log->info("closing link to {}: idle for {} ms", peer.to_string(), config.connection_idle_timeout_ms);
-    auto link = it->second.link;
-    link->close("idle for " + std::to_string(config.connection_idle_timeout_ms) + " ms");
+    const int i = find_transport(transport);
+    if (i < 0) continue;
+    log->info("closing the {} session to {}: idle for {} ms", transport, peer.to_string(),
+              config.connection_idle_timeout_ms);
+    transports[static_cast<std::size_t>(i)].transport->close(
+        peer, "idle for " + std::to_string(config.connection_idle_timeout_ms) + " ms");
   }
 }
 

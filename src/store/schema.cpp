@@ -137,10 +137,18 @@ ALTER TABLE inbox_v3 RENAME TO inbox;
 DROP TABLE seen_ids;
 )sql";
 
+// Version 4: each outbox status row records why its transport was chosen ("direct link to the
+// recipient", "failover: tcp timed out"), next to the transport itself. ADD COLUMN only rewrites the
+// schema entry, not the rows: existing rows read the default ''.
+constexpr const char* kV4 = R"sql(
+ALTER TABLE outbox ADD COLUMN transport_reason TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
     {3, "envelopes_apart", kV3},
+    {4, "outbox_transport_reason", kV4},
 };
 
 constexpr const char* kAuditTable =

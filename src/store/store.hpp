@@ -41,14 +41,17 @@ struct OutboxRow {
   std::uint64_t expires_ms = 0;  // 0 = never
   OutboxState state = OutboxState::queued;
   std::string transport;
+  // Why that transport was chosen, e.g. "direct link to the recipient" or "failover: tcp timed out".
+  std::string transport_reason;
   std::string reason;
   std::uint32_t attempts = 0;
   std::uint64_t updated_ms = 0;
 };
 
-// A state change of an outbox row. An empty transport keeps the stored one; reason is replaced.
-// count_attempt adds one to attempts. Updates of a delivered row are ignored (delivered is final:
-// its envelope is gone), as are updates of unknown ids.
+// A state change of an outbox row. An empty transport keeps the stored transport and
+// transport_reason; a non-empty one replaces both. reason is replaced. count_attempt adds one to
+// attempts. Updates of a delivered row are ignored (delivered is final: its envelope is gone), as
+// are updates of unknown ids.
 struct OutboxUpdate {
   MessageKey id{};
   OutboxState state = OutboxState::queued;
@@ -56,6 +59,10 @@ struct OutboxUpdate {
   std::string reason;
   std::uint64_t updated_ms = 0;
   bool count_attempt = false;
+  // Why that transport was chosen, e.g. "direct link to the recipient" or "failover: tcp timed out".
+  // Last, so positional initializers {id, state, transport, reason, updated_ms, count_attempt}
+  // still mean what they did (the {} keeps -Wmissing-field-initializers quiet for them).
+  std::string transport_reason{};
 };
 
 struct InboxRow {

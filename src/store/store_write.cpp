@@ -93,7 +93,7 @@ std::error_code Store::Impl::prepare_write() {
       {&w.rollback_to, "ROLLBACK TO batch"},
       {&w.outbox_insert,
        "INSERT INTO outbox(id, to_peer, priority, created_ms, expires_ms, state, transport, reason,"
-       " attempts, updated_ms) VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+       " attempts, updated_ms, transport_reason) VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
       {&w.envelope_insert[0],
        "INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.envelope_insert[1],
@@ -109,6 +109,7 @@ std::error_code Store::Impl::prepare_write() {
       {&w.outbox_update,
        "UPDATE outbox SET state = ?2,"
        " transport = CASE WHEN ?3 = '' THEN transport ELSE ?3 END,"
+       " transport_reason = CASE WHEN ?3 = '' THEN transport_reason ELSE ?7 END,"
        " reason = ?4, updated_ms = ?5, attempts = attempts + ?6"
        " WHERE id = ?1 AND state <> 2"},
       {&w.inbox_insert,
@@ -150,6 +151,7 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_text(9, row.reason);
     s.bind_i64(10, row.attempts);
     s.bind_u64(11, row.updated_ms);
+    s.bind_text(12, row.transport_reason);
     if (int rc = run(s)) return rc;
     const bool keep_envelope =
         row.state != OutboxState::delivered && !(delivered_later && delivered_later->contains(row.id));
@@ -168,6 +170,7 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_text(4, u.reason);
     s.bind_u64(5, u.updated_ms);
     s.bind_i64(6, u.count_attempt ? 1 : 0);
+    s.bind_text(7, u.transport_reason);
     if (int rc = run(s)) return rc;
   }
   for (const InboxRow& row : b.inbox_inserts) {

@@ -109,7 +109,7 @@ TEST(Node, ATransportPreferenceForAnUnknownTransportIsRefused) {
   EXPECT_EQ(results[0], make_error_code(Errc::invalid_argument));
   EXPECT_FALSE(results[1]);
   EXPECT_FALSE(results[2]);
-  EXPECT_EQ(Node::transport_names().size(), 1u);
+  EXPECT_EQ(h.node->transport_names(), std::vector<std::string>{"tcp"});
 }
 
 TEST(Node, PendingBytesLimit) {

@@ -47,8 +47,9 @@ std::int64_t stored_outbox_envelopes(const fs::path& file) {
   sql::Db db;
   std::int64_t n = -1;
   if (db.open(file, SQLITE_OPEN_READONLY) != SQLITE_OK ||
-      db.query_int("SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
-                   n) != SQLITE_OK)
+      db.query_int(
+          "SELECT (SELECT count(*) FROM outbox_envelopes_0) + (SELECT count(*) FROM outbox_envelopes_1)",
+          n) != SQLITE_OK)
     return -1;
   return n;
 }
@@ -186,7 +187,7 @@ TEST_F(StoreMigration, V2ToV3MovesEnvelopesApartAndKeepsSeqsAndStates) {
   }
   auto s = open_ok();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->schema_version(), 3);
+  EXPECT_EQ(s->schema_version(), Store::latest_schema_version());  // through v3 (and later steps)
   MessageKey queued{}, delivered{}, first{}, second{};
   queued[0] = 0x01;
   delivered[0] = 0x02;
@@ -213,6 +214,159 @@ TEST_F(StoreMigration, V2ToV3MovesEnvelopesApartAndKeepsSeqsAndStates) {
   more.inbox_inserts.push_back(inbox(40));
   ASSERT_FALSE(s->apply(more));
   EXPECT_GT(s->inbox_get(key(40, 0x11))->seq, 9u);
+}
+
+TEST_F(StoreMigration, V3ToV4AddsTransportReasonAndKeepsEveryRow) {
+  {
+    sql::Db db;
+    ASSERT_EQ(db.open(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), SQLITE_OK);
+    ASSERT_FALSE(schema::migrate(db, 3));
+    EXPECT_EQ(schema::current_version(db), 3);
+    // v3 rows: a sent message (envelope in generation 0), a delivered and a failed one (its envelope
+    // kept), and an inbox message.
+    ASSERT_EQ(
+        db.exec("INSERT INTO outbox(seq, id, to_peer, priority, created_ms, expires_ms, state,"
+                " transport, reason, attempts, updated_ms)"
+                " VALUES(3, x'01000000000000000000000000000000', x'b0', 1, 7, 70, 1, 'tcp', '', 2, 9),"
+                "       (4, x'02000000000000000000000000000000', x'b0', 2, 8, 0, 2, 'mesh', '', 1, 10),"
+                "       (6, x'03000000000000000000000000000000', x'b1', 3, 9, 0, 3, '', 'expired', 0, 11)"),
+        SQLITE_OK);
+    ASSERT_EQ(db.exec("INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(3, x'aa'), (6, x'cc')"),
+              SQLITE_OK);
+    ASSERT_EQ(db.exec("INSERT INTO inbox(seq, id, from_peer, received_ms, app_acked)"
+                      " VALUES(5, x'11000000000000000000000000000000', x'a0', 100, 0)"),
+              SQLITE_OK);
+    ASSERT_EQ(db.exec("INSERT INTO inbox_envelopes(seq, envelope) VALUES(5, x'c1')"), SQLITE_OK);
+  }
+  MessageKey sent{}, delivered{}, failed{}, received{};
+  sent[0] = 0x01;
+  delivered[0] = 0x02;
+  failed[0] = 0x03;
+  received[0] = 0x11;
+  {
+    auto s = open_ok();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->schema_version(), 4);
+    auto pending = s->pending_outbox_all(SIZE_MAX);
+    ASSERT_EQ(pending.size(), 1u);
+    EXPECT_EQ(pending[0].id, sent);
+    EXPECT_EQ(pending[0].envelope, Bytes{0xaa});
+    EXPECT_EQ(pending[0].state, OutboxState::sent);
+    EXPECT_EQ(pending[0].priority, 1);
+    EXPECT_EQ(pending[0].created_ms, 7u);
+    EXPECT_EQ(pending[0].expires_ms, 70u);
+    EXPECT_EQ(pending[0].transport, "tcp");
+    EXPECT_EQ(pending[0].transport_reason, "");  // rows from before v4 have no reason
+    EXPECT_EQ(pending[0].attempts, 2u);
+    EXPECT_EQ(pending[0].updated_ms, 9u);
+    auto d = s->outbox_get(delivered);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->state, OutboxState::delivered);
+    EXPECT_EQ(d->transport, "mesh");
+    EXPECT_EQ(d->transport_reason, "");
+    EXPECT_TRUE(d->envelope.empty());
+    auto f = s->outbox_get(failed);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->state, OutboxState::failed);
+    EXPECT_EQ(f->reason, "expired");
+    EXPECT_EQ(f->envelope, Bytes{0xcc});
+    EXPECT_EQ(f->to, Bytes{0xb1});
+    EXPECT_EQ(s->outbox_count(OutboxState::sent), 1u);
+    EXPECT_EQ(s->outbox_count(OutboxState::delivered), 1u);
+    EXPECT_EQ(s->outbox_count(OutboxState::failed), 1u);
+    auto in = s->inbox_get(received);
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->seq, 5u);
+    EXPECT_EQ(in->envelope, Bytes{0xc1});
+
+    // A migrated row takes a reason with its next transport; new rows get one on insert.
+    WriteBatch b;
+    b.outbox_updates.push_back(
+        OutboxUpdate{sent, OutboxState::sent, "mesh", "", 12, true, "failover: tcp timed out"});
+    OutboxRow fresh = outbox(40, peer_id("bob"));
+    fresh.transport = "tcp";
+    fresh.transport_reason = "direct link to the recipient";
+    b.outbox_inserts.push_back(fresh);
+    ASSERT_FALSE(s->apply(b));
+    EXPECT_EQ(s->outbox_get(sent)->transport_reason, "failover: tcp timed out");
+    EXPECT_EQ(s->outbox_get(key(40))->transport_reason, "direct link to the recipient");
+  }
+  sql::Db db;
+  ASSERT_EQ(db.open(db_, SQLITE_OPEN_READONLY), SQLITE_OK);
+  std::int64_t n = 0;
+  ASSERT_EQ(db.query_int("SELECT count(*) FROM outbox", n), SQLITE_OK);
+  EXPECT_EQ(n, 4);
+  ASSERT_EQ(db.query_int("SELECT count(*) FROM outbox WHERE seq IN (3, 4, 6)", n), SQLITE_OK);
+  EXPECT_EQ(n, 3);  // migrated seqs are kept
+  ASSERT_EQ(db.query_int("SELECT seq FROM outbox WHERE transport_reason = 'direct link to the recipient'", n),
+            SQLITE_OK);
+  EXPECT_GT(n, 6);  // and new rows continue after them
+  ASSERT_EQ(db.query_int("SELECT count(*) FROM schema_migrations WHERE version = 4"
+                         " AND name = 'outbox_transport_reason'",
+                         n),
+            SQLITE_OK);
+  EXPECT_EQ(n, 1);
+}
+
+TEST_F(StoreOutbox, TransportReasonRoundTripsAndFollowsTheTransport) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  const Bytes bob = peer_id("bob");
+  WriteBatch b;
+  OutboxRow direct = outbox(1, bob);
+  direct.transport = "tcp";
+  direct.transport_reason = "direct link to the recipient";
+  b.outbox_inserts.push_back(direct);
+  b.outbox_inserts.push_back(outbox(2, bob));  // no transport yet
+  ASSERT_FALSE(s->apply(b));
+  // Every read path fills it.
+  EXPECT_EQ(s->outbox_get(key(1))->transport_reason, "direct link to the recipient");
+  EXPECT_EQ(s->outbox_get(key(2))->transport_reason, "");
+  auto to_bob = s->pending_outbox(bob, SIZE_MAX);
+  ASSERT_EQ(to_bob.size(), 2u);
+  EXPECT_EQ(to_bob[0].transport_reason, "direct link to the recipient");
+  auto all = s->pending_outbox_all(SIZE_MAX);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].transport_reason, "direct link to the recipient");
+
+  // A non-empty transport replaces both.
+  WriteBatch failover;
+  OutboxUpdate u{key(1), OutboxState::sent, "mesh", "", 2000, true};
+  u.transport_reason = "failover: tcp timed out";
+  failover.outbox_updates.push_back(u);
+  failover.outbox_updates.push_back(
+      OutboxUpdate{key(2), OutboxState::sent, "tcp", "", 2000, true, "direct link to the recipient"});
+  ASSERT_FALSE(s->apply(failover));
+  auto row = s->outbox_get(key(1));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->transport, "mesh");
+  EXPECT_EQ(row->transport_reason, "failover: tcp timed out");
+  EXPECT_EQ(s->outbox_get(key(2))->transport_reason, "direct link to the recipient");
+
+  // An empty transport keeps both, whatever transport_reason the update carries.
+  WriteBatch keep;
+  keep.outbox_updates.push_back({key(1), OutboxState::sent, "", "retry", 2100, true});
+  OutboxUpdate stray{key(2), OutboxState::delivered, "", "", 2200, false};
+  stray.transport_reason = "ignored without a transport";
+  keep.outbox_updates.push_back(stray);
+  ASSERT_FALSE(s->apply(keep));
+  row = s->outbox_get(key(1));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->transport, "mesh");
+  EXPECT_EQ(row->transport_reason, "failover: tcp timed out");
+  EXPECT_EQ(row->reason, "retry");
+  EXPECT_EQ(row->attempts, 2u);
+  row = s->outbox_get(key(2));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, OutboxState::delivered);
+  EXPECT_EQ(row->transport, "tcp");
+  EXPECT_EQ(row->transport_reason, "direct link to the recipient");
+
+  // And it survives a reopen.
+  s.reset();
+  s = open_ok();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->outbox_get(key(1))->transport_reason, "failover: tcp timed out");
 }
 
 TEST_F(StoreOutbox, AckBeforeCommitWritesNoEnvelope) {

@@ -12,6 +12,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "transport/transport.hpp"
+
 namespace hyphae::mesh {
 
 namespace asio = boost::asio;
@@ -19,8 +21,6 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 namespace {
-std::atomic<std::uint64_t> next_link_id{1};
-
 void log_coroutine_exit(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -122,7 +122,7 @@ TcpLink::TcpLink(Strand strand, asio::ip::tcp::socket socket, LinkOwner& owner, 
       session_(identity, noise_static, initiator, std::move(expected_remote), options.limits),
       initiator_(initiator),
       options_(options),
-      id_(next_link_id++),
+      id_(transport::next_session_id()),
       since_(std::chrono::steady_clock::now()),
       last_receive_(since_) {
   boost::system::error_code ec;
@@ -193,6 +193,7 @@ void TcpLink::flush() {
       asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
         self->writing_ = false;
         self->counters_.bytes_out += n;
+        if (self->closed_) return;  // the owner has heard the link is down; it may be gone
         if (ec) {
           self->close("write: " + ec.message());
           return;

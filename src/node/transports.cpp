@@ -1,0 +1,430 @@
+// Node::Impl's transports: making them from the configuration, the TransportSink callbacks, the
+// per-message route (router::select over the transports with a live session to the recipient),
+// ack timeouts and failover (seed 001 §6), and the transport views of the API.
+#include <spdlog/spdlog.h>
+
+#include <bit>
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "node/node_impl.hpp"
+#include "transport/fault/fault_transport.hpp"
+
+namespace hyphae {
+
+namespace {
+
+router::Priority to_router(int priority) {
+  return static_cast<router::Priority>(std::clamp(priority, 0, 3));
+}
+
+// The rule that decided a selection, for the message status and the selection metric.
+router::Reason deciding_reason(const router::Selection& s) {
+  using R = router::Reason;
+  if (s.count <= 1) return R::none;  // the only candidate: nothing was decided
+  for (R r : {R::preferred_forced, R::degraded_last, R::no_internet, R::emergency_fastest,
+              R::privacy_anonymous, R::privacy_private, R::broadcast, R::multicast, R::battery_critical,
+              R::battery_low, R::battery_medium})
+    if (s.has(r)) return r;
+  for (R r : s.why())
+    if (r != R::battery_full && r != R::battery_high && r != R::charging && r != R::redundancy_short &&
+        r != R::emergency_ignores_battery)
+      return r;
+  return R::none;
+}
+
+constexpr std::uint8_t kCauseSessionLost = 1, kCauseAckTimeout = 2;
+
+}  // namespace
+
+std::expected<void, std::string> Node::Impl::make_transports() {
+  struct Wanted {
+    std::string name, type;
+    std::map<std::string, std::string> options;
+  };
+  std::vector<Wanted> wanted;
+  auto tcp = config.transports.find(std::string(kDirectTransport));
+  if (tcp == config.transports.end() || tcp->second.enabled) {
+    Wanted w{std::string(kDirectTransport), "tcp", {}};
+    if (tcp != config.transports.end()) w.options = tcp->second.options;
+    w.options["listen"] = config.listen;
+    wanted.push_back(std::move(w));
+  }
+  for (const auto& [name, settings] : config.transports) {
+    auto type = settings.options.find("type");
+    if (name == kDirectTransport || type == settings.options.end() || !settings.enabled) continue;
+    wanted.push_back(Wanted{name, type->second, settings.options});
+  }
+  if (wanted.empty()) return std::unexpected("no transport is enabled");
+  if (wanted.size() > kMaxTransports)
+    return std::unexpected("at most " + std::to_string(kMaxTransports) + " transports can be configured");
+  const auto& registry = transport::TransportRegistry::builtin();
+  for (auto& w : wanted) {
+    // Designated: a default-constructed strand has no executor.
+    transport::TransportContext context{
+        .name = w.name,
+        .options = std::move(w.options),
+        .strand = strand,
+        .identity = &identity,
+        .sink = this,
+        // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
+        .max_record_bytes = config.max_message_bytes + 4096,
+        .handshake_timeout_ms = config.handshake_timeout_ms,
+        .keepalive_interval_ms = config.keepalive_interval_ms,
+        .reconnect_min_ms = config.reconnect_min_ms,
+        .reconnect_max_ms = config.reconnect_max_ms,
+    };
+    TransportSlot slot;
+    slot.name = w.name;
+    if (config.fault_injection) {
+      auto made = transport::FaultTransport::make(registry, w.type, std::move(context));
+      if (!made) return std::unexpected(made.error());
+      slot.fault = made->get();
+      slot.transport = std::move(*made);
+    } else {
+      auto made = registry.make(w.type, std::move(context));
+      if (!made) return std::unexpected(made.error());
+      slot.transport = std::move(*made);
+    }
+    const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
+    const metrics::Labels by = {{"transport", slot.name}};
+    slot.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help,
+                                         {{"transport", slot.name}, {"mode", "durable"}});
+    slot.sent_ephemeral = &metrics.counter("p2p_messages_sent_total", sent_help,
+                                           {{"transport", slot.name}, {"mode", "ephemeral"}});
+    slot.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox", by);
+    slot.delivered = &metrics.counter("p2p_messages_delivered_total",
+                                      "Durable messages acknowledged by their recipient", by);
+    slot.latency = &metrics.histogram(
+        "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
+        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
+        by);
+    transports.push_back(std::move(slot));
+  }
+  return {};
+}
+
+int Node::Impl::index_of(const Transport& t) const {
+  for (std::size_t i = 0; i < transports.size(); ++i)
+    if (transports[i].transport.get() == &t) return static_cast<int>(i);
+  return -1;
+}
+
+int Node::Impl::find_transport(std::string_view name) const {
+  for (std::size_t i = 0; i < transports.size(); ++i)
+    if (transports[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+bool Node::Impl::known_transport(std::string_view name) const {
+  return name.empty() || find_transport(name) >= 0;
+}
+
+bool Node::Impl::any_session(const PeerId& peer) const {
+  auto it = peers.find(peer);
+  return it != peers.end() && it->second.sessions != 0;
+}
+
+int Node::Impl::session_transport(const PeerId& peer) const {
+  for (std::size_t i = 0; i < transports.size(); ++i)
+    if (transports[i].transport->session(peer)) return static_cast<int>(i);
+  return -1;
+}
+
+Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, int priority,
+                                        std::string_view preference, std::uint8_t redundancy,
+                                        std::uint16_t excluded, std::uint64_t now) {
+  Route route;
+  auto ps = peers.find(peer);
+  if (ps == peers.end() || ps->second.sessions == 0) return route;
+  const auto& state = ps->second;
+  if (!now) now = now_ms();
+  const std::size_t n = transports.size();
+  std::array<router::TransportView, kMaxTransports> views;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& t = *transports[i].transport;
+    auto& v = views[i];
+    v.name = transports[i].name;
+    v.caps = t.capabilities();
+    v.health.available = (state.sessions >> i & 1u) && !(excluded >> i & 1u) && t.available();
+    v.health.degraded = now < state.degraded_until[i];
+    v.health.failure_count = state.failures[i];
+  }
+  router::MessageRequirements req;
+  req.size = size;
+  req.priority = to_router(priority);
+  req.transport_preference = preference;
+  req.redundancy = redundancy;
+  req.optimize_for = config.optimize_for;
+  router::Context ctx;
+  ctx.has_internet = connectivity.online();
+  ctx.device = config.device_type;
+  auto sel = router::select(req, std::span<const router::TransportView>(views.data(), n), ctx);
+  if (sel.ok()) {
+    route.primary = sel.primary();
+    for (auto i : sel.to_send()) route.send_mask |= static_cast<std::uint16_t>(1u << i);
+    route.why = deciding_reason(sel);
+    return route;
+  }
+  if (!preference.empty()) return route;  // a forced transport that cannot carry it: the message waits
+  // The policy found nothing (no internet and no offline transport, say), yet a live session is
+  // evidence enough: use it rather than hold the message.
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!views[i].health.available || size > views[i].caps.max_message_size) continue;
+    route.primary = static_cast<int>(i);
+    route.send_mask = static_cast<std::uint16_t>(1u << i);
+    route.why = router::Reason::nothing_fits;
+    return route;
+  }
+  return route;
+}
+
+void Node::Impl::count_selection(int t, router::Reason why) {
+  auto& slot = transports[static_cast<std::size_t>(t)];
+  auto& counter = slot.selections[static_cast<std::size_t>(why) % slot.selections.size()];
+  if (!counter)
+    counter =
+        &metrics.counter("p2p_transport_selections_total",
+                         "Durable messages assigned to a transport, by the rule that chose it",
+                         {{"transport", slot.name},
+                          {"reason", why == router::Reason::none ? std::string("only_candidate")
+                                                                 : std::string(router::reason_name(why))}});
+  counter->inc();
+}
+
+std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
+  std::string text;
+  if (m.why == router::Reason::none)
+    text = m.redundancy > 1 ? "redundant send: the first ack came back over it"
+                            : "the only transport with a live session to the recipient";
+  else if (m.why == router::Reason::nothing_fits)
+    text = "no transport fits the policy; sent over the live session anyway";
+  else
+    text = std::string(router::reason_text(m.why));
+  if (m.failed_from >= 0) {
+    const auto& from = transports[static_cast<std::size_t>(m.failed_from)].name;
+    text += m.failover_cause == kCauseAckTimeout ? "; failover from " + from + ": no ack within " +
+                                                       std::to_string(config.ack_timeout_ms) + " ms"
+                                                 : "; failover from " + from + ": its session was lost";
+  }
+  return text;
+}
+
+void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
+  if (target.transport >= 0) {
+    auto& t = *transports[static_cast<std::size_t>(target.transport)].transport;
+    if (t.session(target.peer) == target.session && t.send(target.peer, RecordKind::ack, ids)) return;
+  }
+  // That session is gone: any live one to the peer carries the ack (acks are end-to-end).
+  for (auto& slot : transports)
+    if (slot.transport->send(target.peer, RecordKind::ack, ids)) return;
+}
+
+void Node::Impl::check_ack_deadlines(std::uint64_t now) {
+  std::vector<PeerId> to_pump;
+  while (!ack_deadlines.empty() && ack_deadlines.front().due_ms <= now) {
+    auto d = ack_deadlines.front();
+    ack_deadlines.pop_front();
+    auto it = outbox.find(d.id);
+    if (it == outbox.end() || it->second.state != store::OutboxState::sent ||
+        it->second.sent_session != d.session)
+      continue;
+    on_ack_timeout(d.id, now);
+    if (it->second.state == store::OutboxState::queued &&
+        std::find(to_pump.begin(), to_pump.end(), it->second.to) == to_pump.end())
+      to_pump.push_back(it->second.to);
+  }
+  for (const auto& peer : to_pump) {
+    queues[peer].rewind();
+    pump(peer);
+  }
+}
+
+void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
+  auto& m = outbox.at(id);
+  if (m.via < 0) return;
+  const auto t = static_cast<std::size_t>(m.via);
+  auto& state = peers[m.to];
+  meters.err_timeout->inc();
+  if (now >= state.degraded_until[t])
+    log->warn("no ack from {} over {} within {} ms: {} is degraded for this peer for {} ms", m.to.to_string(),
+              transports[t].name, config.ack_timeout_ms, transports[t].name, config.failover_timeout_ms);
+  ++state.failures[t];
+  state.degraded_until[t] = now + config.failover_timeout_ms;
+  if (!config.enable_failover) return;
+  if (m.failovers >= config.max_retry_attempts || now - m.first_sent_ms > config.failover_timeout_ms) return;
+  const auto timed_out = static_cast<std::uint16_t>(m.timed_out | (1u << t));
+  // Fail over only if another transport has a session to the peer; otherwise keep waiting here.
+  bool other = false;
+  for (std::size_t i = 0; i < transports.size(); ++i)
+    if (!(timed_out >> i & 1u) && transports[i].transport->session(m.to)) other = true;
+  if (!other) return;
+  m.timed_out = timed_out;
+  m.state = store::OutboxState::queued;
+}
+
+void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) {
+  const int i = index_of(t);
+  if (i < 0) return;
+  if (!admit_session(i, peer)) return;
+  auto& slot = transports[static_cast<std::size_t>(i)];
+  auto& state = peers[peer];
+  state.sessions |= static_cast<std::uint16_t>(1u << i);
+  state.degraded_until[static_cast<std::size_t>(i)] = 0;
+  const auto now = now_ms();
+  routing.set_direct(peer, slot.name, now);
+  state.last_seen_ms = now;
+  ++counters.links_up;
+  report_link_connectivity();
+  const auto info = t.session_info(peer);
+  log->info("{} session up: {} ({} {})", slot.name, peer.to_string(),
+            info && info->initiator ? "dialed" : "accepted", info ? info->remote_address : "");
+  store::WriteBatch batch;
+  batch.peer_upserts.push_back(store::PeerRow{Bytes(peer.bytes().begin(), peer.bytes().end()), {}, now});
+  stage(std::move(batch), nullptr);
+  auto& queue = queues[peer];
+  const auto bit = static_cast<std::uint16_t>(1u << i);
+  for (auto& lane : queue.lanes)
+    for (const auto& id : lane.ids)
+      if (auto it = outbox.find(id); it != outbox.end())
+        it->second.timed_out &= static_cast<std::uint16_t>(~bit);
+  queue.rewind();  // everything unacknowledged is looked at again: it may go over the new session
+  pump(peer);
+}
+
+void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
+                                 const std::string& reason) {
+  const int i = index_of(t);
+  if (i < 0) return;
+  auto& slot = transports[static_cast<std::size_t>(i)];
+  auto& state = peers[peer];
+  const auto bit = static_cast<std::uint16_t>(1u << i);
+  if (running && reason != "replaced by a newer link" && reason != "duplicate link") meters.err_link->inc();
+  log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason);
+  if (!(state.sessions & bit)) return;  // refused by the pool: never counted as up
+  state.sessions &= static_cast<std::uint16_t>(~bit);
+  release_session(i, peer);
+  ++counters.links_down;
+  report_link_connectivity();
+  // What was in flight on that session goes out again, over another transport if one is up.
+  auto& queue = queues[peer];
+  for (auto& lane : queue.lanes)
+    for (auto& id : lane.ids) {
+      auto it = outbox.find(id);
+      if (it != outbox.end() && it->second.state == store::OutboxState::sent &&
+          it->second.sent_session == session)
+        it->second.state = store::OutboxState::queued;
+    }
+  queue.rewind();
+  if (running && state.sessions) pump(peer);
+}
+
+void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
+                           ByteView body) {
+  const int i = index_of(t);
+  if (i < 0) return;
+  switch (kind) {
+    case RecordKind::data:
+      on_data(i, peer, session, body, false);
+      break;
+    case RecordKind::ephemeral:
+      on_data(i, peer, session, body, true);
+      break;
+    case RecordKind::ack:
+      on_ack(i, peer, body);
+      break;
+  }
+}
+
+void Node::Impl::on_drained(Transport& t, const PeerId& peer) {
+  pump(peer);
+}
+
+void Node::Impl::on_availability(Transport& t, bool available, const std::string& reason) {
+  const int i = index_of(t);
+  if (i < 0) return;
+  log->info("transport {} is {}: {}", transports[static_cast<std::size_t>(i)].name,
+            available ? "available" : "unavailable", reason);
+  report_link_connectivity();
+  for (auto& [peer, queue] : queues) {
+    if (!available) {
+      // Whatever it was carrying goes out again over the others.
+      for (auto& lane : queue.lanes)
+        for (auto& id : lane.ids) {
+          auto it = outbox.find(id);
+          if (it != outbox.end() && it->second.state == store::OutboxState::sent && it->second.via == i)
+            it->second.state = store::OutboxState::queued, it->second.sent_session = 0;
+        }
+    }
+    queue.rewind();
+  }
+  if (!running) return;
+  std::vector<PeerId> with_sessions;
+  for (const auto& [peer, state] : peers)
+    if (state.sessions) with_sessions.push_back(peer);
+  for (const auto& peer : with_sessions) pump(peer);
+}
+
+bool Node::Impl::wants_session(Transport& t, const PeerId& peer) {
+  // With idle trimming, sessions are made on demand: only for a peer that has something waiting.
+  return config.connection_idle_timeout_ms == 0 || has_pending(peer);
+}
+
+std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
+  if (transports.empty()) return Errc::unsupported;
+  std::map<int, std::vector<std::string>> by_transport;
+  for (const auto& a : addresses) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos) {
+      by_transport[0].push_back(a);
+      continue;
+    }
+    const int i = find_transport(std::string_view(a).substr(0, eq));
+    if (i < 0) return Errc::invalid_argument;  // names no transport of this node
+    by_transport[i].push_back(a.substr(eq + 1));
+  }
+  for (const auto& [i, list] : by_transport)
+    if (auto ec = transports[static_cast<std::size_t>(i)].transport->add_addresses(peer, list)) return ec;
+  return {};
+}
+
+std::vector<std::string> Node::transport_names() const {
+  std::vector<std::string> out;
+  for (const auto& t : impl_->transports) out.push_back(t.name);
+  return out;
+}
+
+nlohmann::json Node::transports_json() const {
+  auto out = nlohmann::json::array();
+  const auto now = now_ms();
+  for (std::size_t i = 0; i < impl_->transports.size(); ++i) {
+    const auto& slot = impl_->transports[i];
+    auto j = slot.transport->status_json();
+    std::size_t degraded = 0;
+    for (const auto& [peer, state] : impl_->peers)
+      if (now < state.degraded_until[i]) ++degraded;
+    j["name"] = slot.name;
+    j["degraded_peers"] = degraded;
+    j["redundant_wins"] = slot.wins;
+    j["failovers_to"] = slot.failovers_to;
+    j["fault_injection"] = slot.fault != nullptr;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::error_code Node::inject_fault(std::string_view transport, std::string_view mode, std::uint64_t delay_ms,
+                                   double loss) {
+  const int i = impl_->find_transport(transport);
+  if (i < 0) return Errc::not_found;
+  auto& slot = impl_->transports[static_cast<std::size_t>(i)];
+  if (!slot.fault) return Errc::unsupported;
+  auto m = transport::fault_mode_from_string(mode);
+  if (!m || loss < 0 || loss > 1) return Errc::invalid_argument;
+  impl_->log->warn("fault injected on {}: {} (delay {} ms, loss {})", slot.name, mode, delay_ms, loss);
+  slot.fault->set_fault(transport::Fault{*m, delay_ms, loss});
+  return {};
+}
+
+}  // namespace hyphae

@@ -1,0 +1,362 @@
+// MeshTransport: listener, dialer and link bookkeeping of the TCP mesh (see the header).
+#include "transport/mesh/mesh_transport.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/identity.hpp"
+#include "node/config.hpp"
+
+namespace hyphae::transport {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::uint64_t steady_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::optional<RecordKind> kind_of(mesh::RecordType type) {
+  switch (type) {
+    case mesh::RecordType::data:
+      return RecordKind::data;
+    case mesh::RecordType::ack:
+      return RecordKind::ack;
+    case mesh::RecordType::ephemeral:
+      return RecordKind::ephemeral;
+    default:
+      return std::nullopt;
+  }
+}
+
+mesh::RecordType type_of(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::data:
+      return mesh::RecordType::data;
+    case RecordKind::ack:
+      return mesh::RecordType::ack;
+    case RecordKind::ephemeral:
+      return mesh::RecordType::ephemeral;
+  }
+  return mesh::RecordType::data;
+}
+
+void log_failure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("mesh dial coroutine failed: {}", ex.what());
+  }
+}
+
+}  // namespace
+
+struct MeshTransport::Dialer {
+  static asio::awaitable<void> run(MeshTransport* self, std::shared_ptr<bool> alive, PeerId peer,
+                                   std::string address, asio::strand<asio::any_io_executor> strand) {
+    std::string host;
+    std::uint16_t port = 0;
+    parse_address(address, host, port);
+    tcp::socket socket(strand);
+    std::string failure;
+    try {
+      tcp::resolver resolver(strand);
+      auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
+      co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      failure = e.code().message();
+    }
+    if (!*alive) co_return;  // the transport is gone
+    self->dial_finished(peer, std::move(socket), failure);
+  }
+};
+
+std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(TransportContext context) {
+  std::string listen = "127.0.0.1:0";
+  if (auto it = context.options.find("listen"); it != context.options.end()) listen = it->second;
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_address(listen, host, port))
+    return std::unexpected("transport " + context.name + ": listen '" + listen + "' is not host:port");
+  auto caps = apply_capability_options(router::Capabilities::direct_tcp_preset(), context.options);
+  if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
+  return std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
+}
+
+MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)
+    : context_(std::move(context)),
+      caps_(caps),
+      listen_(std::move(listen)),
+      static_key_(noise::KeyPair::generate()),
+      acceptor_(context_.strand) {}
+
+MeshTransport::~MeshTransport() {
+  stop();
+  *alive_ = false;
+}
+
+mesh::TcpLinkOptions MeshTransport::link_options() const {
+  mesh::TcpLinkOptions options;
+  options.handshake_timeout = std::chrono::milliseconds(context_.handshake_timeout_ms);
+  options.keepalive_interval = std::chrono::milliseconds(context_.keepalive_interval_ms);
+  options.limits.max_record = context_.max_record_bytes;
+  return options;
+}
+
+std::error_code MeshTransport::start() {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!parse_address(listen_, host, port)) return Errc::invalid_argument;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Errc::invalid_argument;
+  tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::error("transport {}: cannot listen on {}: {}", context_.name, listen_, ec.message());
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    return std::error_code(ec.value(), std::system_category());
+  }
+  running_ = true;
+  accept_next();
+  return {};
+}
+
+void MeshTransport::stop() {
+  if (!running_) return;
+  running_ = false;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  auto all = links_;
+  for (const auto& link : all) link->close("node stopping");
+}
+
+void MeshTransport::accept_next() {
+  acceptor_.async_accept(context_.strand,
+                         [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
+                           if (!*alive || !running_) return;
+                           if (!ec) {
+                             auto link = std::make_shared<mesh::TcpLink>(
+                                 context_.strand, std::move(socket), static_cast<mesh::LinkOwner&>(*this),
+                                 *context_.identity, static_key_, false, std::nullopt, link_options());
+                             links_.insert(link);
+                             link->start();
+                           } else {
+                             spdlog::warn("transport {}: accept: {}", context_.name, ec.message());
+                           }
+                           accept_next();
+                         });
+}
+
+void MeshTransport::dial(const PeerId& peer, PeerLinks& state) {
+  if (!running_ || state.addresses.empty() || state.dialing || state.link) return;
+  state.dialing = true;
+  // Rotate through the known addresses on successive attempts.
+  auto address = state.addresses.front();
+  std::rotate(state.addresses.begin(), state.addresses.begin() + 1, state.addresses.end());
+  asio::co_spawn(context_.strand, Dialer::run(this, alive_, peer, address, context_.strand), log_failure);
+}
+
+void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const std::string& failure) {
+  auto& state = peers_[peer];
+  if (!failure.empty() || !running_) {
+    state.dialing = false;
+    if (running_) {
+      spdlog::debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
+      state.backoff_ms =
+          std::min<std::uint64_t>(std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms),
+                                  context_.reconnect_max_ms);
+      state.next_dial_ms = steady_ms() + state.backoff_ms;
+    }
+    return;
+  }
+  auto link = std::make_shared<mesh::TcpLink>(context_.strand, std::move(socket),
+                                              static_cast<mesh::LinkOwner&>(*this), *context_.identity,
+                                              static_key_, true, peer, link_options());
+  links_.insert(link);
+  dialed_.emplace(link->id(), peer);
+  link->start();
+}
+
+void MeshTransport::tick(std::uint64_t) {
+  if (!running_) return;
+  const auto now = steady_ms();
+  for (auto& [peer, state] : peers_) {
+    if (state.link || state.dialing || state.addresses.empty() || now < state.next_dial_ms) continue;
+    if (context_.sink->wants_session(*this, peer)) dial(peer, state);
+  }
+}
+
+void MeshTransport::connect_soon(const PeerId& peer) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  it->second.next_dial_ms = 0;
+  it->second.backoff_ms = 0;
+  dial(peer, it->second);
+}
+
+std::error_code MeshTransport::add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
+  for (const auto& a : addresses) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!parse_address(a, host, port)) return Errc::invalid_argument;
+  }
+  auto& state = peers_[peer];
+  for (const auto& a : addresses)
+    if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
+      state.addresses.push_back(a);
+  return {};
+}
+
+MeshTransport::LinkPtr MeshTransport::live(const PeerId& peer) const {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return nullptr;
+  return it->second.link;
+}
+
+std::uint64_t MeshTransport::session(const PeerId& peer) const {
+  auto link = live(peer);
+  return link ? link->id() : 0;
+}
+
+bool MeshTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return false;
+  it->second.link->send(type_of(kind), body);
+  return true;
+}
+
+std::size_t MeshTransport::backlog(const PeerId& peer) const {
+  auto link = live(peer);
+  return link ? link->backlog_bytes() : 0;
+}
+
+void MeshTransport::close(const PeerId& peer, const std::string& reason) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || !it->second.link) return;
+  auto link = it->second.link;
+  link->close(reason);
+}
+
+std::optional<SessionInfo> MeshTransport::session_info(const PeerId& peer) const {
+  auto link = live(peer);
+  if (!link) return std::nullopt;
+  const auto& c = link->counters();
+  SessionInfo info;
+  info.id = link->id();
+  info.initiator = link->initiator();
+  info.remote_address = link->remote_address();
+  info.age_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - link->since())
+          .count());
+  info.bytes_in = c.bytes_in;
+  info.bytes_out = c.bytes_out;
+  info.records_in = c.records_in;
+  info.records_out = c.records_out;
+  return info;
+}
+
+std::vector<PeerId> MeshTransport::peers_with_sessions() const {
+  std::vector<PeerId> out;
+  for (const auto& [peer, state] : peers_)
+    if (state.link && state.link->established()) out.push_back(peer);
+  return out;
+}
+
+std::uint16_t MeshTransport::listen_port() const {
+  boost::system::error_code ec;
+  auto endpoint = acceptor_.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+nlohmann::json MeshTransport::status_json() const {
+  return {{"name", context_.name},
+          {"type", "tcp"},
+          {"available", running_},
+          {"listen", listen_},
+          {"listen_port", listen_port()},
+          {"sessions", peers_with_sessions().size()},
+          {"capabilities", capabilities_json(caps_)}};
+}
+
+void MeshTransport::on_link_up(const LinkPtr& link) {
+  const PeerId& remote = link->remote();
+  auto& state = peers_[remote];
+  if (state.link && state.link != link) {
+    // Both sides dialed: keep the link dialed by the smaller PeerId, so both ends choose the same one.
+    const auto& me = context_.identity->peer_id();
+    auto dialer_of = [&](const LinkPtr& l) { return l->initiator() ? me : remote; };
+    bool keep_new = dialer_of(link) < dialer_of(state.link) ||
+                    (dialer_of(link) == dialer_of(state.link));  // same dialer: the old one is stale
+    if (!keep_new) {
+      link->close("duplicate link");
+      return;
+    }
+    auto old = state.link;
+    state.link = nullptr;
+    old->close("replaced by a newer link");
+  }
+  state.link = link;
+  state.dialing = false;
+  state.backoff_ms = 0;
+  spdlog::debug("transport {}: link up: {} ({} {})", context_.name, remote.to_string(),
+                link->initiator() ? "dialed" : "accepted", link->remote_address());
+  context_.sink->on_session_up(*this, remote, link->id());
+}
+
+void MeshTransport::on_link_record(const LinkPtr& link, const mesh::Record& record) {
+  auto kind = kind_of(record.type);
+  if (!kind) return;
+  auto it = peers_.find(link->remote());
+  if (it == peers_.end() || it->second.link != link) return;  // a link being replaced
+  context_.sink->on_record(*this, link->remote(), link->id(), *kind, record.body);
+}
+
+void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) {
+  links_.erase(link);
+  std::optional<PeerId> peer;
+  if (auto it = dialed_.find(link->id()); it != dialed_.end()) {
+    peer = it->second;
+    dialed_.erase(it);
+  }
+  if (was_up) peer = link->remote();
+  if (!was_up)
+    spdlog::info("transport {}: link to {} failed before it came up: {}", context_.name,
+                 link->remote_address(), reason);
+  if (!peer) return;
+  auto& state = peers_[*peer];
+  if (link->initiator()) state.dialing = false;
+  const bool was_current = state.link == link;
+  if (was_current) state.link = nullptr;
+  if (!state.link && reason.starts_with("idle for")) {
+    // Closed by the node's pool: nothing to resend, and the next message dials at once.
+    state.backoff_ms = 0;
+    state.next_dial_ms = 0;
+  } else if (!state.link) {
+    // Redial with exponential backoff (a lost link is retried at once the first time).
+    state.next_dial_ms = steady_ms() + state.backoff_ms;
+    state.backoff_ms = std::min<std::uint64_t>(
+        std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms), context_.reconnect_max_ms);
+  }
+  if (was_current) context_.sink->on_session_down(*this, *peer, link->id(), reason);
+}
+
+void MeshTransport::on_link_drained(const LinkPtr& link) {
+  if (link->established() && live(link->remote()) == link) context_.sink->on_drained(*this, link->remote());
+}
+
+}  // namespace hyphae::transport

@@ -1,0 +1,81 @@
+// MeshTransport: the TCP mesh as a Transport. It listens, dials peers at their host:port
+// addresses with exponential backoff, runs one Noise-secured TcpLink per peer and keeps a single
+// link when both sides dial at once (the one dialed by the smaller PeerId). Several instances may
+// run in one node under different names (e.g. "tcp" for the internet, "lan" for a local network),
+// each with its own listener, Noise static key and capabilities.
+// Thread-safety: everything runs on the strand from the TransportContext.
+// Ownership: owned by the node; links hold no reference back beyond the strand's lifetime (their
+// owner pointer is this transport, which closes them all in stop() and in its destructor).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "crypto/noise/noise.hpp"
+#include "transport/mesh/tcp_link.hpp"
+#include "transport/transport.hpp"
+
+namespace hyphae::transport {
+
+class MeshTransport final : public Transport, private mesh::LinkOwner {
+ public:
+  // options: "listen" (host:port, default 127.0.0.1:0) and "caps.*" capability overrides.
+  static std::expected<std::unique_ptr<Transport>, std::string> make(TransportContext context);
+
+  MeshTransport(TransportContext context, router::Capabilities caps, std::string listen);
+  ~MeshTransport() override;
+
+  std::string_view name() const override { return context_.name; }
+  std::string_view type() const override { return "tcp"; }
+  const router::Capabilities& capabilities() const override { return caps_; }
+  std::error_code start() override;
+  void stop() override;
+  bool available() const override { return running_; }
+  std::uint64_t session(const PeerId& peer) const override;
+  bool send(const PeerId& peer, RecordKind kind, ByteView body) override;
+  std::size_t backlog(const PeerId& peer) const override;
+  void close(const PeerId& peer, const std::string& reason) override;
+  std::optional<SessionInfo> session_info(const PeerId& peer) const override;
+  std::vector<PeerId> peers_with_sessions() const override;
+  std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) override;
+  void connect_soon(const PeerId& peer) override;
+  void tick(std::uint64_t now_ms) override;
+  std::uint16_t listen_port() const override;
+  nlohmann::json status_json() const override;
+
+ private:
+  using LinkPtr = std::shared_ptr<mesh::TcpLink>;
+  struct PeerLinks {
+    std::vector<std::string> addresses;
+    LinkPtr link;  // the established link, if any
+    bool dialing = false;
+    std::uint64_t next_dial_ms = 0;
+    std::uint64_t backoff_ms = 0;
+  };
+  struct Dialer;  // the dial coroutine, in the .cpp
+
+  void on_link_up(const LinkPtr& link) override;
+  void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
+  void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
+  void on_link_drained(const LinkPtr& link) override;
+  void accept_next();
+  void dial(const PeerId& peer, PeerLinks& state);
+  void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
+  LinkPtr live(const PeerId& peer) const;
+  mesh::TcpLinkOptions link_options() const;
+
+  TransportContext context_;
+  router::Capabilities caps_;
+  std::string listen_;
+  noise::KeyPair static_key_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  bool running_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
+  std::set<LinkPtr> links_;                                     // every link, handshaking or up
+  std::unordered_map<std::uint64_t, PeerId> dialed_;            // link id -> the peer it was dialed for
+  std::unordered_map<PeerId, PeerLinks> peers_;
+};
+
+}  // namespace hyphae::transport

@@ -1,0 +1,178 @@
+// TransportRegistry, process-wide session ids and capability options (see transport.hpp).
+#include "transport/transport.hpp"
+
+#include <atomic>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "transport/mesh/mesh_transport.hpp"
+
+namespace hyphae::transport {
+
+namespace {
+std::atomic<std::uint64_t> session_counter{1};
+
+std::expected<bool, std::string> parse_bool(const std::string& key, const std::string& v) {
+  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
+  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
+  return std::unexpected(key + ": '" + v + "' is not a boolean");
+}
+
+template <typename T>
+std::expected<T, std::string> parse_number(const std::string& key, const std::string& v, T min, T max) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+  if (ec != std::errc{} || ptr != v.data() + v.size() || value < min || value > max)
+    return std::unexpected(key + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " +
+                           std::to_string(max) + "]");
+  return value;
+}
+
+template <typename E, std::size_t N>
+std::expected<E, std::string> parse_enum(const std::string& key, const std::string& v,
+                                         const std::array<std::string_view, N>& names) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == v) return static_cast<E>(i);
+  std::string all;
+  for (auto n : names) all += (all.empty() ? "" : ", ") + std::string(n);
+  return std::unexpected(key + ": '" + v + "' is not one of " + all);
+}
+}  // namespace
+
+std::uint64_t next_session_id() {
+  return session_counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+TransportRegistry& TransportRegistry::builtin() {
+  static TransportRegistry registry = [] {
+    TransportRegistry r;
+    r.add("tcp", &MeshTransport::make);
+    return r;
+  }();
+  return registry;
+}
+
+void TransportRegistry::add(std::string type, TransportFactory factory) {
+  factories_[std::move(type)] = std::move(factory);
+}
+
+bool TransportRegistry::has(std::string_view type) const {
+  return factories_.find(type) != factories_.end();
+}
+
+std::vector<std::string> TransportRegistry::types() const {
+  std::vector<std::string> out;
+  for (const auto& [type, factory] : factories_) out.push_back(type);
+  return out;
+}
+
+std::expected<std::unique_ptr<Transport>, std::string> TransportRegistry::make(
+    std::string_view type, TransportContext context) const {
+  auto it = factories_.find(type);
+  if (it == factories_.end()) {
+    std::string known;
+    for (const auto& t : types()) known += (known.empty() ? "" : ", ") + t;
+    return std::unexpected("transport " + context.name + ": unknown type '" + std::string(type) +
+                           "' (known: " + known + ")");
+  }
+  return it->second(std::move(context));
+}
+
+std::expected<router::Capabilities, std::string> apply_capability_options(
+    router::Capabilities c, const std::map<std::string, std::string>& options) {
+  static constexpr std::array<std::string_view, 3> kBattery{"low", "medium", "high"};
+  static constexpr std::array<std::string_view, 4> kCost{"none", "low", "medium", "high"};
+  for (const auto& [key, value] : options) {
+    if (!key.starts_with("caps.")) continue;
+    const std::string field = key.substr(5);
+    std::expected<void, std::string> r;
+    auto set_bool = [&](bool& target) {
+      auto v = parse_bool(key, value);
+      if (!v) return r = std::unexpected(v.error()), void();
+      target = *v;
+    };
+    auto set_u32 = [&](std::uint32_t& target, std::uint32_t min, std::uint32_t max) {
+      auto v = parse_number<std::uint32_t>(key, value, min, max);
+      if (!v) return r = std::unexpected(v.error()), void();
+      target = *v;
+    };
+    if (field == "unicast")
+      set_bool(c.unicast);
+    else if (field == "broadcast")
+      set_bool(c.broadcast);
+    else if (field == "multicast")
+      set_bool(c.multicast);
+    else if (field == "offline_capable")
+      set_bool(c.offline_capable);
+    else if (field == "requires_internet")
+      set_bool(c.requires_internet);
+    else if (field == "uses_cellular")
+      set_bool(c.uses_cellular);
+    else if (field == "uses_wifi")
+      set_bool(c.uses_wifi);
+    else if (field == "provides_encryption")
+      set_bool(c.provides_encryption);
+    else if (field == "forward_secrecy")
+      set_bool(c.forward_secrecy);
+    else if (field == "multi_hop")
+      set_bool(c.multi_hop);
+    else if (field == "store_and_forward")
+      set_bool(c.store_and_forward);
+    else if (field == "max_message_size")
+      set_u32(c.max_message_size, 1, 1u << 30);
+    else if (field == "typical_latency_ms")
+      set_u32(c.typical_latency_ms, 0, 3'600'000);
+    else if (field == "mtu")
+      set_u32(c.mtu, 64, 1u << 20);
+    else if (field == "bandwidth_bps") {
+      auto v = parse_number<std::uint64_t>(key, value, 1, 1'000'000'000'000ull);
+      if (!v) return std::unexpected(v.error());
+      c.bandwidth_bps = *v;
+    } else if (field == "anonymity_level") {
+      std::uint32_t level = 0;
+      set_u32(level, 0, 3);
+      c.anonymity_level = static_cast<std::uint8_t>(level);
+    } else if (field == "max_hops") {
+      std::uint32_t hops = 0;
+      set_u32(hops, 1, 255);
+      c.max_hops = static_cast<std::uint8_t>(hops);
+    } else if (field == "battery_impact") {
+      auto v = parse_enum<router::BatteryImpact>(key, value, kBattery);
+      if (!v) return std::unexpected(v.error());
+      c.battery_impact = *v;
+    } else if (field == "data_cost") {
+      auto v = parse_enum<router::DataCost>(key, value, kCost);
+      if (!v) return std::unexpected(v.error());
+      c.data_cost = *v;
+    } else {
+      return std::unexpected(key + ": unknown capability");
+    }
+    if (!r) return std::unexpected(r.error());
+  }
+  return c;
+}
+
+nlohmann::json capabilities_json(const router::Capabilities& c) {
+  return {{"unicast", c.unicast},
+          {"broadcast", c.broadcast},
+          {"multicast", c.multicast},
+          {"max_message_size", c.max_message_size},
+          {"typical_latency_ms", c.typical_latency_ms},
+          {"bandwidth_bps", c.bandwidth_bps},
+          {"mtu", c.mtu},
+          {"offline_capable", c.offline_capable},
+          {"requires_internet", c.requires_internet},
+          {"uses_cellular", c.uses_cellular},
+          {"uses_wifi", c.uses_wifi},
+          {"provides_encryption", c.provides_encryption},
+          {"forward_secrecy", c.forward_secrecy},
+          {"anonymity_level", c.anonymity_level},
+          {"multi_hop", c.multi_hop},
+          {"max_hops", c.max_hops},
+          {"store_and_forward", c.store_and_forward},
+          {"battery_impact", std::string(router::to_string(c.battery_impact))},
+          {"data_cost", std::string(router::to_string(c.data_cost))},
+          {"role", std::string(router::to_string(c.role()))}};
+}
+
+}  // namespace hyphae::transport

@@ -1,0 +1,154 @@
+// Transport: one way of carrying records between this node and its peers (the TCP mesh today;
+// BitChat and BetaNet later). The node owns its transports through this interface only and knows
+// none of them by name: they are made by a TransportRegistry from the configuration.
+// A transport delivers authenticated sessions: every record it hands the sink comes from the peer
+// named with it, and every session has an id unique in the process (an epoch: a new session to the
+// same peer gets a new id).
+// Thread-safety: a transport runs on the strand it was created with (the node's); every method and
+// every sink callback runs there. Ownership: the node owns the transports and the sink outlives them.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/peer_id.hpp"
+#include "router/capabilities.hpp"
+
+namespace hyphae {
+class Identity;
+}
+
+namespace hyphae::transport {
+
+// What a record carries, as the node sees it (each transport maps these onto its own framing).
+enum class RecordKind : std::uint8_t {
+  data = 1,       // a durable envelope: the receiver commits it, then acks its id
+  ack = 2,        // n x 16-byte message ids committed by the receiver
+  ephemeral = 3,  // an envelope for real-time delivery: no store, no ack
+};
+
+struct SessionInfo {
+  std::uint64_t id = 0;  // unique in the process; 0 never names a session
+  bool initiator = false;
+  std::string remote_address;
+  std::uint64_t age_ms = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+};
+
+class Transport;
+
+// The node's side of a transport's events, called on the strand.
+class TransportSink {
+ public:
+  virtual ~TransportSink() = default;
+  virtual void on_session_up(Transport& transport, const PeerId& peer, std::uint64_t session) = 0;
+  // The session is gone; `reason` says why. Records already handed to send() may be lost.
+  virtual void on_session_down(Transport& transport, const PeerId& peer, std::uint64_t session,
+                               const std::string& reason) = 0;
+  virtual void on_record(Transport& transport, const PeerId& peer, std::uint64_t session, RecordKind kind,
+                         ByteView body) = 0;
+  // Everything queued for `peer` so far has been written out: a good moment to queue more.
+  virtual void on_drained(Transport& transport, const PeerId& peer) = 0;
+  virtual void on_availability(Transport& transport, bool available, const std::string& reason) = 0;
+  // Whether the node wants a session with `peer` now (transports that dial ask before dialing).
+  virtual bool wants_session(Transport& transport, const PeerId& peer) = 0;
+};
+
+// Process-wide session ids: every transport takes its ids here, so they never collide.
+std::uint64_t next_session_id();
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // The instance's name ("tcp", "lan", ...): what statuses, metrics and SendOptions::transport use.
+  virtual std::string_view name() const = 0;
+  // The family it was made from ("tcp"): several instances may share one.
+  virtual std::string_view type() const = 0;
+  virtual const router::Capabilities& capabilities() const = 0;
+
+  virtual std::error_code start() = 0;
+  virtual void stop() = 0;  // closes every session; the sink hears each close
+  virtual bool available() const = 0;
+
+  // The live session to `peer`, or 0.
+  virtual std::uint64_t session(const PeerId& peer) const = 0;
+  // Queues a record on the live session to `peer`; false (nothing queued) without one.
+  virtual bool send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
+  // Bytes queued for `peer` and not yet written out (0 without a session).
+  virtual std::size_t backlog(const PeerId& peer) const = 0;
+  // Closes the session to `peer`, if any, for `reason`.
+  virtual void close(const PeerId& peer, const std::string& reason) = 0;
+  virtual std::optional<SessionInfo> session_info(const PeerId& peer) const = 0;
+  virtual std::vector<PeerId> peers_with_sessions() const = 0;
+
+  // Addresses this transport can dial `peer` at (its own syntax, e.g. host:port). Invalid ones are
+  // an invalid_argument error and nothing is kept.
+  virtual std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) = 0;
+  // A hint that the node has something for `peer`: dial now rather than after the backoff.
+  virtual void connect_soon(const PeerId& peer) = 0;
+  // Called every ~50 ms on the strand: timers, dialing.
+  virtual void tick(std::uint64_t now_ms) = 0;
+
+  // The listening endpoint's port (0 when the transport does not listen).
+  virtual std::uint16_t listen_port() const = 0;
+  // JSON for GET /v1/p2p/transports: at least name, type, available and sessions.
+  virtual nlohmann::json status_json() const = 0;
+};
+
+// What a factory gets: the instance's name, its options from the configuration (validated text),
+// and what every transport needs from the node.
+struct TransportContext {
+  std::string name;
+  std::map<std::string, std::string> options;
+  boost::asio::strand<boost::asio::any_io_executor> strand;  // build the context with designated
+                                                             // initializers: it needs an executor
+  const Identity* identity = nullptr;
+  TransportSink* sink = nullptr;
+  // Node-wide limits and timers a transport may honour.
+  std::size_t max_record_bytes = 0;
+  std::uint64_t handshake_timeout_ms = 5000;
+  std::uint64_t keepalive_interval_ms = 15000;
+  std::uint64_t reconnect_min_ms = 100;
+  std::uint64_t reconnect_max_ms = 5000;
+};
+
+using TransportFactory =
+    std::function<std::expected<std::unique_ptr<Transport>, std::string>(TransportContext context)>;
+
+// Transports by type. The node asks the registry for each configured instance; an unknown type is a
+// readable error. Thread-safety: fill it before nodes start; reads are then safe from any thread.
+class TransportRegistry {
+ public:
+  // The registry with every built-in type (tcp).
+  static TransportRegistry& builtin();
+  void add(std::string type, TransportFactory factory);
+  bool has(std::string_view type) const;
+  std::vector<std::string> types() const;
+  std::expected<std::unique_ptr<Transport>, std::string> make(std::string_view type,
+                                                              TransportContext context) const;
+
+ private:
+  std::map<std::string, TransportFactory, std::less<>> factories_;
+};
+
+// Reads capability overrides from a transport's options ("caps.requires_internet": "false", ...)
+// over `base`. Unknown capability names and bad values are errors naming the key.
+std::expected<router::Capabilities, std::string> apply_capability_options(
+    router::Capabilities base, const std::map<std::string, std::string>& options);
+// Every capability field by name, for status views.
+nlohmann::json capabilities_json(const router::Capabilities& caps);
+
+}  // namespace hyphae::transport
