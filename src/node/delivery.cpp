@@ -115,6 +115,7 @@ void Node::Impl::load_from_store() {
     m.expires_ms = row.expires_ms;
     if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     m.attempts = row.attempts;
+    m.stored_attempts = row.attempts;
     m.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 3));
     pending_count += 1;
     pending_bytes += m.wire.size();
@@ -475,6 +476,7 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
     update.transport = slot.name;
     update.transport_reason = transport_reason_of(m);
     update.updated_ms = now;
+    update.add_attempts = m.attempts - m.stored_attempts;
   }
   if (batch.empty()) return;
   std::vector<MessageId> ids;
@@ -507,8 +509,8 @@ void Node::Impl::expire_outbox() {
     m.state = store::OutboxState::failed;
     m.reason = "ttl expired before the recipient acknowledged it";
     m.updated_ms = now;
-    batch.outbox_updates.push_back(
-        store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason, now, false});
+    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason,
+                                                       now, m.attempts - m.stored_attempts});
   }
   if (!batch.empty()) stage(std::move(batch), nullptr);
 }
@@ -579,6 +581,8 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
       row.state = store::OutboxState::delivered;
       if (it->second.via >= 0) row.transport = transports[static_cast<std::size_t>(it->second.via)].name;
       row.transport_reason = transport_reason_of(it->second);
+      row.attempts = it->second.attempts;
+      it->second.stored_attempts = it->second.attempts;
       row.updated_ms = it->second.updated_ms;
       row.envelope = Bytes{};
     }

@@ -131,7 +131,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     store::OutboxState state = store::OutboxState::queued;
     std::uint64_t created_ms = 0, updated_ms = 0, expires_ms = 0;
     std::uint32_t attempts = 0;
-    std::uint64_t sent_session = 0;  // the session it was last handed to (0: none since a rewind)
+    std::uint32_t stored_attempts = 0;  // what the store's row says (updates add the difference)
+    std::uint64_t sent_session = 0;     // the session it was last handed to (0: none since a rewind)
     std::uint64_t first_sent_ms = 0;
     std::vector<std::uint64_t> extra_sessions;  // redundant copies' sessions
     std::string reason;

@@ -22,10 +22,12 @@ router::Priority to_router(int priority) {
 // The rule that decided a selection, for the message status and the selection metric.
 router::Reason deciding_reason(const router::Selection& s) {
   using R = router::Reason;
+  // Hard rules first: they say why the others were left out, even when one candidate remains.
+  for (R r : {R::preferred_forced, R::no_internet, R::privacy_anonymous, R::privacy_private, R::broadcast,
+              R::multicast, R::battery_critical, R::battery_low, R::battery_medium})
+    if (s.has(r)) return r;
   if (s.count <= 1) return R::none;  // the only candidate: nothing was decided
-  for (R r : {R::preferred_forced, R::degraded_last, R::no_internet, R::emergency_fastest,
-              R::privacy_anonymous, R::privacy_private, R::broadcast, R::multicast, R::battery_critical,
-              R::battery_low, R::battery_medium})
+  for (R r : {R::degraded_last, R::emergency_fastest})
     if (s.has(r)) return r;
   for (R r : s.why())
     if (r != R::battery_full && r != R::battery_high && r != R::charging && r != R::redundancy_short &&

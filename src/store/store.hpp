@@ -49,19 +49,17 @@ struct OutboxRow {
 };
 
 // A state change of an outbox row. An empty transport keeps the stored transport and
-// transport_reason; a non-empty one replaces both. reason is replaced. count_attempt adds one to
-// attempts. Updates of a delivered row are ignored (delivered is final: its envelope is gone), as
-// are updates of unknown ids.
+// transport_reason; a non-empty one replaces both. reason is replaced. add_attempts is added to
+// attempts (the sends made since the row was written). Updates of a delivered row are ignored (delivered is
+// final: its envelope is gone), as are updates of unknown ids.
 struct OutboxUpdate {
   MessageKey id{};
   OutboxState state = OutboxState::queued;
   std::string transport;
   std::string reason;
   std::uint64_t updated_ms = 0;
-  bool count_attempt = false;
+  std::uint32_t add_attempts = 0;
   // Why that transport was chosen, e.g. "direct link to the recipient" or "failover: tcp timed out".
-  // Last, so positional initializers {id, state, transport, reason, updated_ms, count_attempt}
-  // still mean what they did (the {} keeps -Wmissing-field-initializers quiet for them).
   std::string transport_reason{};
 };
 

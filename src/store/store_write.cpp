@@ -169,7 +169,7 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_text(3, u.transport);
     s.bind_text(4, u.reason);
     s.bind_u64(5, u.updated_ms);
-    s.bind_i64(6, u.count_attempt ? 1 : 0);
+    s.bind_i64(6, u.add_attempts);
     s.bind_text(7, u.transport_reason);
     if (int rc = run(s)) return rc;
   }
