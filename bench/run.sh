@@ -2,7 +2,8 @@
 # Builds the benchmark programs in BUILD_DIR and runs them; results go to bench/results/.
 # Usage: bash bench/run.sh BUILD_DIR [ARGS...]   (ARGS, e.g. --quick, are passed to each program)
 # Runs node_bench if it exists (it measures the baselines itself), otherwise baselines; then the
-# micro-benchmarks (selector, QoS scheduler, fragmentation), which print their own comparisons.
+# micro-benchmarks (selector, QoS scheduler, fragmentation) and the failover benchmark, which print
+# their own comparisons.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -37,7 +38,7 @@ if [ -x "$build_dir/bench/node_bench" ]; then
 else
   programs=(baselines)
 fi
-for micro in selector_bench qos_bench fragment_bench; do
+for micro in selector_bench qos_bench fragment_bench failover_bench; do
   [ -x "$build_dir/bench/$micro" ] && programs+=("$micro")
 done
 
