@@ -255,7 +255,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (!slot.transport->send(to, RecordKind::ephemeral, body))
+  if (!send_record(route.primary, to, RecordKind::ephemeral, body))
     return done(std::unexpected(make_error_code(Errc::no_link)));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
@@ -298,7 +298,7 @@ void Node::Impl::pump(const PeerId& peer) {
                    m.extra_sessions.end()) {
           continue;
         }
-        if (!slot.transport->send(peer, RecordKind::data, m.wire)) continue;
+        if (!send_record(t, peer, RecordKind::data, m.wire)) continue;
         slot.sent_durable->inc();
         if (t == route.primary) {
           if (m.via >= 0 && m.via != t) {

@@ -44,6 +44,9 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       routing(router::RoutingOptions{config.route_timeout_ms, config.max_route_hops}),
       pool(router::PoolOptions{config.max_connections, config.connection_idle_timeout_ms, kMinIdleToEvictMs}),
       connectivity(config.connectivity_probe.empty() ? 0 : config.connectivity_probe_interval_ms) {
+  fragment::ReassemblyLimits limits;
+  limits.max_message_bytes = config.max_message_bytes + 4096 + 1;  // a record: envelope plus its kind
+  reassembler = fragment::Reassembler(limits);
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
   init_metrics();
@@ -57,6 +60,11 @@ void Node::Impl::init_metrics() {
   meters.err_store = &metrics.counter("p2p_errors_total", err_help, {{"kind", "store"}});
   meters.err_backpressure = &metrics.counter("p2p_errors_total", err_help, {{"kind", "backpressure"}});
   meters.err_timeout = &metrics.counter("p2p_errors_total", err_help, {{"kind", "ack_timeout"}});
+  meters.err_fragment = &metrics.counter("p2p_errors_total", err_help, {{"kind", "fragment"}});
+  meters.fragments_sent =
+      &metrics.counter("p2p_fragments_sent_total", "Fragments of records larger than an MTU");
+  meters.fragments_received =
+      &metrics.counter("p2p_fragments_received_total", "Fragments received (reassembled into records)");
 }
 
 std::error_code Node::Impl::start() {
@@ -109,6 +117,8 @@ void Node::Impl::tick() {
   if (now - last_expiry_ms >= 1000) {
     last_expiry_ms = now;
     expire_outbox();
+    if (auto dropped = reassembler.expire(now))
+      log->warn("dropped {} partly received messages: their fragments stopped coming", dropped);
   }
   tick_connectivity(now);
   tick_routing(now);

@@ -16,6 +16,7 @@
 
 #include "core/identity.hpp"
 #include "crypto/noise/noise.hpp"
+#include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
 #include "router/connection_pool.hpp"
@@ -89,6 +90,11 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void count_selection(int transport, router::Reason why);
   bool any_session(const PeerId& peer) const;
   int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
+  // Hands a record to transport t, split into fragments when it is larger than the transport's MTU.
+  bool send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
+  void on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body);
+  fragment::Reassembler reassembler;  // keyed by "transport/peer"
+  std::string reassembly_key(int t, const PeerId& peer) const;
   // Sends an ack record of ids: on the target's session if still live, else on any live one.
   void send_acks(const AckTarget& target, ByteView ids);
   void check_ack_deadlines(std::uint64_t now);
@@ -274,6 +280,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     metrics::Counter* err_store;
     metrics::Counter* err_backpressure;
     metrics::Counter* err_timeout;
+    metrics::Counter* err_fragment;
+    metrics::Counter* fragments_sent;
+    metrics::Counter* fragments_received;
   } meters{};
   void init_metrics();
   std::function<void(const MessageId&)> delivered_observer;

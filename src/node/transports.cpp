@@ -213,14 +213,80 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   return text;
 }
 
+bool Node::Impl::send_record(int t, const PeerId& peer, RecordKind kind, ByteView body) {
+  auto& slot = transports[static_cast<std::size_t>(t)];
+  const std::size_t mtu = slot.transport->capabilities().mtu;
+  if (body.size() <= mtu) return slot.transport->send(peer, kind, body);
+  if (!slot.transport->session(peer)) return false;
+  Bytes whole;
+  whole.reserve(body.size() + 1);
+  whole.push_back(static_cast<std::uint8_t>(kind));
+  whole.insert(whole.end(), body.begin(), body.end());
+  fragment::FragmentOptions options;
+  options.mtu = mtu;
+  auto parts = fragment::split(whole, options);
+  if (!parts) {
+    log->error("cannot fragment a {}-byte record for {} (mtu {}): {}", body.size(), slot.name, mtu,
+               parts.error().message());
+    return false;
+  }
+  for (const auto& f : *parts)
+    if (!slot.transport->send(peer, RecordKind::fragment, f)) return false;
+  meters.fragments_sent->inc(static_cast<double>(parts->size()));
+  return true;
+}
+
+std::string Node::Impl::reassembly_key(int t, const PeerId& peer) const {
+  return transports[static_cast<std::size_t>(t)].name + "/" + peer.to_string();
+}
+
+void Node::Impl::on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body) {
+  auto& slot = transports[static_cast<std::size_t>(t)];
+  meters.fragments_received->inc();
+  auto whole = reassembler.accept(reassembly_key(t, peer), body, now_ms());
+  if (!whole) {
+    meters.err_fragment->inc();
+    if (whole.error() == Errc::malformed) {
+      log->warn("closing the {} session to {}: malformed fragment", slot.name, peer.to_string());
+      slot.transport->close(peer, "malformed fragment");
+    } else {
+      log->warn("dropped a fragment from {} over {}: {}", peer.to_string(), slot.name,
+                whole.error().message());
+    }
+    return;
+  }
+  if (!*whole) return;  // more to come
+  const Bytes& record = **whole;
+  const auto kind = record.empty() ? 0 : record[0];
+  const ByteView inner = record.empty() ? ByteView{} : ByteView(record).subspan(1);
+  if (kind == static_cast<std::uint8_t>(RecordKind::data)) {
+    on_data(t, peer, session, inner, false);
+  } else if (kind == static_cast<std::uint8_t>(RecordKind::ephemeral)) {
+    on_data(t, peer, session, inner, true);
+  } else {
+    meters.err_fragment->inc();
+    log->warn("closing the {} session to {}: a reassembled record of kind {}", slot.name, peer.to_string(),
+              kind);
+    slot.transport->close(peer, "reassembled record of an unknown kind");
+  }
+}
+
 void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
+  // An ack record is cut to the transport's MTU (16-byte ids, never split).
+  auto send_on = [&](Transport& t) {
+    const std::size_t per = std::max<std::size_t>(1, t.capabilities().mtu / 16) * 16;
+    for (std::size_t off = 0; off < ids.size(); off += per)
+      if (!t.send(target.peer, RecordKind::ack, ids.subspan(off, std::min(per, ids.size() - off))))
+        return false;
+    return true;
+  };
   if (target.transport >= 0) {
     auto& t = *transports[static_cast<std::size_t>(target.transport)].transport;
-    if (t.session(target.peer) == target.session && t.send(target.peer, RecordKind::ack, ids)) return;
+    if (t.session(target.peer) == target.session && send_on(t)) return;
   }
   // That session is gone: any live one to the peer carries the ack (acks are end-to-end).
   for (auto& slot : transports)
-    if (slot.transport->send(target.peer, RecordKind::ack, ids)) return;
+    if (slot.transport->session(target.peer) && send_on(*slot.transport)) return;
 }
 
 void Node::Impl::check_ack_deadlines(std::uint64_t now) {
@@ -306,6 +372,7 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
   log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason);
   if (!(state.sessions & bit)) return;  // refused by the pool: never counted as up
   state.sessions &= static_cast<std::uint16_t>(~bit);
+  reassembler.drop_peer(reassembly_key(i, peer));  // the sender resends whole messages
   release_session(i, peer);
   ++counters.links_down;
   report_link_connectivity();
@@ -335,6 +402,9 @@ void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t sessi
       break;
     case RecordKind::ack:
       on_ack(i, peer, body);
+      break;
+    case RecordKind::fragment:
+      on_fragment(i, peer, session, body);
       break;
   }
 }

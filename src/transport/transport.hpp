@@ -37,6 +37,9 @@ enum class RecordKind : std::uint8_t {
   data = 1,       // a durable envelope: the receiver commits it, then acks its id
   ack = 2,        // n x 16-byte message ids committed by the receiver
   ephemeral = 3,  // an envelope for real-time delivery: no store, no ack
+  // One fragment (src/fragment) of a data or ephemeral record larger than the transport's MTU:
+  // the reassembled bytes are the record kind (one byte) and the record body.
+  fragment = 4,
 };
 
 struct SessionInfo {

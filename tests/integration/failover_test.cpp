@@ -11,7 +11,7 @@ namespace hyphae::testing {
 namespace {
 
 // Both nodes: tcp preferred for latency; lan needs no internet (seed 000's BitChat column role).
-std::filesystem::path write_config(const std::filesystem::path& dir) {
+std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& lan_caps = "") {
   std::filesystem::create_directories(dir);
   const auto file = dir / "node.yaml";
   std::ofstream(file) << "fault_injection: true\n"
@@ -29,18 +29,24 @@ std::filesystem::path write_config(const std::filesystem::path& dir) {
                       << "      offline_capable: true\n"
                       << "      store_and_forward: true\n"
                       << "      typical_latency_ms: 400\n"
-                      << "      bandwidth_bps: 1000000\n";
+                      << "      bandwidth_bps: 1000000\n"
+                      << lan_caps;
   return file;
 }
 
 struct TwoTransportPair {
   TempDir dir;
-  LocalNode a{
-      "a", hyphae_binary(), dir.path() / "a", {"--config", write_config(dir.path() / "cfg-a").string()}};
-  LocalNode b{
-      "b", hyphae_binary(), dir.path() / "b", {"--config", write_config(dir.path() / "cfg-b").string()}};
+  LocalNode a, b;
 
-  TwoTransportPair() {
+  explicit TwoTransportPair(const std::string& lan_caps = "")
+      : a{"a",
+          hyphae_binary(),
+          dir.path() / "a",
+          {"--config", write_config(dir.path() / "cfg-a", lan_caps).string()}},
+        b{"b",
+          hyphae_binary(),
+          dir.path() / "b",
+          {"--config", write_config(dir.path() / "cfg-b", lan_caps).string()}} {
     a.start();
     b.start();
     ok(a.api().request(
@@ -201,6 +207,29 @@ TEST(Failover, APreferenceForcesItsTransportAndNothingAtAllLeavesItInTheOutbox) 
   auto bad = p.a.api().request("POST", "/v1/p2p/transports/tcp/fault", nlohmann::json{{"mode", "explode"}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_TRUE(bad.body.contains("error"));
+}
+
+TEST(Fragmentation, MessagesLargerThanATransportsMtuCrossInFragments) {
+  // lan carries at most 300 bytes per record: envelopes and ack lists are cut to fit.
+  TwoTransportPair p("      mtu: 300\n");
+  std::string big(20000, 'x');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
+  auto id = p.send(big, {{"transport", "lan"}});
+  std::vector<std::string> small;
+  for (int i = 0; i < 40; ++i) small.push_back(p.send("small " + std::to_string(i), {{"transport", "lan"}}));
+  ASSERT_TRUE(wait_until([&] { return p.delivered(id); }, std::chrono::seconds(10))) << p.status(id).dump();
+  for (const auto& s : small)
+    ASSERT_TRUE(wait_until([&] { return p.delivered(s); }, std::chrono::seconds(10)));
+  auto in = inbox(p.b);
+  ASSERT_EQ(in.count(id), 1u);
+  EXPECT_EQ(in[id], big);  // reassembled byte for byte (and LZ4-decompressed: this payload compresses)
+  EXPECT_EQ(in.size(), 41u);
+  auto sent = p.a.api().request("GET", "/metrics").raw;
+  auto received = p.b.api().request("GET", "/metrics").raw;
+  EXPECT_EQ(sent.find("p2p_fragments_sent_total 0\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("p2p_fragments_sent_total "), std::string::npos);
+  EXPECT_EQ(received.find("p2p_fragments_received_total 0\n"), std::string::npos);
+  EXPECT_NE(received.find("p2p_errors_total{kind=\"fragment\"} 0"), std::string::npos) << received;
 }
 
 }  // namespace

@@ -58,8 +58,12 @@ TEST(RecordReader, RecordsSpanFeedsAndUnknownTypesFail) {
     ASSERT_TRUE(r);
     if (!*r) break;
     types.push_back((*r)->type);
-    if ((*r)->type == mesh::RecordType::data) EXPECT_EQ(to_string((*r)->body), "hello");
-    if ((*r)->type == mesh::RecordType::ack) EXPECT_EQ((*r)->body.size(), 32u);
+    if ((*r)->type == mesh::RecordType::data) {
+      EXPECT_EQ(to_string((*r)->body), "hello");
+    }
+    if ((*r)->type == mesh::RecordType::ack) {
+      EXPECT_EQ((*r)->body.size(), 32u);
+    }
   }
   EXPECT_EQ(types, (std::vector<mesh::RecordType>{mesh::RecordType::data, mesh::RecordType::ack}));
 

@@ -20,6 +20,7 @@ enum class RecordType : std::uint8_t {
   pong = 4,       // echoes the ping token
   ephemeral = 5,  // an envelope for real-time delivery: no store, no ack
   close = 6,      // UTF-8 reason; the sender closes after it
+  fragment = 7,   // one fragment of a larger record (docs/wire-format.md, "Fragments")
 };
 
 struct Record {

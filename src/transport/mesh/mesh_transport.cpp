@@ -33,6 +33,8 @@ std::optional<RecordKind> kind_of(mesh::RecordType type) {
       return RecordKind::ack;
     case mesh::RecordType::ephemeral:
       return RecordKind::ephemeral;
+    case mesh::RecordType::fragment:
+      return RecordKind::fragment;
     default:
       return std::nullopt;
   }
@@ -46,6 +48,8 @@ mesh::RecordType type_of(RecordKind kind) {
       return mesh::RecordType::ack;
     case RecordKind::ephemeral:
       return mesh::RecordType::ephemeral;
+    case RecordKind::fragment:
+      return mesh::RecordType::fragment;
   }
   return mesh::RecordType::data;
 }
@@ -88,7 +92,12 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   std::uint16_t port = 0;
   if (!parse_address(listen, host, port))
     return std::unexpected("transport " + context.name + ": listen '" + listen + "' is not host:port");
-  auto caps = apply_capability_options(router::Capabilities::direct_tcp_preset(), context.options);
+  // A TCP link carries a record of any size in one piece (it spans Noise frames): its MTU is the
+  // largest record, unless the configuration sets a smaller one (then the node fragments).
+  auto base = router::Capabilities::direct_tcp_preset();
+  const std::size_t records = context.max_record_bytes ? context.max_record_bytes : std::size_t{1} << 20;
+  base.mtu = static_cast<std::uint32_t>(std::min<std::size_t>(records, 1u << 30));
+  auto caps = apply_capability_options(base, context.options);
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
   return std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
 }
