@@ -329,6 +329,35 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     node_.set_connectivity_override(online);  // the API runs on the node's strand
     co_return json_response(req, http::status::ok, node_.connectivity_json());
   }
+  if (method == http::verb::get && is({"v1", "p2p", "power"}))
+    co_return json_response(req, http::status::ok, node_.power_json());
+  if (method == http::verb::post && is({"v1", "p2p", "power"})) {
+    // Each field: a value overrides the measurement, null (or absent) returns to measuring.
+    if (!body.is_object())
+      co_return error_response(
+          req, http::status::bad_request,
+          "need {\"battery\": 0..1|null, \"charging\": bool|null, \"temperature_c\": n|null}");
+    auto number = [&](const char* key, double lo, double hi) -> std::optional<std::optional<double>> {
+      if (!body.contains(key) || body[key].is_null()) return std::optional<double>{};
+      if (!body[key].is_number()) return std::nullopt;
+      const double v = body[key].get<double>();
+      if (v < lo || v > hi) return std::nullopt;
+      return std::optional<double>{v};
+    };
+    auto battery = number("battery", 0, 1);
+    auto temperature = number("temperature_c", -50, 200);
+    if (!battery) co_return error_response(req, http::status::bad_request, "'battery' must be 0..1 or null");
+    if (!temperature)
+      co_return error_response(req, http::status::bad_request, "'temperature_c' must be -50..200 or null");
+    std::optional<bool> charging;
+    if (body.contains("charging") && !body["charging"].is_null()) {
+      if (!body["charging"].is_boolean())
+        co_return error_response(req, http::status::bad_request, "'charging' must be true, false or null");
+      charging = body["charging"].get<bool>();
+    }
+    node_.set_power_overrides(*battery, charging, *temperature);
+    co_return json_response(req, http::status::ok, node_.power_json());
+  }
   if (method == http::verb::get && is({"v1", "p2p", "transports"}))
     co_return json_response(req, http::status::ok, {{"transports", node_.transports_json()}});
   if (method == http::verb::post && is({"v1", "p2p", "transports", "*", "fault"})) {

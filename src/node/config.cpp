@@ -79,7 +79,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "ack_timeout_ms",
                                               "fault_injection",
                                               "optimize_for",
-                                              "device_type"};
+                                              "device_type",
+                                              "power"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -162,6 +163,41 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
         if (it == names.end())
           return std::unexpected(where(file, value, key) + " must be unspecified, mobile, desktop or server");
         config.device_type = it->second;
+      }
+    } else if (key == "power") {
+      if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
+      for (auto p = value.begin(); p != value.end(); ++p) {
+        const YAML::Node field_node = p->first;
+        const YAML::Node v = p->second;
+        const auto field = field_node.as<std::string>();
+        const std::string name = "power." + field;
+        std::expected<void, std::string> pr;
+        if (field == "battery") {
+          double b = 0;
+          pr = read_scalar(file, v, name, b);
+          if (pr && (b < 0 || b > 1))
+            return std::unexpected(where(file, v, name) + " must be between 0 and 1");
+          config.battery_override = b;
+        } else if (field == "charging") {
+          bool c = false;
+          pr = read_scalar(file, v, name, c);
+          config.charging_override = c;
+        } else if (field == "temperature_c") {
+          double t = 0;
+          pr = read_scalar(file, v, name, t);
+          if (pr && (t < -50 || t > 200))
+            return std::unexpected(where(file, v, name) + " must be between -50 and 200");
+          config.temperature_override_c = t;
+        } else if (field == "sysfs_root") {
+          pr = read_scalar(file, v, name, config.power_sysfs_root);
+        } else if (field == "poll_ms") {
+          pr = read_scalar(file, v, name, config.power_poll_ms);
+          if (pr && config.power_poll_ms < 100)
+            return std::unexpected(where(file, v, name) + " must be at least 100");
+        } else {
+          return std::unexpected(where(file, field_node, name) + " is not a known setting");
+        }
+        if (!pr) return pr;
       }
     } else if (key == "connection_idle_timeout_ms") {
       r = read_scalar(file, value, key, config.connection_idle_timeout_ms);

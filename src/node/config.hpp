@@ -71,6 +71,13 @@ struct NodeConfig {
   // Wraps every transport in a FaultTransport controlled by POST /v1/p2p/transports/{name}/fault
   // (tests, benchmarks and drills; never on by default).
   bool fault_injection = false;
+  // Power (seed 002): readings from <power_sysfs_root>/class/{power_supply,thermal} every
+  // power_poll_ms, each replaceable by an override (config `power:` or POST /v1/p2p/power).
+  std::string power_sysfs_root = "/sys";
+  std::uint64_t power_poll_ms = 30'000;
+  std::optional<double> battery_override;
+  std::optional<bool> charging_override;
+  std::optional<double> temperature_override_c;
   std::uint64_t discovery_interval_ms = 30'000;
   bool load_balance = true;
   std::string log_level = "info";

@@ -51,6 +51,7 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
   seal_keys.pub = identity.x25519_public();
   init_metrics();
   init_connectivity();
+  init_power();
 }
 
 void Node::Impl::init_metrics() {
@@ -121,6 +122,7 @@ void Node::Impl::tick() {
       log->warn("dropped {} partly received messages: their fragments stopped coming", dropped);
   }
   tick_connectivity(now);
+  tick_power(now);
   tick_routing(now);
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;

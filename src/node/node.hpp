@@ -127,6 +127,12 @@ class Node {
   nlohmann::json connectivity_json() const;
   // Manual override (API and config): true/false forces the state, nullopt returns to detection.
   void set_connectivity_override(std::optional<bool> online);
+  // Battery, charging and temperature (measured, overridden, effective) and what the power policy
+  // decided (GET /v1/p2p/power).
+  nlohmann::json power_json() const;
+  // Overrides (API and config): a value replaces the measured one, nullopt returns to measuring.
+  void set_power_overrides(std::optional<double> battery, std::optional<bool> charging,
+                           std::optional<double> temperature_c);
   nlohmann::json peers_json() const;
   nlohmann::json routes_json() const;
   nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;

@@ -19,6 +19,7 @@
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
+#include "power/policy.hpp"
 #include "router/connection_pool.hpp"
 #include "router/connectivity.hpp"
 #include "router/routing_table.hpp"
@@ -200,6 +201,19 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void release_session(int transport, const PeerId& peer);
   void tick_routing(std::uint64_t now);
   bool has_pending(const PeerId& peer) const;
+
+  // Power policy (node/power.cpp).
+  power::PowerOverrides power_overrides;
+  power::PowerState power_measured, power_state;  // as read; with the overrides applied
+  power::PolicyConfig power_config;
+  power::PowerPolicy power_policy;
+  std::vector<std::string> power_notes;  // files sysfs could not read
+  std::uint64_t last_power_poll_ms = 0;
+  void init_power();
+  void read_power(std::uint64_t now);
+  void apply_power();  // after a reading or an override changed
+  void tick_power(std::uint64_t now);
+  router::Context route_context() const;  // connectivity, device type, battery and thermal
 
   // Connectivity detection (node/connectivity.cpp).
   router::Connectivity connectivity;

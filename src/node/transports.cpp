@@ -24,7 +24,7 @@ router::Reason deciding_reason(const router::Selection& s) {
   using R = router::Reason;
   // Hard rules first: they say why the others were left out, even when one candidate remains.
   for (R r : {R::preferred_forced, R::no_internet, R::privacy_anonymous, R::privacy_private, R::broadcast,
-              R::multicast, R::battery_critical, R::battery_low, R::battery_medium})
+              R::multicast, R::emergency_fastest, R::battery_critical, R::battery_low, R::battery_medium})
     if (s.has(r)) return r;
   if (s.count <= 1) return R::none;  // the only candidate: nothing was decided
   for (R r : {R::degraded_last, R::emergency_fastest})
@@ -73,7 +73,9 @@ std::expected<void, std::string> Node::Impl::make_transports() {
         // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
         .max_record_bytes = config.max_message_bytes + 4096,
         .handshake_timeout_ms = config.handshake_timeout_ms,
-        .keepalive_interval_ms = config.keepalive_interval_ms,
+        .keepalive_interval_ms = power_policy.heartbeat_interval.count() > 0
+                                     ? static_cast<std::uint64_t>(power_policy.heartbeat_interval.count())
+                                     : config.keepalive_interval_ms,
         .reconnect_min_ms = config.reconnect_min_ms,
         .reconnect_max_ms = config.reconnect_max_ms,
     };
@@ -159,9 +161,7 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
   req.transport_preference = preference;
   req.redundancy = redundancy;
   req.optimize_for = config.optimize_for;
-  router::Context ctx;
-  ctx.has_internet = connectivity.online();
-  ctx.device = config.device_type;
+  const router::Context ctx = route_context();
   auto sel = router::select(req, std::span<const router::TransportView>(views.data(), n), ctx);
   if (sel.ok()) {
     route.primary = sel.primary();

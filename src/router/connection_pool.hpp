@@ -41,6 +41,9 @@ class ConnectionPool {
   };
 
   explicit ConnectionPool(PoolOptions options = {}) : options_(options) {}
+  // A new cap (the power policy lowers it on a critical battery); live entries above it stay until
+  // they close or are evicted.
+  void set_max_connections(std::size_t max) { options_.max_connections = max; }
 
   // A connection to (peer, transport) came up. Re-admitting a live key only refreshes it.
   Admission admit(const PeerId& peer, std::string_view transport, std::uint64_t now_ms);

@@ -105,6 +105,10 @@ class Transport {
   // Called every ~50 ms on the strand: timers, dialing.
   virtual void tick(std::uint64_t now_ms) = 0;
 
+  // The power policy's keepalive period for sessions made from now on (seed 002: longer on a low
+  // battery). Transports without keepalives ignore it.
+  virtual void set_keepalive_interval(std::uint64_t ms) {}
+
   // The listening endpoint's port (0 when the transport does not listen).
   virtual std::uint16_t listen_port() const = 0;
   // JSON for GET /v1/p2p/transports: at least name, type, available and sessions.

@@ -164,3 +164,33 @@ TEST(TransportConfig, NamedInstancesNeedATypeAndValidCapabilities) {
 
 }  // namespace
 }  // namespace hyphae
+
+namespace hyphae {
+namespace {
+
+TEST(PowerConfig, OverridesAndSysfsRootAreReadAndChecked) {
+  NodeConfig config;
+  auto path = std::filesystem::temp_directory_path() / "hyphae-power-config.yaml";
+  std::ofstream(path) << "power:\n  battery: 0.42\n  charging: false\n  temperature_c: 41.5\n"
+                      << "  sysfs_root: /tmp/fake-sys\n  poll_ms: 5000\n";
+  auto r = load_config_file(path, config);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(config.battery_override, 0.42);
+  EXPECT_EQ(config.charging_override, false);
+  EXPECT_EQ(config.temperature_override_c, 41.5);
+  EXPECT_EQ(config.power_sysfs_root, "/tmp/fake-sys");
+  EXPECT_EQ(config.power_poll_ms, 5000u);
+  std::ofstream(path) << "power:\n  battery: 42\n";
+  NodeConfig bad;
+  auto e = load_config_file(path, bad);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find(":2: key 'power.battery' must be between 0 and 1"), std::string::npos)
+      << e.error();
+  std::ofstream(path) << "power:\n  solar: true\n";
+  auto u = load_config_file(path, bad);
+  ASSERT_FALSE(u);
+  EXPECT_NE(u.error().find("key 'power.solar' is not a known setting"), std::string::npos) << u.error();
+}
+
+}  // namespace
+}  // namespace hyphae

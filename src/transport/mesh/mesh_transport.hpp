@@ -43,6 +43,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void connect_soon(const PeerId& peer) override;
   void tick(std::uint64_t now_ms) override;
   std::uint16_t listen_port() const override;
+  void set_keepalive_interval(std::uint64_t ms) override { context_.keepalive_interval_ms = ms; }
   nlohmann::json status_json() const override;
 
  private:
