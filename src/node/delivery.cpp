@@ -139,9 +139,19 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     cached = x25519_keys.emplace(to, *key).first;
   }
   const auto& recipient_key = cached->second;
+  if (options.redundancy > transports.size())
+    return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  // A forced transport must be able to carry it at all (seed 001: a clear error, no silent fallback).
+  const std::size_t limit =
+      options.transport.empty()
+          ? config.max_message_bytes
+          : std::min<std::size_t>(config.max_message_bytes,
+                                  transports[static_cast<std::size_t>(find_transport(options.transport))]
+                                      .transport->capabilities()
+                                      .max_message_size);
   std::size_t incoming_bytes = 0;
   for (const auto& p : payloads) {
-    if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+    if (p.size() > limit) return done(std::unexpected(make_error_code(Errc::too_large)));
     incoming_bytes += p.size();
   }
   // Back-pressure instead of unbounded memory: the API answers 429 and the caller retries later.

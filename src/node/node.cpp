@@ -189,6 +189,16 @@ const NodeCounters& Node::counters() const {
 std::string Node::metrics_text() {
   auto& i = *impl_;
   std::size_t queued = 0, in_flight = 0;
+  std::array<std::size_t, 4> by_priority{};
+  for (const auto& [id, m] : i.outbox)
+    if (m.state == store::OutboxState::queued || m.state == store::OutboxState::sent)
+      ++by_priority[m.priority & 3];
+  static constexpr const char* kPriorityNames[] = {"emergency", "high", "normal", "low"};
+  for (std::size_t p = 0; p < 4; ++p)
+    i.metrics
+        .gauge("p2p_queue_depth", "Durable messages waiting for an ack, by priority",
+               {{"priority", kPriorityNames[p]}})
+        .set(static_cast<double>(by_priority[p]));
   for (const auto& t : i.transports)
     i.metrics.gauge("p2p_active_connections", "Live sessions", {{"transport", t.name}})
         .set(static_cast<double>(t.transport->peers_with_sessions().size()));

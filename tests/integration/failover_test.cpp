@@ -124,7 +124,7 @@ TEST(Failover, APreferenceForcesItsTransportAndNothingAtAllLeavesItInTheOutbox) 
 
 TEST(Fragmentation, MessagesLargerThanATransportsMtuCrossInFragments) {
   // lan carries at most 300 bytes per record: envelopes and ack lists are cut to fit.
-  TwoTransportPair p("      mtu: 300\n");
+  TwoTransportPair p("      mtu: 300\n      max_message_size: 30000\n");
   std::string big(20000, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
   auto id = p.send(big, {{"transport", "lan"}});
@@ -137,6 +137,12 @@ TEST(Fragmentation, MessagesLargerThanATransportsMtuCrossInFragments) {
   ASSERT_EQ(in.count(id), 1u);
   EXPECT_EQ(in[id], big);  // reassembled byte for byte (and LZ4-decompressed: this payload compresses)
   EXPECT_EQ(in.size(), 41u);
+  // Forced onto a transport that cannot carry it at all: a clear 413, nothing queued.
+  auto too_big = p.a.api().request(
+      "POST", "/v1/messages",
+      nlohmann::json{{"to", p.b.peer_id()}, {"payload", std::string(40000, 'y')}, {"transport", "lan"}});
+  EXPECT_EQ(too_big.status, 413) << too_big.body.dump();
+  EXPECT_TRUE(too_big.body.contains("error"));
   auto sent = p.a.api().request("GET", "/metrics").raw;
   auto received = p.b.api().request("GET", "/metrics").raw;
   EXPECT_EQ(sent.find("p2p_fragments_sent_total 0\n"), std::string::npos) << sent;
