@@ -80,7 +80,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "fault_injection",
                                               "optimize_for",
                                               "device_type",
-                                              "power"};
+                                              "power",
+                                              "qos"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -163,6 +164,30 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
         if (it == names.end())
           return std::unexpected(where(file, value, key) + " must be unspecified, mobile, desktop or server");
         config.device_type = it->second;
+      }
+    } else if (key == "qos") {
+      if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
+      static const std::array<std::string, 4> classes{"emergency", "high", "normal", "low"};
+      for (auto q = value.begin(); q != value.end(); ++q) {
+        const YAML::Node field_node = q->first;
+        const YAML::Node v = q->second;
+        const auto field = field_node.as<std::string>();
+        const std::string name = "qos." + field;
+        std::expected<void, std::string> qr;
+        auto c = std::find(classes.begin(), classes.end(), field);
+        if (c != classes.end()) {
+          auto& slot = config.qos_capacity[static_cast<std::size_t>(c - classes.begin())];
+          qr = read_scalar(file, v, name, slot);
+          if (qr && (slot < 1 || slot > (1u << 24)))
+            return std::unexpected(where(file, v, name) + " must be between 1 and 16777216");
+        } else if (field == "busy_backlog_bytes") {
+          qr = read_scalar(file, v, name, config.qos_busy_backlog_bytes);
+          if (qr && config.qos_busy_backlog_bytes < 1)
+            return std::unexpected(where(file, v, name) + " must be at least 1");
+        } else {
+          return std::unexpected(where(file, field_node, name) + " is not a known setting");
+        }
+        if (!qr) return qr;
       }
     } else if (key == "power") {
       if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");

@@ -2,6 +2,7 @@
 // Loaded from a YAML file; errors name the key and the file line. Plain value type.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -71,6 +72,11 @@ struct NodeConfig {
   // Wraps every transport in a FaultTransport controlled by POST /v1/p2p/transports/{name}/fault
   // (tests, benchmarks and drills; never on by default).
   bool fault_injection = false;
+  // The QoS transmit queue's capacities (seed 002): EMERGENCY, HIGH, NORMAL, LOW.
+  std::array<std::size_t, 4> qos_capacity{10, 50, 200, 500};
+  // A peer's transport with more than this unsent is busy: the peer's messages wait in the transmit
+  // queue (and other peers go first) until it drains.
+  std::size_t qos_busy_backlog_bytes = 8u << 20;
   // Power (seed 002): readings from <power_sysfs_root>/class/{power_supply,thermal} every
   // power_poll_ms, each replaceable by an override (config `power:` or POST /v1/p2p/power).
   std::string power_sysfs_root = "/sys";

@@ -32,14 +32,14 @@ std::uint64_t random_u64() {
   return v;
 }
 
-// Durable messages wait in the outbox while this much is unsent on a transport to the peer.
-constexpr std::size_t kPumpBacklogLimit = 8u << 20;
 // The longest an app ack waits for a commit to ride along with (stage_lazily()).
 constexpr int kLazyCommitMs = 5;
 // Store submissions a node keeps in flight (see StagedChunk).
 constexpr int kMaxCommitsInFlight = 2;
 // Rows staged for one store submission before a new one starts (see stage()).
 constexpr std::size_t kMaxStagedRows = 2048;
+// An envelope's bytes beyond its payload: sealing plus the header with a signature.
+constexpr std::size_t kEnvelopeAllowance = kSealedPayloadOverhead + 256;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the transport.
 constexpr std::size_t kMaxLinkBacklog = 64u << 20;
 
@@ -151,7 +151,10 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
                                       .max_message_size);
   std::size_t incoming_bytes = 0;
   for (const auto& p : payloads) {
-    if (p.size() > limit) return done(std::unexpected(make_error_code(Errc::too_large)));
+    if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
+    // The transport sees the envelope: payload, sealing and header (kEnvelopeAllowance at most).
+    if (!options.transport.empty() && p.size() + kEnvelopeAllowance > limit)
+      return done(std::unexpected(make_error_code(Errc::too_large)));
     incoming_bytes += p.size();
   }
   // Back-pressure instead of unbounded memory: the API answers 429 and the caller retries later.
@@ -270,72 +273,6 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
-}
-
-void Node::Impl::pump(const PeerId& peer) {
-  auto pstate = peers.find(peer);
-  if (pstate == peers.end() || pstate->second.sessions == 0) return;
-  auto now = now_ms();
-  for (auto& lane : queues[peer].lanes) {  // EMERGENCY first
-    // Drop acknowledged ids from the front.
-    while (!lane.ids.empty()) {
-      auto it = outbox.find(lane.ids.front());
-      if (it != outbox.end() && it->second.state != store::OutboxState::delivered &&
-          it->second.state != store::OutboxState::failed)
-        break;
-      lane.ids.pop_front();
-      if (lane.cursor > 0) --lane.cursor;
-    }
-    for (; lane.cursor < lane.ids.size(); ++lane.cursor) {
-      auto it = outbox.find(lane.ids[lane.cursor]);
-      if (it == outbox.end()) continue;
-      auto& m = it->second;
-      if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
-      auto route = route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, m.timed_out, now);
-      if (route.primary < 0) continue;  // nothing can carry it now: it waits in the outbox
-      // Keep the transport's buffer bounded; on_drained calls pump() again once it is written.
-      auto& primary = transports[static_cast<std::size_t>(route.primary)];
-      if (primary.transport->backlog(peer) > kPumpBacklogLimit) return;
-      for (std::uint16_t mask = route.send_mask; mask;) {
-        const int t = std::countr_zero(mask);
-        mask &= static_cast<std::uint16_t>(mask - 1);
-        auto& slot = transports[static_cast<std::size_t>(t)];
-        const auto session = slot.transport->session(peer);
-        if (!session) continue;
-        if (t == route.primary) {
-          if (m.sent_session == session) continue;
-        } else if (std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) !=
-                   m.extra_sessions.end()) {
-          continue;
-        }
-        if (!send_record(t, peer, RecordKind::data, m.wire)) continue;
-        slot.sent_durable->inc();
-        if (t == route.primary) {
-          if (m.via >= 0 && m.via != t) {
-            m.failed_from = m.via;
-            m.failover_cause = (m.timed_out >> m.via & 1u) ? 2 : 1;
-            ++m.failovers;
-            ++slot.failovers_to;
-            metrics
-                .counter("p2p_failovers_total", "Durable messages moved to another transport",
-                         {{"from", transports[static_cast<std::size_t>(m.via)].name}, {"to", slot.name}})
-                .inc();
-          }
-          if (m.via != t || m.why != route.why) count_selection(t, route.why);
-          m.via = static_cast<std::int8_t>(t);
-          m.why = route.why;
-          m.sent_session = session;
-          if (!m.first_sent_ms) m.first_sent_ms = now;
-          ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, it->first, session});
-        } else {
-          m.extra_sessions.push_back(session);
-        }
-        m.state = store::OutboxState::sent;
-        m.updated_ms = now;
-        ++m.attempts;
-      }
-    }
-  }
 }
 
 void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body,

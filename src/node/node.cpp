@@ -47,6 +47,7 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
   fragment::ReassemblyLimits limits;
   limits.max_message_bytes = config.max_message_bytes + 4096 + 1;  // a record: envelope plus its kind
   reassembler = fragment::Reassembler(limits);
+  transmit_queue = qos::Scheduler(qos::Config{config.qos_capacity, 0});
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
   init_metrics();
@@ -210,6 +211,21 @@ std::string Node::metrics_text() {
   const std::string depth_help = "Durable messages waiting for an ack, by state";
   i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "queued"}}).set(static_cast<double>(queued));
   i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "sent"}}).set(static_cast<double>(in_flight));
+  const auto qos_stats = i.transmit_queue.stats();
+  for (std::size_t p = 0; p < 4; ++p) {
+    const auto& c = qos_stats.by_class[p];
+    const metrics::Labels cls = {{"priority", kPriorityNames[p]}};
+    i.metrics.gauge("p2p_qos_queue_depth", "Messages in the QoS transmit queue, by class", cls)
+        .set(static_cast<double>(c.depth));
+    i.metrics.gauge("p2p_qos_queue_capacity", "The QoS transmit queue's capacity, by class", cls)
+        .set(static_cast<double>(c.capacity));
+    i.metrics.gauge("p2p_qos_evicted", "Messages sent back to the outbox to admit an EMERGENCY one", cls)
+        .set(static_cast<double>(c.evicted));
+    i.metrics
+        .gauge("p2p_qos_turned_away", "Admissions a full class refused (the message waited in the outbox)",
+               cls)
+        .set(static_cast<double>(c.rejected));
+  }
   for (const auto& t : i.transports)
     i.metrics
         .gauge("p2p_redundant_wins", "Redundant sends whose first ack came over this transport",

@@ -20,6 +20,7 @@
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
 #include "power/policy.hpp"
+#include "qos/scheduler.hpp"
 #include "router/connection_pool.hpp"
 #include "router/connectivity.hpp"
 #include "router/routing_table.hpp"
@@ -150,9 +151,32 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint16_t timed_out = 0;  // transports (bits) whose ack timed out for it
     std::uint8_t priority = 2;
     router::Reason why = router::Reason::none;
+    std::uint64_t qos_handle = 0;     // its item in the transmit queue (0: not queued there)
+    Route qos_route;                  // the route chosen when it entered the transmit queue
     std::int8_t failed_from = -1;     // the transport it last failed over from
     std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
   };
+  // ---- QoS transmit queue (node/qos.cpp): seed 002's EMERGENCY / HIGH / NORMAL / LOW queues with
+  // capacities (10 / 50 / 200 / 500 by default) between the outbox and the transports. A message
+  // enters when a transport can carry it; a full class leaves the rest waiting in the outbox (which
+  // is durable); an EMERGENCY message that finds its class full evicts the oldest LOW one back to
+  // the outbox. Peers take turns inside a class, and a peer whose transport is busy loses its turn
+  // without holding up the others.
+  qos::Scheduler transmit_queue;
+  std::unordered_map<std::uint64_t, MessageId> queued_items;  // transmit-queue handle -> message
+  std::uint64_t next_queue_handle = 1;
+  std::unordered_set<std::uint64_t> busy_peers;  // fairness keys of peers whose transport is full
+  std::vector<PeerId> waiting_for_room;          // peers with messages a full class turned away
+  bool draining = false;
+  std::uint64_t qos_evictions = 0;
+  static std::uint64_t fairness_key(const PeerId& peer) { return std::hash<PeerId>{}(peer); }
+  // Moves what the peer's lanes hold (and a transport can carry now) into the transmit queue, at
+  // most `limit` messages; returns how many.
+  std::size_t admit(const PeerId& peer, std::size_t limit);
+  void drain();  // hands queued messages to their transports in QoS order
+  bool needs_send(const OutMsg& m, const PeerId& peer, const Route& route) const;
+  void transmit(const MessageId& id, OutMsg& m, const Route& route, std::uint64_t now);
+
   // One lane per priority (EMERGENCY, HIGH, NORMAL, LOW): the pump empties higher lanes first, so
   // an urgent message overtakes a backlog of ordinary ones to the same peer.
   struct Lane {

@@ -197,7 +197,9 @@ void Node::Impl::count_selection(int t, router::Reason why) {
 
 std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   std::string text;
-  if (m.why == router::Reason::none)
+  if (m.why == router::Reason::none && m.failed_from >= 0)
+    text = "the remaining transport";  // the one that timed out was left out for this message
+  else if (m.why == router::Reason::none)
     text = m.redundancy > 1 ? "redundant send: the first ack came back over it"
                             : "the only transport with a live session to the recipient";
   else if (m.why == router::Reason::nothing_fits)
@@ -386,7 +388,9 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
         it->second.state = store::OutboxState::queued;
     }
   queue.rewind();
+  busy_peers.erase(fairness_key(peer));
   if (running && state.sessions) pump(peer);
+  if (running) drain();  // what it had in the transmit queue leaves it (and waits in the outbox)
 }
 
 void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
@@ -410,6 +414,7 @@ void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t sessi
 }
 
 void Node::Impl::on_drained(Transport& t, const PeerId& peer) {
+  busy_peers.erase(fairness_key(peer));
   pump(peer);
 }
 

@@ -177,6 +177,17 @@ struct Scheduler::Lane {
 
   Item evict_oldest() { return remove(age_head); }
 
+  // Round-robin over the peers ready() accepts; the turn moves past the one served.
+  std::optional<Item> pop_next_ready(const std::function<bool(std::uint64_t)>& ready) {
+    std::uint32_t p = cursor;
+    for (std::size_t seen = 0; seen < active_peers; ++seen, p = peers[p].ring_next) {
+      if (!ready(peers[p].id)) continue;
+      cursor = peers[p].ring_next;  // if p retires, retire_peer keeps the cursor valid
+      return remove(peers[p].head);
+    }
+    return std::nullopt;
+  }
+
   std::uint32_t find_item(std::uint64_t id) const noexcept {
     for (std::uint32_t s = age_head; s != kNone; s = slots[s].age_next)
       if (slots[s].item.id == id) return s;
@@ -328,6 +339,17 @@ std::optional<Item> Scheduler::pop() {
     if (lane->depth == 0) continue;
     ++lane->popped;
     return lane->pop_next();
+  }
+  return std::nullopt;
+}
+
+std::optional<Item> Scheduler::pop_if(const std::function<bool(std::uint64_t peer)>& ready) {
+  for (auto& lane : lanes_) {
+    if (lane->depth == 0) continue;
+    if (auto item = lane->pop_next_ready(ready)) {
+      ++lane->popped;
+      return item;
+    }
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +102,9 @@ class Scheduler {
   // The next item: the highest non-empty class, and inside it the next peer in round-robin order
   // (each peer's own items leave in FIFO order). nullopt when empty. O(1).
   std::optional<Item> pop();
+  // Like pop(), but a peer for which ready(peer) is false keeps its items and loses its turn (its
+  // transport is busy); nullopt when no ready peer has items. O(active peers) per call at worst.
+  std::optional<Item> pop_if(const std::function<bool(std::uint64_t peer)>& ready);
 
   // Removes the queued item with this id (e.g. a redundant copy whose twin was acked).
   // Returns the class it was in, or nullopt if no queued item has that id. O(queued items).

@@ -10,8 +10,8 @@
 namespace hyphae::testing {
 
 // Both nodes: tcp preferred for latency; lan needs no internet (seed 000's BitChat column role).
-inline std::filesystem::path write_config(const std::filesystem::path& dir,
-                                          const std::string& lan_caps = "") {
+inline std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& lan_caps = "",
+                                          const std::string& extra_yaml = "") {
   std::filesystem::create_directories(dir);
   const auto file = dir / "node.yaml";
   std::ofstream(file) << "fault_injection: true\n"
@@ -31,7 +31,7 @@ inline std::filesystem::path write_config(const std::filesystem::path& dir,
                       << "      store_and_forward: true\n"
                       << "      typical_latency_ms: 400\n"
                       << "      bandwidth_bps: 1000000\n"
-                      << lan_caps;
+                      << lan_caps << extra_yaml;
   return file;
 }
 
@@ -39,15 +39,15 @@ struct TwoTransportPair {
   TempDir dir;
   LocalNode a, b;
 
-  explicit TwoTransportPair(const std::string& lan_caps = "")
+  explicit TwoTransportPair(const std::string& lan_caps = "", const std::string& extra_yaml = "")
       : a{"a",
           hyphae_binary(),
           dir.path() / "a",
-          {"--config", write_config(dir.path() / "cfg-a", lan_caps).string()}},
+          {"--config", write_config(dir.path() / "cfg-a", lan_caps, extra_yaml).string()}},
         b{"b",
           hyphae_binary(),
           dir.path() / "b",
-          {"--config", write_config(dir.path() / "cfg-b", lan_caps).string()}} {
+          {"--config", write_config(dir.path() / "cfg-b", lan_caps, extra_yaml).string()}} {
     a.start();
     b.start();
     ok(a.api().request(

@@ -359,3 +359,24 @@ TEST(QosScheduler, RandomOperationsMatchModel) {
     for (std::size_t ci = 0; ci < 4; ++ci) ASSERT_EQ(s.depth(static_cast<Priority>(ci)), depth[ci]);
   }
 }
+
+TEST(QosScheduler, PopIfSkipsBusyPeersWithoutLosingTheirItemsOrOrder) {
+  Scheduler s;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(s.push(item(10 + i, /*peer=*/1), Priority::normal).accepted());
+    ASSERT_TRUE(s.push(item(20 + i, /*peer=*/2), Priority::normal).accepted());
+  }
+  ASSERT_TRUE(s.push(item(99, /*peer=*/1), Priority::high).accepted());
+  // Peer 1 is busy: its HIGH item waits, peer 2's NORMAL items go out in their FIFO order.
+  auto not_one = [](std::uint64_t peer) { return peer != 1; };
+  std::vector<std::uint64_t> out;
+  while (auto it = s.pop_if(not_one)) out.push_back(it->id);
+  EXPECT_EQ(out, (std::vector<std::uint64_t>{20, 21, 22}));
+  EXPECT_EQ(s.size(), 4u);
+  EXPECT_FALSE(s.pop_if([](std::uint64_t) { return false; }));
+  // Ready again: strict priority, then peer 1's own order.
+  out.clear();
+  while (auto it = s.pop_if([](std::uint64_t) { return true; })) out.push_back(it->id);
+  EXPECT_EQ(out, (std::vector<std::uint64_t>{99, 10, 11, 12}));
+  EXPECT_EQ(s.stats().of(Priority::normal).popped, 6u);
+}

@@ -97,6 +97,7 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   auto base = router::Capabilities::direct_tcp_preset();
   const std::size_t records = context.max_record_bytes ? context.max_record_bytes : std::size_t{1} << 20;
   base.mtu = static_cast<std::uint32_t>(std::min<std::size_t>(records, 1u << 30));
+  base.max_message_size = base.mtu;  // whatever the node's max_message_bytes allows
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
   return std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));

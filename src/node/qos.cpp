@@ -1,0 +1,181 @@
+// Node::Impl's send path from the outbox to the transports: pump() admits a peer's waiting
+// messages into the QoS transmit queue (admit), and drain() hands queued messages to their
+// transports in QoS order — strict priority between classes, peers taking turns inside one, a peer
+// whose transport has qos_busy_backlog_bytes unsent losing its turn until the transport drains.
+#include <bit>
+
+#include "node/node_impl.hpp"
+
+namespace hyphae {
+
+namespace {
+// Messages admitted per waiting peer per round when room frees up (peers take turns).
+constexpr std::size_t kAdmitPerTurn = 32;
+}  // namespace
+
+void Node::Impl::pump(const PeerId& peer) {
+  admit(peer, std::numeric_limits<std::size_t>::max());
+  drain();
+}
+
+bool Node::Impl::needs_send(const OutMsg& m, const PeerId& peer, const Route& route) const {
+  // In flight on a session that is still up and has not timed out: let it be, even if the route
+  // would now choose another transport (no duplicate for a change of mind).
+  if (m.state == store::OutboxState::sent && m.redundancy == 1 && m.via >= 0 &&
+      !(m.timed_out >> m.via & 1u) &&
+      transports[static_cast<std::size_t>(m.via)].transport->session(peer) == m.sent_session)
+    return false;
+  for (std::uint16_t mask = route.send_mask; mask; mask &= static_cast<std::uint16_t>(mask - 1)) {
+    const int t = std::countr_zero(mask);
+    const auto session = transports[static_cast<std::size_t>(t)].transport->session(peer);
+    if (!session) continue;
+    if (t == route.primary
+            ? m.sent_session != session
+            : std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) == m.extra_sessions.end())
+      return true;
+  }
+  return false;
+}
+
+std::size_t Node::Impl::admit(const PeerId& peer, std::size_t limit) {
+  auto ps = peers.find(peer);
+  if (ps == peers.end() || ps->second.sessions == 0) return 0;
+  const auto key = fairness_key(peer);
+  const auto now = now_ms();
+  std::size_t admitted = 0;
+  bool turned_away = false;
+  auto& queue = queues[peer];
+  for (std::size_t p = 0; p < queue.lanes.size() && admitted < limit; ++p) {  // EMERGENCY first
+    auto& lane = queue.lanes[p];
+    // Drop acknowledged ids from the front.
+    while (!lane.ids.empty()) {
+      auto it = outbox.find(lane.ids.front());
+      if (it != outbox.end() && it->second.state != store::OutboxState::delivered &&
+          it->second.state != store::OutboxState::failed)
+        break;
+      lane.ids.pop_front();
+      if (lane.cursor > 0) --lane.cursor;
+    }
+    const auto cls = static_cast<qos::Priority>(p);
+    for (; lane.cursor < lane.ids.size() && admitted < limit; ++lane.cursor) {
+      auto it = outbox.find(lane.ids[lane.cursor]);
+      if (it == outbox.end()) continue;
+      auto& m = it->second;
+      if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+      if (m.qos_handle) continue;  // already in the transmit queue
+      auto route = route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, m.timed_out, now);
+      if (route.primary < 0 || !needs_send(m, peer, route)) continue;  // waits, or already on its way
+      const auto handle = next_queue_handle++;
+      auto pushed = transmit_queue.push(qos::Item{handle, key, m.wire.size()}, cls);
+      if (!pushed.accepted()) {  // the class is full: the rest of this lane waits in the outbox
+        turned_away = true;
+        break;
+      }
+      m.qos_handle = handle;
+      m.qos_route = route;
+      queued_items.emplace(handle, it->first);
+      ++admitted;
+      if (pushed.evicted) {
+        // An EMERGENCY message displaced the oldest LOW one: back to its outbox lane, not lost.
+        ++qos_evictions;
+        auto victim = queued_items.find(pushed.evicted->id);
+        if (victim != queued_items.end()) {
+          auto vm = outbox.find(victim->second);
+          if (vm != outbox.end()) {
+            vm->second.qos_handle = 0;
+            queues[vm->second.to].rewind();
+            if (std::find(waiting_for_room.begin(), waiting_for_room.end(), vm->second.to) ==
+                waiting_for_room.end())
+              waiting_for_room.push_back(vm->second.to);
+          }
+          queued_items.erase(victim);
+        }
+      }
+    }
+  }
+  if (turned_away &&
+      std::find(waiting_for_room.begin(), waiting_for_room.end(), peer) == waiting_for_room.end())
+    waiting_for_room.push_back(peer);
+  return admitted;
+}
+
+void Node::Impl::drain() {
+  if (draining) return;  // a send that calls back into the node must not nest a second drain
+  draining = true;
+  const auto ready = [this](std::uint64_t key) { return !busy_peers.contains(key); };
+  for (;;) {
+    const auto now = now_ms();
+    while (auto item = transmit_queue.pop_if(ready)) {
+      auto handle = queued_items.find(item->id);
+      if (handle == queued_items.end()) continue;  // evicted meanwhile
+      const MessageId id = handle->second;
+      queued_items.erase(handle);
+      auto it = outbox.find(id);
+      if (it == outbox.end()) continue;
+      auto& m = it->second;
+      m.qos_handle = 0;
+      if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
+      const auto& route = m.qos_route;
+      if (!transports[static_cast<std::size_t>(route.primary)].transport->session(m.to)) {
+        queues[m.to].rewind();  // its session went away while it waited: looked at again later
+        continue;
+      }
+      transmit(id, m, route, now);
+      if (transports[static_cast<std::size_t>(route.primary)].transport->backlog(m.to) >
+          config.qos_busy_backlog_bytes)
+        busy_peers.insert(item->peer);  // on_drained() makes it ready again
+    }
+    // Room again: the peers a full class turned away take turns to fill it.
+    if (waiting_for_room.empty()) break;
+    std::size_t admitted = 0;
+    auto waiting = std::move(waiting_for_room);
+    waiting_for_room.clear();
+    for (const auto& peer : waiting) admitted += admit(peer, kAdmitPerTurn);
+    if (admitted == 0) break;
+  }
+  draining = false;
+}
+
+void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, std::uint64_t now) {
+  const PeerId& peer = m.to;
+  for (std::uint16_t mask = route.send_mask; mask;) {
+    const int t = std::countr_zero(mask);
+    mask &= static_cast<std::uint16_t>(mask - 1);
+    auto& slot = transports[static_cast<std::size_t>(t)];
+    const auto session = slot.transport->session(peer);
+    if (!session) continue;
+    if (t == route.primary) {
+      if (m.sent_session == session) continue;
+    } else if (std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) !=
+               m.extra_sessions.end()) {
+      continue;
+    }
+    if (!send_record(t, peer, RecordKind::data, m.wire)) continue;
+    slot.sent_durable->inc();
+    if (t == route.primary) {
+      if (m.via >= 0 && m.via != t) {
+        m.failed_from = m.via;
+        m.failover_cause = (m.timed_out >> m.via & 1u) ? 2 : 1;
+        ++m.failovers;
+        ++slot.failovers_to;
+        metrics
+            .counter("p2p_failovers_total", "Durable messages moved to another transport",
+                     {{"from", transports[static_cast<std::size_t>(m.via)].name}, {"to", slot.name}})
+            .inc();
+      }
+      if (m.via != t || m.why != route.why) count_selection(t, route.why);
+      m.via = static_cast<std::int8_t>(t);
+      m.why = route.why;
+      m.sent_session = session;
+      if (!m.first_sent_ms) m.first_sent_ms = now;
+      ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, id, session});
+    } else {
+      m.extra_sessions.push_back(session);
+    }
+    m.state = store::OutboxState::sent;
+    m.updated_ms = now;
+    ++m.attempts;
+  }
+}
+
+}  // namespace hyphae
