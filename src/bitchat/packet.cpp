@@ -96,14 +96,18 @@ std::expected<Packet, std::error_code> decode_exact(ByteView in, const DecodeLim
 }  // namespace
 
 std::expected<Bytes, std::error_code> encode(const Packet& p, const EncodeOptions& options) {
-  if ((p.version != 1 && p.version != 2) || (p.version == 1 && !p.route.empty()) || p.route.size() > 255)
-    return fail(Errc::invalid_argument);
+  // Version 1 has no route: one set on a v1 packet is left out, as the apps do.
+  if ((p.version != 1 && p.version != 2) || p.route.size() > 255) return fail(Errc::invalid_argument);
   const int length_bytes = p.version == 1 ? 2 : 4;
   const std::uint64_t max_length = p.version == 1 ? 0xffffu : 0xffffffffu;
   // A signed packet goes out exactly as it was signed: compressed only if it was then.
   std::optional<Bytes> compressed = p.received_compressed;
-  if (!compressed && options.compress && !p.signature && p.payload.size() <= max_length)
+  if (!compressed && options.compress && !p.signature && p.payload.size() <= max_length) {
     compressed = compress(p.payload);
+    // Worth it only if the frame shrinks, size prefix included.
+    if (compressed && compressed->size() + static_cast<std::size_t>(length_bytes) >= p.payload.size())
+      compressed.reset();
+  }
   Bytes body;
   if (compressed) {
     if (p.payload.size() > max_length) return fail(Errc::too_large);
@@ -117,7 +121,7 @@ std::expected<Bytes, std::error_code> encode(const Packet& p, const EncodeOption
   if (p.recipient) f |= flags::has_recipient;
   if (p.signature) f |= flags::has_signature;
   if (compressed) f |= flags::is_compressed;
-  if (p.version == 2 && !p.route.empty()) f |= flags::has_route;
+  if (p.version == 2 && !p.route.empty()) f |= flags::has_route;  // v1: the route is not encoded
   if (p.rsr) f |= flags::is_rsr;
   Bytes out;
   out.reserve(16 + 16 + 1 + 8 * p.route.size() + body.size() + 64 + 256);

@@ -66,7 +66,8 @@ struct EncodeOptions {
   bool compress = true;  // raw DEFLATE when the payload is eligible and it shrinks
 };
 
-// The frame bytes. Errors: invalid_argument (version not 1 or 2, a route in v1, more than 255 hops),
+// The frame bytes (a route on a v1 packet is left out). Errors: invalid_argument (version not 1 or
+// 2, more than 255 hops),
 // too_large (payload over 64 KiB in v1 or 4 GiB in v2).
 std::expected<Bytes, std::error_code> encode(const Packet& packet, const EncodeOptions& options = {});
 

@@ -95,7 +95,9 @@ std::expected<Announce, std::error_code> decode_announce(ByteView payload) {
         signing = true;
         return true;
       case 0x04:
-        if (v.size() % 8 != 0 || v.size() / 8 > kMaxAnnouncedNeighbours) return false;
+        // A neighbour list of a bad length is ignored (iOS), as is anything past ten IDs.
+        if (v.size() % 8 != 0) return true;
+        if (v.size() / 8 > kMaxAnnouncedNeighbours) v = v.first(8 * kMaxAnnouncedNeighbours);
         for (std::size_t i = 0; i < v.size(); i += 8) {
           ShortId id;
           std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(i), 8, id.begin());
@@ -103,7 +105,7 @@ std::expected<Announce, std::error_code> decode_announce(ByteView payload) {
         }
         return true;
       case 0x05: {
-        if (v.empty() || v.size() > 8) return false;
+        if (v.size() > 8) return false;  // empty: present, no bits (Android)
         std::uint64_t bits = 0;
         for (std::size_t i = 0; i < v.size(); ++i) bits |= std::uint64_t{v[i]} << (8 * i);
         a.capabilities = bits;
@@ -133,7 +135,9 @@ Bytes encode_noise_payload(const NoisePayload& p) {
 
 std::expected<NoisePayload, std::error_code> decode_noise_payload(ByteView plaintext) {
   if (plaintext.empty()) return fail(Errc::truncated);
-  return NoisePayload{plaintext[0], Bytes(plaintext.begin() + 1, plaintext.end())};
+  // 0x09 was a prerelease iOS type for private files: read it as privateFile (0x20).
+  const std::uint8_t type = plaintext[0] == 0x09 ? 0x20 : plaintext[0];
+  return NoisePayload{type, Bytes(plaintext.begin() + 1, plaintext.end())};
 }
 
 std::expected<Bytes, std::error_code> encode_private_message(const PrivateMessage& m) {

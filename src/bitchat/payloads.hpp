@@ -43,6 +43,7 @@ enum class NoisePayloadType : std::uint8_t {
   private_message = 0x01,
   read_receipt = 0x02,
   delivered = 0x03,
+  private_file = 0x20,  // 0x09 (a prerelease alias) decodes as this
 };
 struct NoisePayload {
   std::uint8_t type = 0;

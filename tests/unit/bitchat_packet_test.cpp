@@ -80,9 +80,12 @@ TEST(BitchatPacket, V2RouteSignatureAndPaddingRoundTrip) {
     EXPECT_EQ(back->payload, p.payload);
     EXPECT_EQ(back->ttl, 5);
   }
-  // Version 1 has no route: its has_route flag is ignored, and a route is refused on encode.
+  // Version 1 has no route: a route set on a v1 packet is left out, and has_route is not set.
   p.version = 1;
-  EXPECT_EQ(encode(p).error(), make_error_code(Errc::invalid_argument));
+  auto v1 = encode(p, {.pad = false, .compress = false});
+  ASSERT_TRUE(v1);
+  EXPECT_EQ((*v1)[11] & flags::has_route, 0);
+  EXPECT_TRUE(decode(*v1)->route.empty());
 }
 
 TEST(BitchatPacket, PaddingFollowsTheAppsBlocks) {
