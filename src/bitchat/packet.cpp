@@ -175,6 +175,15 @@ std::error_code sign(Packet& packet, ByteView secret_key) {
   return {};
 }
 
+std::error_code sign_with(Packet& packet, const std::function<Signature(ByteView)>& signer) {
+  if (!packet.received_compressed) packet.received_compressed = compress(packet.payload);
+  packet.signature.reset();
+  auto preimage = signing_bytes(packet);
+  if (!preimage) return preimage.error();
+  packet.signature = signer(*preimage);
+  return {};
+}
+
 std::error_code verify(const Packet& packet, ByteView public_key) {
   if (!packet.signature || public_key.size() != crypto_sign_PUBLICKEYBYTES)
     return make_error_code(Errc::bad_signature);

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <optional>
 #include <system_error>
 #include <vector>
@@ -86,6 +87,8 @@ std::expected<Packet, std::error_code> decode(ByteView frame, const DecodeLimits
 std::expected<Bytes, std::error_code> signing_bytes(const Packet& packet);
 // Signs with a libsodium Ed25519 secret key (64 bytes) and sets packet.signature.
 std::error_code sign(Packet& packet, ByteView ed25519_secret_key);
+// The same with a signer that holds the key (e.g. Identity::sign).
+std::error_code sign_with(Packet& packet, const std::function<Signature(ByteView)>& signer);
 // Checks packet.signature against a 32-byte Ed25519 public key: bad_signature or ok.
 std::error_code verify(const Packet& packet, ByteView ed25519_public_key);
 
