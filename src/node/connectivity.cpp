@@ -34,6 +34,7 @@ void Node::Impl::after_connectivity_input(std::uint64_t changes_before) {
                {{"to", change.online ? "online" : "offline"}})
       .inc();
   metrics.gauge("p2p_online", "").set(change.online ? 1 : 0);
+  reroute_all();  // offline-only transports become candidates, or internet ones again
 }
 
 void Node::Impl::report_link_connectivity() {

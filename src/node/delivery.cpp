@@ -355,6 +355,13 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
       seen.erase(p.message.id);
       awaiting_commit.erase(p.message.id);
     }
+    // Close the sessions they came in on: their senders resend everything unacknowledged when the
+    // session is made again (an ack timeout alone does not resend on the only transport).
+    for (const auto& p : batch)
+      if (p.ack.transport >= 0 && transports[static_cast<std::size_t>(p.ack.transport)].transport->session(
+                                      p.ack.peer) == p.ack.session)
+        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(p.ack.peer,
+                                                                              "inbox commit failed; resend");
     std::erase_if(extra_ack_waiters, [&](const auto& w) { return !awaiting_commit.contains(w.first); });
     return;
   }
@@ -404,9 +411,11 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
     auto& m = it->second;
     // The first ack wins; a redundant send credits the transport it came back over.
     if (m.redundancy > 1) ++slot.wins;
-    if (m.via != transport) {
+    // A redundant send is credited to the copy whose ack came first. A single copy keeps the
+    // transport that carried it (the receiver may ack over any live session).
+    if (m.redundancy > 1 && m.via != transport) {
       m.via = static_cast<std::int8_t>(transport);
-      if (m.redundancy > 1) m.why = router::Reason::none;
+      m.why = router::Reason::none;
     }
     leave_pending(it->second);
     it->second.state = store::OutboxState::delivered;

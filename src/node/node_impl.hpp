@@ -74,7 +74,6 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     metrics::Histogram* latency = nullptr;
     std::array<metrics::Counter*, 64> selections{};  // by router::Reason, created on first use
   };
-  std::vector<TransportSlot> transports;
   std::expected<void, std::string> make_transports();
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
@@ -100,6 +99,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // Sends an ack record of ids: on the target's session if still live, else on any live one.
   void send_acks(const AckTarget& target, ByteView ids);
   void check_ack_deadlines(std::uint64_t now);
+  // After a change that can alter every route (connectivity, power, availability): every waiting
+  // message is looked at again.
+  void reroute_all();
   void on_ack_timeout(const MessageId& id, std::uint64_t now);
   // TransportSink.
   void on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) override;
@@ -152,6 +154,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint8_t priority = 2;
     router::Reason why = router::Reason::none;
     std::uint64_t qos_handle = 0;     // its item in the transmit queue (0: not queued there)
+    std::uint32_t send_seq = 0;       // transmissions on a primary transport so far
     Route qos_route;                  // the route chosen when it entered the transmit queue
     std::int8_t failed_from = -1;     // the transport it last failed over from
     std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
@@ -269,6 +272,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint64_t due_ms;
     MessageId id;
     std::uint64_t session;
+    std::uint32_t send_seq;  // the transmission it was set for (a resend on the same session has another)
   };
   std::deque<AckDeadline> ack_deadlines;
   std::unordered_set<MessageId> seen;
@@ -324,6 +328,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   } meters{};
   void init_metrics();
   std::function<void(const MessageId&)> delivered_observer;
+  // Last, so it is destroyed first: a transport's callbacks may touch every member above.
+  std::vector<TransportSlot> transports;
 };
 
 }  // namespace hyphae

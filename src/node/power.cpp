@@ -44,12 +44,7 @@ void Node::Impl::apply_power() {
   for (const auto& r : power_policy.reasons) why += (why.empty() ? "" : "; ") + r;
   log->info("power: battery {}, thermal {}: {}", power::to_string(power_policy.battery_level),
             power::to_string(power_policy.thermal_level), why);
-  // The routes change with the battery: look at every waiting message again.
-  for (auto& [peer, queue] : queues) queue.rewind();
-  std::vector<PeerId> with_sessions;
-  for (const auto& [peer, state] : peers)
-    if (state.sessions) with_sessions.push_back(peer);
-  for (const auto& peer : with_sessions) pump(peer);
+  reroute_all();  // the routes change with the battery
 }
 
 void Node::Impl::tick_power(std::uint64_t now) {

@@ -18,29 +18,39 @@ void Node::Impl::pump(const PeerId& peer) {
   drain();
 }
 
+namespace {
+// Whether a copy of m already went out on this session (as the primary or a redundant copy).
+bool carried_on(const Node::Impl::OutMsg& m, std::uint64_t session) {
+  return session == m.sent_session ||
+         std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) != m.extra_sessions.end();
+}
+}  // namespace
+
 bool Node::Impl::needs_send(const OutMsg& m, const PeerId& peer, const Route& route) const {
-  // In flight on a session that is still up and has not timed out: let it be, even if the route
-  // would now choose another transport (no duplicate for a change of mind).
-  if (m.state == store::OutboxState::sent && m.redundancy == 1 && m.via >= 0 &&
-      !(m.timed_out >> m.via & 1u) &&
-      transports[static_cast<std::size_t>(m.via)].transport->session(peer) == m.sent_session)
+  const auto owed = [&] {  // a chosen live session that has no copy yet
+    for (std::uint16_t mask = route.send_mask; mask; mask &= static_cast<std::uint16_t>(mask - 1)) {
+      const auto s = transports[static_cast<std::size_t>(std::countr_zero(mask))].transport->session(peer);
+      if (s && !carried_on(m, s)) return true;
+    }
     return false;
-  for (std::uint16_t mask = route.send_mask; mask; mask &= static_cast<std::uint16_t>(mask - 1)) {
-    const int t = std::countr_zero(mask);
-    const auto session = transports[static_cast<std::size_t>(t)].transport->session(peer);
-    if (!session) continue;
-    if (t == route.primary
-            ? m.sent_session != session
-            : std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) == m.extra_sessions.end())
-      return true;
-  }
-  return false;
+  };
+  // In flight on a session that is still up and has not timed out: let it be, even if the route
+  // would now choose another transport (no duplicate for a change of mind); a redundant send may
+  // still owe copies.
+  if (m.state == store::OutboxState::sent && m.via >= 0 && !(m.timed_out >> m.via & 1u) &&
+      transports[static_cast<std::size_t>(m.via)].transport->session(peer) == m.sent_session)
+    return m.redundancy > 1 && owed();
+  return owed();
 }
 
 std::size_t Node::Impl::admit(const PeerId& peer, std::size_t limit) {
   auto ps = peers.find(peer);
   if (ps == peers.end() || ps->second.sessions == 0) return 0;
   const auto key = fairness_key(peer);
+  // A busy peer's messages wait in the queue, but at most a quarter of a class each (EMERGENCY
+  // excepted), so one slow or stalled peer never holds up the others; the rest wait in the outbox
+  // and on_drained pumps the peer again.
+  const bool busy = busy_peers.contains(key);
   const auto now = now_ms();
   std::size_t admitted = 0;
   bool turned_away = false;
@@ -64,7 +74,19 @@ std::size_t Node::Impl::admit(const PeerId& peer, std::size_t limit) {
       if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
       if (m.qos_handle) continue;  // already in the transmit queue
       auto route = route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, m.timed_out, now);
+      if (route.primary < 0 && m.timed_out) {
+        // Nothing left but the transports that timed out for it: go back to waiting on them (its
+        // copy there may still be acked), rather than on a fallback that has gone.
+        m.timed_out = 0;
+        if (m.via >= 0 && m.sent_session &&
+            transports[static_cast<std::size_t>(m.via)].transport->session(peer) == m.sent_session)
+          m.state = store::OutboxState::sent;
+        route = route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, 0, now);
+      }
       if (route.primary < 0 || !needs_send(m, peer, route)) continue;  // waits, or already on its way
+      if (busy && cls != qos::Priority::emergency &&
+          transmit_queue.peer_depth(key, cls) >= std::max<std::size_t>(1, config.qos_capacity[p] / 4))
+        break;
       const auto handle = next_queue_handle++;
       auto pushed = transmit_queue.push(qos::Item{handle, key, m.wire.size()}, cls);
       if (!pushed.accepted()) {  // the class is full: the rest of this lane waits in the outbox
@@ -93,6 +115,8 @@ std::size_t Node::Impl::admit(const PeerId& peer, std::size_t limit) {
       }
     }
   }
+  // Stopped at the per-turn limit with more to go: it waits for room like a turned-away peer.
+  if (admitted >= limit && !busy) turned_away = true;
   if (turned_away &&
       std::find(waiting_for_room.begin(), waiting_for_room.end(), peer) == waiting_for_room.end())
     waiting_for_room.push_back(peer);
@@ -117,7 +141,10 @@ void Node::Impl::drain() {
       if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
       const auto& route = m.qos_route;
       if (!transports[static_cast<std::size_t>(route.primary)].transport->session(m.to)) {
-        queues[m.to].rewind();  // its session went away while it waited: looked at again later
+        // Its session went away while it waited: routed again in this drain (another transport).
+        queues[m.to].rewind();
+        if (std::find(waiting_for_room.begin(), waiting_for_room.end(), m.to) == waiting_for_room.end())
+          waiting_for_room.push_back(m.to);
         continue;
       }
       transmit(id, m, route, now);
@@ -144,16 +171,16 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
     auto& slot = transports[static_cast<std::size_t>(t)];
     const auto session = slot.transport->session(peer);
     if (!session) continue;
-    if (t == route.primary) {
-      if (m.sent_session == session) continue;
-    } else if (std::find(m.extra_sessions.begin(), m.extra_sessions.end(), session) !=
-               m.extra_sessions.end()) {
-      continue;
-    }
+    if (carried_on(m, session)) continue;
     if (!send_record(t, peer, RecordKind::data, m.wire)) continue;
     slot.sent_durable->inc();
     if (t == route.primary) {
-      if (m.via >= 0 && m.via != t) {
+      // A failover: the copy on the transport that carried it timed out or lost its session.
+      const bool moved = m.via >= 0 && m.via != t;
+      const bool via_failed =
+          moved && ((m.timed_out >> m.via & 1u) ||
+                    transports[static_cast<std::size_t>(m.via)].transport->session(peer) != m.sent_session);
+      if (via_failed) {
         m.failed_from = m.via;
         m.failover_cause = (m.timed_out >> m.via & 1u) ? 2 : 1;
         ++m.failovers;
@@ -167,8 +194,9 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
       m.via = static_cast<std::int8_t>(t);
       m.why = route.why;
       m.sent_session = session;
+      ++m.send_seq;
       if (!m.first_sent_ms) m.first_sent_ms = now;
-      ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, id, session});
+      ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, id, session, m.send_seq});
     } else {
       m.extra_sessions.push_back(session);
     }

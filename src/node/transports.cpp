@@ -298,7 +298,7 @@ void Node::Impl::check_ack_deadlines(std::uint64_t now) {
     ack_deadlines.pop_front();
     auto it = outbox.find(d.id);
     if (it == outbox.end() || it->second.state != store::OutboxState::sent ||
-        it->second.sent_session != d.session)
+        it->second.sent_session != d.session || it->second.send_seq != d.send_seq)
       continue;
     on_ack_timeout(d.id, now);
     if (it->second.state == store::OutboxState::queued &&
@@ -325,11 +325,9 @@ void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
   if (!config.enable_failover) return;
   if (m.failovers >= config.max_retry_attempts || now - m.first_sent_ms > config.failover_timeout_ms) return;
   const auto timed_out = static_cast<std::uint16_t>(m.timed_out | (1u << t));
-  // Fail over only if another transport has a session to the peer; otherwise keep waiting here.
-  bool other = false;
-  for (std::size_t i = 0; i < transports.size(); ++i)
-    if (!(timed_out >> i & 1u) && transports[i].transport->session(m.to)) other = true;
-  if (!other) return;
+  // Fail over only if the route (preference, size, policy) has another transport for it now;
+  // otherwise it keeps waiting for its ack here.
+  if (route_for(m.to, m.wire.size(), m.priority, m.preference, m.redundancy, timed_out, now).primary < 0) return;
   m.timed_out = timed_out;
   m.state = store::OutboxState::queued;
 }
@@ -424,18 +422,21 @@ void Node::Impl::on_availability(Transport& t, bool available, const std::string
   log->info("transport {} is {}: {}", transports[static_cast<std::size_t>(i)].name,
             available ? "available" : "unavailable", reason);
   report_link_connectivity();
-  for (auto& [peer, queue] : queues) {
-    if (!available) {
-      // Whatever it was carrying goes out again over the others.
+  if (!available) {
+    // Whatever it was carrying goes out again over the others.
+    for (auto& [peer, queue] : queues)
       for (auto& lane : queue.lanes)
         for (auto& id : lane.ids) {
           auto it = outbox.find(id);
           if (it != outbox.end() && it->second.state == store::OutboxState::sent && it->second.via == i)
             it->second.state = store::OutboxState::queued, it->second.sent_session = 0;
         }
-    }
-    queue.rewind();
   }
+  reroute_all();
+}
+
+void Node::Impl::reroute_all() {
+  for (auto& [peer, queue] : queues) queue.rewind();
   if (!running) return;
   std::vector<PeerId> with_sessions;
   for (const auto& [peer, state] : peers)

@@ -371,6 +371,11 @@ std::size_t Scheduler::depth(Priority priority) const noexcept {
   return i < kPriorityCount ? lanes_[i]->depth : 0;
 }
 
+std::size_t Scheduler::peer_depth(std::uint64_t peer, Priority priority) const noexcept {
+  const std::size_t i = index_of(priority);
+  return i < kPriorityCount ? lanes_[i]->peer_count(peer) : 0;
+}
+
 std::size_t Scheduler::size() const noexcept {
   std::size_t n = 0;
   for (const auto& lane : lanes_) n += lane->depth;

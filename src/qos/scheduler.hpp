@@ -113,6 +113,8 @@ class Scheduler {
   // Pushes into `priority` that would be accepted right now without eviction.
   std::size_t free_slots(Priority priority) const noexcept;
   std::size_t depth(Priority priority) const noexcept;
+  // Items one peer has queued in a class.
+  std::size_t peer_depth(std::uint64_t peer, Priority priority) const noexcept;
   std::size_t size() const noexcept;
   bool empty() const noexcept { return size() == 0; }
   Stats stats() const;

@@ -1,0 +1,362 @@
+// The node's send path over two in-test transports ("a" and "b", a fake type registered in the
+// builtin registry): failover, ack timeouts, the QoS transmit queue and re-routing, in cases where a
+// message used to be stranded in `queued` while a usable session existed, or sent twice.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/identity.hpp"
+#include "node/node.hpp"
+#include "testnet/local_node.hpp"
+#include "transport/transport.hpp"
+
+namespace hyphae {
+namespace {
+
+using transport::RecordKind;
+using transport::TransportSink;
+
+struct Fake;
+std::map<std::string, Fake*>& fakes() {
+  static std::map<std::string, Fake*> m;
+  return m;
+}
+
+struct Fake final : transport::Transport {
+  struct Sent {
+    PeerId peer;
+    RecordKind kind;
+    Bytes body;
+    std::uint64_t session;
+  };
+  std::string name_;
+  router::Capabilities caps_;
+  TransportSink* sink;
+  bool up = true;
+  std::map<PeerId, std::uint64_t> sessions;
+  std::map<PeerId, std::size_t> backlogs;
+  std::vector<Sent> sent;
+
+  Fake(std::string n, router::Capabilities c, TransportSink* s) : name_(std::move(n)), caps_(c), sink(s) {
+    fakes()[name_] = this;
+  }
+  ~Fake() override {
+    if (fakes()[name_] == this) fakes().erase(name_);
+  }
+  std::string_view name() const override { return name_; }
+  std::string_view type() const override { return "fake"; }
+  const router::Capabilities& capabilities() const override { return caps_; }
+  std::error_code start() override { return {}; }
+  void stop() override {
+    while (!sessions.empty()) close(sessions.begin()->first, "stopped");
+  }
+  bool available() const override { return up; }
+  std::uint64_t session(const PeerId& p) const override {
+    auto it = sessions.find(p);
+    return it == sessions.end() ? 0 : it->second;
+  }
+  bool send(const PeerId& p, RecordKind k, ByteView b) override {
+    auto s = session(p);
+    if (!s) return false;
+    sent.push_back({p, k, Bytes(b.begin(), b.end()), s});
+    return true;
+  }
+  std::size_t backlog(const PeerId& p) const override {
+    auto it = backlogs.find(p);
+    return session(p) && it != backlogs.end() ? it->second : 0;
+  }
+  void close(const PeerId& p, const std::string& reason) override {
+    auto it = sessions.find(p);
+    if (it == sessions.end()) return;
+    auto id = it->second;
+    sessions.erase(it);
+    sink->on_session_down(*this, p, id, reason);
+  }
+  std::optional<transport::SessionInfo> session_info(const PeerId& p) const override {
+    if (!session(p)) return std::nullopt;
+    transport::SessionInfo i;
+    i.id = session(p);
+    return i;
+  }
+  std::vector<PeerId> peers_with_sessions() const override {
+    std::vector<PeerId> out;
+    for (auto& [p, s] : sessions) out.push_back(p);
+    return out;
+  }
+  std::error_code add_addresses(const PeerId&, const std::vector<std::string>&) override { return {}; }
+  void connect_soon(const PeerId&) override {}
+  void tick(std::uint64_t) override {}
+  std::uint16_t listen_port() const override { return 0; }
+  nlohmann::json status_json() const override { return {{"name", name_}, {"available", up}}; }
+
+  std::uint64_t raise(const PeerId& p) {
+    auto id = transport::next_session_id();
+    sessions[p] = id;
+    sink->on_session_up(*this, p, id);
+    return id;
+  }
+  std::size_t data_to(const PeerId& p) const {
+    std::size_t n = 0;
+    for (auto& s : sent)
+      if (s.peer == p && s.kind == RecordKind::data) ++n;
+    return n;
+  }
+};
+
+void register_fake() {
+  static bool done = [] {
+    transport::TransportRegistry::builtin().add(
+        "fake",
+        [](transport::TransportContext ctx)
+            -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+          auto base = router::Capabilities::direct_tcp_preset();
+          base.mtu = 1 << 20;
+          base.max_message_size = 1 << 20;
+          base.requires_internet = false;
+          auto caps = transport::apply_capability_options(base, ctx.options);
+          if (!caps) return std::unexpected(caps.error());
+          return std::make_unique<Fake>(ctx.name, *caps, ctx.sink);
+        });
+    return true;
+  }();
+  (void)done;
+}
+
+struct Hosted {
+  boost::asio::io_context io;
+  TempDir dir{"hyphae-routing-test-"};
+  std::unique_ptr<Node> node;
+  explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
+    register_fake();
+    NodeConfig config;
+    config.data_dir = dir.path();
+    config.log_level = "off";
+    config.transports["tcp"].enabled = false;
+    config.transports["a"].options["type"] = "fake";
+    config.transports["b"].options["type"] = "fake";
+    config.ack_timeout_ms = 100;
+    config.power_sysfs_root = dir.path().string();  // no readings
+    if (tune) tune(config);
+    auto created = Node::create(io.get_executor(), config);
+    if (!created) throw std::runtime_error(created.error());
+    node = std::move(*created);
+    on([&] { EXPECT_FALSE(node->start()); });
+  }
+  ~Hosted() {
+    on([&] { node->stop(); });
+  }
+  void on(std::function<void()> f) {
+    boost::asio::post(node->executor(), f);
+    io.run_for(std::chrono::milliseconds(20));
+  }
+  void run_ms(int ms) { io.run_for(std::chrono::milliseconds(ms)); }
+  Fake& a() { return *fakes().at("a"); }
+  Fake& b() { return *fakes().at("b"); }
+  MessageId send(const PeerId& to, SendOptions o = {}) {
+    std::optional<std::expected<MessageId, std::error_code>> r;
+    on([&] { node->send(to, Bytes{1, 2, 3}, o, [&](auto x) { r = x; }); });
+    for (int i = 0; i < 100 && !r; ++i) run_ms(10);
+    EXPECT_TRUE(r && *r);
+    return **r;
+  }
+  std::string state(const MessageId& id) {
+    std::string s;
+    on([&] { s = node->status(id)->state; });
+    return s;
+  }
+};
+
+PeerId some_peer() {
+  return Identity::generate().peer_id();
+}
+
+TEST(NodeRouting, AForcedTransportWhoseAckTimesOutKeepsWaitingOnIt) {
+  Hosted h;
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.b().raise(p);
+  });
+  SendOptions o;
+  o.transport = "a";
+  auto id = h.send(p, o);
+  EXPECT_EQ(h.a().data_to(p), 1u);
+  h.run_ms(1500);                   // 15 ack timeouts' worth
+  EXPECT_EQ(h.state(id), "sent");   // still waiting for its ack on a, not queued with a excluded
+  EXPECT_EQ(h.b().data_to(p), 0u);  // and never on b
+}
+
+TEST(NodeRouting, AfterItsFallbackDiesAMessageGoesBackToTheTransportThatTimedOut) {
+  Hosted h;
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.b().raise(p);
+  });
+  auto id = h.send(p);
+  const bool first_on_a = h.a().data_to(p) == 1;
+  h.run_ms(400);  // the ack times out: failover to the other transport
+  EXPECT_EQ(first_on_a ? h.b().data_to(p) : h.a().data_to(p), 1u);
+  h.on([&] {
+    if (first_on_a)
+      h.b().close(p, "gone");
+    else
+      h.a().close(p, "gone");
+  });
+  h.run_ms(300);
+  EXPECT_EQ(h.state(id), "sent");  // waiting on the live session again, not stranded in queued
+}
+
+TEST(NodeRouting, MessagesWaitingInTheTransmitQueueMoveWhenTheirSessionIsLost) {
+  Hosted h([](NodeConfig& c) {
+    c.qos_busy_backlog_bytes = 10;
+    c.ack_timeout_ms = 100000;
+  });
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.a().backlogs[p] = 1000;  // busy after the first send
+  });
+  std::vector<MessageId> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(h.send(p));
+  EXPECT_EQ(h.a().data_to(p), 1u);
+  h.on([&] { h.b().raise(p); });
+  h.on([&] { h.a().close(p, "lost"); });
+  h.run_ms(200);
+  std::size_t queued = 0;
+  for (auto& id : ids) queued += h.state(id) == "queued";
+  EXPECT_EQ(queued, 0u);
+  EXPECT_EQ(h.b().data_to(p), 5u);  // all five, the one lost in flight included
+}
+
+TEST(NodeRouting, ABusyPeerDoesNotHoldUpOthers) {
+  Hosted h([](NodeConfig& c) {
+    c.qos_busy_backlog_bytes = 10;
+    c.qos_capacity = {10, 50, 4, 500};
+    c.ack_timeout_ms = 100000;
+  });
+  auto p = some_peer(), q = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.a().raise(q);
+    h.a().backlogs[p] = 1000;
+  });
+  for (int i = 0; i < 10; ++i) h.send(p);
+  auto qid = h.send(q);
+  h.run_ms(100);
+  EXPECT_EQ(h.a().data_to(p), 1u);  // busy after one
+  EXPECT_EQ(h.a().data_to(q), 1u);  // q's message went out although p fills its share
+  EXPECT_EQ(h.state(qid), "sent");
+  // Once p's transport drains, the rest of p's messages follow.
+  h.on([&] {
+    h.a().backlogs[p] = 0;
+    h.a().sink->on_drained(h.a(), p);
+  });
+  EXPECT_EQ(h.a().data_to(p), 10u);
+}
+
+TEST(NodeRouting, GoingOnlineSendsWhatWaitedForAnInternetTransport) {
+  Hosted h([](NodeConfig& c) {
+    c.connectivity = "offline";
+    c.transports["a"].options["caps.requires_internet"] = "true";
+  });
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.b().raise(p);
+  });
+  SendOptions o;
+  o.transport = "a";
+  auto id = h.send(p, o);
+  EXPECT_EQ(h.a().data_to(p), 0u);  // offline: a cannot carry it
+  h.on([&] { h.node->set_connectivity_override(true); });
+  EXPECT_EQ(h.a().data_to(p), 1u);
+  EXPECT_EQ(h.state(id), "sent");
+}
+
+TEST(NodeRouting, ARouteChangeDoesNotResendARedundantMessage) {
+  Hosted h([](NodeConfig& c) {
+    c.ack_timeout_ms = 100000;
+    c.transports["b"].options["caps.offline_capable"] = "true";
+    c.transports["b"].options["caps.requires_internet"] = "false";
+    c.transports["b"].options["caps.typical_latency_ms"] = "5000";
+    c.connectivity = "online";
+    c.optimize_for = router::Optimize::latency;
+  });
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.b().raise(p);
+  });
+  SendOptions o;
+  o.redundancy = 2;
+  h.send(p, o);
+  EXPECT_EQ(h.a().data_to(p), 1u);
+  EXPECT_EQ(h.b().data_to(p), 1u);
+  h.on([&] { h.node->set_power_overrides(0.15, false, std::nullopt); });  // now b is preferred
+  h.on([&] { h.node->set_power_overrides(std::nullopt, std::nullopt, std::nullopt); });
+  EXPECT_EQ(h.a().data_to(p), 1u);  // both copies are still in flight: nothing sent again
+  EXPECT_EQ(h.b().data_to(p), 1u);
+}
+
+TEST(NodeRouting, PeersTurnedAwayByAFullClassAreAdmittedUntilTheirLanesAreEmpty) {
+  Hosted h([](NodeConfig& c) {
+    c.qos_busy_backlog_bytes = 10;
+    c.qos_capacity = {10, 50, 40, 500};
+    c.ack_timeout_ms = 100000;
+  });
+  auto p = some_peer(), q = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.a().raise(q);
+    h.a().backlogs[p] = 1000;
+  });
+  for (int i = 0; i < 41; ++i) h.send(p);
+  for (int i = 0; i < 100; ++i) h.send(q);
+  h.on([&] {
+    h.a().backlogs[p] = 0;
+    h.a().sink->on_drained(h.a(), p);
+  });
+  h.run_ms(100);
+  EXPECT_EQ(h.a().data_to(q), 100u);
+  EXPECT_EQ(h.a().data_to(p), 41u);
+}
+
+TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
+  Hosted h([](NodeConfig& c) { c.ack_timeout_ms = 1000; });
+  auto p = some_peer();
+  h.on([&] {
+    h.a().raise(p);
+    h.b().raise(p);
+  });
+  auto id = h.send(p);
+  const bool on_a = h.a().data_to(p) == 1;
+  auto& first = on_a ? h.a() : h.b();
+  auto& other = on_a ? h.b() : h.a();
+  h.run_ms(600);
+  // The first transport goes away and comes back on the same session; the other is lost meanwhile.
+  h.on([&] {
+    first.up = false;
+    first.sink->on_availability(first, false, "test");
+  });
+  EXPECT_EQ(other.data_to(p), 1u);
+  h.on([&] { other.close(p, "gone"); });
+  h.on([&] {
+    first.up = true;
+    first.sink->on_availability(first, true, "test");
+  });
+  EXPECT_EQ(first.data_to(p), 2u);  // resent on the same session
+  h.on([&] { other.raise(p); });
+  const auto copies_on_other = other.data_to(p);
+  h.run_ms(600);                                 // past the first send's deadline, before the resend's
+  EXPECT_EQ(other.data_to(p), copies_on_other);  // no early failover
+  EXPECT_EQ(h.state(id), "sent");
+}
+
+}  // namespace
+}  // namespace hyphae
