@@ -70,7 +70,8 @@ struct Fake final : transport::Transport {
     auto it = backlogs.find(p);
     return session(p) && it != backlogs.end() ? it->second : 0;
   }
-  void close(const PeerId& p, const std::string& reason) override {
+  void close(const PeerId& peer, const std::string& reason) override {
+    const PeerId p = peer;  // the caller's reference may be the map key erased below
     auto it = sessions.find(p);
     if (it == sessions.end()) return;
     auto id = it->second;
