@@ -253,7 +253,16 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
     return done(std::unexpected(make_error_code(Errc::too_large)));
   if (!known_transport(options.transport))
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
-  auto route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, 0, 0);
+  // Real-time traffic over the one live session there is needs no selection (the common case).
+  Route route;
+  auto ps = peers.find(to);
+  if (ps != peers.end() && std::has_single_bit(ps->second.sessions) && options.transport.empty()) {
+    const int only = std::countr_zero(ps->second.sessions);
+    const auto& t = *transports[static_cast<std::size_t>(only)].transport;
+    if (t.available() && payload.size() <= t.capabilities().max_message_size) route.primary = only;
+  }
+  if (route.primary < 0)
+    route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, 0, 0);
   if (route.primary < 0) return done(std::unexpected(make_error_code(Errc::no_link)));
   auto& slot = transports[static_cast<std::size_t>(route.primary)];
   if (slot.transport->backlog(to) > kMaxLinkBacklog)
@@ -361,7 +370,7 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
       if (p.ack.transport >= 0 && transports[static_cast<std::size_t>(p.ack.transport)].transport->session(
                                       p.ack.peer) == p.ack.session)
         transports[static_cast<std::size_t>(p.ack.transport)].transport->close(p.ack.peer,
-                                                                              "inbox commit failed; resend");
+                                                                               "inbox commit failed; resend");
     std::erase_if(extra_ack_waiters, [&](const auto& w) { return !awaiting_commit.contains(w.first); });
     return;
   }
