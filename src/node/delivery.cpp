@@ -117,6 +117,12 @@ void Node::Impl::load_from_store() {
     m.attempts = row.attempts;
     m.stored_attempts = row.attempts;
     m.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 3));
+    m.redundancy = static_cast<std::uint8_t>(std::clamp<int>(row.redundancy, 1, 8));
+    if (!row.preference.empty() && !known_transport(row.preference))
+      log->warn("outbox message {} asked for transport '{}', which this node no longer has: routed freely",
+                to_hex(row.id), row.preference);
+    else
+      m.preference = row.preference;
     pending_count += 1;
     pending_bytes += m.wire.size();
     outbox.emplace(id, std::move(m));
@@ -204,6 +210,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     row.to = peer_bytes(to);
     row.envelope = encode_envelope(env);
     row.priority = static_cast<int>(options.priority);
+    row.preference = options.transport;
+    row.redundancy = options.redundancy;
     row.created_ms = now;
     row.updated_ms = now;
     row.expires_ms = now + std::uint64_t{ttl} * 1000;

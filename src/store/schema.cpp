@@ -144,11 +144,19 @@ constexpr const char* kV4 = R"sql(
 ALTER TABLE outbox ADD COLUMN transport_reason TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 5: what the sender asked for survives a restart: the transport it forced (empty: chosen
+// per message) and how many transports carry it at once.
+constexpr const char* kV5 = R"sql(
+ALTER TABLE outbox ADD COLUMN preference TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN redundancy INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
     {3, "envelopes_apart", kV3},
     {4, "outbox_transport_reason", kV4},
+    {5, "outbox_preference_redundancy", kV5},
 };
 
 constexpr const char* kAuditTable =

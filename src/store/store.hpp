@@ -46,6 +46,8 @@ struct OutboxRow {
   std::string reason;
   std::uint32_t attempts = 0;
   std::uint64_t updated_ms = 0;
+  std::string preference;  // SendOptions::transport: the forced transport, empty for none
+  int redundancy = 1;      // transports that carry it at once
 };
 
 // A state change of an outbox row. An empty transport keeps the stored transport and

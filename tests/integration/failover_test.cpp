@@ -122,6 +122,22 @@ TEST(Failover, APreferenceForcesItsTransportAndNothingAtAllLeavesItInTheOutbox) 
   EXPECT_TRUE(bad.body.contains("error"));
 }
 
+TEST(Failover, AForcedTransportIsKeptAcrossARestart) {
+  TwoTransportPair p;
+  p.fault("tcp", {{"mode", "dead"}});
+  p.fault("lan", {{"mode", "dead"}});
+  ASSERT_TRUE(wait_until([&] { return TwoTransportPair::sessions(p.a).empty(); }, std::chrono::seconds(10)));
+  auto id = p.send("only over the mesh, even after a restart", {{"transport", "lan"}});
+  EXPECT_EQ(p.status(id)["status"], "queued");
+  p.a.stop();  // the outbox row keeps the preference (schema v5); the faults do not survive
+  p.a.start();
+  ASSERT_TRUE(wait_until([&] { return p.delivered(id); }, std::chrono::seconds(15))) << p.status(id).dump();
+  EXPECT_EQ(p.status(id)["transport"], "lan");  // tcp would win on latency without the preference
+  EXPECT_NE(p.status(id)["transport_reason"].get<std::string>().find("transport_preference"),
+            std::string::npos)
+      << p.status(id).dump();
+}
+
 TEST(Fragmentation, MessagesLargerThanATransportsMtuCrossInFragments) {
   // lan carries at most 300 bytes per record: envelopes and ack lists are cut to fit.
   TwoTransportPair p("      mtu: 300\n      max_message_size: 30000\n");

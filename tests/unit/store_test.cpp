@@ -246,7 +246,7 @@ TEST_F(StoreMigration, V3ToV4AddsTransportReasonAndKeepsEveryRow) {
   {
     auto s = open_ok();
     ASSERT_TRUE(s);
-    EXPECT_EQ(s->schema_version(), 4);
+    EXPECT_EQ(s->schema_version(), Store::latest_schema_version());  // v4, then v5
     auto pending = s->pending_outbox_all(SIZE_MAX);
     ASSERT_EQ(pending.size(), 1u);
     EXPECT_EQ(pending[0].id, sent);
@@ -257,6 +257,8 @@ TEST_F(StoreMigration, V3ToV4AddsTransportReasonAndKeepsEveryRow) {
     EXPECT_EQ(pending[0].expires_ms, 70u);
     EXPECT_EQ(pending[0].transport, "tcp");
     EXPECT_EQ(pending[0].transport_reason, "");  // rows from before v4 have no reason
+    EXPECT_EQ(pending[0].preference, "");        // nor (v5) a preference
+    EXPECT_EQ(pending[0].redundancy, 1);
     EXPECT_EQ(pending[0].attempts, 2u);
     EXPECT_EQ(pending[0].updated_ms, 9u);
     auto d = s->outbox_get(delivered);
@@ -963,5 +965,40 @@ TEST(StoreFastPath, IdleSubmitCommitsOnTheCallerThreadAndKeepsOrder) {
   fs::remove_all(dir);
 }
 
+}  // namespace
+}  // namespace hyphae::store
+
+namespace hyphae::store {
+namespace {
+TEST(StoreOutboxV5, PreferenceAndRedundancySurviveAReopen) {
+  auto dir = std::filesystem::temp_directory_path() / ("hyphae_store_pref_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  MessageKey id{};
+  id[0] = 0x42;
+  {
+    auto s = Store::open(dir / "h.db");
+    ASSERT_TRUE(s);
+    WriteBatch b;
+    OutboxRow row;
+    row.id = id;
+    row.to = Bytes{1, 2, 3};
+    row.envelope = Bytes{0xee};
+    row.preference = "lan";
+    row.redundancy = 2;
+    b.outbox_inserts.push_back(row);
+    ASSERT_FALSE((*s)->apply(b));
+  }
+  auto s = Store::open(dir / "h.db");
+  ASSERT_TRUE(s);
+  auto pending = (*s)->pending_outbox_all(SIZE_MAX);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].preference, "lan");
+  EXPECT_EQ(pending[0].redundancy, 2);
+  auto got = (*s)->outbox_get(id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->preference, "lan");
+  std::filesystem::remove_all(dir);
+}
 }  // namespace
 }  // namespace hyphae::store
