@@ -4,6 +4,8 @@
 // delivered message, and latency; the same under 20 % node churn. Printed beside naive flooding
 // (every node relays every new packet to every link at once) measured in the same run, plus the
 // simulator's speed (simulated seconds per wall second). Usage: bitchat_sim_bench [--quick]
+// HYPHAE_SIM_VARIANTS=1 first prints the ablation behind docs/bitchat.md: coverage pruning, TTL
+// upgrade and jitter, each on and off.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -395,12 +395,7 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
       if (!body["addresses"].is_array())
         co_return error_response(req, http::status::bad_request, "'addresses' must be a list");
       for (const auto& a : body["addresses"]) {
-        std::string host;
-        std::uint16_t port = 0;
-        const auto text = a.is_string() ? a.get<std::string>() : std::string();
-        const auto eq = text.find('=');  // "name=address": the address of that transport
-        if (!a.is_string() ||
-            !parse_address(eq == std::string::npos ? text : text.substr(eq + 1), host, port))
+        if (!a.is_string() || !valid_peer_address(a.get<std::string>()))
           co_return error_response(req, http::status::bad_request,
                                    "addresses must be [transport=]host:port or /ip4/../tcp/..");
         addresses.push_back(a.get<std::string>());

@@ -45,6 +45,18 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
   return true;
 }
 
+TransportAddress split_transport_address(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) return {"", text};
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+bool valid_peer_address(const std::string& text) {
+  std::string host;
+  std::uint16_t port = 0;
+  return parse_address(split_transport_address(text).address, host, port);
+}
+
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config) {
   YAML::Node root;
   try {
@@ -256,12 +268,9 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
         peer.id = entry["id"].as<std::string>();
         if (entry["addresses"]) {
           for (const auto& a : entry["addresses"]) {
-            std::string host;
-            std::uint16_t port = 0;
             auto text = a.as<std::string>();
             // "name=address" names the transport the address belongs to (checked at start).
-            auto eq = text.find('=');
-            if (!parse_address(eq == std::string::npos ? text : text.substr(eq + 1), host, port))
+            if (!valid_peer_address(text))
               return std::unexpected(where(file, a, "peers.addresses") +
                                      " is not [transport=]host:port or /ip4/../tcp/..");
             peer.addresses.push_back(text);

@@ -191,9 +191,12 @@ std::string Node::metrics_text() {
   auto& i = *impl_;
   std::size_t queued = 0, in_flight = 0;
   std::array<std::size_t, 4> by_priority{};
-  for (const auto& [id, m] : i.outbox)
+  for (const auto& [id, m] : i.outbox) {  // one pass: by state and by priority
+    if (m.state == store::OutboxState::queued) ++queued;
+    if (m.state == store::OutboxState::sent) ++in_flight;
     if (m.state == store::OutboxState::queued || m.state == store::OutboxState::sent)
       ++by_priority[m.priority & 3];
+  }
   static constexpr const char* kPriorityNames[] = {"emergency", "high", "normal", "low"};
   for (std::size_t p = 0; p < 4; ++p)
     i.metrics
@@ -203,10 +206,6 @@ std::string Node::metrics_text() {
   for (const auto& t : i.transports)
     i.metrics.gauge("p2p_active_connections", "Live sessions", {{"transport", t.name}})
         .set(static_cast<double>(t.transport->peers_with_sessions().size()));
-  for (const auto& [id, m] : i.outbox) {
-    if (m.state == store::OutboxState::queued) ++queued;
-    if (m.state == store::OutboxState::sent) ++in_flight;
-  }
   i.metrics.gauge("p2p_known_peers", "Peers in the address book").set(static_cast<double>(i.peers.size()));
   const std::string depth_help = "Durable messages waiting for an ack, by state";
   i.metrics.gauge("p2p_outbox_depth", depth_help, {{"state", "queued"}}).set(static_cast<double>(queued));

@@ -327,7 +327,8 @@ void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
   const auto timed_out = static_cast<std::uint16_t>(m.timed_out | (1u << t));
   // Fail over only if the route (preference, size, policy) has another transport for it now;
   // otherwise it keeps waiting for its ack here.
-  if (route_for(m.to, m.wire.size(), m.priority, m.preference, m.redundancy, timed_out, now).primary < 0) return;
+  if (route_for(m.to, m.wire.size(), m.priority, m.preference, m.redundancy, timed_out, now).primary < 0)
+    return;
   m.timed_out = timed_out;
   m.state = store::OutboxState::queued;
 }
@@ -453,14 +454,10 @@ std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector
   if (transports.empty()) return Errc::unsupported;
   std::map<int, std::vector<std::string>> by_transport;
   for (const auto& a : addresses) {
-    auto eq = a.find('=');
-    if (eq == std::string::npos) {
-      by_transport[0].push_back(a);
-      continue;
-    }
-    const int i = find_transport(std::string_view(a).substr(0, eq));
+    auto [name, address] = split_transport_address(a);
+    const int i = name.empty() ? 0 : find_transport(name);
     if (i < 0) return Errc::invalid_argument;  // names no transport of this node
-    by_transport[i].push_back(a.substr(eq + 1));
+    by_transport[i].push_back(std::move(address));
   }
   for (const auto& [i, list] : by_transport)
     if (auto ec = transports[static_cast<std::size_t>(i)].transport->add_addresses(peer, list)) return ec;
