@@ -1,0 +1,522 @@
+// MeshNode: peers, announces, Noise sessions, records, pacing and timers (see the header).
+// Public messages, gossip sync, routes and the status view are in mesh_node_public.cpp.
+#include "bitchat/mesh_node.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "bitchat/mesh_node_peer.hpp"
+#include "core/error.hpp"
+
+namespace hyphae::bitchat {
+
+namespace {
+
+bool is_type(const Packet& p, MessageType t) {
+  return p.type == static_cast<std::uint8_t>(t);
+}
+
+constexpr std::uint64_t kSweepMs = 250;
+
+}  // namespace
+
+void MeshNode::Output::append(Output&& other) {
+  for (auto& s : other.sends) sends.push_back(std::move(s));
+  for (auto& e : other.events) events.push_back(std::move(e));
+}
+
+void MeshNode::Output::append(MeshCore::Output&& core) {
+  for (auto& s : core.sends) sends.push_back(std::move(s));
+}
+
+MeshNode::MeshNode(const Identity& identity, MeshNodeOptions options)
+    : identity_(identity),
+      options_(std::move(options)),
+      noise_static_(noise::KeyPair::from_private(identity.x25519_private())),
+      self_(mesh_id_of(noise_static_.pub)),
+      core_([&] {
+        MeshOptions m = options_.mesh;
+        m.self = mesh_id_of(noise::KeyPair::from_private(identity.x25519_private()).pub);
+        return m;
+      }()),
+      reassembler_(options_.reassembly) {}
+
+MeshNode::~MeshNode() = default;
+
+const Key32& MeshNode::noise_public() const {
+  return noise_static_.pub;
+}
+
+std::uint64_t MeshNode::stamp(std::uint64_t now_ms) {
+  last_stamp_ = std::max(now_ms, last_stamp_ + 1);
+  return last_stamp_;
+}
+
+std::uint64_t MeshNode::new_session_id() {
+  return options_.next_session_id ? options_.next_session_id() : ++session_counter_;
+}
+
+MeshNode::Peer& MeshNode::peer_at(const ShortId& id) {
+  auto& slot = peers_[id];
+  if (!slot) {
+    slot = std::make_unique<Peer>();
+    slot->id = id;
+  }
+  return *slot;
+}
+
+MeshNode::Peer* MeshNode::find(const PeerId& peer) {
+  for (auto& [id, p] : peers_)
+    if (p->announce && p->announce->peer_id == peer) return p.get();
+  return nullptr;
+}
+
+const MeshNode::Peer* MeshNode::find(const PeerId& peer) const {
+  return const_cast<MeshNode*>(this)->find(peer);
+}
+
+MeshNode::Output MeshNode::start(std::uint64_t now_ms) {
+  started_ = true;
+  own_tokens_ = options_.own_burst;
+  own_tokens_at_ = now_ms;
+  next_sync_ms_ = now_ms + std::min<std::uint64_t>(options_.sync_interval_ms, 1000);
+  next_sweep_ms_ = now_ms + kSweepMs;
+  return announce(now_ms);
+}
+
+MeshNode::Output MeshNode::stop(std::uint64_t now_ms) {
+  Output out;
+  if (!started_) return out;
+  started_ = false;
+  Packet leave;
+  leave.type = static_cast<std::uint8_t>(MessageType::leave);
+  leave.timestamp_ms = stamp(now_ms);
+  leave.sender = self_;
+  out.append(core_.originate(leave, now_ms));
+  for (auto& [id, p] : peers_) go_down(*p, "mesh node stopped", out);
+  return out;
+}
+
+MeshNode::Output MeshNode::link_up(LinkId link, std::optional<ShortId> claimed, std::uint64_t now_ms) {
+  links_[link] = claimed;
+  core_.link_up(link, claimed);
+  // Tell the new neighbour (and, through it, its side of the mesh) who we are, and fill gaps soon.
+  next_announce_ms_ = std::min(next_announce_ms_, now_ms + 50);
+  next_sync_ms_ = std::min(next_sync_ms_, now_ms + 300);
+  return {};
+}
+
+MeshNode::Output MeshNode::link_down(LinkId link, std::uint64_t now_ms) {
+  links_.erase(link);
+  core_.link_down(link);
+  for (auto& [id, p] : peers_)
+    if (p->via == link) p->via.reset();
+  return {};
+}
+
+MeshNode::Output MeshNode::on_frame(LinkId link, ByteView frame, std::uint64_t now_ms, bool* malformed) {
+  Output out;
+  const auto bad_before = core_.counters().dropped_malformed;
+  auto core_out = core_.on_frame(link, frame, now_ms);
+  if (malformed) *malformed = core_.counters().dropped_malformed != bad_before;
+  for (auto& d : core_out.deliveries) handle(d.packet, d.from, now_ms, out);
+  out.append(std::move(core_out));
+  return out;
+}
+
+void MeshNode::handle(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out) {
+  if (is_type(packet, MessageType::fragment)) {
+    auto whole = reassembler_.accept(packet, now_ms);
+    if (!whole) {
+      ++counters_.fragment_errors;
+      return;
+    }
+    if (!*whole) return;
+    ++counters_.reassembled;
+    if (is_type(**whole, MessageType::fragment)) return;  // never nested
+    handle(**whole, from, now_ms, out);
+    return;
+  }
+  if (packet.type == kChannelMessageType || is_type(packet, MessageType::message))
+    return handle_public(packet, now_ms, out);
+  switch (static_cast<MessageType>(packet.type)) {
+    case MessageType::announce:
+      return handle_announce(packet, from, now_ms, out);
+    case MessageType::noise_handshake:
+      if (packet.recipient == self_) handle_handshake(packet, now_ms, out);
+      return;
+    case MessageType::noise_encrypted:
+      if (packet.recipient == self_) handle_encrypted(packet, now_ms, out);
+      return;
+    case MessageType::request_sync:
+      return handle_sync(packet, from, now_ms, out);
+    case MessageType::leave:
+      if (auto it = peers_.find(packet.sender); it != peers_.end() && !packet.rsr) {
+        it->second->reachable = false;
+        go_down(*it->second, "peer left the mesh", out);
+      }
+      return;
+    default:
+      return;  // types we do not read are still relayed by the core
+  }
+}
+
+void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out) {
+  auto verified = verify_announce(packet, now_ms);
+  if (!verified) {
+    ++counters_.announces_rejected;
+    spdlog::debug("bitchat: announce from {} refused: {}", to_hex(packet.sender), verified.error().message());
+    return;
+  }
+  ++counters_.announces_verified;
+  Peer& p = peer_at(verified->mesh_id);
+  if (p.announce && packet.timestamp_ms < p.announce_ts) return;  // an older copy (gossip sync)
+  const bool key_changed = p.announce && p.announce->announce.noise_key != verified->announce.noise_key;
+  p.announce = std::move(*verified);
+  p.announce_ts = packet.timestamp_ms;
+  remember_public(packet, now_ms);
+  if (key_changed && p.session) {
+    go_down(p, "noise key changed", out);
+    p.session.reset();
+  }
+  if (!packet.rsr) {
+    p.hops = static_cast<std::uint8_t>(kDefaultTtl + 1 - std::min<std::uint8_t>(packet.ttl, kDefaultTtl));
+    p.via = from;
+    if (packet.ttl >= kDefaultTtl) {  // straight from the neighbour at the other end of `from`
+      links_[from] = p.id;
+      core_.set_neighbour(from, p.id);
+      core_.set_neighbour_links(from, p.announce->announce.neighbours);
+    }
+    heard(p, now_ms, out);
+  }
+  update_up(p, now_ms, out);
+  if (!p.session && p.reachable && now_ms >= p.retry_at_ms) {
+    std::size_t sessions = 0;
+    for (const auto& [id, q] : peers_) sessions += q->session ? 1 : 0;
+    if (p.wanted || sessions < options_.eager_sessions) start_handshake(p, now_ms, out);
+  }
+}
+
+void MeshNode::heard(Peer& p, std::uint64_t now_ms, Output& out) {
+  p.last_heard_ms = now_ms;
+  if (!p.reachable) {
+    p.reachable = true;
+    update_up(p, now_ms, out);
+  }
+}
+
+void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
+  const bool should = p.reachable && p.announce && p.session && p.session->established() &&
+                      p.session->remote_static() == p.announce->announce.noise_key;
+  if (should && p.session_id == 0) {
+    p.session_id = new_session_id();
+    MeshEvent e;
+    e.kind = MeshEvent::Kind::peer_up;
+    e.mesh_id = p.id;
+    e.peer = p.announce->peer_id;
+    e.session = p.session_id;
+    out.events.push_back(std::move(e));
+  } else if (!should && p.session_id != 0) {
+    go_down(
+        p,
+        !p.reachable ? "not heard for " + std::to_string(options_.peer_timeout_ms) + " ms" : "session lost",
+        out);
+  }
+}
+
+void MeshNode::go_down(Peer& p, const std::string& reason, Output& out) {
+  if (p.session_id == 0) return;
+  MeshEvent e;
+  e.kind = MeshEvent::Kind::peer_down;
+  e.mesh_id = p.id;
+  if (p.announce) e.peer = p.announce->peer_id;
+  e.session = p.session_id;
+  e.reason = reason;
+  out.events.push_back(std::move(e));
+  p.session_id = 0;
+}
+
+void MeshNode::start_handshake(Peer& p, std::uint64_t now_ms, Output& out) {
+  if (p.session && p.session->established()) go_down(p, "new handshake", out);
+  p.session.emplace(noise_static_, p.id);
+  p.rekey.reset();
+  auto m1 = p.session->start_as_initiator(now_ms);
+  if (!m1) {
+    p.session.reset();
+    ++counters_.handshake_errors;
+    return;
+  }
+  ++counters_.handshakes_started;
+  p.retry_at_ms = now_ms + options_.handshake_timeout_ms;
+  send_handshake(p, std::move(*m1), now_ms, out);
+}
+
+void MeshNode::send_handshake(const Peer& p, Bytes message, std::uint64_t now_ms, Output& out) {
+  Packet packet;
+  packet.type = static_cast<std::uint8_t>(MessageType::noise_handshake);
+  packet.timestamp_ms = stamp(now_ms);
+  packet.sender = self_;
+  packet.recipient = p.id;
+  packet.payload = std::move(message);
+  send_own(std::move(packet), now_ms, out);
+}
+
+void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Output& out) {
+  Peer& p = peer_at(packet.sender);
+  const auto& message = packet.payload;
+  if (p.session && p.session->established()) {
+    // Handshake packets are unauthenticated: the peer (maybe restarted) re-handshakes in a second
+    // session that replaces the first only once it completes.
+    if (message.size() == NoiseSession::kMessage1Len) {
+      p.rekey.emplace(noise_static_, p.id);
+      auto reply = p.rekey->on_handshake(message, now_ms);
+      if (reply && *reply) return send_handshake(p, std::move(**reply), now_ms, out);
+      ++counters_.handshake_errors;
+      p.rekey.reset();
+    } else if (message.size() == NoiseSession::kMessage3Len && p.rekey) {
+      auto done = p.rekey->on_handshake(message, now_ms);
+      if (done && p.rekey->established()) {
+        go_down(p, "re-keyed", out);
+        p.session = std::move(*p.rekey);
+        p.rekey.reset();
+        ++counters_.sessions_established;
+        update_up(p, now_ms, out);
+      } else {
+        ++counters_.handshake_errors;
+        p.rekey.reset();
+      }
+    }
+    return;
+  }
+  if (!p.session) p.session.emplace(noise_static_, p.id);
+  auto reply = p.session->on_handshake(message, now_ms);
+  if (!reply) {
+    ++counters_.handshake_errors;
+    spdlog::debug("bitchat: handshake with {} failed: {}", to_hex(p.id), reply.error().message());
+    if (p.session->failed()) {
+      p.session.reset();
+      p.retry_at_ms = now_ms + options_.handshake_timeout_ms;
+    }
+    return;
+  }
+  if (*reply) send_handshake(p, std::move(**reply), now_ms, out);
+  if (p.session->established()) {
+    ++counters_.sessions_established;
+    p.retry_at_ms = now_ms;
+    update_up(p, now_ms, out);
+  }
+}
+
+void MeshNode::handle_encrypted(const Packet& packet, std::uint64_t now_ms, Output& out) {
+  Peer& p = peer_at(packet.sender);
+  if (!p.session || !p.session->established()) {
+    ++counters_.decrypt_errors;
+    // The peer thinks a session exists that we do not have (we restarted): make a new one.
+    if (p.announce && now_ms >= p.retry_at_ms) start_handshake(p, now_ms, out);
+    return;
+  }
+  auto plain = p.session->decrypt(packet.payload);
+  if (!plain) {
+    ++counters_.decrypt_errors;
+    if (plain.error() == make_error_code(Errc::decrypt_failed) && p.announce && now_ms >= p.retry_at_ms)
+      start_handshake(p, now_ms, out);
+    return;
+  }
+  auto payload = decode_noise_payload(*plain);
+  if (!payload) {
+    ++counters_.decrypt_errors;
+    return;
+  }
+  if (payload->type == kHyphaeRecordPayload) {
+    if (payload->data.empty() || p.session_id == 0) return;
+    ++counters_.records_received;
+    MeshEvent e;
+    e.kind = MeshEvent::Kind::record;
+    e.mesh_id = p.id;
+    e.peer = p.announce->peer_id;
+    e.session = p.session_id;
+    e.record_kind = payload->data[0];
+    e.body.assign(payload->data.begin() + 1, payload->data.end());
+    out.events.push_back(std::move(e));
+  } else if (payload->type == static_cast<std::uint8_t>(NoisePayloadType::private_message)) {
+    ++counters_.app_private_messages;  // a BitChat app's chat message: not for a Hyphae inbox
+  }
+}
+
+std::expected<MeshNode::Output, std::error_code> MeshNode::send_record(const PeerId& peer, std::uint8_t kind,
+                                                                       ByteView body, std::uint64_t now_ms) {
+  Peer* p = find(peer);
+  if (!p || p->session_id == 0) return std::unexpected(make_error_code(Errc::no_link));
+  Bytes data;
+  data.reserve(body.size() + 1);
+  data.push_back(kind);
+  append(data, body);
+  auto wire = p->session->encrypt(encode_noise_payload(NoisePayload{kHyphaeRecordPayload, std::move(data)}));
+  if (!wire) return std::unexpected(wire.error());
+  Packet packet;
+  packet.type = static_cast<std::uint8_t>(MessageType::noise_encrypted);
+  packet.timestamp_ms = stamp(now_ms);
+  packet.sender = self_;
+  packet.recipient = p->id;
+  packet.payload = std::move(*wire);
+  if (packet.payload.size() > 0xFFFF) packet.version = 2;
+  Output out;
+  ++counters_.records_sent;
+  send_own(std::move(packet), now_ms, out);
+  return out;
+}
+
+void MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
+  if (!packet.is_broadcast() && options_.source_routes) {
+    auto route = route_to(*packet.recipient);
+    if (!route.empty()) {
+      packet.version = 2;
+      packet.route = std::move(route);
+    }
+  }
+  auto plain = encode(packet, {.pad = false});
+  if (!plain) return;
+  std::vector<Packet> parts;
+  if (plain->size() > options_.mtu) {
+    FragmentId fid;
+    randombytes_buf(fid.data(), fid.size());
+    auto fragments = fragment_packet(packet, options_.mtu, fid);
+    if (!fragments) {
+      spdlog::warn("bitchat: cannot fragment a {}-byte frame: {}", plain->size(),
+                   fragments.error().message());
+      return;
+    }
+    counters_.fragments_sent += fragments->size();
+    parts = std::move(*fragments);
+  } else {
+    parts.push_back(std::move(packet));
+  }
+  for (auto& part : parts) {
+    const std::size_t bytes = part.payload.size() + 64;
+    if (own_queue_bytes_ + bytes > options_.own_queue_bytes) {
+      ++counters_.own_queue_drops;
+      continue;
+    }
+    own_queue_bytes_ += bytes;
+    own_queue_.push_back(Queued{std::move(part), bytes});
+  }
+  pace(now_ms, out);
+}
+
+void MeshNode::pace(std::uint64_t now_ms, Output& out) {
+  own_tokens_ =
+      std::min(options_.own_burst,
+               own_tokens_ + options_.own_rate *
+                                 static_cast<double>(now_ms - std::min(now_ms, own_tokens_at_)) / 1000.0);
+  own_tokens_at_ = now_ms;
+  while (!own_queue_.empty() && own_tokens_ >= 1) {
+    own_tokens_ -= 1;
+    auto q = std::move(own_queue_.front());
+    own_queue_.pop_front();
+    own_queue_bytes_ -= q.bytes;
+    out.append(core_.originate(q.packet, now_ms));
+  }
+}
+
+MeshNode::Output MeshNode::connect(const PeerId& peer, std::uint64_t now_ms) {
+  Output out;
+  Peer* p = find(peer);
+  if (!p) return out;
+  p->wanted = true;
+  if (p->reachable && (!p->session || p->session->failed()) && now_ms >= p->retry_at_ms)
+    start_handshake(*p, now_ms, out);
+  return out;
+}
+
+MeshNode::Output MeshNode::close(const PeerId& peer, const std::string& reason, std::uint64_t now_ms) {
+  Output out;
+  if (Peer* p = find(peer)) {
+    go_down(*p, reason, out);
+    p->session.reset();
+    p->rekey.reset();
+    p->retry_at_ms = now_ms + options_.handshake_timeout_ms;
+  }
+  return out;
+}
+
+std::uint64_t MeshNode::session(const PeerId& peer) const {
+  const Peer* p = find(peer);
+  return p ? p->session_id : 0;
+}
+
+std::vector<PeerId> MeshNode::peers_up() const {
+  std::vector<PeerId> out;
+  for (const auto& [id, p] : peers_)
+    if (p->session_id) out.push_back(p->announce->peer_id);
+  return out;
+}
+
+MeshNode::Output MeshNode::announce(std::uint64_t now_ms) {
+  Output out;
+  next_announce_ms_ = now_ms + options_.announce_interval_ms;
+  AnnounceOptions a;
+  a.nickname = options_.nickname;
+  for (const auto& [link, neighbour] : links_)
+    if (neighbour && a.neighbours.size() < kMaxAnnouncedNeighbours &&
+        std::find(a.neighbours.begin(), a.neighbours.end(), *neighbour) == a.neighbours.end())
+      a.neighbours.push_back(*neighbour);
+  auto packet = make_announce(identity_, noise_static_.pub, a, stamp(now_ms));
+  if (!packet) return out;
+  ++counters_.announces_sent;
+  remember_public(*packet, now_ms);
+  out.append(core_.originate(*packet, now_ms));  // not paced: it is what keeps us reachable
+  return out;
+}
+
+MeshNode::Output MeshNode::tick(std::uint64_t now_ms) {
+  Output out;
+  if (!started_) return out;
+  out.append(core_.tick(now_ms));
+  pace(now_ms, out);
+  if (now_ms >= next_announce_ms_) out.append(announce(now_ms));
+  if (options_.sync_interval_ms && now_ms >= next_sync_ms_) out.append(request_sync(now_ms));
+  if (now_ms >= next_sweep_ms_) {
+    next_sweep_ms_ = now_ms + kSweepMs;
+    reassembler_.expire(now_ms);
+    std::size_t sessions = 0;
+    for (const auto& [id, p] : peers_) sessions += p->session ? 1 : 0;
+    for (auto& [id, p] : peers_) {
+      if (p->reachable && now_ms - p->last_heard_ms > options_.peer_timeout_ms) {
+        p->reachable = false;
+        update_up(*p, now_ms, out);
+      }
+      if (p->session && p->session->handshaking() &&
+          p->session->handshake_timed_out(now_ms, options_.handshake_timeout_ms,
+                                          2 * options_.handshake_timeout_ms)) {
+        p->session.reset();
+        --sessions;
+      }
+      if (p->session && p->session->failed()) {
+        p->session.reset();
+        --sessions;
+      }
+      if (!p->session && p->reachable && p->announce && now_ms >= p->retry_at_ms &&
+          (p->wanted || sessions < options_.eager_sessions)) {
+        start_handshake(*p, now_ms, out);
+        ++sessions;
+      }
+    }
+  }
+  return out;
+}
+
+std::uint64_t MeshNode::next_due(std::uint64_t now_ms) const {
+  std::uint64_t due =
+      std::min({next_announce_ms_, next_sweep_ms_, options_.sync_interval_ms ? next_sync_ms_ : UINT64_MAX});
+  if (auto core = core_.next_due()) due = std::min(due, *core);
+  if (!own_queue_.empty()) {
+    const double missing = std::max(0.0, 1.0 - own_tokens_);
+    due =
+        std::min(due, own_tokens_at_ + static_cast<std::uint64_t>(missing * 1000.0 / options_.own_rate) + 1);
+  }
+  return std::max(due, now_ms);
+}
+
+}  // namespace hyphae::bitchat

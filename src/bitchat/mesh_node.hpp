@@ -1,0 +1,203 @@
+// bitchat::MeshNode: one Hyphae node's whole BitChat mesh presence, sans-IO. Above the relay core
+// (MeshCore) it keeps the peer table from signed announces, runs a Noise session per mesh peer,
+// carries the node's records inside those sessions (a Hyphae Noise payload type), fragments
+// frames to the links' MTU and reassembles them, paces its own transmissions under the relays'
+// rate limits, sends and answers gossip sync (REQUEST_SYNC with a Golomb-coded set) over recent
+// public packets, and sends public broadcasts and channel messages. Links are only ids here: the
+// caller reports neighbours and frames and puts the returned frames on the wire (BitChatTransport
+// with a LanLink in the product; the radio simulator in tests, on a simulated clock).
+// Time: every call takes now_ms, Unix milliseconds (packet timestamps and announce freshness use
+// it), which the caller keeps non-decreasing.
+// A peer is "up" (a transport session) when it is reachable (a packet heard from it within
+// peer_timeout_ms), its announce verified and the Noise session with it is established with the
+// static key that announce names. Records are only sent and delivered while up.
+// Thread-safety: none; one owner calls every method. Ownership: owns its state; outputs by value.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bitchat/announce.hpp"
+#include "bitchat/fragmenter.hpp"
+#include "bitchat/gcs.hpp"
+#include "bitchat/mesh_core.hpp"
+#include "bitchat/noise_session.hpp"
+#include "core/identity.hpp"
+#include "core/peer_id.hpp"
+
+namespace hyphae::bitchat {
+
+// Noise payload type (inside noiseEncrypted) for one Hyphae record: data = kind byte || body.
+// The apps ignore payload types they do not know.
+inline constexpr std::uint8_t kHyphaeRecordPayload = 0x48;
+// Packet type of a Hyphae channel message: payload = u8 name length || name || UTF-8 text, signed
+// like a public message. The apps relay packet types they do not know and show nothing.
+inline constexpr std::uint8_t kChannelMessageType = 0x48;
+inline constexpr std::size_t kMaxChannelName = 64;
+
+struct MeshNodeOptions {
+  std::string nickname = "hyphae";
+  std::uint64_t announce_interval_ms = 10'000;
+  std::uint64_t peer_timeout_ms = 35'000;   // unreachable after this long unheard
+  std::uint64_t sync_interval_ms = 15'000;  // REQUEST_SYNC to every neighbour (0: never)
+  std::uint64_t handshake_timeout_ms = 10'000;
+  std::size_t eager_sessions = 32;  // handshake at once with up to this many reachable peers
+  std::size_t mtu = 512;            // frames longer than this are fragmented
+  // Own transmissions: kept under the relays' per-sender limit (MeshOptions::per_sender_rate).
+  double own_rate = 40, own_burst = 80;
+  std::size_t own_queue_bytes = 4u << 20;  // own frames waiting for the pacer, at most
+  std::size_t history_entries = 300;       // public packets kept for gossip sync
+  std::uint64_t history_ms = 15 * 60 * 1000;
+  std::size_t sync_filter_bytes = kGcsMaxBytesIos;
+  std::size_t max_sync_replies = 64;  // packets sent back for one REQUEST_SYNC
+  bool source_routes = true;          // v2 routes for directed packets when the path is known
+  MeshOptions mesh;                   // self is set from the Noise key
+  ReassemblyLimits reassembly;
+  std::function<std::uint64_t()> next_session_id;  // unset: a counter of its own
+};
+
+struct MeshBroadcast {
+  ShortId sender{};
+  std::optional<PeerId> peer;  // set when the sender's announce is known and the signature verified
+  std::string nickname;
+  std::string channel;  // empty: the public channel (the apps' type-0x02 message)
+  std::string text;
+  std::uint64_t timestamp_ms = 0;
+  bool verified = false;
+};
+
+struct MeshEvent {
+  enum class Kind : std::uint8_t { peer_up, peer_down, record, broadcast };
+  Kind kind{};
+  ShortId mesh_id{};
+  PeerId peer;
+  std::uint64_t session = 0;
+  std::string reason;            // peer_down
+  std::uint8_t record_kind = 0;  // record
+  Bytes body;                    // record
+  MeshBroadcast broadcast;       // broadcast
+};
+
+struct MeshNodeCounters {
+  std::uint64_t announces_sent = 0, announces_verified = 0, announces_rejected = 0;
+  std::uint64_t handshakes_started = 0, sessions_established = 0, handshake_errors = 0;
+  std::uint64_t records_sent = 0, records_received = 0, decrypt_errors = 0;
+  std::uint64_t fragments_sent = 0, reassembled = 0, fragment_errors = 0;
+  std::uint64_t broadcasts_sent = 0, broadcasts_received = 0, bad_signatures = 0;
+  std::uint64_t syncs_sent = 0, sync_replies = 0, app_private_messages = 0;
+  std::uint64_t own_queue_drops = 0;
+};
+
+class MeshNode {
+ public:
+  struct Output {
+    std::vector<MeshCore::Send> sends;
+    std::vector<MeshEvent> events;
+    void append(Output&& other);
+    void append(MeshCore::Output&& core);  // its sends only (deliveries are handled inside)
+  };
+
+  MeshNode(const Identity& identity, MeshNodeOptions options);
+  ~MeshNode();
+  MeshNode(const MeshNode&) = delete;
+  MeshNode& operator=(const MeshNode&) = delete;
+
+  const ShortId& self() const { return self_; }
+  const Key32& noise_public() const;
+
+  // Sends the first announce. Call once.
+  Output start(std::uint64_t now_ms);
+  // Says goodbye (a leave packet) and reports every up peer down.
+  Output stop(std::uint64_t now_ms);
+
+  Output link_up(LinkId link, std::optional<ShortId> claimed, std::uint64_t now_ms);
+  Output link_down(LinkId link, std::uint64_t now_ms);
+  // A frame from a link. Sets `malformed` when it did not decode (the caller may drop the link).
+  Output on_frame(LinkId link, ByteView frame, std::uint64_t now_ms, bool* malformed = nullptr);
+  Output tick(std::uint64_t now_ms);
+  // The earliest time tick() has work (announce, sync, pacing, relay jitter, timeouts).
+  std::uint64_t next_due(std::uint64_t now_ms) const;
+
+  // The peer's current session id, 0 unless up.
+  std::uint64_t session(const PeerId& peer) const;
+  std::vector<PeerId> peers_up() const;
+  // A record to an up peer: Errc::no_link when not up, too_large beyond v2 limits.
+  std::expected<Output, std::error_code> send_record(const PeerId& peer, std::uint8_t kind, ByteView body,
+                                                     std::uint64_t now_ms);
+  // Handshake with the peer now if it is reachable and has no session (the node has data for it).
+  Output connect(const PeerId& peer, std::uint64_t now_ms);
+  // Drops the session with the peer (the next handshake makes a new one).
+  Output close(const PeerId& peer, const std::string& reason, std::uint64_t now_ms);
+  // A public message (empty channel) or a channel message, signed, to the whole mesh.
+  std::expected<Output, std::error_code> broadcast(const std::string& channel, const std::string& text,
+                                                   std::uint64_t now_ms);
+
+  // Own frames waiting for the pacer, in bytes.
+  std::size_t backlog() const { return own_queue_bytes_; }
+  const MeshCore& core() const { return core_; }
+  const MeshNodeCounters& counters() const { return counters_; }
+  // Neighbours, peers (hops, next hop, session state) and counters.
+  nlohmann::json status_json(std::uint64_t now_ms) const;
+
+ private:
+  struct Peer;
+  struct Queued {
+    Packet packet;
+    std::size_t bytes;
+  };
+  struct HistoryEntry {
+    SyncPacketId id;
+    Packet packet;
+    std::uint64_t held_ms;
+  };
+
+  Peer& peer_at(const ShortId& id);
+  Peer* find(const PeerId& peer);
+  const Peer* find(const PeerId& peer) const;
+  void handle(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out);
+  void handle_announce(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out);
+  void handle_handshake(const Packet& packet, std::uint64_t now_ms, Output& out);
+  void handle_encrypted(const Packet& packet, std::uint64_t now_ms, Output& out);
+  void handle_public(const Packet& packet, std::uint64_t now_ms, Output& out);
+  void handle_sync(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out);
+  void heard(Peer& peer, std::uint64_t now_ms, Output& out);
+  void update_up(Peer& peer, std::uint64_t now_ms, Output& out);
+  void go_down(Peer& peer, const std::string& reason, Output& out);
+  void start_handshake(Peer& peer, std::uint64_t now_ms, Output& out);
+  void send_handshake(const Peer& peer, Bytes message, std::uint64_t now_ms, Output& out);
+  void send_own(Packet packet, std::uint64_t now_ms, Output& out);
+  void pace(std::uint64_t now_ms, Output& out);
+  Output announce(std::uint64_t now_ms);
+  Output request_sync(std::uint64_t now_ms);
+  void remember_public(const Packet& packet, std::uint64_t now_ms);
+  std::vector<ShortId> route_to(const ShortId& target) const;
+  std::uint64_t stamp(std::uint64_t now_ms);
+  std::uint64_t new_session_id();
+
+  const Identity& identity_;
+  MeshNodeOptions options_;
+  noise::KeyPair noise_static_;
+  ShortId self_{};
+  MeshCore core_;
+  Reassembler reassembler_;
+  std::map<ShortId, std::unique_ptr<Peer>> peers_;
+  std::map<LinkId, std::optional<ShortId>> links_;  // neighbour as claimed by the link, then verified
+  std::deque<Queued> own_queue_;
+  std::size_t own_queue_bytes_ = 0;
+  double own_tokens_ = 0;
+  std::uint64_t own_tokens_at_ = 0;
+  std::deque<HistoryEntry> history_;
+  std::uint64_t next_announce_ms_ = 0, next_sync_ms_ = 0, next_sweep_ms_ = 0;
+  std::uint64_t last_stamp_ = 0, session_counter_ = 0;
+  bool started_ = false;
+  MeshNodeCounters counters_;
+};
+
+}  // namespace hyphae::bitchat

@@ -1,0 +1,26 @@
+// MeshNode::Peer: what a MeshNode knows of one mesh peer (private to mesh_node*.cpp).
+// Thread-safety and ownership: MeshNode's (one owner; the node owns its peers).
+#pragma once
+
+#include <optional>
+
+#include "bitchat/mesh_node.hpp"
+
+namespace hyphae::bitchat {
+
+struct MeshNode::Peer {
+  ShortId id{};
+  std::optional<VerifiedAnnounce> announce;  // the newest verified one
+  std::uint64_t announce_ts = 0;             // its timestamp
+  std::uint64_t last_heard_ms = 0;           // a packet straight from it (not a sync copy)
+  bool reachable = false;
+  std::uint8_t hops = 0;      // from the TTL its last announce arrived with
+  std::optional<LinkId> via;  // the link that announce came in on
+  std::optional<NoiseSession> session;
+  std::optional<NoiseSession> rekey;  // a responder handshake while `session` is established
+  std::uint64_t session_id = 0;       // nonzero while up
+  std::uint64_t retry_at_ms = 0;      // no new handshake before this
+  bool wanted = false;                // the node asked for a session
+};
+
+}  // namespace hyphae::bitchat

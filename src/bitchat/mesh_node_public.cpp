@@ -1,0 +1,270 @@
+// MeshNode: public messages and channels, gossip sync, source routes and the status view (see
+// mesh_node.hpp).
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+#include "bitchat/mesh_node.hpp"
+#include "bitchat/mesh_node_peer.hpp"
+#include "core/error.hpp"
+
+namespace hyphae::bitchat {
+
+namespace {
+
+constexpr std::size_t kMaxBroadcastText = 4096;
+constexpr std::uint8_t kSyncP = 7;  // 1 % false positives, as the apps
+
+bool is_type(const Packet& p, MessageType t) {
+  return p.type == static_cast<std::uint8_t>(t);
+}
+
+const char* state_name(const NoiseSession& s) {
+  switch (s.state()) {
+    case NoiseSession::State::idle:
+      return "idle";
+    case NoiseSession::State::awaiting_message2:
+      return "awaiting_message2";
+    case NoiseSession::State::awaiting_message3:
+      return "awaiting_message3";
+    case NoiseSession::State::established:
+      return "established";
+    case NoiseSession::State::failed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::expected<MeshNode::Output, std::error_code> MeshNode::broadcast(const std::string& channel,
+                                                                     const std::string& text,
+                                                                     std::uint64_t now_ms) {
+  if (text.empty() || text.size() > kMaxBroadcastText || channel.size() > kMaxChannelName)
+    return std::unexpected(
+        make_error_code(text.size() > kMaxBroadcastText ? Errc::too_large : Errc::invalid_argument));
+  Packet packet;
+  packet.timestamp_ms = stamp(now_ms);
+  packet.sender = self_;
+  if (channel.empty()) {
+    packet.type = static_cast<std::uint8_t>(MessageType::message);
+    packet.payload.assign(text.begin(), text.end());
+  } else {
+    packet.type = kChannelMessageType;
+    packet.payload.push_back(static_cast<std::uint8_t>(channel.size()));
+    append(packet.payload, as_bytes(channel));
+    append(packet.payload, as_bytes(text));
+  }
+  if (auto ec = sign_with(packet, [this](ByteView m) { return identity_.sign(m); }))
+    return std::unexpected(ec);
+  ++counters_.broadcasts_sent;
+  remember_public(packet, now_ms);
+  Output out;
+  send_own(std::move(packet), now_ms, out);
+  return out;
+}
+
+void MeshNode::handle_public(const Packet& packet, std::uint64_t now_ms, Output& out) {
+  MeshBroadcast b;
+  b.sender = packet.sender;
+  b.timestamp_ms = packet.timestamp_ms;
+  if (packet.type == kChannelMessageType) {
+    if (packet.payload.empty() || packet.payload[0] == 0 || packet.payload[0] > kMaxChannelName ||
+        packet.payload.size() < 1u + packet.payload[0])
+      return;
+    b.channel.assign(packet.payload.begin() + 1, packet.payload.begin() + 1 + packet.payload[0]);
+    b.text.assign(packet.payload.begin() + 1 + packet.payload[0], packet.payload.end());
+  } else {
+    b.text.assign(packet.payload.begin(), packet.payload.end());
+  }
+  auto it = peers_.find(packet.sender);
+  if (it != peers_.end() && it->second->announce && packet.signature) {
+    const auto& a = *it->second->announce;
+    if (verify(packet, a.announce.signing_key)) {
+      ++counters_.bad_signatures;
+      return;  // a forgery under a known sender's name
+    }
+    b.verified = true;
+    b.peer = a.peer_id;
+    b.nickname = a.announce.nickname;
+    if (!packet.rsr) heard(*it->second, now_ms, out);
+  }
+  ++counters_.broadcasts_received;
+  remember_public(packet, now_ms);
+  MeshEvent e;
+  e.kind = MeshEvent::Kind::broadcast;
+  e.mesh_id = packet.sender;
+  if (b.peer) e.peer = *b.peer;
+  e.broadcast = std::move(b);
+  out.events.push_back(std::move(e));
+}
+
+void MeshNode::remember_public(const Packet& packet, std::uint64_t now_ms) {
+  const auto id = sync_packet_id(packet.type, packet.sender, packet.timestamp_ms, packet.payload);
+  for (const auto& h : history_)
+    if (h.id == id) return;
+  if (is_type(packet, MessageType::announce))  // only the newest announce of each sender
+    std::erase_if(history_, [&](const HistoryEntry& h) {
+      return is_type(h.packet, MessageType::announce) && h.packet.sender == packet.sender;
+    });
+  Packet kept = packet;
+  kept.rsr = false;
+  history_.push_back(HistoryEntry{id, std::move(kept), now_ms});
+  while (history_.size() > options_.history_entries ||
+         (!history_.empty() && history_.front().held_ms + options_.history_ms < now_ms))
+    history_.pop_front();
+}
+
+MeshNode::Output MeshNode::request_sync(std::uint64_t now_ms) {
+  Output out;
+  next_sync_ms_ = now_ms + options_.sync_interval_ms;
+  if (links_.empty()) return out;
+  std::vector<SyncPacketId> ids;
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) ids.push_back(it->id);  // newest first
+  const auto filter = build_gcs(ids, kSyncP, options_.sync_filter_bytes);
+  Packet packet;
+  packet.type = static_cast<std::uint8_t>(MessageType::request_sync);
+  packet.ttl = 0;  // link-local
+  packet.timestamp_ms = stamp(now_ms);
+  packet.sender = self_;
+  packet.payload = encode_request_sync(RequestSync{filter.p, filter.m, filter.data, {}});
+  ++counters_.syncs_sent;
+  out.append(core_.originate(packet, now_ms));
+  return out;
+}
+
+void MeshNode::handle_sync(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out) {
+  auto request = decode_request_sync(packet.payload);
+  if (!request) return;
+  auto reader = GcsReader::open(GcsFilter{request->p, request->m, request->filter});
+  if (!reader) return;
+  std::size_t replies = 0;
+  for (auto it = history_.rbegin(); it != history_.rend() && replies < options_.max_sync_replies; ++it) {
+    if (reader->contains(it->id) || it->packet.sender == packet.sender) continue;
+    Packet copy = it->packet;
+    copy.ttl = 0;  // fills the neighbour's gap; it does not relay it
+    copy.rsr = true;
+    auto frame = encode(copy, {.pad = false});
+    if (!frame) continue;
+    if (frame->size() > options_.mtu) {
+      FragmentId fid;
+      for (std::size_t i = 0; i < fid.size(); ++i) fid[i] = static_cast<std::uint8_t>(it->id[i] ^ 0x5a);
+      auto fragments = fragment_packet(copy, options_.mtu, fid);
+      if (!fragments) continue;
+      for (auto& f : *fragments)
+        if (auto bytes = encode(f, {.pad = false}))
+          out.sends.push_back(MeshCore::Send{from, std::move(*bytes), now_ms});
+    } else {
+      out.sends.push_back(MeshCore::Send{from, std::move(*frame), now_ms});
+    }
+    ++replies;
+  }
+  counters_.sync_replies += replies;
+}
+
+// Breadth-first over the links announces describe; the intermediate hops of a shortest path, or
+// nothing when the target is adjacent or no path is known.
+std::vector<ShortId> MeshNode::route_to(const ShortId& target) const {
+  std::map<ShortId, std::vector<ShortId>> graph;
+  for (const auto& [link, neighbour] : links_)
+    if (neighbour) {
+      if (*neighbour == target) return {};
+      graph[self_].push_back(*neighbour);
+    }
+  for (const auto& [id, p] : peers_)
+    if (p->reachable && p->announce)
+      for (const auto& n : p->announce->announce.neighbours) {
+        graph[id].push_back(n);
+        graph[n].push_back(id);
+      }
+  std::map<ShortId, ShortId> parent;
+  std::queue<ShortId> todo;
+  todo.push(self_);
+  parent[self_] = self_;
+  while (!todo.empty()) {
+    const ShortId at = todo.front();
+    todo.pop();
+    if (at == target) break;
+    for (const auto& n : graph[at])
+      if (parent.emplace(n, at).second) todo.push(n);
+  }
+  if (!parent.contains(target)) return {};
+  std::vector<ShortId> hops;
+  for (ShortId at = parent[target]; at != self_; at = parent[at]) hops.push_back(at);
+  std::reverse(hops.begin(), hops.end());
+  if (hops.size() > 255) return {};
+  return hops;
+}
+
+nlohmann::json MeshNode::status_json(std::uint64_t now_ms) const {
+  nlohmann::json neighbours = nlohmann::json::array();
+  for (const auto& [link, neighbour] : links_) {
+    nlohmann::json n{{"link", link}, {"mesh_id", neighbour ? to_hex(*neighbour) : ""}};
+    if (neighbour)
+      if (auto it = peers_.find(*neighbour); it != peers_.end() && it->second->announce) {
+        n["nickname"] = it->second->announce->announce.nickname;
+        n["peer_id"] = it->second->announce->peer_id.to_string();
+      }
+    neighbours.push_back(std::move(n));
+  }
+  nlohmann::json peers = nlohmann::json::array();
+  for (const auto& [id, p] : peers_) {
+    nlohmann::json j{{"mesh_id", to_hex(id)},
+                     {"reachable", p->reachable},
+                     {"up", p->session_id != 0},
+                     {"hops", p->hops},
+                     {"session", p->session ? state_name(*p->session) : "none"}};
+    if (p->announce) {
+      j["nickname"] = p->announce->announce.nickname;
+      j["peer_id"] = p->announce->peer_id.to_string();
+    }
+    if (p->via) j["via_link"] = *p->via;
+    if (p->last_heard_ms) j["last_heard_ms_ago"] = now_ms - std::min(now_ms, p->last_heard_ms);
+    nlohmann::json route = nlohmann::json::array();
+    if (p->reachable)
+      for (const auto& hop : route_to(id)) route.push_back(to_hex(hop));
+    j["route"] = std::move(route);
+    peers.push_back(std::move(j));
+  }
+  const auto& c = counters_;
+  const auto& m = core_.counters();
+  nlohmann::json counters{{"announces_sent", c.announces_sent},
+                          {"announces_verified", c.announces_verified},
+                          {"announces_rejected", c.announces_rejected},
+                          {"handshakes_started", c.handshakes_started},
+                          {"sessions_established", c.sessions_established},
+                          {"handshake_errors", c.handshake_errors},
+                          {"records_sent", c.records_sent},
+                          {"records_received", c.records_received},
+                          {"decrypt_errors", c.decrypt_errors},
+                          {"fragments_sent", c.fragments_sent},
+                          {"reassembled", c.reassembled},
+                          {"fragment_errors", c.fragment_errors},
+                          {"broadcasts_sent", c.broadcasts_sent},
+                          {"broadcasts_received", c.broadcasts_received},
+                          {"bad_signatures", c.bad_signatures},
+                          {"syncs_sent", c.syncs_sent},
+                          {"sync_replies", c.sync_replies},
+                          {"app_private_messages", c.app_private_messages},
+                          {"own_queue_drops", c.own_queue_drops},
+                          {"frames_received", m.received},
+                          {"frames_sent", m.frames_sent},
+                          {"relayed", m.relayed},
+                          {"duplicates", m.duplicates},
+                          {"dropped_malformed", m.dropped_malformed},
+                          {"dropped_ttl", m.dropped_ttl},
+                          {"dropped_rate", m.dropped_rate},
+                          {"pruned", m.pruned},
+                          {"ttl_upgrades", m.ttl_upgrades}};
+  return nlohmann::json{{"mesh_id", to_hex(self_)},
+                        {"nickname", options_.nickname},
+                        {"neighbours", std::move(neighbours)},
+                        {"peers", std::move(peers)},
+                        {"backlog_bytes", own_queue_bytes_},
+                        {"history", history_.size()},
+                        {"reassembly_sets", reassembler_.set_count()},
+                        {"counters", std::move(counters)}};
+}
+
+}  // namespace hyphae::bitchat
