@@ -1,13 +1,20 @@
 #include "api/client.hpp"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace hyphae {
 
@@ -36,6 +43,55 @@ std::optional<ApiEndpoint> ApiEndpoint::from_data_dir(const std::filesystem::pat
   return endpoint;
 }
 
+namespace {
+
+// Opens `socket` (IPv4) inside the named network namespace. setns() changes only the calling
+// thread's namespace, so it runs on a thread of its own; a socket keeps the namespace it was made
+// in for life. Throws std::runtime_error when the namespace cannot be entered,
+// boost::system::system_error when the socket cannot be opened.
+void open_in_netns(tcp::socket& socket, const std::string& netns) {
+  std::string setns_error;
+  boost::system::error_code open_error;
+  std::thread([&] {
+    const std::string path = "/var/run/netns/" + netns;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      setns_error = "cannot open " + path + ": " + std::strerror(errno);
+      return;
+    }
+    if (::setns(fd, CLONE_NEWNET) != 0) {
+      setns_error = "setns(" + path + "): " + std::strerror(errno);
+      ::close(fd);
+      return;
+    }
+    ::close(fd);
+    socket.open(tcp::v4(), open_error);
+  }).join();
+  if (!setns_error.empty()) throw std::runtime_error("network namespace " + netns + ": " + setns_error);
+  if (open_error) throw boost::system::system_error(open_error, "socket");
+}
+
+// Connects `socket` to the first IPv4 address of host:port that answers, each attempt on a fresh
+// socket made inside `netns`. Not asio::connect: it would reopen the socket in this thread's namespace.
+void connect_in_netns(tcp::socket& socket, const std::string& netns, const std::string& host,
+                      std::uint16_t port) {
+  tcp::resolver resolver(socket.get_executor());
+  auto results = resolver.resolve(tcp::v4(), host, std::to_string(port));
+  boost::system::error_code ec = asio::error::host_not_found;
+  for (const auto& entry : results) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    open_in_netns(socket, netns);
+    socket.connect(entry.endpoint(), ec);
+    if (!ec) return;
+  }
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  throw boost::system::system_error(ec);
+}
+
+}  // namespace
+
 struct ApiClient::Connection {
   asio::io_context io;
   beast::tcp_stream stream{io};
@@ -58,8 +114,12 @@ ApiResponse ApiClient::request_raw(const std::string& method, const std::string&
     auto& c = *connection_;
     try {
       if (!c.connected) {
-        tcp::resolver resolver(c.io);
-        c.stream.connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+        if (endpoint_.netns.empty()) {
+          tcp::resolver resolver(c.io);
+          c.stream.connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+        } else {
+          connect_in_netns(c.stream.socket(), endpoint_.netns, endpoint_.host, endpoint_.port);
+        }
         c.connected = true;
       }
       http::request<http::string_body> req{http::string_to_verb(method), target, 11};
@@ -105,7 +165,10 @@ void ApiClient::stream(const std::function<bool(const nlohmann::json&)>& on_mess
   tcp::resolver resolver(io);
   websocket::stream<beast::tcp_stream> ws(io);
   try {
-    beast::get_lowest_layer(ws).connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+    if (endpoint_.netns.empty())
+      beast::get_lowest_layer(ws).connect(resolver.resolve(endpoint_.host, std::to_string(endpoint_.port)));
+    else
+      connect_in_netns(beast::get_lowest_layer(ws).socket(), endpoint_.netns, endpoint_.host, endpoint_.port);
     ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
       req.set(http::field::authorization, "Bearer " + endpoint_.token);
     }));

@@ -1,6 +1,9 @@
 // ApiClient: a small synchronous client of a node's HTTP/WebSocket API, used by the CLI, the demo
 // and the integration tests. One instance holds one keep-alive connection.
 // Thread-safety: none; use one client per thread. Ownership: owns its socket.
+// With ApiEndpoint::netns set, each socket is created inside that Linux network namespace (on a
+// short-lived thread that setns()es into it), so a process in the root namespace can reach a node
+// running under `ip netns exec`.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,8 @@ struct ApiEndpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string token;
+  // A named network namespace (/var/run/netns/<netns>) to connect from; empty = this process's.
+  std::string netns;
   // Reads DIR/node.json (written by a running node) and DIR/api.token.
   static std::optional<ApiEndpoint> from_data_dir(const std::filesystem::path& dir,
                                                   std::string* error = nullptr);
@@ -32,7 +37,7 @@ class ApiClient {
  public:
   explicit ApiClient(ApiEndpoint endpoint);
   ~ApiClient();
-  // Throws std::runtime_error when the node cannot be reached.
+  // Throws std::runtime_error when the node cannot be reached (or the namespace cannot be entered).
   ApiResponse request(const std::string& method, const std::string& target,
                       const std::optional<nlohmann::json>& body = std::nullopt);
   // Sends raw bytes as a request body (tests of malformed input).

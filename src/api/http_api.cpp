@@ -358,6 +358,35 @@ awaitable<Response> ApiServer::Impl::handle(const Request& req, bool& upgrade_st
     node_.set_power_overrides(*battery, charging, *temperature);
     co_return json_response(req, http::status::ok, node_.power_json());
   }
+  if (method == http::verb::post && is({"v1", "p2p", "broadcast"})) {
+    if (!body.is_object() || !body.contains("text") || !body["text"].is_string() ||
+        (body.contains("channel") && !body["channel"].is_string()))
+      co_return error_response(req, http::status::bad_request,
+                               "need {\"text\": string, \"channel\": optional name of letters, digits, - _ .}");
+    const auto channel = body.value("channel", std::string());
+    auto sent = node_.broadcast(channel, body["text"].get<std::string>());
+    if (!sent) {
+      const auto ec = sent.error();
+      co_return error_response(req, status_for(ec),
+                               ec == Errc::no_link ? "no broadcast-capable transport is available"
+                               : ec == Errc::too_large
+                                   ? "'text' is over 4096 bytes"
+                                   : "'text' must not be empty; 'channel' is up to 64 letters, digits, - _ .");
+    }
+    co_return json_response(req, http::status::created, {{"sent_on", *sent}, {"channel", channel}});
+  }
+  if (method == http::verb::get && is({"v1", "p2p", "broadcasts"})) {
+    std::uint64_t after = 0;
+    std::size_t limit = 100;
+    try {
+      if (target.query.contains("after")) after = std::stoull(target.query.at("after"));
+      if (target.query.contains("limit")) limit = std::clamp<std::size_t>(std::stoull(target.query.at("limit")), 1, 1000);
+    } catch (const std::exception&) {
+      co_return error_response(req, http::status::bad_request, "'after' and 'limit' must be numbers");
+    }
+    const auto channel = target.query.contains("channel") ? target.query.at("channel") : std::string("*");
+    co_return json_response(req, http::status::ok, node_.broadcasts_json(after, channel, limit));
+  }
   if (method == http::verb::get && is({"v1", "p2p", "transports"}))
     co_return json_response(req, http::status::ok, {{"transports", node_.transports_json()}});
   if (method == http::verb::post && is({"v1", "p2p", "transports", "*", "fault"})) {

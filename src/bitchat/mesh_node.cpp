@@ -349,6 +349,10 @@ std::expected<MeshNode::Output, std::error_code> MeshNode::send_record(const Pee
                                                                        ByteView body, std::uint64_t now_ms) {
   Peer* p = find(peer);
   if (!p || p->session_id == 0) return std::unexpected(make_error_code(Errc::no_link));
+  // Room in the pacer's queue for every fragment, or nothing is sent (the caller retries later).
+  const std::size_t estimate = body.size() + 64 * (body.size() / kMaxFragmentData + 2);
+  if (own_queue_bytes_ + estimate > options_.own_queue_bytes)
+    return std::unexpected(make_error_code(Errc::backpressure));
   Bytes data;
   data.reserve(body.size() + 1);
   data.push_back(kind);

@@ -27,13 +27,32 @@ struct OptionRule {
 
 const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules() {
   static const std::map<std::string, std::map<std::string, OptionRule>> rules = {
+      // Seed 002's BitChat settings, then the mesh transport's own (docs/bitchat.md).
       {"bitchat",
        {{"scan_interval", {OptionRule::number, 0.1, 3600}},
         {"advertisement_interval", {OptionRule::number, 0.1, 3600}},
         {"max_hops", {OptionRule::integer, 1, 7}},
         {"battery_threshold", {OptionRule::number, 0, 1}},
         {"api_url", {OptionRule::text}},
-        {"max_peers", {OptionRule::integer, 1, 10000}}}},
+        {"max_peers", {OptionRule::integer, 1, 10000}},
+        {"type", {OptionRule::choice, 0, 0, {"bitchat"}}},
+        {"nickname", {OptionRule::text}},
+        {"announce_interval_ms", {OptionRule::integer, 100, 3'600'000}},
+        {"peer_timeout_ms", {OptionRule::integer, 300, 86'400'000}},
+        {"sync_interval_ms", {OptionRule::integer, 0, 3'600'000}},
+        {"handshake_timeout_ms", {OptionRule::integer, 100, 600'000}},
+        {"eager_sessions", {OptionRule::integer, 0, 10'000}},
+        {"per_sender_rate", {OptionRule::integer, 1, 1'000'000}},
+        {"total_rate", {OptionRule::integer, 1, 10'000'000}},
+        {"interfaces", {OptionRule::text}},
+        {"multicast", {OptionRule::boolean}},
+        {"group", {OptionRule::text}},
+        {"group_port", {OptionRule::integer, 1, 65535}},
+        {"listen", {OptionRule::text}},
+        {"static_peers", {OptionRule::text}},
+        {"beacon_interval_ms", {OptionRule::integer, 10, 600'000}},
+        {"neighbour_timeout_ms", {OptionRule::integer, 30, 3'600'000}},
+        {"mtu", {OptionRule::integer, 64, 65507}}}},
       {"betanet",
        {{"port", {OptionRule::integer, 1, 65535}},
         {"compression", {OptionRule::choice, 0, 0, {"lz4", "none"}}},
@@ -63,13 +82,14 @@ std::string describe_range(const OptionRule& r) {
   return "between " + fmt(r.min) + " and " + fmt(r.max);
 }
 
-Result set_option(const std::filesystem::path& file, const std::string& transport, const std::string& option,
-                  const YAML::Node& value, NodeConfig& config) {
+// `kind`: the section's type (its `type`, or its name for the seeds' sections).
+Result set_option(const std::filesystem::path& file, const std::string& transport, const std::string& kind,
+                  const std::string& option, const YAML::Node& value, NodeConfig& config) {
   const std::string name = "transport." + transport + "." + option;
   auto& settings = config.transports[transport];
   if (option == "enabled") return read_scalar(file, value, name, settings.enabled);
   // Named instances (`type: tcp`) take the rules of their type.
-  const auto known = transport_rules().find(transport);
+  const auto known = transport_rules().find(kind);
   const auto& rules = known != transport_rules().end() ? known->second : transport_rules().at("tcp");
   auto rule = rules.find(option);
   if (rule == rules.end()) return std::unexpected(where(file, value, name) + " is not a known setting");
@@ -151,7 +171,18 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
         }
         continue;
       }
-      if (auto ok = set_option(file, name, option, option_value, config); !ok) return ok;
+      const std::string kind = section["type"] && section["type"].IsScalar() ? section["type"].as<std::string>() : name;
+      if (option_value.IsSequence() && (option == "interfaces" || option == "static_peers")) {
+        std::string joined;  // a YAML list of names or addresses: the options hold them comma-separated
+        for (const auto& item : option_value) {
+          if (!item.IsScalar())
+            return std::unexpected(where(file, item, "transport." + name + "." + option) + " must list strings");
+          joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+        }
+        config.transports[name].options[option] = joined;
+        continue;
+      }
+      if (auto ok = set_option(file, name, kind, option, option_value, config); !ok) return ok;
     }
     if (auto& options = config.transports[name].options; options.contains("listen")) {
       std::string host;
@@ -236,7 +267,7 @@ std::optional<Result> apply_seed_key(const std::filesystem::path& file, const st
       {"betanet_privacy_mode", {"betanet", "privacy_mode"}}, {"betanet_max_hops", {"betanet", "max_hops"}},
   };
   if (auto f = flat.find(key); f != flat.end())
-    return set_option(file, f->second.first, f->second.second, value, config);
+    return set_option(file, f->second.first, f->second.first, f->second.second, value, config);
   if (key == "enable_failover") return read_scalar(file, value, key, config.enable_failover);
   if (key == "failover_timeout_sec") {
     std::uint64_t s = 0;

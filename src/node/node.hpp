@@ -132,6 +132,14 @@ class Node {
   // Overrides (API and config): a value replaces the measured one, nullopt returns to measuring.
   void set_power_overrides(std::optional<double> battery, std::optional<bool> charging,
                            std::optional<double> temperature_c);
+  // Public and channel messages (seed 000: broadcast and multicast) over every transport that can
+  // carry them (the BitChat mesh). Returns the transports used. Errors: invalid_argument (empty or
+  // bad channel, empty text), too_large (text over 4096 bytes), no_link (no broadcast transport
+  // is available).
+  std::expected<std::vector<std::string>, std::error_code> broadcast(const std::string& channel,
+                                                                     const std::string& text);
+  // Broadcasts heard (and sent) since `after_seq`, oldest first; `channel` "*" for all, "" public.
+  nlohmann::json broadcasts_json(std::uint64_t after_seq, const std::string& channel, std::size_t limit) const;
   nlohmann::json peers_json() const;
   nlohmann::json routes_json() const;
   nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;

@@ -112,6 +112,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void on_drained(Transport& t, const PeerId& peer) override;
   void on_availability(Transport& t, bool available, const std::string& reason) override;
   bool wants_session(Transport& t, const PeerId& peer) override;
+  void on_broadcast(Transport& t, const transport::BroadcastMessage& message) override;
+  void remember_broadcast(const std::string& via, const transport::BroadcastMessage& message, bool own);
   // Addresses of the form "name=address" belong to that transport; the rest to the first one.
   std::error_code give_addresses(const PeerId& peer, const std::vector<std::string>& addresses);
 
@@ -328,6 +330,17 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   } meters{};
   void init_metrics();
   std::function<void(const MessageId&)> delivered_observer;
+  // Broadcasts heard and sent (src/node/broadcast.cpp), the newest kBroadcastRing.
+  struct StoredBroadcast {
+    std::uint64_t seq;
+    std::string via;
+    transport::BroadcastMessage message;
+    std::uint64_t received_ms;
+    bool own;
+  };
+  static constexpr std::size_t kBroadcastRing = 1000;
+  std::deque<StoredBroadcast> broadcasts;
+  std::uint64_t broadcast_seq = 0;
   // Last, so it is destroyed first: a transport's callbacks may touch every member above.
   std::vector<TransportSlot> transports;
 };

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "transport/bitchat/bitchat_transport.hpp"
 #include "transport/mesh/mesh_transport.hpp"
 
 namespace hyphae::transport {
@@ -39,6 +41,10 @@ std::expected<E, std::string> parse_enum(const std::string& key, const std::stri
 }
 }  // namespace
 
+std::error_code Transport::broadcast(std::string_view, std::string_view) {
+  return Errc::unsupported;
+}
+
 std::uint64_t next_session_id() {
   return session_counter.fetch_add(1, std::memory_order_relaxed);
 }
@@ -47,6 +53,7 @@ TransportRegistry& TransportRegistry::builtin() {
   static TransportRegistry registry = [] {
     TransportRegistry r;
     r.add("tcp", &MeshTransport::make);
+    r.add("bitchat", &make_bitchat_transport);
     return r;
   }();
   return registry;

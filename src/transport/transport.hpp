@@ -52,6 +52,17 @@ struct SessionInfo {
 
 class Transport;
 
+// A public or channel message heard on a broadcast-capable transport (the BitChat mesh).
+struct BroadcastMessage {
+  std::string channel;  // empty: the public channel
+  std::string text;
+  std::string sender_mesh_id;   // the transport's own name for the sender (hex)
+  std::string nickname;         // as the sender announced it
+  std::optional<PeerId> sender;  // when its signature verified against a known identity
+  bool verified = false;
+  std::uint64_t timestamp_ms = 0;  // the sender's clock
+};
+
 // The node's side of a transport's events, called on the strand.
 class TransportSink {
  public:
@@ -67,6 +78,8 @@ class TransportSink {
   virtual void on_availability(Transport& transport, bool available, const std::string& reason) = 0;
   // Whether the node wants a session with `peer` now (transports that dial ask before dialing).
   virtual bool wants_session(Transport& transport, const PeerId& peer) = 0;
+  // A broadcast or channel message from the transport's network.
+  virtual void on_broadcast(Transport& transport, const BroadcastMessage& message) {}
 };
 
 // Process-wide session ids: every transport takes its ids here, so they never collide.
@@ -108,6 +121,10 @@ class Transport {
   // The power policy's keepalive period for sessions made from now on (seed 002: longer on a low
   // battery). Transports without keepalives ignore it.
   virtual void set_keepalive_interval(std::uint64_t ms) {}
+
+  // Sends a public message (empty channel) or a channel message to everyone the transport reaches.
+  // Errc::unsupported for transports without broadcast.
+  virtual std::error_code broadcast(std::string_view channel, std::string_view text);
 
   // The listening endpoint's port (0 when the transport does not listen).
   virtual std::uint16_t listen_port() const = 0;

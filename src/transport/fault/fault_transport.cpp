@@ -1,6 +1,8 @@
 // FaultTransport: fault injection over an inner transport (see the header).
 #include "transport/fault/fault_transport.hpp"
 
+#include "core/error.hpp"
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/bind_executor.hpp>
@@ -182,6 +184,15 @@ void FaultTransport::on_drained(Transport&, const PeerId& peer) {
 
 void FaultTransport::on_availability(Transport&, bool available, const std::string& reason) {
   if (!cut()) sink_.on_availability(*this, available, reason);  // else the node already hears "down"
+}
+
+std::error_code FaultTransport::broadcast(std::string_view channel, std::string_view text) {
+  if (cut()) return Errc::closed;
+  return inner_->broadcast(channel, text);
+}
+
+void FaultTransport::on_broadcast(Transport&, const BroadcastMessage& message) {
+  if (!cut()) sink_.on_broadcast(*this, message);
 }
 
 bool FaultTransport::wants_session(Transport&, const PeerId& peer) {

@@ -84,6 +84,7 @@ class FaultTransport final : public Transport, private TransportSink {
   void set_keepalive_interval(std::uint64_t ms) override { inner_->set_keepalive_interval(ms); }
   void tick(std::uint64_t now_ms) override { inner_->tick(now_ms); }
   std::uint16_t listen_port() const override { return inner_->listen_port(); }
+  std::error_code broadcast(std::string_view channel, std::string_view text) override;
   nlohmann::json status_json() const override;  // inner's, "available" as seen here, plus "fault"
 
  private:
@@ -108,6 +109,7 @@ class FaultTransport final : public Transport, private TransportSink {
   void on_drained(Transport& transport, const PeerId& peer) override;
   void on_availability(Transport& transport, bool available, const std::string& reason) override;
   bool wants_session(Transport& transport, const PeerId& peer) override;
+  void on_broadcast(Transport& transport, const BroadcastMessage& message) override;
 
   std::unique_ptr<Transport> inner_;
   TransportSink& sink_;

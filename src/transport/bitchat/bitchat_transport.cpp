@@ -1,0 +1,317 @@
+// BitChatTransport: a MeshNode on a LanLink, adapted to the Transport interface (see the header).
+#include "transport/bitchat/bitchat_transport.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "bitchat/link/lan_link.hpp"
+#include "bitchat/mesh_node.hpp"
+#include "core/error.hpp"
+#include "core/identity.hpp"
+
+namespace hyphae::transport {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+const std::set<std::string, std::less<>> kMeshKeys = {
+    "type",         "nickname",       "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms",
+    "handshake_timeout_ms", "eager_sessions", "per_sender_rate", "total_rate", "interfaces", "multicast",
+    "group",        "group_port",     "listen",               "static_peers",    "beacon_interval_ms",
+    "neighbour_timeout_ms", "mtu",
+    // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
+    // max_peers the eager sessions; the BLE-only ones (scan_interval, battery_threshold, api_url)
+    // and max_hops (the mesh always allows 7) are accepted and have no effect on the LAN link.
+    "scan_interval", "advertisement_interval", "max_hops", "battery_threshold", "api_url", "max_peers"};
+
+std::optional<RecordKind> kind_of(std::uint8_t byte) {
+  if (byte >= 1 && byte <= 4) return static_cast<RecordKind>(byte);
+  return std::nullopt;
+}
+
+class BitChatTransport final : public Transport, public bitchat::LinkSink {
+ public:
+  BitChatTransport(TransportContext context, router::Capabilities caps, bitchat::MeshNodeOptions mesh,
+                   bitchat::LanLinkOptions lan)
+      : context_(std::move(context)),
+        caps_(caps),
+        node_(*context_.identity, std::move(mesh)),
+        timer_(context_.strand) {
+    lan.self = node_.self();
+    lan_ = std::make_unique<bitchat::LanLink>(context_.strand, std::move(lan), *this);
+  }
+
+  ~BitChatTransport() override {
+    *alive_ = false;
+    if (started_) {
+      started_ = false;
+      lan_->stop();
+    }
+  }
+
+  std::string_view name() const override { return context_.name; }
+  std::string_view type() const override { return "bitchat"; }
+  const router::Capabilities& capabilities() const override { return caps_; }
+
+  std::error_code start() override {
+    if (auto ec = lan_->start()) {
+      spdlog::error("transport {}: LAN link did not start: {}", context_.name, lan_->start_error());
+      return ec;
+    }
+    started_ = true;
+    spdlog::info("transport {}: BitChat mesh ID {} on UDP port {}", context_.name, to_hex(node_.self()),
+                 lan_->listen_port());
+    apply(node_.start(wall_ms()));
+    context_.sink->on_availability(*this, true, "mesh link started");
+    return {};
+  }
+
+  void stop() override {
+    if (!started_) return;
+    apply(node_.stop(wall_ms()));
+    started_ = false;
+    timer_.cancel();
+    lan_->stop();
+    context_.sink->on_availability(*this, false, "stopped");
+  }
+
+  bool available() const override { return started_; }
+
+  std::uint64_t session(const PeerId& peer) const override { return node_.session(peer); }
+
+  bool send(const PeerId& peer, RecordKind kind, ByteView body) override {
+    auto out = node_.send_record(peer, static_cast<std::uint8_t>(kind), body, wall_ms());
+    if (!out) return false;
+    apply(std::move(*out));
+    return true;
+  }
+
+  std::size_t backlog(const PeerId& peer) const override { return node_.session(peer) ? node_.backlog() : 0; }
+
+  void close(const PeerId& peer, const std::string& reason) override { apply(node_.close(peer, reason, wall_ms())); }
+
+  std::optional<SessionInfo> session_info(const PeerId& peer) const override {
+    const auto id = node_.session(peer);
+    if (!id) return std::nullopt;
+    SessionInfo info;
+    info.id = id;
+    info.remote_address = "bitchat mesh";
+    return info;
+  }
+
+  std::vector<PeerId> peers_with_sessions() const override { return node_.peers_up(); }
+
+  std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) override {
+    // Mesh peers are discovered by their announces; there is nothing to dial.
+    for (const auto& a : addresses)
+      if (a != "mesh") return Errc::invalid_argument;
+    return {};
+  }
+
+  void connect_soon(const PeerId& peer) override {
+    if (started_) apply(node_.connect(peer, wall_ms()));
+  }
+
+  void tick(std::uint64_t) override {}  // the mesh keeps its own timer (finer than the node's tick)
+
+  std::uint16_t listen_port() const override { return lan_->listen_port(); }
+
+  nlohmann::json status_json() const override {
+    nlohmann::json j{{"name", context_.name},
+                     {"type", "bitchat"},
+                     {"available", started_},
+                     {"sessions", node_.peers_up().size()},
+                     {"listen_port", lan_->listen_port()},
+                     {"capabilities", capabilities_json(caps_)}};
+    j["mesh"] = node_.status_json(wall_ms());
+    j["link"] = lan_->status_json();
+    return j;
+  }
+
+  std::error_code broadcast(std::string_view channel, std::string_view text) override {
+    if (!started_) return Errc::closed;
+    auto out = node_.broadcast(std::string(channel), std::string(text), wall_ms());
+    if (!out) return out.error();
+    apply(std::move(*out));
+    return {};
+  }
+
+ private:
+  // LinkSink
+  void on_neighbour_up(bitchat::LinkId link, const bitchat::ShortId& claimed, const std::string& address,
+                       std::size_t mtu) override {
+    spdlog::info("transport {}: neighbour {} at {} (link {})", context_.name, to_hex(claimed), address, link);
+    apply(node_.link_up(link, claimed, wall_ms()));
+  }
+  void on_neighbour_down(bitchat::LinkId link, const std::string& reason) override {
+    spdlog::info("transport {}: neighbour link {} down: {}", context_.name, link, reason);
+    apply(node_.link_down(link, wall_ms()));
+  }
+  void on_frame(bitchat::LinkId link, ByteView frame) override {
+    bool malformed = false;
+    auto out = node_.on_frame(link, frame, wall_ms(), &malformed);
+    apply(std::move(out));
+    if (malformed) {
+      spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour", context_.name,
+                   frame.size(), link);
+      lan_->drop(link, "malformed frame");
+    }
+  }
+
+  void apply(bitchat::MeshNode::Output&& out) {
+    for (const auto& s : out.sends) lan_->send(s.link, s.frame);
+    const bool was_busy = busy_;
+    busy_ = node_.backlog() > 0;
+    for (auto& e : out.events) {
+      using K = bitchat::MeshEvent::Kind;
+      switch (e.kind) {
+        case K::peer_up:
+          spdlog::info("transport {}: session {} with {} (mesh {})", context_.name, e.session, e.peer.to_string(),
+                       to_hex(e.mesh_id));
+          context_.sink->on_session_up(*this, e.peer, e.session);
+          break;
+        case K::peer_down:
+          spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session, e.peer.to_string(),
+                       e.reason);
+          context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
+          break;
+        case K::record:
+          if (auto kind = kind_of(e.record_kind))
+            context_.sink->on_record(*this, e.peer, e.session, *kind, e.body);
+          break;
+        case K::broadcast: {
+          BroadcastMessage b;
+          b.channel = e.broadcast.channel;
+          b.text = e.broadcast.text;
+          b.sender_mesh_id = to_hex(e.broadcast.sender);
+          b.nickname = e.broadcast.nickname;
+          if (e.broadcast.peer) b.sender = *e.broadcast.peer;
+          b.verified = e.broadcast.verified;
+          b.timestamp_ms = e.broadcast.timestamp_ms;
+          context_.sink->on_broadcast(*this, b);
+          break;
+        }
+      }
+    }
+    if (was_busy && !busy_)
+      for (const auto& peer : node_.peers_up()) context_.sink->on_drained(*this, peer);
+    arm();
+  }
+
+  void arm() {
+    if (!started_) return;
+    const auto now = wall_ms();
+    const auto due = node_.next_due(now);
+    if (armed_ && armed_for_ <= due) return;
+    armed_ = true;
+    armed_for_ = due;
+    timer_.expires_after(std::chrono::milliseconds(due - now));
+    timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+      if (!*alive) return;
+      armed_ = false;
+      if (ec || !started_) return;
+      apply(node_.tick(wall_ms()));
+    });
+  }
+
+  TransportContext context_;
+  router::Capabilities caps_;
+  bitchat::MeshNode node_;
+  std::unique_ptr<bitchat::LanLink> lan_;
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool started_ = false, busy_ = false, armed_ = false;
+  std::uint64_t armed_for_ = 0;
+};
+
+std::expected<std::uint64_t, std::string> number(const std::map<std::string, std::string>& o, const char* key,
+                                                 std::uint64_t fallback, std::uint64_t min, std::uint64_t max) {
+  auto it = o.find(key);
+  if (it == o.end()) return fallback;
+  try {
+    std::size_t used = 0;
+    const auto v = std::stoull(it->second, &used);
+    if (used != it->second.size() || v < min || v > max) throw std::out_of_range("range");
+    return v;
+  } catch (const std::exception&) {
+    return std::unexpected(std::string(key) + ": expected a number from " + std::to_string(min) + " to " +
+                           std::to_string(max) + ", got '" + it->second + "'");
+  }
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context) {
+  const auto fail = [&](const std::string& why) {
+    return std::unexpected("transport " + context.name + ": " + why);
+  };
+  for (const auto& [key, value] : context.options)
+    if (!kMeshKeys.contains(key) && !key.starts_with("caps."))
+      return fail("unknown option '" + key + "' for a bitchat transport");
+  auto lan = bitchat::LanLinkOptions::parse(context.options);
+  if (!lan) return fail(lan.error());
+
+  bitchat::MeshNodeOptions mesh;
+  mesh.next_session_id = &next_session_id;
+  mesh.mtu = lan->mtu;
+  mesh.nickname = context.options.contains("nickname") ? context.options.at("nickname")
+                                                       : context.identity->peer_id().to_string().substr(0, 12);
+  if (mesh.nickname.empty() || mesh.nickname.size() > 255) return fail("nickname: 1 to 255 bytes");
+  struct Field {
+    const char* key;
+    std::uint64_t* target;
+    std::uint64_t min, max;
+  };
+  std::uint64_t eager = mesh.eager_sessions, per_sender = 50, total = 500;
+  const Field fields[] = {
+      {"announce_interval_ms", &mesh.announce_interval_ms, 100, 3'600'000},
+      {"peer_timeout_ms", &mesh.peer_timeout_ms, 300, 86'400'000},
+      {"sync_interval_ms", &mesh.sync_interval_ms, 0, 3'600'000},
+      {"handshake_timeout_ms", &mesh.handshake_timeout_ms, 100, 600'000},
+      {"eager_sessions", &eager, 0, 10'000},
+      {"per_sender_rate", &per_sender, 1, 1'000'000},
+      {"total_rate", &total, 1, 10'000'000},
+  };
+  for (const auto& f : fields) {
+    auto v = number(context.options, f.key, *f.target, f.min, f.max);
+    if (!v) return fail(v.error());
+    *f.target = *v;
+  }
+  if (auto it = context.options.find("advertisement_interval");
+      it != context.options.end() && !context.options.contains("announce_interval_ms"))
+    mesh.announce_interval_ms = static_cast<std::uint64_t>(std::stod(it->second) * 1000);
+  if (auto it = context.options.find("max_peers");
+      it != context.options.end() && !context.options.contains("eager_sessions"))
+    eager = std::stoull(it->second);
+  if (mesh.peer_timeout_ms <= mesh.announce_interval_ms)
+    return fail("peer_timeout_ms must be longer than announce_interval_ms");
+  mesh.eager_sessions = eager;
+  mesh.mesh.per_sender_rate = static_cast<double>(per_sender);
+  mesh.mesh.per_sender_burst = 2.0 * static_cast<double>(per_sender);
+  mesh.mesh.total_rate = static_cast<double>(total);
+  mesh.mesh.total_burst = 2.0 * static_cast<double>(total);
+  // Our own frames stay under what relays accept from one sender.
+  mesh.own_rate = 0.8 * mesh.mesh.per_sender_rate;
+  mesh.own_burst = 0.8 * mesh.mesh.per_sender_burst;
+
+  // Seed 000's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
+  // into 469-byte BitChat fragments for a 512-byte link.
+  auto base = router::Capabilities::bitchat_preset();
+  base.mtu = 60'000;
+  auto caps = apply_capability_options(base, context.options);
+  if (!caps) return fail(caps.error());
+  return std::make_unique<BitChatTransport>(std::move(context), *caps, std::move(mesh), std::move(*lan));
+}
+
+}  // namespace hyphae::transport

@@ -1,0 +1,24 @@
+// BitChatTransport: the offline mesh as a Hyphae transport (type "bitchat"). A MeshNode (the
+// BitChat protocol: announces, Noise sessions, relay, fragments, sync, broadcasts) on one LanLink
+// (UDP multicast discovery, unicast frames on chosen interfaces). A transport session is a mesh
+// peer that is up in the MeshNode: reachable, announced and Noise-established; records travel
+// inside that session over as many hops as it takes (at most 7).
+// Options (text, from `transport.<name>` in the configuration): the LanLink's (interfaces, group,
+// group_port, listen, static_peers, beacon_interval_ms, neighbour_timeout_ms, mtu) and the mesh's
+// (nickname, announce_interval_ms, peer_timeout_ms, sync_interval_ms, handshake_timeout_ms,
+// eager_sessions, per_sender_rate, total_rate), plus caps.* overrides of seed 000's BitChat column.
+// Thread-safety and ownership: as Transport (everything on the node's strand; the node owns it).
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "transport/transport.hpp"
+
+namespace hyphae::transport {
+
+// Registers type "bitchat" (called by TransportRegistry::builtin()).
+std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context);
+
+}  // namespace hyphae::transport
