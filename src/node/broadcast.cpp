@@ -21,7 +21,8 @@ bool valid_channel(const std::string& channel) {
 
 }  // namespace
 
-void Node::Impl::remember_broadcast(const std::string& via, const transport::BroadcastMessage& message, bool own) {
+void Node::Impl::remember_broadcast(const std::string& via, const transport::BroadcastMessage& message,
+                                    bool own) {
   broadcasts.push_back(StoredBroadcast{++broadcast_seq, via, message, now_ms(), own});
   while (broadcasts.size() > kBroadcastRing) broadcasts.pop_front();
 }
@@ -32,14 +33,16 @@ void Node::Impl::on_broadcast(Transport& t, const transport::BroadcastMessage& m
                {{"transport", std::string(t.name())}, {"verified", message.verified ? "true" : "false"}})
       .inc();
   log->info("broadcast on {}{} from {} ({}): {} bytes", t.name(),
-            message.channel.empty() ? "" : " #" + message.channel, message.nickname.empty() ? "?" : message.nickname,
-            message.verified ? "verified" : "unverified", message.text.size());
+            message.channel.empty() ? "" : " #" + message.channel,
+            message.nickname.empty() ? "?" : message.nickname, message.verified ? "verified" : "unverified",
+            message.text.size());
   remember_broadcast(std::string(t.name()), message, false);
 }
 
 std::expected<std::vector<std::string>, std::error_code> Node::broadcast(const std::string& channel,
                                                                          const std::string& text) {
-  if (text.empty() || !valid_channel(channel)) return std::unexpected(make_error_code(Errc::invalid_argument));
+  if (text.empty() || !valid_channel(channel))
+    return std::unexpected(make_error_code(Errc::invalid_argument));
   if (text.size() > kMaxBroadcastText) return std::unexpected(make_error_code(Errc::too_large));
   std::vector<std::string> used;
   for (auto& slot : impl_->transports) {
@@ -62,7 +65,8 @@ std::expected<std::vector<std::string>, std::error_code> Node::broadcast(const s
   return used;
 }
 
-nlohmann::json Node::broadcasts_json(std::uint64_t after_seq, const std::string& channel, std::size_t limit) const {
+nlohmann::json Node::broadcasts_json(std::uint64_t after_seq, const std::string& channel,
+                                     std::size_t limit) const {
   auto list = nlohmann::json::array();
   for (const auto& b : impl_->broadcasts) {
     if (b.seq <= after_seq || (channel != "*" && b.message.channel != channel)) continue;

@@ -57,6 +57,17 @@ struct LogLimiter {
   }
 };
 
+// One warning through `limiter`, with the count of those it held back since the last one.
+template <typename... Args>
+void log_limited(LogLimiter& limiter, spdlog::level::level_enum level, fmt::format_string<Args...> format,
+                 Args&&... args) {
+  std::uint64_t skipped = 0;
+  if (!limiter.allow(steady_ms(), skipped)) return;
+  auto text = fmt::format(format, std::forward<Args>(args)...);
+  if (skipped > 0) text += fmt::format(" ({} more since the last report)", skipped);
+  spdlog::log(level, "lan: {}", text);
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -324,9 +335,11 @@ class LanLink::Impl : public std::enable_shared_from_this<Impl> {
   void on_unicast_datagram(ByteView d, const udp::endpoint& from);
   void on_beacon(ByteView d, const udp::endpoint& from, bool via_group);
   void take_down(const Key& key, const std::string& reason);
-  void join(const Interface& iface, bool named);
+  std::string join(const Interface& iface);  // empty when joined, else why not
   void rescan_interfaces();
-  bool send_now(ByteView bytes, const udp::endpoint& to, const char* what);
+  // Sends one datagram at once; errors are counted and logged (would_block too, unless can_queue).
+  boost::system::error_code send_now(ByteView bytes, const udp::endpoint& to, const char* what,
+                                     bool can_queue = false);
   void send_beacons(BeaconKind kind);
   void schedule_beacon();
   void schedule_expiry();
@@ -427,15 +440,12 @@ std::error_code LanLink::Impl::start() {
     if (ec) return fail(ec, "group port " + std::to_string(o.group_port) + ": " + ec.message());
     const bool named = !o.interfaces.empty();
     for (const auto& iface : *found) {
-      g.set_option(asio::ip::multicast::join_group(group, iface.address), ec);
-      if (ec && ec != boost::system::errc::address_in_use) {
-        if (named)
-          return fail(ec, "interface " + iface.name + ": cannot join " + o.group + ": " + ec.message());
-        spdlog::warn("lan: interface {} ({}): cannot join {}: {}", iface.name, iface.address.to_string(),
-                     o.group, ec.message());
-        continue;
-      }
-      interfaces_.push_back(iface);
+      auto why = join(iface);
+      if (why.empty()) continue;
+      if (named)
+        return fail(Errc::not_found, "interface " + iface.name + ": cannot join " + o.group + ": " + why);
+      spdlog::warn("lan: interface {} ({}): cannot join {}: {}", iface.name, iface.address.to_string(),
+                   o.group, why);
     }
     last_rescan_ms_ = steady_ms();
   }
@@ -520,11 +530,8 @@ void LanLink::Impl::on_unicast_datagram(ByteView d, const udp::endpoint& from) {
   auto it = neighbours_.find(Key{from.address().to_v4().to_uint(), from.port()});
   if (it == neighbours_.end()) {
     ++counters_.unknown_source;
-    std::uint64_t skipped = 0;
-    if (unknown_log_.allow(steady_ms(), skipped))
-      spdlog::debug("lan: dropped a {}-byte frame from unknown source {} ({} more since the last report)",
-                    d.size(), endpoint_text(from), skipped);
-    return;
+    return log_limited(unknown_log_, spdlog::level::debug, "dropped a {}-byte frame from unknown source {}",
+                       d.size(), endpoint_text(from));
   }
   ++counters_.frames_received;
   counters_.bytes_received += d.size();
@@ -553,13 +560,9 @@ void LanLink::Impl::on_beacon(ByteView d, const udp::endpoint& from, bool via_gr
     if (via_group) it->second.last_multicast_ms = now;
     return;
   }
-  if (neighbours_.size() >= options_.max_neighbours) {
-    std::uint64_t skipped = 0;
-    if (full_log_.allow(now, skipped))
-      spdlog::warn("lan: {} neighbours already; ignoring a beacon from {} ({} more since the last report)",
-                   neighbours_.size(), endpoint_text(from), skipped);
-    return;
-  }
+  if (neighbours_.size() >= options_.max_neighbours)
+    return log_limited(full_log_, spdlog::level::warn, "{} neighbours already: ignored a beacon from {}",
+                       neighbours_.size(), endpoint_text(from));
   Neighbour n;
   n.id = next_link_id();
   n.mesh_id = beacon->mesh_id;
@@ -577,7 +580,7 @@ void LanLink::Impl::on_beacon(ByteView d, const udp::endpoint& from, bool via_gr
   spdlog::info("lan: neighbour {} up: {} at {} (mtu {}, via {})", id, to_hex(beacon->mesh_id), address, mtu,
                via_group ? "multicast" : "unicast");
   auto reply = beacon_bytes(BeaconKind::beacon);  // so it finds us without waiting for our next beacon
-  if (send_now(reply, endpoint, "beacon")) ++counters_.beacons_sent;
+  if (!send_now(reply, endpoint, "beacon")) ++counters_.beacons_sent;
   sink_.on_neighbour_up(id, beacon->mesh_id, address, mtu);
 }
 
@@ -594,24 +597,20 @@ void LanLink::Impl::take_down(const Key& key, const std::string& reason) {
 
 void LanLink::Impl::warn_malformed(const udp::endpoint& from, const std::string& what) {
   ++counters_.malformed_beacons;
-  std::uint64_t skipped = 0;
-  if (malformed_log_.allow(steady_ms(), skipped))
-    spdlog::warn("lan: ignored {} from {} ({} more since the last report)", what, endpoint_text(from),
-                 skipped);
+  log_limited(malformed_log_, spdlog::level::warn, "ignored {} from {}", what, endpoint_text(from));
 }
 
 // ---- Sending ----
 
-bool LanLink::Impl::send_now(ByteView bytes, const udp::endpoint& to, const char* what) {
+boost::system::error_code LanLink::Impl::send_now(ByteView bytes, const udp::endpoint& to, const char* what,
+                                                  bool can_queue) {
   boost::system::error_code ec;
   unicast_.socket.send_to(asio::buffer(bytes.data(), bytes.size()), to, 0, ec);
-  if (!ec) return true;
-  ++counters_.send_errors;
-  std::uint64_t skipped = 0;
-  if (send_error_log_.allow(steady_ms(), skipped))
-    spdlog::warn("lan: sending a {} to {} failed: {} ({} more since the last report)", what,
-                 endpoint_text(to), ec.message(), skipped);
-  return false;
+  if (!ec || (can_queue && ec == asio::error::would_block)) return ec;
+  ++counters_.send_errors;  // lost like any datagram; the mesh above retries what matters
+  log_limited(send_error_log_, spdlog::level::warn, "sending a {} to {} failed: {}", what, endpoint_text(to),
+              ec.message());
+  return ec;
 }
 
 bool LanLink::Impl::send(LinkId id, ByteView frame) {
@@ -621,29 +620,16 @@ bool LanLink::Impl::send(LinkId id, ByteView frame) {
   if (k == by_id_.end()) return false;
   const udp::endpoint to = neighbours_.at(k->second).endpoint;
   if (queued_bytes_ == 0) {  // nothing waiting: send at once, in order
-    boost::system::error_code ec;
-    std::size_t n = unicast_.socket.send_to(asio::buffer(frame.data(), frame.size()), to, 0, ec);
+    auto ec = send_now(frame, to, "frame", true);
     if (!ec) {
       ++counters_.frames_sent;
-      counters_.bytes_sent += n;
-      return true;
+      counters_.bytes_sent += frame.size();
     }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) {
-      // Lost like any datagram; the mesh above retries what matters.
-      ++counters_.send_errors;
-      std::uint64_t skipped = 0;
-      if (send_error_log_.allow(steady_ms(), skipped))
-        spdlog::warn("lan: sending a frame to {} failed: {} ({} more since the last report)",
-                     endpoint_text(to), ec.message(), skipped);
-      return true;
-    }
+    if (ec != asio::error::would_block) return true;
   }
   if (queued_bytes_ + frame.size() > kMaxQueuedBytes) {
     ++counters_.send_errors;
-    std::uint64_t skipped = 0;
-    if (full_log_.allow(steady_ms(), skipped))
-      spdlog::warn("lan: send queue full ({} bytes); refused a frame ({} more since the last report)",
-                   queued_bytes_, skipped);
+    log_limited(full_log_, spdlog::level::warn, "send queue full ({} bytes): refused a frame", queued_bytes_);
     return false;
   }
   auto copy = std::make_shared<Bytes>(frame.begin(), frame.end());
@@ -655,8 +641,8 @@ bool LanLink::Impl::send(LinkId id, ByteView frame) {
         if (ec == asio::error::operation_aborted) return;
         if (ec) {
           ++self->counters_.send_errors;
-          spdlog::debug("lan: sending a frame to {} failed: {}", endpoint_text(to), ec.message());
-          return;
+          return log_limited(self->send_error_log_, spdlog::level::warn, "sending a frame to {} failed: {}",
+                             endpoint_text(to), ec.message());
         }
         ++self->counters_.frames_sent;
         self->counters_.bytes_sent += n;
@@ -683,18 +669,18 @@ void LanLink::Impl::send_beacons(BeaconKind kind) {
       spdlog::debug("lan: IP_MULTICAST_IF {}: {}", iface.name, ec.message());
       continue;
     }
-    if (send_now(bytes, group_endpoint_, what)) ++counters_.beacons_sent;
+    if (!send_now(bytes, group_endpoint_, what)) ++counters_.beacons_sent;
   }
   std::set<udp::endpoint> done;
   for (const auto& [text, ep] : static_peers_)
-    if (done.insert(ep).second && send_now(bytes, ep, what)) ++counters_.beacons_sent;
+    if (done.insert(ep).second && !send_now(bytes, ep, what)) ++counters_.beacons_sent;
   // Neighbours whose beacons do not reach us by multicast (static peers of theirs, or multicast
   // broken one way) get ours by unicast, or they would time us out.
   for (const auto& [key, n] : neighbours_) {
     bool heard_by_group =
         n.last_multicast_ms != 0 && now - n.last_multicast_ms <= options_.neighbour_timeout_ms / 2;
     if (kind == BeaconKind::beacon && heard_by_group) continue;
-    if (done.insert(n.endpoint).second && send_now(bytes, n.endpoint, what)) ++counters_.beacons_sent;
+    if (done.insert(n.endpoint).second && !send_now(bytes, n.endpoint, what)) ++counters_.beacons_sent;
   }
 }
 
@@ -730,15 +716,21 @@ void LanLink::Impl::rescan_interfaces() {
   }
   for (const auto& iface : *found) {
     if (std::find(interfaces_.begin(), interfaces_.end(), iface) != interfaces_.end()) continue;
-    boost::system::error_code ec;
-    group_.socket.set_option(asio::ip::multicast::join_group(group, iface.address), ec);
-    if (ec && ec != boost::system::errc::address_in_use) {
-      spdlog::debug("lan: interface {}: cannot join {}: {}", iface.name, options_.group, ec.message());
-      continue;
-    }
-    spdlog::info("lan: interface {} ({}) joined", iface.name, iface.address.to_string());
-    interfaces_.push_back(iface);
+    auto why = join(iface);
+    if (why.empty())
+      spdlog::info("lan: interface {} ({}) joined", iface.name, iface.address.to_string());
+    else
+      spdlog::debug("lan: interface {}: cannot join {}: {}", iface.name, options_.group, why);
   }
+}
+
+std::string LanLink::Impl::join(const Interface& iface) {
+  boost::system::error_code ec;
+  group_.socket.set_option(asio::ip::multicast::join_group(group_endpoint_.address().to_v4(), iface.address),
+                           ec);
+  if (ec && ec != boost::system::errc::address_in_use) return ec.message();  // in use: joined already
+  interfaces_.push_back(iface);
+  return {};
 }
 
 // ---- Expiry ----

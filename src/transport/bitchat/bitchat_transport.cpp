@@ -26,10 +26,9 @@ std::uint64_t wall_ms() {
 }
 
 const std::set<std::string, std::less<>> kMeshKeys = {
-    "type",         "nickname",       "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms",
-    "handshake_timeout_ms", "eager_sessions", "per_sender_rate", "total_rate", "interfaces", "multicast",
-    "group",        "group_port",     "listen",               "static_peers",    "beacon_interval_ms",
-    "neighbour_timeout_ms", "mtu",
+    "type", "nickname", "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms", "handshake_timeout_ms",
+    "eager_sessions", "per_sender_rate", "total_rate", "interfaces", "multicast", "group", "group_port",
+    "listen", "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
     // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
     // max_peers the eager sessions; the BLE-only ones (scan_interval, battery_threshold, api_url)
     // and max_hops (the mesh always allows 7) are accepted and have no effect on the LAN link.
@@ -99,7 +98,9 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   std::size_t backlog(const PeerId& peer) const override { return node_.session(peer) ? node_.backlog() : 0; }
 
-  void close(const PeerId& peer, const std::string& reason) override { apply(node_.close(peer, reason, wall_ms())); }
+  void close(const PeerId& peer, const std::string& reason) override {
+    apply(node_.close(peer, reason, wall_ms()));
+  }
 
   std::optional<SessionInfo> session_info(const PeerId& peer) const override {
     const auto id = node_.session(peer);
@@ -163,8 +164,8 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     auto out = node_.on_frame(link, frame, wall_ms(), &malformed);
     apply(std::move(out));
     if (malformed) {
-      spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour", context_.name,
-                   frame.size(), link);
+      spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
+                   context_.name, frame.size(), link);
       lan_->drop(link, "malformed frame");
     }
   }
@@ -177,13 +178,13 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
       using K = bitchat::MeshEvent::Kind;
       switch (e.kind) {
         case K::peer_up:
-          spdlog::info("transport {}: session {} with {} (mesh {})", context_.name, e.session, e.peer.to_string(),
-                       to_hex(e.mesh_id));
+          spdlog::info("transport {}: session {} with {} (mesh {})", context_.name, e.session,
+                       e.peer.to_string(), to_hex(e.mesh_id));
           context_.sink->on_session_up(*this, e.peer, e.session);
           break;
         case K::peer_down:
-          spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session, e.peer.to_string(),
-                       e.reason);
+          spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session,
+                       e.peer.to_string(), e.reason);
           context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
           break;
         case K::record:
@@ -236,7 +237,8 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 };
 
 std::expected<std::uint64_t, std::string> number(const std::map<std::string, std::string>& o, const char* key,
-                                                 std::uint64_t fallback, std::uint64_t min, std::uint64_t max) {
+                                                 std::uint64_t fallback, std::uint64_t min,
+                                                 std::uint64_t max) {
   auto it = o.find(key);
   if (it == o.end()) return fallback;
   try {
@@ -265,8 +267,9 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   bitchat::MeshNodeOptions mesh;
   mesh.next_session_id = &next_session_id;
   mesh.mtu = lan->mtu;
-  mesh.nickname = context.options.contains("nickname") ? context.options.at("nickname")
-                                                       : context.identity->peer_id().to_string().substr(0, 12);
+  mesh.nickname = context.options.contains("nickname")
+                      ? context.options.at("nickname")
+                      : context.identity->peer_id().to_string().substr(0, 12);
   if (mesh.nickname.empty() || mesh.nickname.size() > 255) return fail("nickname: 1 to 255 bytes");
   struct Field {
     const char* key;
