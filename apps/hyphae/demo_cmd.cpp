@@ -1,6 +1,8 @@
 // `hyphae demo`: three nodes as separate processes on loopback; they connect, exchange messages,
-// one goes down, a message to it waits in the sender's outbox, it comes back and gets it.
+// one goes down, a message to it waits in the sender's outbox, it comes back and gets it; then the
+// internet is lost and the nodes carry on over their BitChat mesh (LAN link on loopback).
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -53,6 +55,37 @@ std::string received_text(LocalNode& node, const std::string& id) {
   return "";
 }
 
+std::size_t connections_to(LocalNode& node, const LocalNode& peer, const std::string& transport = "") {
+  std::size_t n = 0;
+  const auto body = node.api().request("GET", "/v1/p2p/connections").body;
+  for (const auto& c : body["connections"])
+    n += c["peer_id"] == peer.peer_id() && (transport.empty() || c["transport"] == transport);
+  return n;
+}
+
+// Each node: the TCP transport (the "internet") and a BitChat mesh on the loopback LAN link, whose
+// neighbours are the other nodes' mesh ports (loopback has no multicast).
+std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& name,
+                                   unsigned short mesh_port, const std::vector<unsigned short>& others) {
+  std::filesystem::create_directories(dir);
+  std::string peers;
+  for (auto p : others) peers += (peers.empty() ? "" : ", ") + std::string("127.0.0.1:") + std::to_string(p);
+  const auto file = dir / "node.yaml";
+  std::ofstream(file) << "fault_injection: true   # the demo cuts the internet on purpose\n"
+                      << "ack_timeout_ms: 3000\n"
+                      << "transport:\n"
+                      << "  mesh:\n"
+                      << "    type: bitchat\n"
+                      << "    nickname: " << name << "\n"
+                      << "    multicast: false\n"
+                      << "    listen: 127.0.0.1:" << mesh_port << "\n"
+                      << "    static_peers: [" << peers << "]\n"
+                      << "    beacon_interval_ms: 500\n"
+                      << "    announce_interval_ms: 1000\n"
+                      << "    peer_timeout_ms: 4000\n";
+  return file;
+}
+
 }  // namespace
 
 void add_demo_command(CLI::App& app, Common& common) {
@@ -68,6 +101,14 @@ void add_demo_command(CLI::App& app, Common& common) {
     LocalNode alice("alice", binary, dir.path() / "alice");
     LocalNode bob("bob", binary, dir.path() / "bob");
     LocalNode carol("carol", binary, dir.path() / "carol");
+    const std::vector<unsigned short> mesh_ports{free_tcp_port(), free_tcp_port(), free_tcp_port()};
+    LocalNode* all[] = {&alice, &bob, &carol};
+    for (std::size_t i = 0; i < 3; ++i) {
+      std::vector<unsigned short> others;
+      for (std::size_t j = 0; j < 3; ++j)
+        if (j != i) others.push_back(mesh_ports[j]);
+      all[i]->set_config_file(write_config(all[i]->data_dir(), all[i]->name(), mesh_ports[i], others));
+    }
     for (auto* node : {&alice, &bob, &carol}) {
       node->start();
       n.say("  " + node->name() + " is up: PeerId " + node->peer_id() + ", peers on " + node->address());
@@ -85,9 +126,8 @@ void add_demo_command(CLI::App& app, Common& common) {
          "add peer");
     bool connected = wait_until(
         [&] {
-          auto a = alice.api().request("GET", "/v1/p2p/connections").body["connections"].size();
-          auto b = bob.api().request("GET", "/v1/p2p/connections").body["connections"].size();
-          return a == 2 && b == 2;
+          return connections_to(alice, bob, "tcp") && connections_to(alice, carol, "tcp") &&
+                 connections_to(bob, carol, "tcp");
         },
         std::chrono::seconds(15));
     if (!connected)
@@ -116,9 +156,11 @@ void add_demo_command(CLI::App& app, Common& common) {
       for (int sent = 0; sent < kBurst; sent += 1000) {
         nlohmann::json payloads = nlohmann::json::array();
         for (int i = sent; i < sent + 1000; ++i) payloads.push_back("burst message " + std::to_string(i));
-        auto r = must(alice.api().request("POST", "/v1/messages/batch",
-                                          nlohmann::json{{"to", bob.peer_id()}, {"payloads", payloads}}),
-                      "batch send");
+        auto r =
+            must(alice.api().request(
+                     "POST", "/v1/messages/batch",
+                     nlohmann::json{{"to", bob.peer_id()}, {"payloads", payloads}, {"transport", "tcp"}}),
+                 "batch send");
         for (const auto& id : r["ids"]) ids.push_back(id.get<std::string>());
       }
       bool drained = wait_until(
@@ -131,15 +173,14 @@ void add_demo_command(CLI::App& app, Common& common) {
         throw std::runtime_error("the burst was not delivered");
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       n.say("  alice -> bob: a burst of " + std::to_string(kBurst) +
-            " durable messages, all acknowledged in " + std::to_string(ms) +
-            " ms (through the HTTP API, committed on both sides)");
+            " durable messages over tcp, all acknowledged in " + std::to_string(ms) +
+            " ms (through the HTTP API, committed on both sides; small messages would otherwise take the "
+            "mesh, as seed 000's routing rule says)");
     }
 
     n.say("Stopping carol");
     carol.stop();
-    wait_until(
-        [&] { return alice.api().request("GET", "/v1/p2p/connections").body["connections"].size() == 1; },
-        std::chrono::seconds(10));
+    wait_until([&] { return connections_to(alice, carol) == 0; }, std::chrono::seconds(10));
     auto queued_id = send_text(alice, carol, "carol, this waited for you on alice's disk");
     auto state = message_state(alice, queued_id);
     n.say("  alice -> carol while carol is down: status \"" + state +
@@ -155,6 +196,58 @@ void add_demo_command(CLI::App& app, Common& common) {
     n.say("  alice reconnected and delivered it " + std::to_string(ms) + " ms after carol's restart: \"" +
           received_text(carol, queued_id) + "\"");
     n.say("  alice's status for it: " + message_state(alice, queued_id));
+
+    {
+      // Act: the internet is lost. The TCP transport dies on every node; the mesh carries on.
+      bool meshed = wait_until(
+          [&] { return connections_to(alice, carol, "mesh") && connections_to(alice, bob, "mesh"); },
+          std::chrono::seconds(20));
+      if (!meshed) throw std::runtime_error("the BitChat mesh did not come up; see " + dir.path().string());
+      n.say("The internet is lost: every node's TCP transport dies (fault injection)");
+      for (auto* node : {&alice, &bob, &carol})
+        must(node->api().request("POST", "/v1/p2p/transports/tcp/fault", nlohmann::json{{"mode", "dead"}}),
+             "fault");
+      wait_until([&] { return connections_to(alice, carol, "tcp") == 0; }, std::chrono::seconds(10));
+      auto online = must(alice.api().request("GET", "/v1/p2p/connectivity"), "connectivity");
+      n.say("  alice now reports has_internet = " +
+            std::string(online.value("online", false) ? "true" : "false") +
+            "; her BitChat mesh still sees bob and carol");
+      auto id = send_text(alice, carol, "no internet, still talking: this went over the mesh");
+      if (!wait_delivered(alice, id, std::chrono::seconds(20)))
+        throw std::runtime_error("the message over the mesh was not delivered");
+      auto st = must(alice.api().request("GET", "/v1/messages/" + id), "status");
+      n.say("  alice -> carol: \"" + received_text(carol, id) + "\" via " + st.value("transport", "?") +
+            " (" + st.value("transport_reason", "") + ")");
+      must(alice.api().request("POST", "/v1/p2p/broadcast",
+                               nlohmann::json{{"text", "mesh check-in from alice"}}),
+           "broadcast");
+      bool heard = wait_until(
+          [&] {
+            for (auto* node : {&bob, &carol}) {
+              bool got = false;
+              auto b = node->api().request("GET", "/v1/p2p/broadcasts").body;
+              for (const auto& m : b["broadcasts"]) got = got || m["text"] == "mesh check-in from alice";
+              if (!got) return false;
+            }
+            return true;
+          },
+          std::chrono::seconds(10));
+      if (!heard) throw std::runtime_error("the broadcast did not reach bob and carol");
+      n.say("  alice broadcast \"mesh check-in from alice\": bob and carol heard it, signed by her key");
+      n.say("The internet comes back");
+      for (auto* node : {&alice, &bob, &carol})
+        must(node->api().request("POST", "/v1/p2p/transports/tcp/fault", nlohmann::json{{"mode", "none"}}),
+             "fault");
+      if (!wait_until(
+              [&] {
+                return connections_to(alice, bob, "tcp") > 0 && connections_to(alice, carol, "tcp") > 0;
+              },
+              std::chrono::seconds(20)))
+        throw std::runtime_error("TCP did not come back");
+      n.say("  alice's TCP links are back (to bob: " + std::to_string(connections_to(alice, bob, "tcp")) +
+            ", to carol: " + std::to_string(connections_to(alice, carol, "tcp")) +
+            "); the router chooses per message again, the mesh stays up beside them");
+    }
 
     auto status = must(alice.api().request("GET", "/v1/p2p/status"), "status");
     n.say("alice's counters: " + status["counters"].dump());

@@ -218,6 +218,19 @@ void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
     e.peer = p.announce->peer_id;
     e.session = p.session_id;
     out.events.push_back(std::move(e));
+    for (auto& data : p.early) {
+      ++counters_.records_received;
+      MeshEvent r;
+      r.kind = MeshEvent::Kind::record;
+      r.mesh_id = p.id;
+      r.peer = p.announce->peer_id;
+      r.session = p.session_id;
+      r.record_kind = data[0];
+      r.body.assign(data.begin() + 1, data.end());
+      out.events.push_back(std::move(r));
+    }
+    p.early.clear();
+    p.early_bytes = 0;
   } else if (!should && p.session_id != 0) {
     go_down(
         p,
@@ -242,6 +255,8 @@ void MeshNode::start_handshake(Peer& p, std::uint64_t now_ms, Output& out) {
   if (p.session && p.session->established()) go_down(p, "new handshake", out);
   p.session.emplace(noise_static_, p.id);
   p.rekey.reset();
+  p.early.clear();
+  p.early_bytes = 0;
   auto m1 = p.session->start_as_initiator(now_ms);
   if (!m1) {
     p.session.reset();
@@ -330,7 +345,15 @@ void MeshNode::handle_encrypted(const Packet& packet, std::uint64_t now_ms, Outp
     return;
   }
   if (payload->type == kHyphaeRecordPayload) {
-    if (payload->data.empty() || p.session_id == 0) return;
+    if (payload->data.empty()) return;
+    if (p.session_id == 0) {
+      constexpr std::size_t kEarlyRecords = 64, kEarlyBytes = 1u << 20;
+      if (p.early.size() < kEarlyRecords && p.early_bytes + payload->data.size() <= kEarlyBytes) {
+        p.early_bytes += payload->data.size();
+        p.early.push_back(std::move(payload->data));
+      }
+      return;
+    }
     ++counters_.records_received;
     MeshEvent e;
     e.kind = MeshEvent::Kind::record;

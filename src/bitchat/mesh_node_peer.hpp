@@ -2,6 +2,7 @@
 // Thread-safety and ownership: MeshNode's (one owner; the node owns its peers).
 #pragma once
 
+#include <deque>
 #include <optional>
 
 #include "bitchat/mesh_node.hpp"
@@ -21,6 +22,10 @@ struct MeshNode::Peer {
   std::uint64_t session_id = 0;       // nonzero while up
   std::uint64_t retry_at_ms = 0;      // no new handshake before this
   bool wanted = false;                // the node asked for a session
+  // Records that arrived in an established session before the peer's announce (its handshake can
+  // overtake it): handed up once the announce makes it up. Kind byte || body.
+  std::deque<Bytes> early;
+  std::size_t early_bytes = 0;
 };
 
 }  // namespace hyphae::bitchat

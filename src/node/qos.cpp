@@ -172,7 +172,16 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
     const auto session = slot.transport->session(peer);
     if (!session) continue;
     if (carried_on(m, session)) continue;
-    if (!send_record(t, peer, RecordKind::data, m.wire)) continue;
+    if (!send_record(t, peer, RecordKind::data, m.wire)) {
+      // Refused with a live session: the transport's own queue is full (the BitChat mesh paces
+      // its frames). The message keeps its place in the outbox lane and the peer waits for
+      // on_drained() instead of spinning.
+      if (t == route.primary && slot.transport->backlog(peer) > 0) {
+        queues[peer].rewind();
+        busy_peers.insert(fairness_key(peer));
+      }
+      continue;
+    }
     slot.sent_durable->inc();
     if (t == route.primary) {
       // A failover: the copy on the transport that carried it timed out or lost its session.

@@ -283,3 +283,51 @@ TEST(BitchatMeshNode, ARandomMeshDeliversPrivateRecordsAcrossHops) {
   EXPECT_EQ(delivered, targets.size());
   EXPECT_GT(sim.node(0).counters().records_sent, 0u);
 }
+
+TEST(BitchatMeshNode, InATriangleEveryPairGetsOneSessionAndRecordsFlowAtOnce) {
+  // Everyone hears everyone at once, so every pair starts crossed handshakes.
+  MeshSim sim;
+  sim.add_nodes(3, fast_options());
+  sim.connect(0, 1);
+  sim.connect(1, 2);
+  sim.connect(0, 2);
+  ASSERT_TRUE(sim.run_until([&] { return up(sim, 0, 1) && up(sim, 1, 2) && up(sim, 0, 2); }, 10'000));
+  std::size_t sent = 0;
+  for (std::size_t a = 0; a < 3; ++a)
+    for (std::size_t b = 0; b < 3; ++b) {
+      if (a == b) continue;
+      auto out = sim.node(a).send_record(sim.identity(b).peer_id(), 1, as_bytes("r"), sim.now());
+      ASSERT_TRUE(out.has_value());
+      sim.apply(a, std::move(*out));
+      ++sent;
+    }
+  ASSERT_TRUE(sim.run_until(
+      [&] { return records(sim, 0).size() + records(sim, 1).size() + records(sim, 2).size() == sent; },
+      5000));
+  sim.run_for(20'000);  // no session churn afterwards
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(count(sim, i, MeshEvent::Kind::peer_down), 0u) << i;
+    EXPECT_EQ(count(sim, i, MeshEvent::Kind::peer_up), 2u) << i;
+    EXPECT_EQ(sim.node(i).counters().decrypt_errors, 0u) << i;
+  }
+}
+
+TEST(BitchatMeshNode, ARecordThatOvertakesTheSendersAnnounceIsHeldUntilTheAnnounceArrives) {
+  // Node 1 hears node 0's announce and handshakes at once; node 0 learns who node 1 is only from
+  // node 1's announce, which may come after the handshake and a first record.
+  MeshSim sim;
+  sim.add_nodes(2, fast_options());
+  sim.connect(0, 1);
+  ASSERT_TRUE(sim.run_until([&] { return sim.node(1).session(sim.identity(0).peer_id()) != 0; }, 5000));
+  auto out = sim.node(1).send_record(sim.identity(0).peer_id(), 1, as_bytes("early"), sim.now());
+  ASSERT_TRUE(out.has_value());
+  sim.apply(1, std::move(*out));
+  ASSERT_TRUE(sim.run_until([&] { return !records(sim, 0).empty(); }, 5000));
+  EXPECT_EQ(to_string(records(sim, 0).front()), "early");
+  // The record event follows the peer-up event.
+  bool seen_up = false;
+  for (const auto& e : sim.events(0)) {
+    if (e.kind == MeshEvent::Kind::peer_up) seen_up = true;
+    if (e.kind == MeshEvent::Kind::record) EXPECT_TRUE(seen_up);
+  }
+}

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/asio/ip/multicast.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -220,60 +219,50 @@ std::expected<LanLinkOptions, std::string> LanLinkOptions::parse(
       if (name.size() >= IFNAMSIZ || name.find_first_of(" /:") != std::string::npos)
         return std::unexpected("interfaces: '" + name + "' is not an interface name");
   }
+  // Reads `key` into `out` if present; the error text otherwise (empty: fine).
+  auto read = [&](const char* key, auto& out, auto min, auto max) -> std::string {
+    if (auto v = get(key)) {
+      auto n = parse_number<std::remove_reference_t<decltype(out)>>(key, *v, min, max);
+      if (!n) return n.error();
+      out = *n;
+    }
+    return {};
+  };
   if (auto v = get("multicast")) {
     auto b = parse_bool("multicast", *v);
     if (!b) return std::unexpected(b.error());
     o.multicast = *b;
   }
+  boost::system::error_code ec;
   if (auto v = get("group")) {
-    boost::system::error_code ec;
-    auto a = asio::ip::make_address_v4(*v, ec);
-    if (ec || !a.is_multicast())
+    if (auto a = asio::ip::make_address_v4(*v, ec); ec || !a.is_multicast())
       return std::unexpected("group: '" + *v + "' is not an IPv4 multicast address");
     o.group = *v;
   }
-  if (auto v = get("group_port")) {
-    auto p = parse_number<std::uint16_t>("group_port", *v, 1, 65535);
-    if (!p) return std::unexpected(p.error());
-    o.group_port = *p;
-  }
   if (auto v = get("listen")) {
-    std::string host;
-    std::uint16_t port = 0;
-    boost::system::error_code ec;
-    if (!split_host_port(*v, host, port, true) || (asio::ip::make_address_v4(host, ec), ec))
+    if (!split_host_port(*v, o.listen_address, o.listen_port, true) ||
+        (asio::ip::make_address_v4(o.listen_address, ec), ec))
       return std::unexpected("listen: '" + *v + "' is not an IPv4 address:port");
-    o.listen_address = host;
-    o.listen_port = port;
   }
   if (auto v = get("static_peers")) {
     o.static_peers = split_list(*v);
-    for (const auto& peer : o.static_peers) {
-      std::string host;
-      std::uint16_t port = 0;
+    std::string host;
+    std::uint16_t port = 0;
+    for (const auto& peer : o.static_peers)
       if (!split_host_port(peer, host, port, false))
         return std::unexpected("static_peers: '" + peer + "' is not host:port");
-    }
   }
-  if (auto v = get("beacon_interval_ms")) {
-    auto n = parse_number<std::uint64_t>("beacon_interval_ms", *v, 10, 3'600'000);
-    if (!n) return std::unexpected(n.error());
-    o.beacon_interval_ms = *n;
-  }
-  if (auto v = get("neighbour_timeout_ms")) {
-    auto n = parse_number<std::uint64_t>("neighbour_timeout_ms", *v, 20, 86'400'000);
-    if (!n) return std::unexpected(n.error());
-    o.neighbour_timeout_ms = *n;
-  }
+  using U16 = std::uint16_t;
+  using U64 = std::uint64_t;
+  for (const auto& error : {read("group_port", o.group_port, U16{1}, U16{65535}),
+                            read("beacon_interval_ms", o.beacon_interval_ms, U64{10}, U64{3'600'000}),
+                            read("neighbour_timeout_ms", o.neighbour_timeout_ms, U64{20}, U64{86'400'000}),
+                            read("mtu", o.mtu, kMinLanMtu, kMaxUdpPayload)})
+    if (!error.empty()) return std::unexpected(error);
   if (o.neighbour_timeout_ms <= o.beacon_interval_ms)
     return std::unexpected("neighbour_timeout_ms: " + std::to_string(o.neighbour_timeout_ms) +
                            " must be longer than beacon_interval_ms (" +
                            std::to_string(o.beacon_interval_ms) + ")");
-  if (auto v = get("mtu")) {
-    auto n = parse_number<std::size_t>("mtu", *v, kMinLanMtu, kMaxUdpPayload);
-    if (!n) return std::unexpected(n.error());
-    o.mtu = *n;
-  }
   return o;
 }
 
@@ -297,13 +286,6 @@ class LanLink::Impl : public std::enable_shared_from_this<Impl> {
   void drop(LinkId id, const std::string& reason);
   nlohmann::json status_json() const;
 
-  std::size_t mtu() const { return options_.mtu; }
-  std::uint16_t listen_port() const { return bound_port_; }
-  const std::string& start_error() const { return start_error_; }
-  const LanLinkCounters& counters() const { return counters_; }
-  std::size_t neighbour_count() const { return neighbours_.size(); }
-
- private:
   enum class State : std::uint8_t { idle, running, stopped };
   using Key = std::pair<std::uint32_t, std::uint16_t>;  // IPv4 address, unicast port
 
@@ -348,6 +330,8 @@ class LanLink::Impl : public std::enable_shared_from_this<Impl> {
   Bytes beacon_bytes(BeaconKind kind) const {
     return encode_beacon({kind, options_.self, bound_port_, static_cast<std::uint16_t>(options_.mtu)});
   }
+
+  // The rest is read by LanLink's accessors.
 
   Strand strand_;
   LanLinkOptions options_;
@@ -482,7 +466,6 @@ void LanLink::Impl::stop(bool quiet) {
   neighbours_.clear();
   by_id_.clear();
   if (quiet) return;
-  if (was_running) spdlog::info("lan: stopped ({} neighbour(s) down)", ids.size());
   for (LinkId id : ids) sink_.on_neighbour_down(id, "link stopped");
 }
 
@@ -498,29 +481,22 @@ void LanLink::Impl::on_receive(Receiver& r, const boost::system::error_code& ec,
   if (state_ != State::running || ec == asio::error::operation_aborted) return;
   if (ec) {
     // E.g. an ICMP port unreachable for an earlier send (connection_refused): keep receiving.
+    // If it keeps failing, pause between attempts.
     spdlog::debug("lan: receive on the {} socket: {}", r.group ? "group" : "unicast", ec.message());
-    if (++r.errors_in_row > kReceiveErrorsBeforeBackoff) {
-      r.retry.expires_after(kReceiveBackoff);
-      r.retry.async_wait([self = shared_from_this(), &r](const boost::system::error_code& e) {
-        if (!e && self->state_ == State::running) self->receive(r);
-      });
-      return;
-    }
-    receive(r);
-    return;
+    if (++r.errors_in_row <= kReceiveErrorsBeforeBackoff) return receive(r);
+    r.retry.expires_after(kReceiveBackoff);
+    return r.retry.async_wait([self = shared_from_this(), &r](const boost::system::error_code& e) {
+      if (!e && self->state_ == State::running) self->receive(r);
+    });
   }
   r.errors_in_row = 0;
   const udp::endpoint from = r.sender;
   ByteView d(r.buffer.data(), n);
-  if (n > 0 && from.address().is_v4()) {
-    if (r.group) {
-      if (has_beacon_magic(d))
-        on_beacon(d, from, true);
-      else
-        warn_malformed(from, "a datagram that is not a beacon on the group port");
-    } else {
-      on_unicast_datagram(d, from);
-    }
+  if (n > 0 && from.address().is_v4()) {  // empty datagrams are dropped
+    if (!r.group) on_unicast_datagram(d, from);
+    if (r.group && !has_beacon_magic(d))
+      warn_malformed(from, "a datagram that is not a beacon on the group port");
+    if (r.group && has_beacon_magic(d)) on_beacon(d, from, true);
   }
   if (state_ == State::running) receive(r);  // the sink may have stopped the link
 }
@@ -563,19 +539,11 @@ void LanLink::Impl::on_beacon(ByteView d, const udp::endpoint& from, bool via_gr
   if (neighbours_.size() >= options_.max_neighbours)
     return log_limited(full_log_, spdlog::level::warn, "{} neighbours already: ignored a beacon from {}",
                        neighbours_.size(), endpoint_text(from));
-  Neighbour n;
-  n.id = next_link_id();
-  n.mesh_id = beacon->mesh_id;
-  n.endpoint = udp::endpoint(from.address(), beacon->port);
-  n.address = endpoint_text(n.endpoint);
-  n.mtu = std::min(options_.mtu, std::min<std::size_t>(beacon->mtu, kMaxUdpPayload));
-  n.last_heard_ms = now;
-  n.last_multicast_ms = via_group ? now : 0;
-  const auto id = n.id;
-  const auto address = n.address;
-  const auto mtu = n.mtu;
-  const auto endpoint = n.endpoint;
-  neighbours_.emplace(key, std::move(n));
+  const LinkId id = next_link_id();
+  const udp::endpoint endpoint(from.address(), beacon->port);
+  const auto address = endpoint_text(endpoint);
+  const auto mtu = std::min(options_.mtu, std::min<std::size_t>(beacon->mtu, kMaxUdpPayload));
+  neighbours_.emplace(key, Neighbour{id, beacon->mesh_id, endpoint, address, mtu, now, via_group ? now : 0});
   by_id_.emplace(id, key);
   spdlog::info("lan: neighbour {} up: {} at {} (mtu {}, via {})", id, to_hex(beacon->mesh_id), address, mtu,
                via_group ? "multicast" : "unicast");
@@ -812,22 +780,22 @@ void LanLink::drop(LinkId neighbour, const std::string& reason) {
   impl_->drop(neighbour, reason);
 }
 std::size_t LanLink::mtu() const {
-  return impl_->mtu();
+  return impl_->options_.mtu;
 }
 nlohmann::json LanLink::status_json() const {
   return impl_->status_json();
 }
 std::uint16_t LanLink::listen_port() const {
-  return impl_->listen_port();
+  return impl_->bound_port_;
 }
 const std::string& LanLink::start_error() const {
-  return impl_->start_error();
+  return impl_->start_error_;
 }
 const LanLinkCounters& LanLink::counters() const {
-  return impl_->counters();
+  return impl_->counters_;
 }
 std::size_t LanLink::neighbour_count() const {
-  return impl_->neighbour_count();
+  return impl_->neighbours_.size();
 }
 
 }  // namespace hyphae::bitchat

@@ -65,9 +65,12 @@ struct LanLinkOptions {
   bool multicast = true;  // false: static peers only (no group socket, no interfaces)
   std::string group = "239.255.66.77";
   std::uint16_t group_port = 47477;
-  std::string listen_address = "0.0.0.0";  // the unicast socket (an IPv4 literal)
-  std::uint16_t listen_port = 0;           // 0: ephemeral
-  std::vector<std::string> static_peers;   // "host:port", beaconed to every interval
+  // The unicast socket (an IPv4 literal). Multicast beacons leave from it too, so an address other
+  // than 0.0.0.0 only makes sense with multicast on that address's interface (or multicast off).
+  std::string listen_address = "0.0.0.0";
+  std::uint16_t listen_port = 0;  // 0: ephemeral
+  // "host:port", beaconed every interval; resolved once by start() (blocking, for names).
+  std::vector<std::string> static_peers;
   std::uint64_t beacon_interval_ms = 1000;
   std::uint64_t neighbour_timeout_ms = 3500;
   std::size_t mtu = 512;             // announced; frames up to kMaxUdpPayload are still received

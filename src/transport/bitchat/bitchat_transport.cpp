@@ -276,7 +276,9 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
     std::uint64_t* target;
     std::uint64_t min, max;
   };
-  std::uint64_t eager = mesh.eager_sessions, per_sender = 50, total = 500;
+  // Relay limits: the apps use 50 packets/s per sender and 500 in total over BLE; a LAN link
+  // carries about ten times that, so these defaults are ten times the apps'.
+  std::uint64_t eager = mesh.eager_sessions, per_sender = 500, total = 5000;
   const Field fields[] = {
       {"announce_interval_ms", &mesh.announce_interval_ms, 100, 3'600'000},
       {"peer_timeout_ms", &mesh.peer_timeout_ms, 300, 86'400'000},
@@ -307,6 +309,10 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   // Our own frames stay under what relays accept from one sender.
   mesh.own_rate = 0.8 * mesh.mesh.per_sender_rate;
   mesh.own_burst = 0.8 * mesh.mesh.per_sender_burst;
+  // About half a second of pacing (at least one whole 60 000-byte record in fragments): beyond it
+  // send() refuses and the node keeps the message in its outbox, where it can still move to
+  // another transport, instead of behind a long queue here.
+  mesh.own_queue_bytes = std::max<std::size_t>(96 * 1024, static_cast<std::size_t>(mesh.own_rate * 600 / 2));
 
   // Seed 000's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
   // into 469-byte BitChat fragments for a 512-byte link.
