@@ -321,11 +321,23 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
     ++counters_.sessions_established;
     p.retry_at_ms = now_ms;
     update_up(p, now_ms, out);
+    auto held = std::move(p.undecrypted);
+    p.undecrypted.clear();
+    for (const auto& h : held) handle_encrypted(h, now_ms, out);
+  } else if (!p.session->handshaking()) {
+    p.undecrypted.clear();
   }
 }
 
 void MeshNode::handle_encrypted(const Packet& packet, std::uint64_t now_ms, Output& out) {
   Peer& p = peer_at(packet.sender);
+  if (p.session && p.session->state() == NoiseSession::State::awaiting_message3) {
+    // The initiator's first transport messages can overtake its message 3 (frames take different
+    // paths and delays): hold a few until the handshake completes.
+    constexpr std::size_t kHeldCiphertexts = 32;
+    if (p.undecrypted.size() < kHeldCiphertexts) p.undecrypted.push_back(packet);
+    return;
+  }
   if (!p.session || !p.session->established()) {
     ++counters_.decrypt_errors;
     // The peer thinks a session exists that we do not have (we restarted): make a new one.

@@ -25,6 +25,8 @@ struct MeshNode::Peer {
   // Records that arrived in an established session before the peer's announce (its handshake can
   // overtake it): handed up once the announce makes it up. Kind byte || body.
   std::deque<Bytes> early;
+  // noiseEncrypted packets that arrived while we waited for message 3 (decrypted once it comes).
+  std::deque<Packet> undecrypted;
   std::size_t early_bytes = 0;
 };
 

@@ -322,8 +322,11 @@ TEST(BitchatMeshNode, ARecordThatOvertakesTheSendersAnnounceIsHeldUntilTheAnnoun
   auto out = sim.node(1).send_record(sim.identity(0).peer_id(), 1, as_bytes("early"), sim.now());
   ASSERT_TRUE(out.has_value());
   sim.apply(1, std::move(*out));
-  ASSERT_TRUE(sim.run_until([&] { return !records(sim, 0).empty(); }, 5000));
+  ASSERT_TRUE(sim.run_until([&] { return !records(sim, 0).empty(); }, 5000))
+      << sim.node(0).status_json(sim.now()).dump() << "\n"
+      << sim.node(1).status_json(sim.now()).dump();
   EXPECT_EQ(to_string(records(sim, 0).front()), "early");
+  EXPECT_EQ(sim.node(0).counters().decrypt_errors, 0u);  // even when it also overtook message 3
   // The record event follows the peer-up event.
   bool seen_up = false;
   for (const auto& e : sim.events(0)) {
