@@ -170,7 +170,10 @@ std::vector<LinkId> MeshCore::targets(const Packet& p, std::optional<LinkId> ing
 
 void MeshCore::fire(Pending& pending, std::uint64_t now_ms, Output& out) {
   auto links = targets(pending.packet, pending.ingress, pending.key, pending.heard_from);
-  if (links.empty()) return;
+  if (links.empty()) {
+    if (!pending.packet.is_broadcast()) undeliverable_.push_back(pending.packet);
+    return;
+  }
   auto frame = encode(pending.packet, wire_options(pending.packet));
   if (!frame) return;
   for (auto l : links) out.sends.push_back(Send{l, *frame, now_ms});
@@ -290,6 +293,7 @@ MeshCore::Output MeshCore::originate(const Packet& packet, std::uint64_t now_ms)
     for (const auto& [link, neighbour] : links_) links.push_back(link);
   } else {
     links = targets(packet, std::nullopt, key, {});
+    if (links.empty()) undeliverable_.push_back(packet);
   }
   auto frame = encode(packet, wire_options(packet));
   if (!frame) return out;

@@ -21,6 +21,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "bitchat/packet.hpp"
@@ -93,6 +94,9 @@ class MeshCore {
   std::optional<std::uint64_t> next_due() const;
 
   const MeshCounters& counters() const { return counters_; }
+  // Directed packets (relayed or our own) that found no link to go out on since the last call,
+  // TTL already decremented: the caller may hold them for a while (RelaySpool).
+  std::vector<Packet> take_undeliverable() { return std::exchange(undeliverable_, {}); }
 
  private:
   struct Seen {
@@ -138,6 +142,7 @@ class MeshCore {
   Bucket total_bucket_;
   std::mt19937_64 rng_;
   MeshCounters counters_;
+  std::vector<Packet> undeliverable_;
 };
 
 }  // namespace hyphae::bitchat

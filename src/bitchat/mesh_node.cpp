@@ -41,7 +41,26 @@ MeshNode::MeshNode(const Identity& identity, MeshNodeOptions options)
         m.self = mesh_id_of(noise::KeyPair::from_private(identity.x25519_private()).pub);
         return m;
       }()),
-      reassembler_(options_.reassembly) {}
+      reassembler_(options_.reassembly),
+      spool_(options_.spool) {}
+
+void MeshNode::spool_undeliverable(std::uint64_t now_ms) {
+  for (auto& p : core_.take_undeliverable()) {
+    if (!p.recipient) continue;
+    auto frame = encode(p, {.pad = false});
+    if (frame && spool_.hold(*p.recipient, std::move(*frame), now_ms)) ++counters_.spooled;
+  }
+}
+
+void MeshNode::unspool(const std::vector<Bytes>& frames, std::uint64_t now_ms, Output& out) {
+  for (const auto& f : frames) {
+    auto p = decode(f);
+    if (!p) continue;
+    ++counters_.unspooled;
+    out.append(core_.originate(*p, now_ms));
+  }
+  core_.take_undeliverable();  // still no way on: the spool keeps its copy until it expires
+}
 
 MeshNode::~MeshNode() = default;
 
@@ -102,10 +121,15 @@ MeshNode::Output MeshNode::stop(std::uint64_t now_ms) {
 MeshNode::Output MeshNode::link_up(LinkId link, std::optional<ShortId> claimed, std::uint64_t now_ms) {
   links_[link] = claimed;
   core_.link_up(link, claimed);
+  Output out;
+  if (spool_.size()) {  // a new link may be the way on for anything held: offer it all again
+    spool_.expire(now_ms);
+    unspool(spool_.held_frames(), now_ms, out);
+  }
   // Tell the new neighbour (and, through it, its side of the mesh) who we are, and fill gaps soon.
   next_announce_ms_ = std::min(next_announce_ms_, now_ms + 50);
   next_sync_ms_ = std::min(next_sync_ms_, now_ms + 300);
-  return {};
+  return out;
 }
 
 MeshNode::Output MeshNode::link_down(LinkId link, std::uint64_t now_ms) {
@@ -123,6 +147,7 @@ MeshNode::Output MeshNode::on_frame(LinkId link, ByteView frame, std::uint64_t n
   if (malformed) *malformed = core_.counters().dropped_malformed != bad_before;
   for (auto& d : core_out.deliveries) handle(d.packet, d.from, now_ms, out);
   out.append(std::move(core_out));
+  spool_undeliverable(now_ms);
   return out;
 }
 
@@ -203,6 +228,7 @@ void MeshNode::heard(Peer& p, std::uint64_t now_ms, Output& out) {
   p.last_heard_ms = now_ms;
   if (!p.reachable) {
     p.reachable = true;
+    if (spool_.size()) unspool(spool_.take(p.id), now_ms, out);
     update_up(p, now_ms, out);
   }
 }
@@ -516,9 +542,14 @@ MeshNode::Output MeshNode::tick(std::uint64_t now_ms) {
   pace(now_ms, out);
   if (now_ms >= next_announce_ms_) out.append(announce(now_ms));
   if (options_.sync_interval_ms && now_ms >= next_sync_ms_) out.append(request_sync(now_ms));
+  spool_undeliverable(now_ms);
   if (now_ms >= next_sweep_ms_) {
     next_sweep_ms_ = now_ms + kSweepMs;
     reassembler_.expire(now_ms);
+    spool_.expire(now_ms);
+    std::vector<Bytes> retry;
+    for (auto& [to, frame] : spool_.retry_due(now_ms)) retry.push_back(std::move(frame));
+    unspool(retry, now_ms, out);
     std::size_t sessions = 0;
     for (const auto& [id, p] : peers_) sessions += p->session ? 1 : 0;
     for (auto& [id, p] : peers_) {

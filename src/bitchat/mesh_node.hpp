@@ -29,6 +29,7 @@
 #include "bitchat/gcs.hpp"
 #include "bitchat/mesh_core.hpp"
 #include "bitchat/noise_session.hpp"
+#include "bitchat/store_forward.hpp"
 #include "core/identity.hpp"
 #include "core/peer_id.hpp"
 
@@ -60,6 +61,7 @@ struct MeshNodeOptions {
   bool source_routes = true;          // v2 routes for directed packets when the path is known
   MeshOptions mesh;                   // self is set from the Noise key
   ReassemblyLimits reassembly;
+  RelaySpool::Options spool;
   std::function<std::uint64_t()> next_session_id;  // unset: a counter of its own
 };
 
@@ -93,6 +95,7 @@ struct MeshNodeCounters {
   std::uint64_t broadcasts_sent = 0, broadcasts_received = 0, bad_signatures = 0;
   std::uint64_t syncs_sent = 0, sync_replies = 0, app_private_messages = 0;
   std::uint64_t own_queue_drops = 0;
+  std::uint64_t spooled = 0, unspooled = 0;  // directed packets held for an unreachable next hop
 };
 
 class MeshNode {
@@ -182,11 +185,15 @@ class MeshNode {
   std::uint64_t new_session_id();
 
   const Identity& identity_;
+  void spool_undeliverable(std::uint64_t now_ms);
+  void unspool(const std::vector<Bytes>& frames, std::uint64_t now_ms, Output& out);
+
   MeshNodeOptions options_;
   noise::KeyPair noise_static_;
   ShortId self_{};
   MeshCore core_;
   Reassembler reassembler_;
+  RelaySpool spool_;  // directed packets with no way on: 60 s, retried every 5 s and on reappearance
   std::map<ShortId, std::unique_ptr<Peer>> peers_;
   std::map<LinkId, std::optional<ShortId>> links_;  // neighbour as claimed by the link, then verified
   std::deque<Queued> own_queue_;

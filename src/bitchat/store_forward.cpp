@@ -103,6 +103,12 @@ std::vector<std::pair<ShortId, Bytes>> RelaySpool::retry_due(std::uint64_t now_m
   return out;
 }
 
+std::vector<Bytes> RelaySpool::held_frames() const {
+  std::vector<Bytes> out;
+  for (const auto& e : entries_) out.push_back(e.frame);
+  return out;
+}
+
 std::size_t RelaySpool::expire(std::uint64_t now_ms) {
   std::size_t dropped = 0;
   while (!entries_.empty() && now_ms >= entries_.front().held_ms + options_.hold_ms) {

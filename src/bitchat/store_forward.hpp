@@ -74,6 +74,8 @@ class RelaySpool {
   std::vector<Bytes> take(const ShortId& recipient);
   // Frames whose retry time has come (each stays held until it expires or is taken).
   std::vector<std::pair<ShortId, Bytes>> retry_due(std::uint64_t now_ms);
+  // Copies of every frame held, oldest first (nothing changes): to offer them on a new link.
+  std::vector<Bytes> held_frames() const;
   std::size_t expire(std::uint64_t now_ms);
   std::size_t size() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }

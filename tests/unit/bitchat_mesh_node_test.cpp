@@ -334,3 +334,20 @@ TEST(BitchatMeshNode, ARecordThatOvertakesTheSendersAnnounceIsHeldUntilTheAnnoun
     if (e.kind == MeshEvent::Kind::record) EXPECT_TRUE(seen_up);
   }
 }
+
+TEST(BitchatMeshNode, ARelayHoldsADirectedPacketItCannotForwardUntilTheLinkReturns) {
+  auto sim = line(3);
+  ASSERT_TRUE(sim.run_until([&] { return up(sim, 0, 2); }, 10'000));
+  sim.cut(1, 2);  // node 0 still has the session (node 2 is not timed out yet)
+  auto out = sim.node(0).send_record(sim.identity(2).peer_id(), 1, as_bytes("held by the relay"), sim.now());
+  ASSERT_TRUE(out.has_value());
+  sim.apply(0, std::move(*out));
+  sim.run_for(500);
+  EXPECT_TRUE(records(sim, 2).empty());
+  EXPECT_GT(sim.node(1).counters().spooled, 0u);
+  sim.connect(1, 2);
+  ASSERT_TRUE(sim.run_until([&] { return !records(sim, 2).empty(); }, 3000));
+  EXPECT_EQ(to_string(records(sim, 2).front()), "held by the relay");
+  sim.run_for(70'000);  // the spool's later retries and expiry deliver nothing twice
+  EXPECT_EQ(records(sim, 2).size(), 1u);
+}
