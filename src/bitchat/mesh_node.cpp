@@ -238,6 +238,7 @@ void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
                       p.session->remote_static() == p.announce->announce.noise_key;
   if (should && p.session_id == 0) {
     p.session_id = new_session_id();
+    p.up_since_ms = now_ms;
     MeshEvent e;
     e.kind = MeshEvent::Kind::peer_up;
     e.mesh_id = p.id;

@@ -131,6 +131,12 @@ class MeshNode {
   // The peer's current session id, 0 unless up.
   std::uint64_t session(const PeerId& peer) const;
   std::vector<PeerId> peers_up() const;
+  struct PeerPath {
+    std::uint8_t hops = 0;           // from its last announce's TTL
+    std::optional<PeerId> next_hop;  // the neighbour that announce came through, when known
+    std::uint64_t age_ms = 0;        // since the session came up
+  };
+  std::optional<PeerPath> path(const PeerId& peer, std::uint64_t now_ms) const;
   // A record to an up peer: Errc::no_link when not up, too_large beyond v2 limits.
   std::expected<Output, std::error_code> send_record(const PeerId& peer, std::uint8_t kind, ByteView body,
                                                      std::uint64_t now_ms);

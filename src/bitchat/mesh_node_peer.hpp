@@ -20,8 +20,9 @@ struct MeshNode::Peer {
   std::optional<NoiseSession> session;
   std::optional<NoiseSession> rekey;  // a responder handshake while `session` is established
   std::uint64_t session_id = 0;       // nonzero while up
-  std::uint64_t retry_at_ms = 0;      // no new handshake before this
-  bool wanted = false;                // the node asked for a session
+  std::uint64_t up_since_ms = 0;
+  std::uint64_t retry_at_ms = 0;  // no new handshake before this
+  bool wanted = false;            // the node asked for a session
   // Records that arrived in an established session before the peer's announce (its handshake can
   // overtake it): handed up once the announce makes it up. Kind byte || body.
   std::deque<Bytes> early;

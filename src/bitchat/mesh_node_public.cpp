@@ -197,6 +197,19 @@ std::vector<ShortId> MeshNode::route_to(const ShortId& target) const {
   return hops;
 }
 
+std::optional<MeshNode::PeerPath> MeshNode::path(const PeerId& peer, std::uint64_t now_ms) const {
+  const Peer* p = find(peer);
+  if (!p || !p->session_id) return std::nullopt;
+  PeerPath out;
+  out.hops = p->hops;
+  out.age_ms = now_ms - std::min(now_ms, p->up_since_ms);
+  if (p->via)
+    if (auto l = links_.find(*p->via); l != links_.end() && l->second)
+      if (auto n = peers_.find(*l->second); n != peers_.end() && n->second->announce)
+        out.next_hop = n->second->announce->peer_id;
+  return out;
+}
+
 nlohmann::json MeshNode::status_json(std::uint64_t now_ms) const {
   nlohmann::json neighbours = nlohmann::json::array();
   for (const auto& [link, neighbour] : links_) {

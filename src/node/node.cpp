@@ -331,7 +331,9 @@ nlohmann::json Node::connections_json() const {
                      {"bytes_in", info->bytes_in},
                      {"bytes_out", info->bytes_out},
                      {"records_in", info->records_in},
-                     {"records_out", info->records_out}});
+                     {"records_out", info->records_out},
+                     {"hops", info->hops},
+                     {"next_hop", info->next_hop ? info->next_hop->to_string() : peer.to_string()}});
     }
   }
   return out;

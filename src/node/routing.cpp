@@ -34,7 +34,7 @@ bool Node::Impl::admit_session(int transport, const PeerId& peer) {
 void Node::Impl::release_session(int transport, const PeerId& peer) {
   const auto& name = transports[static_cast<std::size_t>(transport)].name;
   pool.release(peer, name);
-  routing.remove_direct(peer, name);
+  routing.remove_via(peer, name);
 }
 
 bool Node::Impl::has_pending(const PeerId& peer) const {
@@ -61,6 +61,8 @@ void Node::Impl::tick_routing(std::uint64_t now) {
       auto info = slot.transport->session_info(peer);
       if (!info) continue;
       auto& state = peers[peer];
+      if (info->hops > 1 && info->next_hop)  // a multi-hop session: its route, refreshed
+        routing.add_mesh(peer, *info->next_hop, slot.name, info->hops, now);
       const std::uint64_t records = info->records_in + info->records_out;
       if (records != state.records_seen[i] || has_pending(peer)) pool.touch(peer, slot.name, now);
       state.records_seen[i] = records;

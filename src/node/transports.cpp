@@ -342,11 +342,14 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   state.sessions |= static_cast<std::uint16_t>(1u << i);
   state.degraded_until[static_cast<std::size_t>(i)] = 0;
   const auto now = now_ms();
-  routing.set_direct(peer, slot.name, now);
+  const auto info = t.session_info(peer);
+  if (info && info->hops > 1 && info->next_hop)
+    routing.add_mesh(peer, *info->next_hop, slot.name, info->hops, now);
+  else
+    routing.set_direct(peer, slot.name, now);
   state.last_seen_ms = now;
   ++counters.links_up;
   report_link_connectivity();
-  const auto info = t.session_info(peer);
   log->info("{} session up: {} ({} {})", slot.name, peer.to_string(),
             info && info->initiator ? "dialed" : "accepted", info ? info->remote_address : "");
   store::WriteBatch batch;

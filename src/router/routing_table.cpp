@@ -57,6 +57,15 @@ void RoutingTable::remove_direct(const PeerId& destination, std::string_view tra
   if (it->second.empty()) routes_.erase(it);
 }
 
+void RoutingTable::remove_via(const PeerId& destination, std::string_view transport) {
+  auto it = routes_.find(destination);
+  if (it == routes_.end()) return;
+  std::erase_if(it->second, [&](const Route& r) {
+    return (r.kind == RouteKind::direct || r.kind == RouteKind::mesh) && r.transport == transport;
+  });
+  if (it->second.empty()) routes_.erase(it);
+}
+
 std::error_code RoutingTable::add_mesh(const PeerId& destination, const PeerId& next_hop,
                                        std::string_view transport, int hops, std::uint64_t now_ms) {
   return add(Route{destination, next_hop, std::string(transport), RouteKind::mesh, hops, now_ms,

@@ -43,6 +43,8 @@ class RoutingTable {
 
   void set_direct(const PeerId& destination, std::string_view transport, std::uint64_t now_ms);
   void remove_direct(const PeerId& destination, std::string_view transport);
+  // Drops the direct and mesh routes to `destination` over `transport` (its session is gone).
+  void remove_via(const PeerId& destination, std::string_view transport);
   // Errors: invalid_argument when hops is < 1 or over max_route_hops, or next_hop is the destination
   // of a multi-hop route. A newer report for the same (destination, next hop, transport) replaces
   // the older one.

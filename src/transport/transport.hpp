@@ -48,6 +48,9 @@ struct SessionInfo {
   std::string remote_address;
   std::uint64_t age_ms = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+  // Multi-hop transports (the BitChat mesh): hops to the peer and the neighbour on the way.
+  std::uint8_t hops = 1;
+  std::optional<PeerId> next_hop;
 };
 
 class Transport;
@@ -56,8 +59,8 @@ class Transport;
 struct BroadcastMessage {
   std::string channel;  // empty: the public channel
   std::string text;
-  std::string sender_mesh_id;   // the transport's own name for the sender (hex)
-  std::string nickname;         // as the sender announced it
+  std::string sender_mesh_id;    // the transport's own name for the sender (hex)
+  std::string nickname;          // as the sender announced it
   std::optional<PeerId> sender;  // when its signature verified against a known identity
   bool verified = false;
   std::uint64_t timestamp_ms = 0;  // the sender's clock

@@ -183,3 +183,31 @@ TEST_F(BitchatLine, AMessageSentAcrossACutIsDeliveredOnceAfterTheHeal) {
   for (const auto& [mid, payload] : in) with_text += payload == "stored while the line was cut";
   EXPECT_EQ(with_text, 1u);
 }
+
+TEST_F(BitchatLine, TheRoutingTableShowsMeshRoutesWithTheirHopsAndNextHop) {
+  ASSERT_TRUE(wait_until([&] { return session_up(0, 7) && session_up(0, 1); }, std::chrono::seconds(30)))
+      << log_tail(0);
+  auto find = [&](const std::string& destination) {
+    const auto body = node(0).api().request("GET", "/v1/p2p/routes").body;
+    for (const auto& r : body["routes"])
+      if (r["destination"] == destination && r["transport"] == "mesh") return r;
+    return nlohmann::json();
+  };
+  const auto far = find(node(7).peer_id());
+  ASSERT_FALSE(far.is_null());
+  EXPECT_EQ(far["kind"], "mesh");
+  EXPECT_EQ(far["hops"], 7);
+  EXPECT_EQ(far["next_hop"], node(1).peer_id());  // the only neighbour of the line's end
+  const auto near = find(node(1).peer_id());
+  ASSERT_FALSE(near.is_null());
+  EXPECT_EQ(near["kind"], "direct");
+  const auto connections = node(0).api().request("GET", "/v1/p2p/connections").body;
+  bool listed = false;
+  for (const auto& c : connections["connections"])
+    if (c["peer_id"] == node(7).peer_id()) {
+      listed = true;
+      EXPECT_EQ(c["hops"], 7);
+      EXPECT_EQ(c["transport"], "mesh");
+    }
+  EXPECT_TRUE(listed);
+}

@@ -107,7 +107,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     if (!id) return std::nullopt;
     SessionInfo info;
     info.id = id;
-    info.remote_address = "bitchat mesh";
+    if (auto path = node_.path(peer, wall_ms())) {
+      info.hops = path->hops;
+      info.next_hop = path->next_hop;
+      info.age_ms = path->age_ms;
+      info.remote_address = "mesh, " + std::to_string(path->hops) + (path->hops == 1 ? " hop" : " hops");
+    }
     return info;
   }
 
