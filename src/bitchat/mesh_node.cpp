@@ -19,6 +19,11 @@ bool is_type(const Packet& p, MessageType t) {
 }
 
 constexpr std::uint64_t kSweepMs = 250;
+constexpr std::size_t kMaxPeers = 4096;                  // announced peers kept
+constexpr std::uint64_t kForgetPeerMs = 10 * 60 * 1000;  // an unreachable peer without a session
+constexpr std::size_t kPendingM1 = 64;                   // handshakes waiting for their announce
+constexpr std::uint64_t kPendingM1Ms = 10'000;
+constexpr std::size_t kHeldCiphertexts = 32, kHeldCipherBytes = 64 * 1024;  // per peer
 
 }  // namespace
 
@@ -88,7 +93,7 @@ MeshNode::Peer& MeshNode::peer_at(const ShortId& id) {
 
 MeshNode::Peer* MeshNode::find(const PeerId& peer) {
   for (auto& [id, p] : peers_)
-    if (p->announce && p->announce->peer_id == peer) return p.get();
+    if (p->bound && p->announce->peer_id == peer) return p.get();
   return nullptr;
 }
 
@@ -113,14 +118,17 @@ MeshNode::Output MeshNode::stop(std::uint64_t now_ms) {
   leave.type = static_cast<std::uint8_t>(MessageType::leave);
   leave.timestamp_ms = stamp(now_ms);
   leave.sender = self_;
+  sign_with(leave, [this](ByteView m) { return identity_.sign(m); });  // so nobody else can say it
   out.append(core_.originate(leave, now_ms));
   for (auto& [id, p] : peers_) go_down(*p, "mesh node stopped", out);
   return out;
 }
 
 MeshNode::Output MeshNode::link_up(LinkId link, std::optional<ShortId> claimed, std::uint64_t now_ms) {
-  links_[link] = claimed;
-  core_.link_up(link, claimed);
+  // The link layer's word for who is there steers nothing until that peer's announce arrives on it.
+  links_[link] = std::nullopt;
+  claimed_[link] = claimed;
+  core_.link_up(link, std::nullopt);
   Output out;
   if (spool_.size()) {  // a new link may be the way on for anything held: offer it all again
     spool_.expire(now_ms);
@@ -134,6 +142,7 @@ MeshNode::Output MeshNode::link_up(LinkId link, std::optional<ShortId> claimed, 
 
 MeshNode::Output MeshNode::link_down(LinkId link, std::uint64_t now_ms) {
   links_.erase(link);
+  claimed_.erase(link);
   core_.link_down(link);
   for (auto& [id, p] : peers_)
     if (p->via == link) p->via.reset();
@@ -179,8 +188,14 @@ void MeshNode::handle(const Packet& packet, LinkId from, std::uint64_t now_ms, O
       return handle_sync(packet, from, now_ms, out);
     case MessageType::leave:
       if (auto it = peers_.find(packet.sender); it != peers_.end() && !packet.rsr) {
-        it->second->reachable = false;
-        go_down(*it->second, "peer left the mesh", out);
+        Peer& p = *it->second;
+        // Only a leave signed by the peer's own key ends its session; an unsigned one (the apps',
+        // or anyone's) counts only for peers we have no session with.
+        const bool signed_by_peer =
+            p.announce && packet.signature && !verify(packet, p.announce->announce.signing_key);
+        if (!signed_by_peer && p.session_id) return;
+        p.reachable = false;
+        go_down(p, "peer left the mesh", out);
       }
       return;
     default:
@@ -196,20 +211,32 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
     return;
   }
   ++counters_.announces_verified;
+  if (!peers_.contains(verified->mesh_id) && peers_.size() >= kMaxPeers) return;  // the sweep makes room
   Peer& p = peer_at(verified->mesh_id);
   if (p.announce && packet.timestamp_ms < p.announce_ts) return;  // an older copy (gossip sync)
-  const bool key_changed = p.announce && p.announce->announce.noise_key != verified->announce.noise_key;
+  const auto x25519 = Identity::x25519_public_of(verified->peer_id);
+  const bool bound = x25519 && *x25519 == verified->announce.noise_key;
+  // A Hyphae peer's mesh ID can only be announced again by the same identity (the ID hashes the
+  // identity's own X25519 key); anything else under it is someone else's claim.
+  if (p.bound && (!bound || p.announce->peer_id != verified->peer_id)) {
+    ++counters_.announces_rejected;
+    return;
+  }
+  const bool changed =
+      p.announce && (p.announce->peer_id != verified->peer_id ||
+                     p.announce->announce.noise_key != verified->announce.noise_key || p.bound != bound);
+  if (changed) reset_session(p, "the peer's announced identity changed", out);
   p.announce = std::move(*verified);
+  p.bound = bound;
   p.announce_ts = packet.timestamp_ms;
   remember_public(packet, now_ms);
-  if (key_changed && p.session) {
-    go_down(p, "noise key changed", out);
-    p.session.reset();
-  }
   if (!packet.rsr) {
     p.hops = static_cast<std::uint8_t>(kDefaultTtl + 1 - std::min<std::uint8_t>(packet.ttl, kDefaultTtl));
     p.via = from;
-    if (packet.ttl >= kDefaultTtl) {  // straight from the neighbour at the other end of `from`
+    // Straight from the neighbour at the other end of `from` (TTL is not signed, so the link layer
+    // must say so too, when it says anything).
+    const auto claim = claimed_.find(from);
+    if (packet.ttl >= kDefaultTtl && claim != claimed_.end() && (!claim->second || *claim->second == p.id)) {
       links_[from] = p.id;
       core_.set_neighbour(from, p.id);
       core_.set_neighbour_links(from, p.announce->announce.neighbours);
@@ -217,6 +244,13 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
     heard(p, now_ms, out);
   }
   update_up(p, now_ms, out);
+  if (!p.bound) return;  // an app's peer: relayed for, never a Hyphae session
+  if (auto held = pending_m1_.find(p.id); held != pending_m1_.end()) {
+    const auto at = held->second.second;
+    const Packet m1 = std::move(held->second.first);
+    pending_m1_.erase(held);
+    if (now_ms - std::min(now_ms, at) <= kPendingM1Ms) handle_handshake(m1, now_ms, out);
+  }
   if (!p.session && p.reachable && now_ms >= p.retry_at_ms) {
     std::size_t sessions = 0;
     for (const auto& [id, q] : peers_) sessions += q->session ? 1 : 0;
@@ -234,7 +268,7 @@ void MeshNode::heard(Peer& p, std::uint64_t now_ms, Output& out) {
 }
 
 void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
-  const bool should = p.reachable && p.announce && p.session && p.session->established() &&
+  const bool should = p.reachable && p.bound && p.session && p.session->established() &&
                       p.session->remote_static() == p.announce->announce.noise_key;
   if (should && p.session_id == 0) {
     p.session_id = new_session_id();
@@ -278,12 +312,34 @@ void MeshNode::go_down(Peer& p, const std::string& reason, Output& out) {
   p.session_id = 0;
 }
 
-void MeshNode::start_handshake(Peer& p, std::uint64_t now_ms, Output& out) {
-  if (p.session && p.session->established()) go_down(p, "new handshake", out);
-  p.session.emplace(noise_static_, p.id);
+void MeshNode::reset_session(Peer& p, const std::string& reason, Output& out) {
+  go_down(p, reason, out);
+  p.session.reset();
   p.rekey.reset();
+  p.undecrypted.clear();
+  p.undecrypted_bytes = 0;
   p.early.clear();
   p.early_bytes = 0;
+}
+
+void MeshNode::hold_undecrypted(Peer& p, const Packet& packet) {
+  if (p.undecrypted.size() >= kHeldCiphertexts ||
+      p.undecrypted_bytes + packet.payload.size() > kHeldCipherBytes)
+    return;
+  p.undecrypted_bytes += packet.payload.size();
+  p.undecrypted.push_back(packet);
+}
+
+void MeshNode::replay_undecrypted(Peer& p, std::uint64_t now_ms, Output& out) {
+  auto held = std::move(p.undecrypted);
+  p.undecrypted.clear();
+  p.undecrypted_bytes = 0;
+  for (const auto& h : held) handle_encrypted(h, now_ms, out);
+}
+
+void MeshNode::start_handshake(Peer& p, std::uint64_t now_ms, Output& out) {
+  reset_session(p, "new handshake", out);
+  p.session.emplace(noise_static_, p.id);
   auto m1 = p.session->start_as_initiator(now_ms);
   if (!m1) {
     p.session.reset();
@@ -306,7 +362,16 @@ void MeshNode::send_handshake(const Peer& p, Bytes message, std::uint64_t now_ms
 }
 
 void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Output& out) {
-  Peer& p = peer_at(packet.sender);
+  auto it = peers_.find(packet.sender);
+  if (it == peers_.end() || !it->second->bound) {
+    // Not announced (yet): no key work and no reply for strangers. A message 1 waits for the
+    // sender's announce, which its handshake may have overtaken.
+    if (packet.payload.size() == NoiseSession::kMessage1Len && !packet.received_compressed &&
+        (pending_m1_.contains(packet.sender) || pending_m1_.size() < kPendingM1))
+      pending_m1_[packet.sender] = {packet, now_ms};
+    return;
+  }
+  Peer& p = *it->second;
   const auto& message = packet.payload;
   if (p.session && p.session->established()) {
     // Handshake packets are unauthenticated: the peer (maybe restarted) re-handshakes in a second
@@ -325,6 +390,7 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
         p.rekey.reset();
         ++counters_.sessions_established;
         update_up(p, now_ms, out);
+        replay_undecrypted(p, now_ms, out);  // new-key messages that overtook message 3
       } else {
         ++counters_.handshake_errors;
         p.rekey.reset();
@@ -346,36 +412,44 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
   if (*reply) send_handshake(p, std::move(**reply), now_ms, out);
   if (p.session->established()) {
     ++counters_.sessions_established;
-    p.retry_at_ms = now_ms;
+    p.retry_at_ms = now_ms + options_.handshake_timeout_ms;  // no restart right after this one
     update_up(p, now_ms, out);
-    auto held = std::move(p.undecrypted);
-    p.undecrypted.clear();
-    for (const auto& h : held) handle_encrypted(h, now_ms, out);
+    replay_undecrypted(p, now_ms, out);
   } else if (!p.session->handshaking()) {
     p.undecrypted.clear();
+    p.undecrypted_bytes = 0;
   }
 }
 
 void MeshNode::handle_encrypted(const Packet& packet, std::uint64_t now_ms, Output& out) {
-  Peer& p = peer_at(packet.sender);
+  auto it = peers_.find(packet.sender);
+  // Ciphertext does not compress: a compressed one is a decompression trick, not a message.
+  if (it == peers_.end() || !it->second->bound || packet.received_compressed) {
+    ++counters_.decrypt_errors;
+    return;
+  }
+  Peer& p = *it->second;
   if (p.session && p.session->state() == NoiseSession::State::awaiting_message3) {
     // The initiator's first transport messages can overtake its message 3 (frames take different
     // paths and delays): hold a few until the handshake completes.
-    constexpr std::size_t kHeldCiphertexts = 32;
-    if (p.undecrypted.size() < kHeldCiphertexts) p.undecrypted.push_back(packet);
+    hold_undecrypted(p, packet);
     return;
   }
   if (!p.session || !p.session->established()) {
     ++counters_.decrypt_errors;
-    // The peer thinks a session exists that we do not have (we restarted): make a new one.
-    if (p.announce && now_ms >= p.retry_at_ms) start_handshake(p, now_ms, out);
+    // The peer thinks a session exists that we do not have (we restarted): make a new one, at
+    // most once per handshake timeout.
+    if (p.reachable && now_ms >= p.retry_at_ms) start_handshake(p, now_ms, out);
     return;
   }
   auto plain = p.session->decrypt(packet.payload);
   if (!plain) {
-    ++counters_.decrypt_errors;
-    if (plain.error() == make_error_code(Errc::decrypt_failed) && p.announce && now_ms >= p.retry_at_ms)
-      start_handshake(p, now_ms, out);
+    // One bad packet never ends a session (anyone can send one). During the peer's re-handshake
+    // its new-key messages may overtake message 3: those wait for the swap.
+    if (p.rekey && p.rekey->state() == NoiseSession::State::awaiting_message3)
+      hold_undecrypted(p, packet);
+    else
+      ++counters_.decrypt_errors;
     return;
   }
   auto payload = decode_noise_payload(*plain);
@@ -411,10 +485,6 @@ std::expected<MeshNode::Output, std::error_code> MeshNode::send_record(const Pee
                                                                        ByteView body, std::uint64_t now_ms) {
   Peer* p = find(peer);
   if (!p || p->session_id == 0) return std::unexpected(make_error_code(Errc::no_link));
-  // Room in the pacer's queue for every fragment, or nothing is sent (the caller retries later).
-  const std::size_t estimate = body.size() + 64 * (body.size() / kMaxFragmentData + 2);
-  if (own_queue_bytes_ + estimate > options_.own_queue_bytes)
-    return std::unexpected(make_error_code(Errc::backpressure));
   Bytes data;
   data.reserve(body.size() + 1);
   data.push_back(kind);
@@ -429,12 +499,14 @@ std::expected<MeshNode::Output, std::error_code> MeshNode::send_record(const Pee
   packet.payload = std::move(*wire);
   if (packet.payload.size() > 0xFFFF) packet.version = 2;
   Output out;
+  // All of it into the pacer's queue, or nothing (the caller keeps the message and retries).
+  // A refused message still used a nonce: the receiver's window takes the gap.
+  if (!send_own(std::move(packet), now_ms, out)) return std::unexpected(make_error_code(Errc::backpressure));
   ++counters_.records_sent;
-  send_own(std::move(packet), now_ms, out);
   return out;
 }
 
-void MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
+bool MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
   if (!packet.is_broadcast() && options_.source_routes) {
     auto route = route_to(*packet.recipient);
     if (!route.empty()) {
@@ -443,7 +515,7 @@ void MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
     }
   }
   auto plain = encode(packet, {.pad = false});
-  if (!plain) return;
+  if (!plain) return false;
   std::vector<Packet> parts;
   if (plain->size() > options_.mtu) {
     FragmentId fid;
@@ -452,23 +524,27 @@ void MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
     if (!fragments) {
       spdlog::warn("bitchat: cannot fragment a {}-byte frame: {}", plain->size(),
                    fragments.error().message());
-      return;
+      return false;
     }
-    counters_.fragments_sent += fragments->size();
     parts = std::move(*fragments);
   } else {
     parts.push_back(std::move(packet));
   }
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.payload.size() + 64;
+  const bool handshake = parts.front().type == static_cast<std::uint8_t>(MessageType::noise_handshake);
+  if (!handshake && own_queue_bytes_ + total > options_.own_queue_bytes) {
+    ++counters_.own_queue_drops;
+    return false;
+  }
+  if (parts.size() > 1) counters_.fragments_sent += parts.size();
   for (auto& part : parts) {
     const std::size_t bytes = part.payload.size() + 64;
-    if (own_queue_bytes_ + bytes > options_.own_queue_bytes) {
-      ++counters_.own_queue_drops;
-      continue;
-    }
     own_queue_bytes_ += bytes;
     own_queue_.push_back(Queued{std::move(part), bytes});
   }
   pace(now_ms, out);
+  return true;
 }
 
 void MeshNode::pace(std::uint64_t now_ms, Output& out) {
@@ -499,9 +575,7 @@ MeshNode::Output MeshNode::connect(const PeerId& peer, std::uint64_t now_ms) {
 MeshNode::Output MeshNode::close(const PeerId& peer, const std::string& reason, std::uint64_t now_ms) {
   Output out;
   if (Peer* p = find(peer)) {
-    go_down(*p, reason, out);
-    p->session.reset();
-    p->rekey.reset();
+    reset_session(*p, reason, out);
     p->retry_at_ms = now_ms + options_.handshake_timeout_ms;
   }
   return out;
@@ -551,6 +625,15 @@ MeshNode::Output MeshNode::tick(std::uint64_t now_ms) {
     std::vector<Bytes> retry;
     for (auto& [to, frame] : spool_.retry_due(now_ms)) retry.push_back(std::move(frame));
     unspool(retry, now_ms, out);
+    std::erase_if(pending_m1_,
+                  [&](const auto& e) { return now_ms - std::min(now_ms, e.second.second) > kPendingM1Ms; });
+    // Forget peers long unreachable with no session (the table is bounded, and fills again from
+    // announces).
+    std::erase_if(peers_, [&](const auto& e) {
+      const Peer& p = *e.second;
+      return !p.reachable && !p.session && !p.wanted &&
+             now_ms - std::min(now_ms, p.last_heard_ms) > kForgetPeerMs;
+    });
     std::size_t sessions = 0;
     for (const auto& [id, p] : peers_) sessions += p->session ? 1 : 0;
     for (auto& [id, p] : peers_) {
@@ -579,6 +662,7 @@ MeshNode::Output MeshNode::tick(std::uint64_t now_ms) {
 }
 
 std::uint64_t MeshNode::next_due(std::uint64_t now_ms) const {
+  if (!started_) return UINT64_MAX;  // stopped: nothing to do, ever
   std::uint64_t due =
       std::min({next_announce_ms_, next_sweep_ms_, options_.sync_interval_ms ? next_sync_ms_ : UINT64_MAX});
   if (auto core = core_.next_due()) due = std::min(due, *core);

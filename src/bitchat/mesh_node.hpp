@@ -179,13 +179,19 @@ class MeshNode {
   void heard(Peer& peer, std::uint64_t now_ms, Output& out);
   void update_up(Peer& peer, std::uint64_t now_ms, Output& out);
   void go_down(Peer& peer, const std::string& reason, Output& out);
+  // Drops the session, any re-handshake and everything held for it (reporting the peer down).
+  void reset_session(Peer& peer, const std::string& reason, Output& out);
+  void hold_undecrypted(Peer& peer, const Packet& packet);
+  void replay_undecrypted(Peer& peer, std::uint64_t now_ms, Output& out);
   void start_handshake(Peer& peer, std::uint64_t now_ms, Output& out);
   void send_handshake(const Peer& peer, Bytes message, std::uint64_t now_ms, Output& out);
-  void send_own(Packet packet, std::uint64_t now_ms, Output& out);
+  // Queues our own packet (fragmented to the MTU) for the pacer, all of it or nothing: false when
+  // the pacer's queue has no room (handshakes always fit).
+  bool send_own(Packet packet, std::uint64_t now_ms, Output& out);
   void pace(std::uint64_t now_ms, Output& out);
   Output announce(std::uint64_t now_ms);
   Output request_sync(std::uint64_t now_ms);
-  void remember_public(const Packet& packet, std::uint64_t now_ms);
+  bool remember_public(const Packet& packet, std::uint64_t now_ms);  // false: already held
   std::vector<ShortId> route_to(const ShortId& target) const;
   std::uint64_t stamp(std::uint64_t now_ms);
   std::uint64_t new_session_id();
@@ -201,12 +207,16 @@ class MeshNode {
   Reassembler reassembler_;
   RelaySpool spool_;  // directed packets with no way on: 60 s, retried every 5 s and on reappearance
   std::map<ShortId, std::unique_ptr<Peer>> peers_;
-  std::map<LinkId, std::optional<ShortId>> links_;  // neighbour as claimed by the link, then verified
+  std::map<LinkId, std::optional<ShortId>> links_;    // the neighbour, once its announce came in on it
+  std::map<LinkId, std::optional<ShortId>> claimed_;  // what the link layer says is there
+  // Handshake message 1s from senders whose announce has not come yet (answered once it does).
+  std::map<ShortId, std::pair<Packet, std::uint64_t>> pending_m1_;
   std::deque<Queued> own_queue_;
   std::size_t own_queue_bytes_ = 0;
   double own_tokens_ = 0;
   std::uint64_t own_tokens_at_ = 0;
   std::deque<HistoryEntry> history_;
+  std::size_t history_bytes_ = 0;
   std::uint64_t next_announce_ms_ = 0, next_sync_ms_ = 0, next_sweep_ms_ = 0;
   std::uint64_t last_stamp_ = 0, session_counter_ = 0;
   bool started_ = false;

@@ -12,8 +12,11 @@ namespace hyphae::bitchat {
 struct MeshNode::Peer {
   ShortId id{};
   std::optional<VerifiedAnnounce> announce;  // the newest verified one
-  std::uint64_t announce_ts = 0;             // its timestamp
-  std::uint64_t last_heard_ms = 0;           // a packet straight from it (not a sync copy)
+  // The announce's Noise key is the X25519 key of its signing identity, as every Hyphae node's is:
+  // only then does the mesh ID stand for announce->peer_id (an app's announce cannot prove that).
+  bool bound = false;
+  std::uint64_t announce_ts = 0;    // its timestamp
+  std::uint64_t last_heard_ms = 0;  // a packet straight from it (not a sync copy)
   bool reachable = false;
   std::uint8_t hops = 0;      // from the TTL its last announce arrived with
   std::optional<LinkId> via;  // the link that announce came in on
@@ -28,6 +31,7 @@ struct MeshNode::Peer {
   std::deque<Bytes> early;
   // noiseEncrypted packets that arrived while we waited for message 3 (decrypted once it comes).
   std::deque<Packet> undecrypted;
+  std::size_t undecrypted_bytes = 0;
   std::size_t early_bytes = 0;
 };
 

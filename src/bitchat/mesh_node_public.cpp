@@ -14,6 +14,9 @@ namespace hyphae::bitchat {
 namespace {
 
 constexpr std::size_t kMaxBroadcastText = 4096;
+constexpr std::size_t kMaxHistoryBytes = 1u << 20;     // public packets kept for sync, in total
+constexpr std::size_t kMaxSyncReplyBytes = 64 * 1024;  // sent back for one REQUEST_SYNC
+constexpr std::uint64_t kClockSkewMs = 15 * 60 * 1000;
 constexpr std::uint8_t kSyncP = 7;  // 1 % false positives, as the apps
 
 bool is_type(const Packet& p, MessageType t) {
@@ -58,14 +61,21 @@ std::expected<MeshNode::Output, std::error_code> MeshNode::broadcast(const std::
   }
   if (auto ec = sign_with(packet, [this](ByteView m) { return identity_.sign(m); }))
     return std::unexpected(ec);
-  ++counters_.broadcasts_sent;
-  remember_public(packet, now_ms);
   Output out;
-  send_own(std::move(packet), now_ms, out);
+  const Packet kept = packet;
+  if (!send_own(std::move(packet), now_ms, out)) return std::unexpected(make_error_code(Errc::backpressure));
+  ++counters_.broadcasts_sent;
+  remember_public(kept, now_ms);
   return out;
 }
 
 void MeshNode::handle_public(const Packet& packet, std::uint64_t now_ms, Output& out) {
+  // Within the limits we send under, and recent (history plus clock skew): an old signed message
+  // replayed after the dedupe window has expired is not news.
+  const std::uint64_t age_limit = options_.history_ms + kClockSkewMs;
+  if (packet.payload.size() > kMaxBroadcastText + 1 + kMaxChannelName ||
+      packet.timestamp_ms + age_limit < now_ms || packet.timestamp_ms > now_ms + kClockSkewMs)
+    return;
   MeshBroadcast b;
   b.sender = packet.sender;
   b.timestamp_ms = packet.timestamp_ms;
@@ -78,20 +88,24 @@ void MeshNode::handle_public(const Packet& packet, std::uint64_t now_ms, Output&
   } else {
     b.text.assign(packet.payload.begin(), packet.payload.end());
   }
+  if (b.text.size() > kMaxBroadcastText) return;
   auto it = peers_.find(packet.sender);
   if (it != peers_.end() && it->second->announce && packet.signature) {
     const auto& a = *it->second->announce;
     if (verify(packet, a.announce.signing_key)) {
       ++counters_.bad_signatures;
-      return;  // a forgery under a known sender's name
+      // A forgery under a Hyphae peer's name. (An app's announce does not prove its keys belong
+      // together, so a mismatch there is only "unverified".)
+      if (it->second->bound) return;
+    } else {
+      b.verified = true;
+      b.nickname = a.announce.nickname;
+      if (it->second->bound) b.peer = a.peer_id;
+      if (!packet.rsr && it->second->bound) heard(*it->second, now_ms, out);
     }
-    b.verified = true;
-    b.peer = a.peer_id;
-    b.nickname = a.announce.nickname;
-    if (!packet.rsr) heard(*it->second, now_ms, out);
   }
+  if (!remember_public(packet, now_ms)) return;  // already delivered (a sync copy, a replay)
   ++counters_.broadcasts_received;
-  remember_public(packet, now_ms);
   MeshEvent e;
   e.kind = MeshEvent::Kind::broadcast;
   e.mesh_id = packet.sender;
@@ -100,20 +114,26 @@ void MeshNode::handle_public(const Packet& packet, std::uint64_t now_ms, Output&
   out.events.push_back(std::move(e));
 }
 
-void MeshNode::remember_public(const Packet& packet, std::uint64_t now_ms) {
+bool MeshNode::remember_public(const Packet& packet, std::uint64_t now_ms) {
   const auto id = sync_packet_id(packet.type, packet.sender, packet.timestamp_ms, packet.payload);
   for (const auto& h : history_)
-    if (h.id == id) return;
+    if (h.id == id) return false;
   if (is_type(packet, MessageType::announce))  // only the newest announce of each sender
     std::erase_if(history_, [&](const HistoryEntry& h) {
-      return is_type(h.packet, MessageType::announce) && h.packet.sender == packet.sender;
+      const bool drop = is_type(h.packet, MessageType::announce) && h.packet.sender == packet.sender;
+      if (drop) history_bytes_ -= h.packet.payload.size();
+      return drop;
     });
   Packet kept = packet;
   kept.rsr = false;
+  history_bytes_ += kept.payload.size();
   history_.push_back(HistoryEntry{id, std::move(kept), now_ms});
-  while (history_.size() > options_.history_entries ||
-         (!history_.empty() && history_.front().held_ms + options_.history_ms < now_ms))
+  while (history_.size() > options_.history_entries || history_bytes_ > kMaxHistoryBytes ||
+         (!history_.empty() && history_.front().held_ms + options_.history_ms < now_ms)) {
+    history_bytes_ -= history_.front().packet.payload.size();
     history_.pop_front();
+  }
+  return true;
 }
 
 MeshNode::Output MeshNode::request_sync(std::uint64_t now_ms) {
@@ -139,14 +159,16 @@ void MeshNode::handle_sync(const Packet& packet, LinkId from, std::uint64_t now_
   if (!request) return;
   auto reader = GcsReader::open(GcsFilter{request->p, request->m, request->filter});
   if (!reader) return;
-  std::size_t replies = 0;
-  for (auto it = history_.rbegin(); it != history_.rend() && replies < options_.max_sync_replies; ++it) {
+  std::size_t replies = 0, bytes = 0;
+  for (auto it = history_.rbegin();
+       it != history_.rend() && replies < options_.max_sync_replies && bytes < kMaxSyncReplyBytes; ++it) {
     if (reader->contains(it->id) || it->packet.sender == packet.sender) continue;
     Packet copy = it->packet;
     copy.ttl = 0;  // fills the neighbour's gap; it does not relay it
     copy.rsr = true;
     auto frame = encode(copy, {.pad = false});
     if (!frame) continue;
+    bytes += frame->size();
     if (frame->size() > options_.mtu) {
       FragmentId fid;
       for (std::size_t i = 0; i < fid.size(); ++i) fid[i] = static_cast<std::uint8_t>(it->id[i] ^ 0x5a);
@@ -172,12 +194,19 @@ std::vector<ShortId> MeshNode::route_to(const ShortId& target) const {
       if (*neighbour == target) return {};
       graph[self_].push_back(*neighbour);
     }
+  // An edge counts only when both ends announce it (one side's claim cannot pull traffic to it).
+  auto lists = [&](const ShortId& a, const ShortId& b) {
+    auto it = peers_.find(a);
+    if (it == peers_.end() || !it->second->reachable || !it->second->announce) return false;
+    const auto& n = it->second->announce->announce.neighbours;
+    return std::find(n.begin(), n.end(), b) != n.end();
+  };
   for (const auto& [id, p] : peers_)
     if (p->reachable && p->announce)
-      for (const auto& n : p->announce->announce.neighbours) {
-        graph[id].push_back(n);
-        graph[n].push_back(id);
-      }
+      for (const auto& n : p->announce->announce.neighbours)
+        if (n != self_ && lists(n, id)) graph[id].push_back(n);
+  for (const auto& [link, neighbour] : links_)  // and our verified neighbours' side of our links
+    if (neighbour && lists(*neighbour, self_)) graph[*neighbour].push_back(self_);
   std::map<ShortId, ShortId> parent;
   std::queue<ShortId> todo;
   todo.push(self_);

@@ -176,9 +176,9 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
       // Refused with a live session: the transport's own queue is full (the BitChat mesh paces
       // its frames). The message keeps its place in the outbox lane and the peer waits for
       // on_drained() instead of spinning.
-      if (t == route.primary && slot.transport->backlog(peer) > 0) {
+      if (t == route.primary) {
         queues[peer].rewind();
-        busy_peers.insert(fairness_key(peer));
+        if (slot.transport->backlog(peer) > 0) busy_peers.insert(fairness_key(peer));
       }
       continue;
     }

@@ -19,11 +19,23 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+// The mesh node's clock: Unix milliseconds at start, then advanced by the steady clock, so a
+// wall-clock step (NTP, a user) never stalls or rushes its timers; packet timestamps stay Unix time.
+class MeshClock {
+ public:
+  std::uint64_t operator()() const {
+    return start_wall_ + static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::steady_clock::now() - start_steady_)
+                                                        .count());
+  }
+
+ private:
+  std::uint64_t start_wall_ =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  std::chrono::steady_clock::time_point start_steady_ = std::chrono::steady_clock::now();
+};
 
 const std::set<std::string, std::less<>> kMeshKeys = {
     "type", "nickname", "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms", "handshake_timeout_ms",
@@ -71,14 +83,14 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     started_ = true;
     spdlog::info("transport {}: BitChat mesh ID {} on UDP port {}", context_.name, to_hex(node_.self()),
                  lan_->listen_port());
-    apply(node_.start(wall_ms()));
+    apply(node_.start(clock_()));
     context_.sink->on_availability(*this, true, "mesh link started");
     return {};
   }
 
   void stop() override {
     if (!started_) return;
-    apply(node_.stop(wall_ms()));
+    apply(node_.stop(clock_()));
     started_ = false;
     timer_.cancel();
     lan_->stop();
@@ -90,7 +102,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   std::uint64_t session(const PeerId& peer) const override { return node_.session(peer); }
 
   bool send(const PeerId& peer, RecordKind kind, ByteView body) override {
-    auto out = node_.send_record(peer, static_cast<std::uint8_t>(kind), body, wall_ms());
+    auto out = node_.send_record(peer, static_cast<std::uint8_t>(kind), body, clock_());
     if (!out) return false;
     apply(std::move(*out));
     return true;
@@ -99,7 +111,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   std::size_t backlog(const PeerId& peer) const override { return node_.session(peer) ? node_.backlog() : 0; }
 
   void close(const PeerId& peer, const std::string& reason) override {
-    apply(node_.close(peer, reason, wall_ms()));
+    apply(node_.close(peer, reason, clock_()));
   }
 
   std::optional<SessionInfo> session_info(const PeerId& peer) const override {
@@ -107,7 +119,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     if (!id) return std::nullopt;
     SessionInfo info;
     info.id = id;
-    if (auto path = node_.path(peer, wall_ms())) {
+    if (auto path = node_.path(peer, clock_())) {
       info.hops = path->hops;
       info.next_hop = path->next_hop;
       info.age_ms = path->age_ms;
@@ -126,7 +138,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   }
 
   void connect_soon(const PeerId& peer) override {
-    if (started_) apply(node_.connect(peer, wall_ms()));
+    if (started_) apply(node_.connect(peer, clock_()));
   }
 
   void tick(std::uint64_t) override {}  // the mesh keeps its own timer (finer than the node's tick)
@@ -140,14 +152,14 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
                      {"sessions", node_.peers_up().size()},
                      {"listen_port", lan_->listen_port()},
                      {"capabilities", capabilities_json(caps_)}};
-    j["mesh"] = node_.status_json(wall_ms());
+    j["mesh"] = node_.status_json(clock_());
     j["link"] = lan_->status_json();
     return j;
   }
 
   std::error_code broadcast(std::string_view channel, std::string_view text) override {
     if (!started_) return Errc::closed;
-    auto out = node_.broadcast(std::string(channel), std::string(text), wall_ms());
+    auto out = node_.broadcast(std::string(channel), std::string(text), clock_());
     if (!out) return out.error();
     apply(std::move(*out));
     return {};
@@ -158,15 +170,15 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   void on_neighbour_up(bitchat::LinkId link, const bitchat::ShortId& claimed, const std::string& address,
                        std::size_t mtu) override {
     spdlog::info("transport {}: neighbour {} at {} (link {})", context_.name, to_hex(claimed), address, link);
-    apply(node_.link_up(link, claimed, wall_ms()));
+    apply(node_.link_up(link, claimed, clock_()));
   }
   void on_neighbour_down(bitchat::LinkId link, const std::string& reason) override {
     spdlog::info("transport {}: neighbour link {} down: {}", context_.name, link, reason);
-    apply(node_.link_down(link, wall_ms()));
+    apply(node_.link_down(link, clock_()));
   }
   void on_frame(bitchat::LinkId link, ByteView frame) override {
     bool malformed = false;
-    auto out = node_.on_frame(link, frame, wall_ms(), &malformed);
+    auto out = node_.on_frame(link, frame, clock_(), &malformed);
     apply(std::move(out));
     if (malformed) {
       spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
@@ -177,8 +189,6 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   void apply(bitchat::MeshNode::Output&& out) {
     for (const auto& s : out.sends) lan_->send(s.link, s.frame);
-    const bool was_busy = busy_;
-    busy_ = node_.backlog() > 0;
     for (auto& e : out.events) {
       using K = bitchat::MeshEvent::Kind;
       switch (e.kind) {
@@ -210,6 +220,9 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
         }
       }
     }
+    // After the events: a callback (the node sending on session up) may have queued more.
+    const bool was_busy = busy_;
+    busy_ = node_.backlog() > 0;
     if (was_busy && !busy_)
       for (const auto& peer : node_.peers_up()) context_.sink->on_drained(*this, peer);
     arm();
@@ -217,20 +230,22 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   void arm() {
     if (!started_) return;
-    const auto now = wall_ms();
+    const auto now = clock_();
     const auto due = node_.next_due(now);
     if (armed_ && armed_for_ <= due) return;
     armed_ = true;
     armed_for_ = due;
     timer_.expires_after(std::chrono::milliseconds(due - now));
     timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
-      if (!*alive) return;
+      // A wait cancelled by re-arming for an earlier time: the new wait owns armed_.
+      if (!*alive || ec == boost::asio::error::operation_aborted) return;
       armed_ = false;
       if (ec || !started_) return;
-      apply(node_.tick(wall_ms()));
+      apply(node_.tick(clock_()));
     });
   }
 
+  MeshClock clock_;
   TransportContext context_;
   router::Capabilities caps_;
   bitchat::MeshNode node_;
@@ -299,11 +314,21 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
     *f.target = *v;
   }
   if (auto it = context.options.find("advertisement_interval");
-      it != context.options.end() && !context.options.contains("announce_interval_ms"))
-    mesh.announce_interval_ms = static_cast<std::uint64_t>(std::stod(it->second) * 1000);
-  if (auto it = context.options.find("max_peers");
-      it != context.options.end() && !context.options.contains("eager_sessions"))
-    eager = std::stoull(it->second);
+      it != context.options.end() && !context.options.contains("announce_interval_ms")) {
+    double seconds = 0;
+    try {
+      seconds = std::stod(it->second);
+    } catch (const std::exception&) {
+      seconds = -1;
+    }
+    if (!(seconds >= 0.1 && seconds <= 3600)) return fail("advertisement_interval: 0.1 to 3600 seconds");
+    mesh.announce_interval_ms = static_cast<std::uint64_t>(seconds * 1000);
+  }
+  if (context.options.contains("max_peers") && !context.options.contains("eager_sessions")) {
+    auto v = number(context.options, "max_peers", eager, 1, 10'000);
+    if (!v) return fail(v.error());
+    eager = *v;
+  }
   if (mesh.peer_timeout_ms <= mesh.announce_interval_ms)
     return fail("peer_timeout_ms must be longer than announce_interval_ms");
   mesh.eager_sessions = eager;
