@@ -18,6 +18,7 @@ void add_id_command(CLI::App& app, Common& common);
 void add_node_command(CLI::App& app, Common& common);
 void add_client_commands(CLI::App& app, Common& common);
 void add_demo_command(CLI::App& app, Common& common);
+void add_mesh_commands(CLI::App& app, Common& common);
 
 // The path of this executable (for the demo, which starts nodes as child processes).
 std::filesystem::path self_executable();
