@@ -52,7 +52,13 @@ const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules(
         {"static_peers", {OptionRule::text}},
         {"beacon_interval_ms", {OptionRule::integer, 10, 600'000}},
         {"neighbour_timeout_ms", {OptionRule::integer, 30, 3'600'000}},
-        {"mtu", {OptionRule::integer, 64, 65507}}}},
+        {"mtu", {OptionRule::integer, 64, 65507}},
+        {"link", {OptionRule::choice, 0, 0, {"lan", "radio"}}},
+        {"radio_medium", {OptionRule::text}},
+        {"radio_position", {OptionRule::text}},
+        {"radio_range", {OptionRule::number, 0, 2}},
+        {"radio_loss", {OptionRule::number, 0, 1}},
+        {"radio_latency_ms", {OptionRule::integer, 0, 60'000}}}},
       {"betanet",
        {{"port", {OptionRule::integer, 1, 65535}},
         {"compression", {OptionRule::choice, 0, 0, {"lz4", "none"}}},
@@ -171,12 +177,14 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
         }
         continue;
       }
-      const std::string kind = section["type"] && section["type"].IsScalar() ? section["type"].as<std::string>() : name;
+      const std::string kind =
+          section["type"] && section["type"].IsScalar() ? section["type"].as<std::string>() : name;
       if (option_value.IsSequence() && (option == "interfaces" || option == "static_peers")) {
         std::string joined;  // a YAML list of names or addresses: the options hold them comma-separated
         for (const auto& item : option_value) {
           if (!item.IsScalar())
-            return std::unexpected(where(file, item, "transport." + name + "." + option) + " must list strings");
+            return std::unexpected(where(file, item, "transport." + name + "." + option) +
+                                   " must list strings");
           joined += (joined.empty() ? "" : ",") + item.as<std::string>();
         }
         config.transports[name].options[option] = joined;

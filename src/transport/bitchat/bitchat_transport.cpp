@@ -9,6 +9,7 @@
 #include <set>
 
 #include "bitchat/link/lan_link.hpp"
+#include "bitchat/link/radio_link.hpp"
 #include "bitchat/mesh_node.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
@@ -41,6 +42,8 @@ const std::set<std::string, std::less<>> kMeshKeys = {
     "type", "nickname", "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms", "handshake_timeout_ms",
     "eager_sessions", "per_sender_rate", "total_rate", "interfaces", "multicast", "group", "group_port",
     "listen", "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
+    // The simulated radio instead of the LAN (tests, demos): link: radio.
+    "link", "radio_medium", "radio_position", "radio_range", "radio_loss", "radio_latency_ms",
     // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
     // max_peers the eager sessions; the BLE-only ones (scan_interval, battery_threshold, api_url)
     // and max_hops (the mesh always allows 7) are accepted and have no effect on the LAN link.
@@ -53,21 +56,33 @@ std::optional<RecordKind> kind_of(std::uint8_t byte) {
 
 class BitChatTransport final : public Transport, public bitchat::LinkSink {
  public:
+  struct RadioPlacement {
+    std::shared_ptr<bitchat::RadioMedium> medium;
+    double x = 0, y = 0;
+  };
+
   BitChatTransport(TransportContext context, router::Capabilities caps, bitchat::MeshNodeOptions mesh,
-                   bitchat::LanLinkOptions lan)
+                   bitchat::LanLinkOptions lan, std::optional<RadioPlacement> radio)
       : context_(std::move(context)),
         caps_(caps),
         node_(*context_.identity, std::move(mesh)),
         timer_(context_.strand) {
-    lan.self = node_.self();
-    lan_ = std::make_unique<bitchat::LanLink>(context_.strand, std::move(lan), *this);
+    if (radio) {
+      link_ = std::make_unique<bitchat::RadioLink>(context_.strand, radio->medium, radio->x, radio->y,
+                                                   node_.self(), *this);
+    } else {
+      lan.self = node_.self();
+      auto made = std::make_unique<bitchat::LanLink>(context_.strand, std::move(lan), *this);
+      lan_ = made.get();
+      link_ = std::move(made);
+    }
   }
 
   ~BitChatTransport() override {
     *alive_ = false;
     if (started_) {
       started_ = false;
-      lan_->stop();
+      link_->stop();
     }
   }
 
@@ -76,13 +91,14 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   const router::Capabilities& capabilities() const override { return caps_; }
 
   std::error_code start() override {
-    if (auto ec = lan_->start()) {
-      spdlog::error("transport {}: LAN link did not start: {}", context_.name, lan_->start_error());
+    if (auto ec = link_->start()) {
+      spdlog::error("transport {}: {} link did not start: {}", context_.name, link_->kind(),
+                    lan_ ? lan_->start_error() : ec.message());
       return ec;
     }
     started_ = true;
-    spdlog::info("transport {}: BitChat mesh ID {} on UDP port {}", context_.name, to_hex(node_.self()),
-                 lan_->listen_port());
+    spdlog::info("transport {}: BitChat mesh ID {} on its {} link{}", context_.name, to_hex(node_.self()),
+                 link_->kind(), lan_ ? " (UDP port " + std::to_string(lan_->listen_port()) + ")" : "");
     apply(node_.start(clock_()));
     context_.sink->on_availability(*this, true, "mesh link started");
     return {};
@@ -93,7 +109,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     apply(node_.stop(clock_()));
     started_ = false;
     timer_.cancel();
-    lan_->stop();
+    link_->stop();
     context_.sink->on_availability(*this, false, "stopped");
   }
 
@@ -143,17 +159,14 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   void tick(std::uint64_t) override {}  // the mesh keeps its own timer (finer than the node's tick)
 
-  std::uint16_t listen_port() const override { return lan_->listen_port(); }
+  std::uint16_t listen_port() const override { return lan_ ? lan_->listen_port() : 0; }
 
   nlohmann::json status_json() const override {
-    nlohmann::json j{{"name", context_.name},
-                     {"type", "bitchat"},
-                     {"available", started_},
-                     {"sessions", node_.peers_up().size()},
-                     {"listen_port", lan_->listen_port()},
-                     {"capabilities", capabilities_json(caps_)}};
+    nlohmann::json j{{"name", context_.name},        {"type", "bitchat"},
+                     {"available", started_},        {"sessions", node_.peers_up().size()},
+                     {"listen_port", listen_port()}, {"capabilities", capabilities_json(caps_)}};
     j["mesh"] = node_.status_json(clock_());
-    j["link"] = lan_->status_json();
+    j["link"] = link_->status_json();
     return j;
   }
 
@@ -183,12 +196,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     if (malformed) {
       spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
                    context_.name, frame.size(), link);
-      lan_->drop(link, "malformed frame");
+      link_->drop(link, "malformed frame");
     }
   }
 
   void apply(bitchat::MeshNode::Output&& out) {
-    for (const auto& s : out.sends) lan_->send(s.link, s.frame);
+    for (const auto& s : out.sends) link_->send(s.link, s.frame);
     for (auto& e : out.events) {
       using K = bitchat::MeshEvent::Kind;
       switch (e.kind) {
@@ -249,7 +262,8 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   TransportContext context_;
   router::Capabilities caps_;
   bitchat::MeshNode node_;
-  std::unique_ptr<bitchat::LanLink> lan_;
+  std::unique_ptr<bitchat::Link> link_;
+  bitchat::LanLink* lan_ = nullptr;  // link_ when it is the LAN one
   asio::steady_timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool started_ = false, busy_ = false, armed_ = false;
@@ -350,7 +364,47 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   base.mtu = 60'000;
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return fail(caps.error());
-  return std::make_unique<BitChatTransport>(std::move(context), *caps, std::move(mesh), std::move(*lan));
+  std::optional<BitChatTransport::RadioPlacement> radio;
+  const auto link = context.options.contains("link") ? context.options.at("link") : std::string("lan");
+  if (link == "radio") {
+    bitchat::RadioMediumOptions ro;
+    ro.mtu = lan->mtu;
+    auto real = [&](const char* key, double& target, double lo, double hi) -> std::optional<std::string> {
+      auto it = context.options.find(key);
+      if (it == context.options.end()) return std::nullopt;
+      try {
+        std::size_t used = 0;
+        target = std::stod(it->second, &used);
+        if (used == it->second.size() && target >= lo && target <= hi) return std::nullopt;
+      } catch (const std::exception&) {
+      }
+      return std::string(key) + ": a number from " + std::to_string(lo) + " to " + std::to_string(hi);
+    };
+    if (auto e = real("radio_range", ro.range, 0, 2)) return fail(*e);
+    if (auto e = real("radio_loss", ro.loss, 0, 1)) return fail(*e);
+    auto latency = number(context.options, "radio_latency_ms", ro.latency_ms, 0, 60'000);
+    if (!latency) return fail(latency.error());
+    ro.latency_ms = *latency;
+    BitChatTransport::RadioPlacement place;
+    const auto medium =
+        context.options.contains("radio_medium") ? context.options.at("radio_medium") : "default";
+    place.medium = bitchat::RadioMedium::named(medium, ro);
+    if (auto it = context.options.find("radio_position"); it != context.options.end()) {
+      const auto comma = it->second.find(',');
+      try {
+        if (comma == std::string::npos) throw std::invalid_argument("no comma");
+        place.x = std::stod(it->second.substr(0, comma));
+        place.y = std::stod(it->second.substr(comma + 1));
+      } catch (const std::exception&) {
+        return fail("radio_position: 'x,y' (two numbers), got '" + it->second + "'");
+      }
+    }
+    radio = place;
+  } else if (link != "lan") {
+    return fail("link: 'lan' or 'radio', got '" + link + "'");
+  }
+  return std::make_unique<BitChatTransport>(std::move(context), *caps, std::move(mesh), std::move(*lan),
+                                            std::move(radio));
 }
 
 }  // namespace hyphae::transport
