@@ -254,7 +254,9 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
   if (!p.session && p.reachable && now_ms >= p.retry_at_ms) {
     std::size_t sessions = 0;
     for (const auto& [id, q] : peers_) sessions += q->session ? 1 : 0;
-    if (p.wanted || sessions < options_.eager_sessions) start_handshake(p, now_ms, out);
+    if ((p.wanted || sessions < options_.eager_sessions) &&
+        (!options_.wants_session || options_.wants_session(p.announce->peer_id)))
+      start_handshake(p, now_ms, out);
   }
 }
 
@@ -567,8 +569,9 @@ MeshNode::Output MeshNode::connect(const PeerId& peer, std::uint64_t now_ms) {
   Peer* p = find(peer);
   if (!p) return out;
   p->wanted = true;
-  if (p->reachable && (!p->session || p->session->failed()) && now_ms >= p->retry_at_ms)
-    start_handshake(*p, now_ms, out);
+  // The owner has something for it: no waiting out a backoff after a close, only a handshake
+  // already under way is left alone.
+  if (p->reachable && (!p->session || p->session->failed())) start_handshake(*p, now_ms, out);
   return out;
 }
 
@@ -576,7 +579,8 @@ MeshNode::Output MeshNode::close(const PeerId& peer, const std::string& reason, 
   Output out;
   if (Peer* p = find(peer)) {
     reset_session(*p, reason, out);
-    p->retry_at_ms = now_ms + options_.handshake_timeout_ms;
+    p->wanted = false;
+    p->retry_at_ms = now_ms + options_.closed_backoff_ms;  // no eager handshake straight back
   }
   return out;
 }
@@ -652,7 +656,8 @@ MeshNode::Output MeshNode::tick(std::uint64_t now_ms) {
         --sessions;
       }
       if (!p->session && p->reachable && p->announce && now_ms >= p->retry_at_ms &&
-          (p->wanted || sessions < options_.eager_sessions)) {
+          (p->wanted || sessions < options_.eager_sessions) &&
+          (!options_.wants_session || options_.wants_session(p->announce->peer_id))) {
         start_handshake(*p, now_ms, out);
         ++sessions;
       }

@@ -63,6 +63,11 @@ struct MeshNodeOptions {
   ReassemblyLimits reassembly;
   RelaySpool::Options spool;
   std::function<std::uint64_t()> next_session_id;  // unset: a counter of its own
+  // Whether the owner wants a session with a peer now (the node's pool and idle policy). Eager
+  // handshakes ask it; unset: always. A peer the owner closed waits closed_backoff_ms before the
+  // next eager handshake (connect() does not wait).
+  std::function<bool(const PeerId&)> wants_session;
+  std::uint64_t closed_backoff_ms = 30'000;
 };
 
 struct MeshBroadcast {

@@ -167,3 +167,19 @@ TEST(BitchatMeshNodeSecurity, AFloodOfFreshIdentitiesIsBounded) {
   sim.run_for(11 * 60 * 1000);  // unreachable and sessionless for 10 minutes: forgotten
   EXPECT_EQ(sim.node(0).status_json(sim.now())["peers"].size(), 0u);
 }
+
+TEST(BitchatMeshNodeSecurity, ASessionTheOwnerClosedIsNotReopenedEagerlyButConnectReopensIt) {
+  Pair pair;
+  auto& sim = pair.sim;
+  const auto peer0 = sim.identity(0).peer_id();
+  const auto peer1 = sim.identity(1).peer_id();
+  // Both ends close (as a node's full connection pool would), then nothing comes back by itself.
+  sim.apply(1, sim.node(1).close(peer0, "connection limit reached", sim.now()));
+  sim.apply(0, sim.node(0).close(peer1, "connection limit reached", sim.now()));
+  sim.run_for(20'000);
+  EXPECT_EQ(sim.node(1).session(peer0), 0u);
+  EXPECT_EQ(sim.node(0).session(peer1), 0u);
+  // The owner has something to send: connect() handshakes at once.
+  sim.apply(1, sim.node(1).connect(peer0, sim.now()));
+  ASSERT_TRUE(sim.run_until([&] { return sim.node(1).session(peer0) != 0; }, 3000));
+}

@@ -65,7 +65,13 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
                    bitchat::LanLinkOptions lan, std::optional<RadioPlacement> radio)
       : context_(std::move(context)),
         caps_(caps),
-        node_(*context_.identity, std::move(mesh)),
+        node_(*context_.identity,
+              [&] {
+                mesh.wants_session = [this](const PeerId& peer) {
+                  return context_.sink->wants_session(*this, peer);
+                };
+                return std::move(mesh);
+              }()),
         timer_(context_.strand) {
     if (radio) {
       link_ = std::make_unique<bitchat::RadioLink>(context_.strand, radio->medium, radio->x, radio->y,
