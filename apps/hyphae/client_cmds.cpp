@@ -7,7 +7,6 @@
 #include "commands.hpp"
 
 namespace hyphae::cli {
-namespace {
 
 ApiClient connect_to_node(const Common& common) {
   std::string error;
@@ -23,8 +22,6 @@ nlohmann::json checked(const ApiResponse& r) {
   }
   return r.body;
 }
-
-}  // namespace
 
 void add_client_commands(CLI::App& app, Common& common) {
   auto* peers = app.add_subcommand("peers", "manage known peers");

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "api/client.hpp"
+
 namespace hyphae::cli {
 
 struct Common {
@@ -13,6 +15,11 @@ struct Common {
 };
 
 std::filesystem::path default_data_dir();
+
+// A client of the node running on common.data_dir (throws with a hint when none is running), and
+// a response's body, or a std::runtime_error with the node's error message for a 4xx/5xx.
+ApiClient connect_to_node(const Common& common);
+nlohmann::json checked(const ApiResponse& response);
 
 void add_id_command(CLI::App& app, Common& common);
 void add_node_command(CLI::App& app, Common& common);

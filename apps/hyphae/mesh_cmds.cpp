@@ -10,16 +10,8 @@ namespace {
 
 nlohmann::json call(const Common& common, const std::string& method, const std::string& target,
                     const std::optional<nlohmann::json>& body = std::nullopt) {
-  std::string error;
-  auto endpoint = ApiEndpoint::from_data_dir(common.data_dir, &error);
-  if (!endpoint) throw std::runtime_error(error + " (start one with `hyphae node --data DIR`)");
-  ApiClient client(*endpoint);
-  auto r = client.request(method, target, body);
-  if (r.status >= 400) {
-    std::string message = r.body.is_object() ? r.body.value("error", std::string("error")) : "error";
-    throw std::runtime_error("node answered " + std::to_string(r.status) + ": " + message);
-  }
-  return r.body;
+  auto client = connect_to_node(common);
+  return checked(client.request(method, target, body));
 }
 
 }  // namespace

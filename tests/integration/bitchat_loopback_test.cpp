@@ -3,32 +3,12 @@
 // c are two hops apart. A message crosses and is acknowledged, a broadcast and a channel message
 // sent with the CLI reach the others, `hyphae mesh` shows the peers and hops, and bad broadcast
 // requests get 4xx with a JSON error.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 
 #include "harness.hpp"
 
 namespace hyphae::testing {
 namespace {
-
-struct Output {
-  int status = -1;
-  std::string text;
-};
-
-Output run_cli(const std::filesystem::path& data, const std::string& args) {
-  std::string command = hyphae_binary().string() + " --data " + data.string() + " " + args + " 2>&1";
-  Output out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.text.append(buffer, n);
-  int rc = ::pclose(pipe);
-  out.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
 
 class BitchatLoopback : public ::testing::Test {
  protected:

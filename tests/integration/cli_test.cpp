@@ -1,7 +1,4 @@
 // The `hyphae` command against running nodes: id, peers add/list, send, status, recv.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 
 #include "harness.hpp"
@@ -10,23 +7,6 @@ namespace hyphae::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct Output {
-  int status = -1;
-  std::string text;
-};
-
-Output run_cli(const std::filesystem::path& data, const std::string& args) {
-  std::string command = hyphae_binary().string() + " --data " + data.string() + " " + args + " 2>&1";
-  Output out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.text.append(buffer, n);
-  int rc = ::pclose(pipe);
-  out.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
 
 TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
   NodePair pair(false);

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -13,6 +15,24 @@ namespace hyphae::testing {
 
 inline std::filesystem::path hyphae_binary() {
   return HYPHAE_BIN;
+}
+
+// The `hyphae` command with `args` against the node whose data directory is `data`: exit status
+// and everything it printed (stdout and stderr).
+struct CliOutput {
+  int status = -1;
+  std::string text;
+};
+inline CliOutput run_cli(const std::filesystem::path& data, const std::string& args) {
+  std::string command = hyphae_binary().string() + " --data " + data.string() + " " + args + " 2>&1";
+  CliOutput out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.text.append(buffer, n);
+  int rc = ::pclose(pipe);
+  out.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
 }
 
 inline nlohmann::json ok(const ApiResponse& r, int expected = 200) {

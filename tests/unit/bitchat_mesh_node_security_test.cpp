@@ -7,26 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "bitchat/mesh_sim.hpp"
+#include "bitchat_mesh_test_support.hpp"
 
 using namespace hyphae;
 using namespace hyphae::bitchat;
+using namespace hyphae::bitchat::testing;
 
 namespace {
-
-MeshNodeOptions fast_options() {
-  MeshNodeOptions o;
-  o.announce_interval_ms = 1000;
-  o.peer_timeout_ms = 3500;
-  o.sync_interval_ms = 2000;
-  o.handshake_timeout_ms = 2000;
-  return o;
-}
-
-std::size_t count(MeshSim& sim, std::size_t i, MeshEvent::Kind kind) {
-  std::size_t c = 0;
-  for (const auto& e : sim.events(i)) c += e.kind == kind;
-  return c;
-}
 
 // Two nodes with a session, node 1 hearing node 0 on link `link` (MeshSim numbers links from 1).
 struct Pair {

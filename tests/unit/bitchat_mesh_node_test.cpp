@@ -8,21 +8,14 @@
 
 #include "bitchat/mesh_sim.hpp"
 #include "bitchat/radio_sim.hpp"
+#include "bitchat_mesh_test_support.hpp"
 #include "core/error.hpp"
 
 using namespace hyphae;
 using namespace hyphae::bitchat;
+using namespace hyphae::bitchat::testing;
 
 namespace {
-
-MeshNodeOptions fast_options() {
-  MeshNodeOptions o;
-  o.announce_interval_ms = 1000;
-  o.peer_timeout_ms = 3500;
-  o.sync_interval_ms = 2000;
-  o.handshake_timeout_ms = 2000;
-  return o;
-}
 
 // A line 0 - 1 - ... - (n-1).
 MeshSim line(std::size_t n, MeshNodeOptions o = fast_options()) {
@@ -30,12 +23,6 @@ MeshSim line(std::size_t n, MeshNodeOptions o = fast_options()) {
   sim.add_nodes(n, o);
   for (std::size_t i = 0; i + 1 < n; ++i) sim.connect(i, i + 1);
   return sim;
-}
-
-std::size_t count(MeshSim& sim, std::size_t i, MeshEvent::Kind kind) {
-  std::size_t c = 0;
-  for (const auto& e : sim.events(i)) c += e.kind == kind;
-  return c;
 }
 
 std::vector<Bytes> records(MeshSim& sim, std::size_t i) {
