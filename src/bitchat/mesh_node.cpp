@@ -269,6 +269,18 @@ void MeshNode::heard(Peer& p, std::uint64_t now_ms, Output& out) {
   }
 }
 
+void MeshNode::deliver_record(const Peer& p, ByteView data, Output& out) {
+  ++counters_.records_received;
+  MeshEvent e;
+  e.kind = MeshEvent::Kind::record;
+  e.mesh_id = p.id;
+  e.peer = p.announce->peer_id;
+  e.session = p.session_id;
+  e.record_kind = data[0];
+  e.body.assign(data.begin() + 1, data.end());
+  out.events.push_back(std::move(e));
+}
+
 void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
   const bool should = p.reachable && p.bound && p.session && p.session->established() &&
                       p.session->remote_static() == p.announce->announce.noise_key;
@@ -281,17 +293,7 @@ void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
     e.peer = p.announce->peer_id;
     e.session = p.session_id;
     out.events.push_back(std::move(e));
-    for (auto& data : p.early) {
-      ++counters_.records_received;
-      MeshEvent r;
-      r.kind = MeshEvent::Kind::record;
-      r.mesh_id = p.id;
-      r.peer = p.announce->peer_id;
-      r.session = p.session_id;
-      r.record_kind = data[0];
-      r.body.assign(data.begin() + 1, data.end());
-      out.events.push_back(std::move(r));
-    }
+    for (const auto& data : p.early) deliver_record(p, data, out);
     p.early.clear();
     p.early_bytes = 0;
   } else if (!should && p.session_id != 0) {
@@ -469,15 +471,7 @@ void MeshNode::handle_encrypted(const Packet& packet, std::uint64_t now_ms, Outp
       }
       return;
     }
-    ++counters_.records_received;
-    MeshEvent e;
-    e.kind = MeshEvent::Kind::record;
-    e.mesh_id = p.id;
-    e.peer = p.announce->peer_id;
-    e.session = p.session_id;
-    e.record_kind = payload->data[0];
-    e.body.assign(payload->data.begin() + 1, payload->data.end());
-    out.events.push_back(std::move(e));
+    deliver_record(p, payload->data, out);
   } else if (payload->type == static_cast<std::uint8_t>(NoisePayloadType::private_message)) {
     ++counters_.app_private_messages;  // a BitChat app's chat message: not for a Hyphae inbox
   }

@@ -184,6 +184,8 @@ class MeshNode {
   void heard(Peer& peer, std::uint64_t now_ms, Output& out);
   void update_up(Peer& peer, std::uint64_t now_ms, Output& out);
   void go_down(Peer& peer, const std::string& reason, Output& out);
+  // A record (kind byte || body, non-empty) from an up peer, handed up.
+  void deliver_record(const Peer& peer, ByteView data, Output& out);
   // Drops the session, any re-handshake and everything held for it (reporting the peer down).
   void reset_session(Peer& peer, const std::string& reason, Output& out);
   void hold_undecrypted(Peer& peer, const Packet& packet);

@@ -8,27 +8,12 @@
 #include "core/error.hpp"
 #include "transport/bitchat/bitchat_transport.hpp"
 #include "transport/mesh/mesh_transport.hpp"
+#include "util/option_text.hpp"
 
 namespace hyphae::transport {
 
 namespace {
 std::atomic<std::uint64_t> session_counter{1};
-
-std::expected<bool, std::string> parse_bool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return std::unexpected(key + ": '" + v + "' is not a boolean");
-}
-
-template <typename T>
-std::expected<T, std::string> parse_number(const std::string& key, const std::string& v, T min, T max) {
-  T value{};
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
-  if (ec != std::errc{} || ptr != v.data() + v.size() || value < min || value > max)
-    return std::unexpected(key + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " +
-                           std::to_string(max) + "]");
-  return value;
-}
 
 template <typename E, std::size_t N>
 std::expected<E, std::string> parse_enum(const std::string& key, const std::string& v,

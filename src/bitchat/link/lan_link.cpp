@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "util/option_text.hpp"
 
 namespace hyphae::bitchat {
 
@@ -83,22 +84,6 @@ std::vector<std::string> split_list(std::string_view s) {
     s.remove_prefix(comma + 1);
   }
   return out;
-}
-
-template <typename T>
-std::expected<T, std::string> parse_number(const std::string& key, const std::string& v, T min, T max) {
-  T value{};
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
-  if (ec != std::errc{} || ptr != v.data() + v.size() || value < min || value > max)
-    return std::unexpected(key + ": '" + v + "' is not a number in [" + std::to_string(min) + ", " +
-                           std::to_string(max) + "]");
-  return value;
-}
-
-std::expected<bool, std::string> parse_bool(const std::string& key, const std::string& v) {
-  if (v == "true" || v == "yes" || v == "on" || v == "1") return true;
-  if (v == "false" || v == "no" || v == "off" || v == "0") return false;
-  return std::unexpected(key + ": '" + v + "' is not a boolean");
 }
 
 // "host:port" with an IPv4 literal or a name; false if malformed or the port is out of range.

@@ -13,6 +13,7 @@
 #include "bitchat/mesh_node.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "util/option_text.hpp"
 
 namespace hyphae::transport {
 
@@ -281,15 +282,7 @@ std::expected<std::uint64_t, std::string> number(const std::map<std::string, std
                                                  std::uint64_t max) {
   auto it = o.find(key);
   if (it == o.end()) return fallback;
-  try {
-    std::size_t used = 0;
-    const auto v = std::stoull(it->second, &used);
-    if (used != it->second.size() || v < min || v > max) throw std::out_of_range("range");
-    return v;
-  } catch (const std::exception&) {
-    return std::unexpected(std::string(key) + ": expected a number from " + std::to_string(min) + " to " +
-                           std::to_string(max) + ", got '" + it->second + "'");
-  }
+  return parse_number<std::uint64_t>(key, it->second, min, max);
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// Reading one text option (from a transport's or link's `key: value` settings) as a number in a
+// range or a boolean, with an error that names the key. Stateless; safe from any thread.
+#pragma once
+
+#include <charconv>
+#include <expected>
+#include <string>
+
+namespace hyphae {
+
+template <typename T>
+std::expected<T, std::string> parse_number(const std::string& key, const std::string& text, T min, T max) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value < min || value > max)
+    return std::unexpected(key + ": '" + text + "' is not a number in [" + std::to_string(min) + ", " +
+                           std::to_string(max) + "]");
+  return value;
+}
+
+// true/yes/on/1 and false/no/off/0.
+inline std::expected<bool, std::string> parse_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+  if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+  return std::unexpected(key + ": '" + text + "' is not a boolean");
+}
+
+}  // namespace hyphae
