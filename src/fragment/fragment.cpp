@@ -101,6 +101,9 @@ std::expected<FragmentView, std::error_code> decode(ByteView f) {
   v.data = f.subspan(kHeaderSize);
   if (v.count == 0 || v.index >= v.count || v.data.size() > v.total_size) return fail(Errc::malformed);
   if (!(v.flags & flags::lz4) && v.plain_size != v.total_size) return fail(Errc::malformed);
+  // An LZ4 block expands at most ~255:1; a larger claim is a decompression bomb.
+  if ((v.flags & flags::lz4) && v.plain_size > std::uint64_t{v.total_size} * kMaxLz4Ratio + 64)
+    return fail(Errc::malformed);
   if (crc32_of(v.data) != get32(p + 30)) return fail(Errc::malformed);
   return v;
 }
@@ -187,11 +190,17 @@ std::expected<std::optional<Bytes>, std::error_code> Reassembler::accept(const s
       chunk = v->data.size();
     }
   }
+  // The geometry must describe total_size exactly: count-1 full chunks and a last fragment of
+  // 1..chunk bytes (split() never makes another shape). Checked in 64 bits before any offset is
+  // used, so no fragment can point past the set's buffer.
+  const std::uint64_t full_bytes = std::uint64_t{chunk} * (part.count - 1u);
+  const bool geometry_ok =
+      part.count == 1 || (chunk > 0 && full_bytes < part.total_size && part.total_size - full_bytes <= chunk);
   const std::size_t offset = static_cast<std::size_t>(v->index) * chunk;
   const std::size_t expect_len =
       last ? part.total_size - std::min<std::size_t>(part.total_size, offset) : chunk;
-  if ((part.count > 1 && chunk == 0) || offset > part.total_size || v->data.size() != expect_len ||
-      (last && offset + v->data.size() != part.total_size)) {
+  if (!geometry_ok || offset > part.total_size || v->data.size() != expect_len ||
+      offset + v->data.size() > part.total_size || (last && offset + v->data.size() != part.total_size)) {
     ++stats_.rejected;
     if (part.received == 0) release(peer, it);
     if (peer.sets.empty()) peers_.erase(peer_key);

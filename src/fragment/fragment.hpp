@@ -25,6 +25,7 @@ inline constexpr std::uint8_t kVersion = 1;
 // version, flags, set id (16), index, count, total size, plain size, CRC32.
 inline constexpr std::size_t kHeaderSize = 1 + 1 + 16 + 2 + 2 + 4 + 4 + 4;
 inline constexpr std::uint32_t kMaxFragments = 65535;
+inline constexpr std::uint64_t kMaxLz4Ratio = 255;  // plain bytes per LZ4 byte, at most
 namespace flags {
 inline constexpr std::uint8_t lz4 = 0x01;  // the reassembled bytes are an LZ4 block of plain_size bytes
 }
@@ -52,7 +53,8 @@ struct FragmentView {
   ByteView data;
 };
 // Checks the version, the field ranges and the CRC. Errors: truncated (shorter than a header),
-// malformed (unknown version or flags, index >= count, data longer than total_size, CRC mismatch).
+// malformed (unknown version or flags, index >= count, data longer than total_size, CRC mismatch,
+// an LZ4 plain size beyond LZ4's ratio).
 std::expected<FragmentView, std::error_code> decode(ByteView fragment);
 
 struct ReassemblyLimits {

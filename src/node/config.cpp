@@ -88,6 +88,8 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
                                               "connection_idle_timeout_ms",
                                               "max_pending_messages",
                                               "max_pending_bytes",
+                                              "max_inbox_per_peer",
+                                              "max_inbox_messages",
                                               "ack_timeout_ms",
                                               "fault_injection",
                                               "optimize_for",
@@ -141,6 +143,14 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.max_pending_messages);
       if (r && config.max_pending_messages == 0)
         return std::unexpected(where(file, value, key) + " must be at least 1");
+    } else if (key == "max_inbox_per_peer") {
+      r = read_scalar(file, value, key, config.max_inbox_per_peer);
+      if (r && config.max_inbox_per_peer == 0)
+        return std::unexpected(where(file, value, key) + " must be at least 1");
+    } else if (key == "max_inbox_messages") {
+      r = read_scalar(file, value, key, config.max_inbox_messages);
+      if (r && config.max_inbox_messages < 2)
+        return std::unexpected(where(file, value, key) + " must be at least 2");
     } else if (key == "max_pending_bytes") {
       r = read_scalar(file, value, key, config.max_pending_bytes);
       if (r && config.max_pending_bytes < 65536)

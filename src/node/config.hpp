@@ -56,6 +56,11 @@ struct NodeConfig {
   // with backpressure (HTTP 429) until acks drain them.
   std::size_t max_pending_messages = 1'000'000;
   std::size_t max_pending_bytes = std::size_t{1} << 30;
+  // Received durable messages the app has not acknowledged: from one sender, and in all (peers the
+  // app never added share half of it). Beyond them a message is not acked; its sender keeps it and
+  // tries again later, so nothing is lost.
+  std::size_t max_inbox_per_peer = 10'000;
+  std::size_t max_inbox_messages = 100'000;
   // Seed 001's TransportConfig and seed 002's p2p_config.yaml (docs/configuration.md).
   std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
   std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // seed 001's names

@@ -73,7 +73,10 @@ const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules(
         {"idle_timeout", {OptionRule::number, 0.1, 86400}},
         {"keep_alive", {OptionRule::number, 0.1, 86400}}}},
       // The TCP mesh; other instances of it are sections with `type: tcp` under any name.
-      {"tcp", {{"type", {OptionRule::choice, 0, 0, {"tcp"}}}, {"listen", {OptionRule::text}}}},
+      {"tcp",
+       {{"type", {OptionRule::choice, 0, 0, {"tcp"}}},
+        {"listen", {OptionRule::text}},
+        {"max_handshakes", {OptionRule::integer, 1, 100'000}}}},
   };
   return rules;
 }

@@ -42,6 +42,8 @@ constexpr std::size_t kMaxStagedRows = 2048;
 constexpr std::size_t kEnvelopeAllowance = kSealedPayloadOverhead + 256;
 // Ephemeral sends fail with Errc::backpressure beyond this much unsent data on the transport.
 constexpr std::size_t kMaxLinkBacklog = 64u << 20;
+// Copies of a message that arrive while its first copy is being committed, waiting for their ack.
+constexpr std::size_t kMaxExtraAckWaiters = 4096;
 
 // Time policy: a timestamp more than `window` in the future is refused; in the past, a message with
 // a TTL is accepted until ts + ttl (+ window of clock skew), one without a TTL only within the window.
@@ -58,16 +60,68 @@ static std::uint64_t seen_cutoff(std::uint64_t now, std::uint64_t window) {
   return now - std::min(now, kMaxTtlMs + 2 * window);
 }
 
-// The store keeps every received id (inbox rows); memory keeps those still inside the window.
+MessageId dedupe_key(ByteView from, const MessageId& id) {
+  MessageId key;
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, key.bytes.size());
+  const std::uint8_t len = static_cast<std::uint8_t>(std::min<std::size_t>(from.size(), 255));
+  crypto_generichash_update(&st, &len, 1);
+  crypto_generichash_update(&st, from.data(), len);
+  crypto_generichash_update(&st, id.bytes.data(), id.bytes.size());
+  crypto_generichash_final(&st, key.bytes.data(), key.bytes.size());
+  return key;
+}
+
+// The store keeps received (sender, id) pairs (inbox rows) until a replay could no longer pass the
+// time check; memory keeps those still inside the window. App-acked rows older than that go.
 void Node::Impl::prune_seen(std::uint64_t now) {
   auto cutoff = seen_cutoff(now, config.timestamp_window_ms);
   std::unordered_set<MessageId> kept(awaiting_commit.begin(), awaiting_commit.end());
   for (const auto& key : store->seen_since(cutoff)) {
     MessageId id;
-    id.bytes = key;
-    kept.insert(id);
+    id.bytes = key.id;
+    kept.insert(dedupe_key(key.from, id));
   }
   seen.swap(kept);
+  if (cutoff > 0) {
+    store::WriteBatch prune;
+    prune.inbox_prune_acked_before_ms = cutoff;
+    stage_lazily(std::move(prune));
+  }
+}
+
+bool Node::Impl::inbox_has_room(const PeerId& from, bool stranger) const {
+  if (inbox_unacked.size() >= config.max_inbox_messages) return false;
+  if (stranger && inbox_unacked_strangers >= config.max_inbox_messages / 2) return false;
+  auto it = inbox_unacked_by_peer.find(from);
+  return it == inbox_unacked_by_peer.end() || it->second < config.max_inbox_per_peer;
+}
+
+void Node::Impl::count_unacked(const MessageId& id, const PeerId& from, bool stranger) {
+  inbox_unacked.emplace(id, UnackedFrom{from, stranger});
+  ++inbox_unacked_by_peer[from];
+  if (stranger) ++inbox_unacked_strangers;
+}
+
+void Node::Impl::uncount_unacked(const MessageId& id, const PeerId* only_from) {
+  auto [first, last] = inbox_unacked.equal_range(id);
+  for (auto it = first; it != last;) {
+    if (only_from && it->second.from != *only_from) {
+      ++it;
+      continue;
+    }
+    if (auto p = inbox_unacked_by_peer.find(it->second.from); p != inbox_unacked_by_peer.end())
+      if (--p->second == 0) inbox_unacked_by_peer.erase(p);
+    if (it->second.stranger) --inbox_unacked_strangers;
+    it = inbox_unacked.erase(it);
+  }
+}
+
+void Node::Impl::app_acked(const MessageId& id) {
+  uncount_unacked(id);
+  store::WriteBatch batch;
+  batch.inbox_app_acks.push_back(id.bytes);
+  stage_lazily(std::move(batch));
 }
 
 void Node::Impl::load_from_store() {
@@ -75,8 +129,15 @@ void Node::Impl::load_from_store() {
   last_prune_ms = now;
   for (const auto& key : store->seen_since(seen_cutoff(now, config.timestamp_window_ms))) {
     MessageId id;
-    id.bytes = key;
-    seen.insert(id);
+    id.bytes = key.id;
+    seen.insert(dedupe_key(key.from, id));
+  }
+  for (const auto& row : store->inbox_unacked_senders()) {
+    auto from = PeerId::from_bytes(row.from);
+    if (!from) continue;
+    MessageId id;
+    id.bytes = row.id;
+    count_unacked(id, *from, false);  // the app's backlog from before: counted, never refused
   }
   for (const auto& row : store->routes()) {  // seed 004's route cache
     auto dest = PeerId::from_bytes(row.destination);
@@ -91,6 +152,7 @@ void Node::Impl::load_from_store() {
     auto peer = PeerId::from_bytes(row.id);
     if (!peer) continue;
     auto& state = peers[*peer];
+    state.known = true;
     state.addresses = row.addresses;
     state.last_seen_ms = row.last_seen_ms;
   }
@@ -338,18 +400,38 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
         InboundMessage{env.id, env.from, env.timestamp_ms, env.type, true, std::move(env.payload)});
     return;
   }
-  if (seen.contains(env.id)) {
+  const MessageId key = dedupe_key(env.from.bytes(), env.id);
+  if (seen.contains(key)) {
     // A retransmission (our ack was lost) or a replay: never delivered twice, acked again once committed.
     ++counters.duplicates;
-    if (awaiting_commit.contains(env.id)) {
-      extra_ack_waiters.emplace_back(env.id, AckTarget{transport, peer, session});
+    if (awaiting_commit.contains(key)) {
+      // Acked once its commit is done; past the cap a copy goes unacked (its sender tries again).
+      if (extra_ack_waiters.size() < kMaxExtraAckWaiters)
+        extra_ack_waiters.push_back(ExtraAck{key, env.id, AckTarget{transport, peer, session}});
     } else {
       send_acks(AckTarget{transport, peer, session}, env.id.bytes);
     }
     return;
   }
-  seen.insert(env.id);
-  awaiting_commit.insert(env.id);
+  const auto known = peers.find(env.from);
+  const bool stranger = known == peers.end() || !known->second.known;
+  if (!inbox_has_room(env.from, stranger)) {
+    // No ack: the sender keeps the message and offers it again later; nothing is lost.
+    ++counters.inbox_full;
+    if (now >= last_inbox_full_log_ms + 10'000) {
+      last_inbox_full_log_ms = now;
+      log->warn(
+          "not taking message {} from {}: inbox quota reached ({} unacknowledged from it, {} in all; "
+          "max_inbox_per_peer {}, max_inbox_messages {})",
+          env.id.to_hex(), env.from.to_string(),
+          inbox_unacked_by_peer.contains(env.from) ? inbox_unacked_by_peer.at(env.from) : 0,
+          inbox_unacked.size(), config.max_inbox_per_peer, config.max_inbox_messages);
+    }
+    return;
+  }
+  count_unacked(env.id, env.from, stranger);
+  seen.insert(key);
+  awaiting_commit.insert(key);
   store::WriteBatch batch;
   auto& row = batch.inbox_inserts.emplace_back();
   row.id = env.id.bytes;
@@ -369,8 +451,10 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
                batch.size());
     meters.err_store->inc();
     for (const auto& p : batch) {
-      seen.erase(p.message.id);
-      awaiting_commit.erase(p.message.id);
+      const auto key = dedupe_key(p.message.from.bytes(), p.message.id);
+      seen.erase(key);
+      awaiting_commit.erase(key);
+      uncount_unacked(p.message.id, &p.message.from);
     }
     // Close the sessions they came in on: their senders resend everything unacknowledged when the
     // session is made again (an ack timeout alone does not resend on the only transport).
@@ -379,7 +463,7 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
                                       p.ack.peer) == p.ack.session)
         transports[static_cast<std::size_t>(p.ack.transport)].transport->close(p.ack.peer,
                                                                                "inbox commit failed; resend");
-    std::erase_if(extra_ack_waiters, [&](const auto& w) { return !awaiting_commit.contains(w.first); });
+    std::erase_if(extra_ack_waiters, [&](const ExtraAck& w) { return !awaiting_commit.contains(w.key); });
     return;
   }
   // One ack record per session for the whole commit.
@@ -392,13 +476,13 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
     it->second.insert(it->second.end(), id.bytes.begin(), id.bytes.end());
   };
   for (const auto& p : batch) {
-    awaiting_commit.erase(p.message.id);
+    awaiting_commit.erase(dedupe_key(p.message.from.bytes(), p.message.id));
     add_ack(p.ack, p.message.id);
   }
   if (!extra_ack_waiters.empty()) {
-    std::erase_if(extra_ack_waiters, [&](const auto& w) {
-      if (awaiting_commit.contains(w.first)) return false;
-      add_ack(w.second, w.first);
+    std::erase_if(extra_ack_waiters, [&](const ExtraAck& w) {
+      if (awaiting_commit.contains(w.key)) return false;
+      add_ack(w.target, w.id);
       return true;
     });
   }
@@ -452,17 +536,28 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
     update.add_attempts = m.attempts - m.stored_attempts;
   }
   if (batch.empty()) return;
-  std::vector<MessageId> ids;
-  ids.reserve(batch.outbox_updates.size());
-  for (const auto& u : batch.outbox_updates) {
-    MessageId id;
-    id.bytes = u.id;
-    ids.push_back(id);
-  }
-  stage(std::move(batch), [self = shared_from_this(), ids = std::move(ids)](std::error_code) {
-    // Once the delivered state is durable the in-memory copy is no longer needed.
-    for (const auto& id : ids) self->outbox.erase(id);
-  });
+  persist_delivered(std::move(batch.outbox_updates));
+}
+
+void Node::Impl::persist_delivered(std::vector<store::OutboxUpdate> updates) {
+  store::WriteBatch batch;
+  batch.outbox_updates = updates;
+  stage(std::move(batch),
+        [self = shared_from_this(), updates = std::move(updates)](std::error_code ec) mutable {
+          if (ec) {
+            // Not durable: the entries stay in memory (as delivered) and the update is tried again, so
+            // neither a resend nor a restart can lose track of them.
+            self->log->warn("could not record {} deliveries: {}; trying again", updates.size(), ec.message());
+            std::move(updates.begin(), updates.end(), std::back_inserter(self->delivered_unsaved));
+            return;
+          }
+          // Once the delivered state is durable the in-memory copy is no longer needed.
+          for (const auto& u : updates) {
+            MessageId id;
+            id.bytes = u.id;
+            self->outbox.erase(id);
+          }
+        });
 }
 
 void Node::Impl::expire_outbox() {
@@ -590,7 +685,7 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
 
 void Node::Impl::deliver_to_app(const InboundMessage& message) {
   for (auto& [token, sub] : subscribers) {
-    if (!sub.replayed.empty() && sub.replayed.erase(message.id)) continue;
+    if (!sub.replayed.empty() && sub.replayed.erase(dedupe_key(message.from.bytes(), message.id))) continue;
     sub.handler(message);
   }
 }
@@ -609,7 +704,7 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
       auto env = decode_envelope(row.envelope, nullptr,
                                  EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
       if (!env) continue;
-      sub.replayed.insert(env->id);
+      sub.replayed.insert(dedupe_key(env->from.bytes(), env->id));
       sub.handler(
           InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
     }
@@ -669,6 +764,7 @@ void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses
   if (peer == identity.peer_id()) return done(Errc::invalid_argument);
   if (auto ec = give_addresses(peer, addresses)) return done(ec);
   auto& state = peers[peer];
+  state.known = true;
   for (auto& a : addresses)
     if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
       state.addresses.push_back(a);

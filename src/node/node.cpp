@@ -118,6 +118,7 @@ void Node::Impl::tick() {
   check_ack_deadlines(now);
   if (now - last_expiry_ms >= 1000) {
     last_expiry_ms = now;
+    if (!delivered_unsaved.empty()) persist_delivered(std::exchange(delivered_unsaved, {}));
     expire_outbox();
     if (auto dropped = reassembler.expire(now))
       log->warn("dropped {} partly received messages: their fragments stopped coming", dropped);
@@ -279,9 +280,7 @@ void Node::unsubscribe(std::uint64_t token) {
   impl_->subscribers.erase(token);
 }
 void Node::ack(const MessageId& id) {
-  store::WriteBatch batch;
-  batch.inbox_app_acks.push_back(id.bytes);
-  impl_->stage_lazily(std::move(batch));
+  impl_->app_acked(id);
 }
 
 nlohmann::json Node::status_json() const {
@@ -313,7 +312,15 @@ nlohmann::json Node::status_json() const {
             {"ephemeral_sent", i.counters.ephemeral_sent},
             {"ephemeral_received", i.counters.ephemeral_received},
             {"links_up", i.counters.links_up},
-            {"links_down", i.counters.links_down}}}};
+            {"links_down", i.counters.links_down},
+            {"inbox_full", i.counters.inbox_full}}},
+          {"inbox",
+           {{"unacknowledged", i.inbox_unacked.size()},
+            {"from_strangers", i.inbox_unacked_strangers},
+            {"senders", i.inbox_unacked_by_peer.size()},
+            {"max_per_peer", i.config.max_inbox_per_peer},
+            {"max_messages", i.config.max_inbox_messages}}},
+          {"strangers_forgotten", i.strangers_forgotten}};
 }
 
 nlohmann::json Node::connections_json() const {

@@ -39,6 +39,10 @@ inline constexpr std::string_view kDirectTransport = "tcp";
 
 std::uint64_t now_ms();
 
+// What makes a received message a duplicate: its sender and its id together (16 bytes of
+// BLAKE2b over both), so one peer cannot claim another's message id.
+MessageId dedupe_key(ByteView from, const MessageId& id);
+
 class Node::Impl : public transport::TransportSink, public std::enable_shared_from_this<Node::Impl> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
@@ -125,6 +129,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void pump(const PeerId& peer);
   void on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body, bool ephemeral);
   void on_ack(int transport, const PeerId& peer, ByteView body);
+  // Records deliveries in the store; the outbox entries leave memory only once that committed.
+  void persist_delivered(std::vector<store::OutboxUpdate> updates);
+  std::vector<store::OutboxUpdate> delivered_unsaved;  // failed to commit: retried every second
   void expire_outbox();
   // Forgets replay-protection ids old enough that their envelopes would be refused as stale anyway.
   void prune_seen(std::uint64_t now);
@@ -196,6 +203,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     }
   };
   struct PeerState {
+    bool known = false;  // added by the app or stored; otherwise a stranger that dialed us
     std::vector<std::string> addresses;
     std::uint64_t last_seen_ms = 0;
     std::uint16_t sessions = 0;  // transports (bits) with a live session to the peer
@@ -229,6 +237,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   bool admit_session(int transport, const PeerId& peer);
   void release_session(int transport, const PeerId& peer);
   void tick_routing(std::uint64_t now);
+  // Drops the table entries of peers with no session, no known address and nothing pending.
+  void forget_strangers();
+  std::uint64_t strangers_forgotten = 0;
   bool has_pending(const PeerId& peer) const;
 
   // Power policy (node/power.cpp).
@@ -277,7 +288,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint32_t send_seq;  // the transmission it was set for (a resend on the same session has another)
   };
   std::deque<AckDeadline> ack_deadlines;
-  std::unordered_set<MessageId> seen;
+  std::unordered_set<MessageId> seen;  // dedupe_key(sender, id) of messages received in the window
   // Received messages staged or being committed, with the session to ack each on. Duplicates that
   // arrive meanwhile (a retransmission over a new session) wait in extra_ack_waiters.
   struct PendingInbound {
@@ -288,8 +299,28 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
   // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.
   void stage_lazily(store::WriteBatch batch);  // after stage() of its inbox row: same chunk
+  // Keyed by dedupe_key(sender, id): a message is a duplicate only of one from the same sender.
   std::unordered_set<MessageId> awaiting_commit;
-  std::vector<std::pair<MessageId, AckTarget>> extra_ack_waiters;
+  struct ExtraAck {
+    MessageId key;  // dedupe_key of the message
+    MessageId id;
+    AckTarget target;
+  };
+  std::vector<ExtraAck> extra_ack_waiters;
+  // Inbox quotas (max_inbox_per_peer, max_inbox_messages): messages received (staged or committed)
+  // that the app has not acknowledged, by sender; strangers (peers the app never added) together.
+  struct UnackedFrom {
+    PeerId from;
+    bool stranger = false;
+  };
+  std::unordered_map<PeerId, std::size_t> inbox_unacked_by_peer;
+  std::unordered_multimap<MessageId, UnackedFrom> inbox_unacked;  // by message id
+  std::size_t inbox_unacked_strangers = 0;
+  bool inbox_has_room(const PeerId& from, bool stranger) const;
+  void count_unacked(const MessageId& id, const PeerId& from, bool stranger);
+  void uncount_unacked(const MessageId& id, const PeerId* only_from = nullptr);
+  void app_acked(const MessageId& id);
+  std::uint64_t last_inbox_full_log_ms = 0;
   // "why this transport" for a message's status: the selection rule, and any failover.
   std::string transport_reason_of(const OutMsg& m) const;
   void on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec);

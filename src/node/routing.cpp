@@ -50,9 +50,25 @@ bool Node::Impl::has_pending(const PeerId& peer) const {
   return false;
 }
 
+void Node::Impl::forget_strangers() {
+  // A peer that dialed us, that the app never added and has nothing waiting for it leaves no trace once
+  // its sessions are gone: fresh identities cost a table entry only while they are connected.
+  for (auto it = peers.begin(); it != peers.end();) {
+    const auto& [peer, state] = *it;
+    if (state.sessions == 0 && !state.known && !has_pending(peer)) {
+      queues.erase(peer);
+      ++strangers_forgotten;
+      it = peers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Node::Impl::tick_routing(std::uint64_t now) {
   if (now < last_pool_tick_ms + 1000) return;
   last_pool_tick_ms = now;
+  forget_strangers();
   routing.expire(now);
   // Activity: a session whose record counters moved since the last look carried traffic.
   for (std::size_t i = 0; i < transports.size(); ++i) {

@@ -352,9 +352,11 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   report_link_connectivity();
   log->info("{} session up: {} ({} {})", slot.name, peer.to_string(),
             info && info->initiator ? "dialed" : "accepted", info ? info->remote_address : "");
-  store::WriteBatch batch;
-  batch.peer_upserts.push_back(store::PeerRow{Bytes(peer.bytes().begin(), peer.bytes().end()), {}, now});
-  stage(std::move(batch), nullptr);
+  if (state.known) {  // a known peer: its last_seen is kept; strangers leave no row
+    store::WriteBatch batch;
+    batch.peer_upserts.push_back(store::PeerRow{Bytes(peer.bytes().begin(), peer.bytes().end()), {}, now});
+    stage(std::move(batch), nullptr);
+  }
   auto& queue = queues[peer];
   const auto bit = static_cast<std::uint16_t>(1u << i);
   for (auto& lane : queue.lanes)

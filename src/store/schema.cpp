@@ -151,12 +151,31 @@ ALTER TABLE outbox ADD COLUMN preference TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbox ADD COLUMN redundancy INTEGER NOT NULL DEFAULT 1;
 )sql";
 
+// Version 6: a received message is known by its sender and its id together, so a peer that
+// learns another's message id cannot make the node take the real message for a duplicate (it
+// would be acked and never stored). The unique index (id, from_peer) keeps lookups by id.
+constexpr const char* kV6 = R"sql(
+CREATE TABLE inbox_v6(
+  seq          INTEGER PRIMARY KEY,
+  id           BLOB    NOT NULL CHECK (length(id) = 16),
+  from_peer    BLOB    NOT NULL,
+  received_ms  INTEGER NOT NULL,
+  app_acked    INTEGER NOT NULL DEFAULT 0 CHECK (app_acked IN (0, 1)),
+  UNIQUE (id, from_peer)
+);
+INSERT INTO inbox_v6(seq, id, from_peer, received_ms, app_acked)
+  SELECT seq, id, from_peer, received_ms, app_acked FROM inbox ORDER BY seq;
+DROP TABLE inbox;
+ALTER TABLE inbox_v6 RENAME TO inbox;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
     {3, "envelopes_apart", kV3},
     {4, "outbox_transport_reason", kV4},
     {5, "outbox_preference_redundancy", kV5},
+    {6, "inbox_unique_per_sender", kV6},
 };
 
 constexpr const char* kAuditTable =

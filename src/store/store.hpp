@@ -97,10 +97,12 @@ struct RouteRow {
 struct WriteBatch {
   std::vector<OutboxRow> outbox_inserts;     // new messages (a duplicate id is an error)
   std::vector<OutboxUpdate> outbox_updates;  // state changes; on delivered, the envelope blob is dropped
-  std::vector<InboxRow> inbox_inserts;       // INSERT OR IGNORE by id (a known id is skipped)
+  std::vector<InboxRow> inbox_inserts;       // INSERT OR IGNORE by (id, from): a known pair is skipped
   std::vector<MessageKey> inbox_app_acks;    // app consumed these
   std::vector<PeerRow> peer_upserts;         // merge addresses (union), max last_seen
   std::vector<RouteRow> route_upserts;
+  // When set: app-acked inbox rows received before this time (ms) are deleted, last in the batch.
+  std::uint64_t inbox_prune_acked_before_ms = 0;
 
   bool empty() const;
   std::size_t size() const;  // rows in all vectors
@@ -166,11 +168,18 @@ class Store {
   std::size_t outbox_count(OutboxState);
   std::vector<InboxRow> inbox_after(std::uint64_t after_seq, bool only_unacked, std::size_t limit);
   std::optional<InboxRow> inbox_get(const MessageKey&);
-  // Seen ids (replay protection) are the inbox's ids: every received message keeps its inbox row.
-  // seen_since: ids received at or after since_ms, newest first (received_ms follows the wall clock;
+  // Seen ids (replay protection) are the inbox's (sender, id) pairs: a received message keeps its
+  // inbox row at least as long as a replay of it could pass the time check.
+  // seen_since: pairs received at or after since_ms, newest first (received_ms follows the wall clock;
   // it scans back from the newest row and tolerates a clock that stepped back by up to an hour).
-  std::vector<MessageKey> seen_since(std::uint64_t since_ms);
-  bool seen(const MessageKey&);
+  struct SeenKey {
+    Bytes from;
+    MessageKey id;
+  };
+  std::vector<SeenKey> seen_since(std::uint64_t since_ms);
+  bool seen(const MessageKey&);  // from any sender
+  // Every inbox message the app has not acknowledged: (id, sender), oldest first (quotas at start).
+  std::vector<SeenKey> inbox_unacked_senders();
   std::vector<PeerRow> peers();
   std::optional<PeerRow> peer(const Bytes& id);
   std::vector<RouteRow> routes();  // ordered by destination, hops, newest first

@@ -40,7 +40,7 @@ struct WriteStmts {
   // Per envelope generation g (outbox_envelopes_g): insert, move g's undelivered envelopes into
   // the other generation, empty g.
   sql::Stmt envelope_insert[2], envelope_move_out[2], envelope_clear[2];
-  sql::Stmt inbox_insert, inbox_envelope_insert, inbox_ack;
+  sql::Stmt inbox_insert, inbox_envelope_insert, inbox_ack, inbox_prune_envelopes, inbox_prune;
   sql::Stmt peer_upsert, peer_address;
   sql::Stmt route_upsert;
 };
@@ -50,7 +50,7 @@ struct ReadStmts {
   sql::Stmt pending_to, pending_all, outbox_get, outbox_count, outbox_count_pending;
   sql::Stmt inbox_after_all, inbox_after_unacked, inbox_get, inbox_max_seq, inbox_unacked_floor;
   sql::Stmt read_begin, read_end;
-  sql::Stmt seen_since, seen_one;
+  sql::Stmt seen_since, seen_one, unacked_senders;
   sql::Stmt peers_all, peer_one;
   sql::Stmt routes_all;
 };

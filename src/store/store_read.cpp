@@ -123,7 +123,8 @@ std::error_code Store::Impl::prepare_read() {
        "0)"},
       {&r.read_begin, "BEGIN"},
       {&r.read_end, "COMMIT"},
-      {&r.seen_since, "SELECT id, received_ms FROM inbox ORDER BY seq DESC"},
+      {&r.seen_since, "SELECT id, received_ms, from_peer FROM inbox ORDER BY seq DESC"},
+      {&r.unacked_senders, "SELECT id, from_peer FROM inbox WHERE app_acked = 0 ORDER BY seq"},
       {&r.seen_one, "SELECT 1 FROM inbox WHERE id = ?1"},
       {&r.peers_all,
        "SELECT p.id, p.last_seen_ms, a.address FROM peers p"
@@ -246,8 +247,8 @@ std::optional<InboxRow> Store::inbox_get(const MessageKey& id) {
   return out;
 }
 
-std::vector<MessageKey> Store::seen_since(std::uint64_t since_ms) {
-  std::vector<MessageKey> out;
+std::vector<Store::SeenKey> Store::seen_since(std::uint64_t since_ms) {
+  std::vector<SeenKey> out;
   std::lock_guard lk(impl_->read_mu);
   sql::Stmt& s = impl_->r.seen_since;
   sql::ResetGuard reset(s);
@@ -264,9 +265,28 @@ std::vector<MessageKey> Store::seen_since(std::uint64_t since_ms) {
     }
     const std::uint64_t received = s.col_u64(1);
     if (received < stop_below) break;
-    MessageKey k;
-    if (received >= since_ms && s.col_array(0, k)) out.push_back(k);
+    SeenKey k;
+    if (received >= since_ms && s.col_array(0, k.id)) {
+      ByteView from = s.col_blob(2);
+      k.from.assign(from.begin(), from.end());
+      out.push_back(std::move(k));
+    }
   }
+  return out;
+}
+
+std::vector<Store::SeenKey> Store::inbox_unacked_senders() {
+  std::vector<SeenKey> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.unacked_senders;
+  sql::ResetGuard reset(s);
+  for_each_row(impl_->rdb, s, "inbox_unacked_senders", [&](const sql::Stmt& row) {
+    SeenKey k;
+    if (!row.col_array(0, k.id)) return;
+    ByteView from = row.col_blob(1);
+    k.from.assign(from.begin(), from.end());
+    out.push_back(std::move(k));
+  });
   return out;
 }
 

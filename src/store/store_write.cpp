@@ -29,7 +29,7 @@ bool WriteBatch::empty() const {
 
 std::size_t WriteBatch::size() const {
   return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
-         peer_upserts.size() + route_upserts.size();
+         peer_upserts.size() + route_upserts.size() + (inbox_prune_acked_before_ms ? 1 : 0);
 }
 
 namespace {
@@ -54,6 +54,8 @@ void WriteBatch::merge(WriteBatch&& o) {
   move_append(inbox_app_acks, o.inbox_app_acks);
   move_append(peer_upserts, o.peer_upserts);
   move_append(route_upserts, o.route_upserts);
+  inbox_prune_acked_before_ms = std::max(inbox_prune_acked_before_ms, o.inbox_prune_acked_before_ms);
+  o.inbox_prune_acked_before_ms = 0;
 }
 
 int run(sql::Stmt& s) {
@@ -118,6 +120,13 @@ std::error_code Store::Impl::prepare_write() {
       {&w.inbox_envelope_insert,
        "INSERT INTO inbox_envelopes(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.inbox_ack, "UPDATE inbox SET app_acked = 1 WHERE id = ?1 AND app_acked = 0"},
+      {&w.inbox_prune_envelopes,
+       "DELETE FROM inbox_envelopes WHERE seq IN"
+       " (SELECT seq FROM inbox WHERE app_acked = 1 AND received_ms < ?1"
+       " AND seq < (SELECT max(seq) FROM inbox))"},
+      // The newest row always stays, so max(seq) + 1 never hands out a seq twice.
+      {&w.inbox_prune,
+       "DELETE FROM inbox WHERE app_acked = 1 AND received_ms < ?1 AND seq < (SELECT max(seq) FROM inbox)"},
       {&w.peer_upsert,
        "INSERT INTO peers(id, last_seen_ms) VALUES(?1, ?2)"
        " ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)"},
@@ -211,6 +220,12 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_u64(5, r.updated_ms);
     s.bind_u64(6, r.expires_ms);
     if (int rc = run(s)) return rc;
+  }
+  if (b.inbox_prune_acked_before_ms) {
+    w.inbox_prune_envelopes.bind_u64(1, b.inbox_prune_acked_before_ms);
+    if (int rc = run(w.inbox_prune_envelopes)) return rc;
+    w.inbox_prune.bind_u64(1, b.inbox_prune_acked_before_ms);
+    if (int rc = run(w.inbox_prune)) return rc;
   }
   return SQLITE_OK;
 }

@@ -13,6 +13,7 @@
 #include "crypto/noise/noise.hpp"
 #include "harness.hpp"
 #include "net/frame_reader.hpp"
+#include "raw_peer.hpp"
 #include "transport/mesh/handshake_payload.hpp"
 #include "transport/mesh/link_session.hpp"
 
@@ -207,65 +208,6 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
 
 namespace hyphae::testing {
 namespace {
-
-// A peer speaking the link protocol directly, to send hand-made envelopes to a real node.
-class RawPeer {
- public:
-  RawPeer(unsigned short port, const PeerId& expected)
-      : socket_(io_), session_(identity_, link_static_, true, expected) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    write(session_.start());
-    pump_until([&] { return session_.established(); });
-  }
-  const Identity& identity() const { return identity_; }
-  void send(mesh::RecordType type, ByteView body) {
-    session_.queue(type, body);
-    Bytes wire;
-    session_.seal(wire);
-    write(wire);
-  }
-  // Reads until `done` or the connection goes quiet for a second.
-  template <typename F>
-  void pump_until(F done) {
-    socket_.non_blocking(false);
-    while (!done()) {
-      std::array<std::uint8_t, 65536> buf{};
-      boost::system::error_code ec;
-      asio::steady_timer deadline(io_);
-      socket_.async_read_some(asio::buffer(buf), [&](boost::system::error_code e, std::size_t n) {
-        ec = e;
-        if (e) return;
-        Bytes out;
-        auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const mesh::Record& r) {
-          if (r.type == mesh::RecordType::ack)
-            for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16)
-              acked_.push_back(to_hex(r.body.subspan(i, 16)));
-        });
-        if (err) ec = asio::error::invalid_argument;
-        if (!out.empty()) write(out);
-      });
-      io_.restart();
-      if (io_.run_for(std::chrono::seconds(1)) == 0) {
-        socket_.cancel();
-        io_.run();
-        return;
-      }
-      if (ec) return;
-    }
-  }
-  const std::vector<std::string>& acked() const { return acked_; }
-
- private:
-  void write(const Bytes& wire) {
-    if (!wire.empty()) asio::write(socket_, asio::buffer(wire));
-  }
-  asio::io_context io_;
-  tcp::socket socket_;
-  Identity identity_ = Identity::generate();
-  noise::KeyPair link_static_ = noise::KeyPair::generate();
-  mesh::LinkSession session_;
-  std::vector<std::string> acked_;
-};
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -3,6 +3,7 @@
 #include "fragment/fragment.hpp"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <random>
@@ -34,6 +35,30 @@ Bytes reassemble(Reassembler& r, const std::vector<Bytes>& frags, const std::str
   }
   EXPECT_TRUE(whole.has_value());
   return whole.value_or(Bytes{});
+}
+
+// Builds one fragment by hand (valid version and CRC), for geometries split() never makes.
+Bytes craft(std::uint16_t index, std::uint16_t count, std::uint32_t total, Bytes data, std::uint8_t flags = 0,
+            std::uint32_t plain = 0) {
+  Bytes f(kHeaderSize + data.size());
+  f[0] = kVersion;
+  f[1] = flags;
+  f[2] = 0x77;  // set id
+  auto put16 = [&](std::size_t at, std::uint16_t v) {
+    f[at] = static_cast<std::uint8_t>(v >> 8);
+    f[at + 1] = static_cast<std::uint8_t>(v);
+  };
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) f[at + i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+  };
+  put16(18, index);
+  put16(20, count);
+  put32(22, total);
+  put32(26, flags ? plain : total);
+  put32(30, static_cast<std::uint32_t>(
+                ::crc32(::crc32(0L, Z_NULL, 0), data.data(), static_cast<uInt>(data.size()))));
+  std::copy(data.begin(), data.end(), f.begin() + kHeaderSize);
+  return f;
 }
 
 }  // namespace
@@ -188,4 +213,34 @@ TEST(Fragment, InvalidOptions) {
             Errc::invalid_argument);
   EXPECT_EQ(split(Bytes(70'000), FragmentOptions{kHeaderSize + 1, 1 << 30, std::nullopt}).error(),
             Errc::too_large);
+}
+
+// Regression: the first fragment to arrive set the chunk size without checking it against the
+// total, so (0, 3, total 10, 8 bytes) then (1, 3, total 10, 8 bytes) wrote past a 10-byte buffer.
+TEST(Fragment, ChunkGeometryThatOverrunsTheTotalIsMalformed) {
+  Reassembler r;
+  EXPECT_EQ(r.accept("p", craft(0, 3, 10, Bytes(8, 1)), 0).error(), Errc::malformed);
+  EXPECT_EQ(r.accept("p", craft(1, 3, 10, Bytes(8, 2)), 0).error(), Errc::malformed);
+  EXPECT_EQ(r.held_bytes(), 0u);
+  // A last fragment longer than the chunk it implies, an empty chunk, an empty last fragment.
+  Reassembler r2;
+  EXPECT_EQ(r2.accept("p", craft(2, 3, 30, Bytes(20, 1)), 0).error(), Errc::malformed);
+  EXPECT_EQ(r2.accept("p", craft(0, 2, 8, Bytes(0)), 0).error(), Errc::malformed);
+  EXPECT_EQ(r2.accept("p", craft(0, 3, 16, Bytes(8, 1)), 0).error(), Errc::malformed);
+  EXPECT_EQ(r2.held_bytes(), 0u);
+  // A set with a valid geometry still completes afterwards.
+  Reassembler r3;
+  ASSERT_TRUE(r3.accept("p", craft(1, 3, 20, Bytes(8, 2)), 0));
+  ASSERT_TRUE(r3.accept("p", craft(2, 3, 20, Bytes(4, 3)), 0));
+  auto whole = r3.accept("p", craft(0, 3, 20, Bytes(8, 1)), 0);
+  ASSERT_TRUE(whole && *whole);
+  EXPECT_EQ((**whole)[0], 1);
+  EXPECT_EQ((**whole)[8], 2);
+  EXPECT_EQ((**whole)[19], 3);
+}
+
+TEST(Fragment, Lz4ClaimsBeyondLz4sRatioAreMalformed) {
+  // 300 compressed bytes can never expand to 16 MiB: refused before any allocation.
+  EXPECT_EQ(decode(craft(0, 1, 300, Bytes(300, 0), flags::lz4, 16u << 20)).error(), Errc::malformed);
+  EXPECT_TRUE(decode(craft(0, 1, 300, Bytes(300, 0), flags::lz4, 60'000)));
 }

@@ -361,3 +361,46 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
 
 }  // namespace
 }  // namespace hyphae
+
+namespace hyphae {
+namespace {
+
+// The delivered state must reach the store before the outbox entry leaves memory: when that commit
+// fails, the node keeps the entry (as delivered) and writes it again, instead of forgetting it while
+// the store still says "sent".
+TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
+  Hosted h;
+  auto p = some_peer();
+  h.on([&] { h.a().raise(p); });
+  auto id = h.send(p);
+  ASSERT_EQ(h.a().data_to(p), 1u);
+  h.on([&] {
+    h.node->inject_store_failure_for_test(1);
+    h.a().sink->on_record(h.a(), p, h.a().session(p), RecordKind::ack, id.bytes);
+  });
+  h.run_ms(100);
+  EXPECT_EQ(h.state(id), "delivered");
+  h.run_ms(1500);  // the retry (once a second) commits
+  EXPECT_EQ(h.state(id), "delivered");
+  EXPECT_EQ(h.a().data_to(p), 1u);  // and it was never sent again
+  // After a restart the store says so too.
+  h.on([&] { h.node->stop(); });
+  auto again = Node::create(h.io.get_executor(), [&] {
+    NodeConfig config;
+    config.data_dir = h.dir.path();
+    config.log_level = "off";
+    config.transports["tcp"].enabled = false;
+    config.transports["a"].options["type"] = "fake";
+    return config;
+  }());
+  ASSERT_TRUE(again);
+  std::optional<MessageStatus> status;
+  boost::asio::post((*again)->executor(), [&] { status = (*again)->status(id); });
+  h.io.restart();  // the stopped node left the io_context without work
+  h.run_ms(20);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->state, "delivered");
+}
+
+}  // namespace
+}  // namespace hyphae

@@ -242,7 +242,8 @@ TEST_F(StoreInbox, InsertIsIdempotentAndSeqIsMonotonic) {
   EXPECT_FALSE(s->seen(key(2, 0x22)));
   EXPECT_EQ(s->seen_since(0).size(), 6u);
   EXPECT_EQ(s->seen_since(103).size(), 3u);
-  EXPECT_EQ(s->seen_since(103).front(), key(5, 0x11));  // newest first
+  EXPECT_EQ(s->seen_since(103).front().id, key(5, 0x11));  // newest first
+  EXPECT_EQ(s->seen_since(103).front().from, peer_id("alice"));
   EXPECT_TRUE(s->seen_since(1000).empty());
 
   // A later insert after re-open still gets a larger seq.
@@ -674,3 +675,54 @@ TEST(StoreOutboxV5, PreferenceAndRedundancySurviveAReopen) {
 }
 }  // namespace
 }  // namespace hyphae::store
+
+// A message is known by its sender and id together: another sender's row with the same id is
+// stored beside it, the same sender's is a duplicate. App-acked rows older than a cutoff are pruned,
+// unacknowledged ones never.
+TEST_F(StoreInbox, UniquePerSenderAndAckedRowsArePruned) {
+  auto s = open_ok();
+  ASSERT_TRUE(s);
+  WriteBatch b;
+  b.inbox_inserts.push_back(inbox(1, 100));
+  auto other = inbox(1, 101);
+  other.from = peer_id("mallory");
+  other.envelope = Bytes(8, 0x77);
+  b.inbox_inserts.push_back(other);
+  b.inbox_inserts.push_back(inbox(1, 102));  // alice again: skipped
+  b.inbox_inserts.push_back(inbox(2, 200));
+  b.inbox_inserts.push_back(inbox(3, 300));
+  ASSERT_FALSE(s->apply(b));
+  auto all = s->inbox_after(0, false, SIZE_MAX);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].from, peer_id("mallory"));
+  EXPECT_EQ(all[1].envelope, Bytes(8, 0x77));
+  EXPECT_EQ(s->inbox_unacked_senders().size(), 4u);
+
+  WriteBatch acks;
+  acks.inbox_app_acks = {key(1, 0x11), key(3, 0x11)};  // both rows of id 1, and id 3
+  ASSERT_FALSE(s->apply(acks));
+  ASSERT_EQ(s->inbox_unacked_senders().size(), 1u);
+  EXPECT_EQ(s->inbox_unacked_senders()[0].id, key(2, 0x11));
+
+  WriteBatch prune;
+  prune.inbox_prune_acked_before_ms = 250;  // ids 1 (both) acked and older: gone; 2 unacked; 3 newer
+  ASSERT_FALSE(s->apply(prune));
+  all = s->inbox_after(0, false, SIZE_MAX);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, key(2, 0x11));
+  EXPECT_EQ(all[1].id, key(3, 0x11));
+  EXPECT_FALSE(s->seen(key(1, 0x11)));
+  WriteBatch everything;
+  everything.inbox_app_acks = {key(3, 0x11)};
+  everything.inbox_prune_acked_before_ms = 1'000'000;
+  ASSERT_FALSE(s->apply(everything));
+  all = s->inbox_after(0, false, SIZE_MAX);
+  ASSERT_EQ(all.size(), 2u);  // the unacked one stays, and the newest row (seqs are never reused)
+  EXPECT_EQ(all[0].id, key(2, 0x11));
+  EXPECT_EQ(all[1].id, key(3, 0x11));
+  const auto newest = all[1].seq;
+  WriteBatch next;
+  next.inbox_inserts.push_back(inbox(4, 400));
+  ASSERT_FALSE(s->apply(next));
+  EXPECT_GT(s->inbox_after(0, false, SIZE_MAX).back().seq, newest);
+}

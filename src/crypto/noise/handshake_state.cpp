@@ -41,6 +41,10 @@ std::vector<std::vector<Token>> parse_messages(std::string_view spec) {
 
 }  // namespace
 
+KeyPair::~KeyPair() {
+  sodium_memzero(priv.data(), priv.size());
+}
+
 KeyPair KeyPair::generate() {
   detail::ensure_sodium();
   std::array<std::uint8_t, 32> priv{};

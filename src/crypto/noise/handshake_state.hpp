@@ -22,10 +22,16 @@
 namespace hyphae::noise {
 
 // An X25519 key pair. Plain value; the owner is responsible for wiping it.
+// Every copy wipes its private key when it is destroyed (sodium_memzero), so a key held by a
+// link, a session or a handshake does not linger in freed memory.
 struct KeyPair {
   std::array<std::uint8_t, 32> priv{}, pub{};
   static KeyPair generate();  // CSPRNG (libsodium randombytes)
   static KeyPair from_private(const std::array<std::uint8_t, 32>& priv);
+  KeyPair() = default;
+  KeyPair(const KeyPair&) = default;
+  KeyPair& operator=(const KeyPair&) = default;
+  ~KeyPair();
 };
 
 struct HandshakeConfig {

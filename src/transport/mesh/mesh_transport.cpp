@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "node/config.hpp"
+#include "util/option_text.hpp"
 
 namespace hyphae::transport {
 
@@ -100,7 +101,16 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   base.max_message_size = base.mtu;  // whatever the node's max_message_bytes allows
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
-  return std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
+  std::size_t max_handshakes = kDefaultMaxHandshakes;
+  if (auto it = context.options.find("max_handshakes"); it != context.options.end()) {
+    auto n =
+        parse_number<std::uint64_t>("transport " + context.name + ": max_handshakes", it->second, 1, 100'000);
+    if (!n) return std::unexpected(n.error());
+    max_handshakes = static_cast<std::size_t>(*n);
+  }
+  auto transport = std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
+  transport->max_handshakes_ = max_handshakes;
+  return transport;
 }
 
 MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)
@@ -108,7 +118,8 @@ MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps
       caps_(caps),
       listen_(std::move(listen)),
       static_key_(noise::KeyPair::generate()),
-      acceptor_(context_.strand) {}
+      acceptor_(context_.strand),
+      accept_backoff_(context_.strand) {}
 
 MeshTransport::~MeshTransport() {
   stop();
@@ -120,6 +131,10 @@ mesh::TcpLinkOptions MeshTransport::link_options() const {
   options.handshake_timeout = std::chrono::milliseconds(context_.handshake_timeout_ms);
   options.keepalive_interval = std::chrono::milliseconds(context_.keepalive_interval_ms);
   options.limits.max_record = context_.max_record_bytes;
+  // Above the node's own limit for queuing onto a link (it refuses sends past 64 MiB), so only a
+  // peer that makes us answer while it never reads ever reaches it.
+  options.max_backlog_bytes =
+      (std::size_t{64} << 20) + 2 * std::max<std::size_t>(context_.max_record_bytes, 1u << 20);
   return options;
 }
 
@@ -151,6 +166,7 @@ void MeshTransport::stop() {
   running_ = false;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  accept_backoff_.cancel();
   auto all = links_;
   for (const auto& link : all) link->close("node stopping");
 }
@@ -160,16 +176,55 @@ void MeshTransport::accept_next() {
                          [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
                            if (!*alive || !running_) return;
                            if (!ec) {
+                             make_room_for_handshake();
                              auto link = std::make_shared<mesh::TcpLink>(
                                  context_.strand, std::move(socket), static_cast<mesh::LinkOwner&>(*this),
                                  *context_.identity, static_key_, false, std::nullopt, link_options());
                              links_.insert(link);
+                             handshaking_.push_back(link);
                              link->start();
+                           } else if (ec == asio::error::no_descriptors ||
+                                      ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+                             // Out of file descriptors or memory: retrying at once would spin. Wait, then
+                             // accept again.
+                             spdlog::warn("transport {}: accept: {}; pausing accepts for {} ms",
+                                          context_.name, ec.message(), kAcceptBackoffMs);
+                             ++accept_pauses_;
+                             accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+                             accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
+                               if (!wait_ec && *alive && running_) accept_next();
+                             });
+                             return;
                            } else {
                              spdlog::warn("transport {}: accept: {}", context_.name, ec.message());
                            }
                            accept_next();
                          });
+}
+
+void MeshTransport::make_room_for_handshake() {
+  // Links that came up or went down leave the list here (it is pruned lazily).
+  std::erase_if(handshaking_, [](const std::weak_ptr<mesh::TcpLink>& w) {
+    auto link = w.lock();
+    return !link || link->established() || link->closing();
+  });
+  // Full: the oldest handshake, the one closest to its timeout, makes room. A flood of stalled
+  // connections thus delays a real peer's handshake by at most its own length, never locks it out.
+  while (handshaking_.size() >= max_handshakes_) {
+    auto oldest = handshaking_.front().lock();
+    handshaking_.pop_front();
+    if (!oldest) continue;
+    ++handshakes_evicted_;
+    oldest->close("evicted: too many handshakes in flight (max_handshakes " +
+                  std::to_string(max_handshakes_) + ")");
+  }
+}
+
+std::size_t MeshTransport::handshakes_in_flight() const {
+  std::size_t n = 0;
+  for (const auto& link : links_)
+    if (!link->established()) ++n;
+  return n;
 }
 
 void MeshTransport::dial(const PeerId& peer, PeerLinks& state) {
@@ -300,6 +355,11 @@ nlohmann::json MeshTransport::status_json() const {
           {"listen", listen_},
           {"listen_port", listen_port()},
           {"sessions", peers_with_sessions().size()},
+          {"handshakes_in_flight", handshakes_in_flight()},
+          {"max_handshakes", max_handshakes_},
+          {"handshakes_evicted", handshakes_evicted_},
+          {"accept_pauses", accept_pauses_},
+          {"known_peers", peers_.size()},
           {"capabilities", capabilities_json(caps_)}};
 }
 
@@ -362,7 +422,13 @@ void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const std::st
     state.backoff_ms = std::min<std::uint64_t>(
         std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms), context_.reconnect_max_ms);
   }
-  if (was_current) context_.sink->on_session_down(*this, *peer, link->id(), reason);
+  const PeerId gone = *peer;
+  if (was_current) context_.sink->on_session_down(*this, gone, link->id(), reason);
+  // A peer we have no address for (it dialed us) is forgotten with its last link: fresh identities
+  // must not add entries for ever.
+  if (auto it = peers_.find(gone);
+      it != peers_.end() && !it->second.link && !it->second.dialing && it->second.addresses.empty())
+    peers_.erase(it);
 }
 
 void MeshTransport::on_link_drained(const LinkPtr& link) {

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -21,7 +23,9 @@ namespace hyphae::transport {
 
 class MeshTransport final : public Transport, private mesh::LinkOwner {
  public:
-  // options: "listen" (host:port, default 127.0.0.1:0) and "caps.*" capability overrides.
+  // options: "listen" (host:port, default 127.0.0.1:0), "max_handshakes" (accepted connections
+  // still in their handshake, default 64; the oldest is closed to admit a new one) and "caps.*"
+  // capability overrides.
   static std::expected<std::unique_ptr<Transport>, std::string> make(TransportContext context);
 
   MeshTransport(TransportContext context, router::Capabilities caps, std::string listen);
@@ -62,6 +66,9 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
   void on_link_drained(const LinkPtr& link) override;
   void accept_next();
+  // Closes the oldest handshakes in flight while there are max_handshakes_ of them.
+  void make_room_for_handshake();
+  std::size_t handshakes_in_flight() const;
   void dial(const PeerId& peer, PeerLinks& state);
   void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
@@ -72,6 +79,12 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   std::string listen_;
   noise::KeyPair static_key_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_backoff_;  // accepts pause on EMFILE instead of spinning
+  static constexpr std::uint64_t kAcceptBackoffMs = 100;
+  static constexpr std::size_t kDefaultMaxHandshakes = 64;
+  std::size_t max_handshakes_ = kDefaultMaxHandshakes;    // option max_handshakes
+  std::deque<std::weak_ptr<mesh::TcpLink>> handshaking_;  // accepted links not yet up, oldest first
+  std::uint64_t handshakes_evicted_ = 0, accept_pauses_ = 0;
   bool running_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
   std::set<LinkPtr> links_;                                     // every link, handshaking or up

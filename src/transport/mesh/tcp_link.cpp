@@ -58,7 +58,17 @@ struct TcpLink::Coroutines {
           self->session_.on_bytes(ByteView(buffer.data(), n), to_send, [&](const Record& record) {
             ++self->counters_.records_in;
             if (record.type == RecordType::ping) {
-              self->send(RecordType::pong, record.body);
+              // A ping is an 8-byte token. At most one pong waits to be written: a peer that pings
+              // and never reads cannot make the queue grow.
+              if (record.body.size() != kPingTokenSize) {
+                self->close("protocol error: a ping carries " + std::to_string(record.body.size()) +
+                            " bytes, not " + std::to_string(kPingTokenSize));
+                return;
+              }
+              if (!self->pong_queued_) {
+                self->pong_queued_ = true;
+                self->send(RecordType::pong, record.body);
+              }
               return;
             }
             if (record.type == RecordType::pong) return;
@@ -162,9 +172,17 @@ void TcpLink::finish(const std::string& reason) {
 
 void TcpLink::send(RecordType type, ByteView body) {
   if (closed_) return;
+  if (over_backlog(body.size())) return;
   session_.queue(type, body);
   ++counters_.records_out;
   schedule_flush();
+}
+
+bool TcpLink::over_backlog(std::size_t more) {
+  if (options_.max_backlog_bytes == 0 || backlog_bytes() + more <= options_.max_backlog_bytes) return false;
+  close("peer is not reading: " + std::to_string(backlog_bytes()) + " bytes queued (cap " +
+        std::to_string(options_.max_backlog_bytes) + ")");
+  return true;
 }
 
 Bytes& TcpLink::send_in_place(RecordType type, std::size_t body_size) {
@@ -186,6 +204,7 @@ void TcpLink::flush() {
   if (writing_ || closed_ || !session_.has_pending()) return;
   wire_.clear();
   session_.seal(wire_);
+  pong_queued_ = false;
   writing_ = true;
   ++counters_.writes;
   asio::async_write(

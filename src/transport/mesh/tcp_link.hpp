@@ -35,9 +35,15 @@ class LinkOwner {
   virtual void on_link_drained(const std::shared_ptr<TcpLink>& link) {}
 };
 
+inline constexpr std::size_t kPingTokenSize = 8;
+
 struct TcpLinkOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds keepalive_interval{15000};
+  // Plaintext queued for a peer that does not read, beyond which the link is closed (0: no cap).
+  // The node's own sends stop well before it (back-pressure); what reaches it is a peer that makes
+  // us answer (acks, pongs) while never reading.
+  std::size_t max_backlog_bytes = 0;
   LinkLimits limits;
 };
 
@@ -60,6 +66,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   void close(const std::string& reason);
 
   bool established() const { return session_.established(); }
+  bool closing() const { return closed_; }  // close() ran or the socket failed
   bool initiator() const { return initiator_; }
   const PeerId& remote() const { return session_.remote(); }
   const std::string& remote_address() const { return remote_address_; }
@@ -77,6 +84,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
  private:
   struct Coroutines;  // the awaitable bodies live in the .cpp
   void schedule_flush();
+  bool over_backlog(std::size_t more);  // closes the link when queuing `more` would pass the cap
   void flush();
   void finish(const std::string& reason);
 
@@ -97,6 +105,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   bool closed_ = false;
   bool reported_down_ = false;
   bool up_reported_ = false;
+  bool pong_queued_ = false;  // a pong waits in the session's queue
   LinkCounters counters_;
 };
 
