@@ -147,16 +147,6 @@ bool MeshCore::charge(const ShortId& sender, std::uint64_t now_ms) {
   return ok && take_token(total_bucket_, options_.total_rate, options_.total_burst, now_ms);
 }
 
-void MeshCore::refund(const ShortId& sender) {
-  total_bucket_.tokens = std::min(options_.total_burst, total_bucket_.tokens + 1);
-  const auto key = key_of(sender);
-  auto it = sender_buckets_.find(key);
-  if (it == sender_buckets_.end()) return;
-  buckets_by_full_.erase(it->second.by_full);
-  it->second.bucket.tokens = std::min(options_.per_sender_burst, it->second.bucket.tokens + 1);
-  index_bucket(key, it->second);
-}
-
 std::uint64_t MeshCore::jitter_ms(const Packet& p) {
   if (!options_.jitter) return 0;
   auto between = [this](std::uint64_t lo, std::uint64_t hi) {
@@ -275,7 +265,8 @@ MeshCore::Output MeshCore::on_frame(LinkId link, ByteView frame, std::uint64_t n
   Output out;
   ++counters_.received;
   // A compressed payload is paid for before it is inflated: the sender's and the total bucket
-  // take the frame first (and give the token back if it turns out to be a duplicate).
+  // take the frame first, copies included (a replayed frame must not buy free inflating; our
+  // relays' traffic is ciphertext and fragments, which do not compress).
   bool charged = false;
   if (const auto head = peek_head(frame); head && head->compressed()) {
     if (head->sender == options_.self) {
@@ -302,7 +293,6 @@ MeshCore::Output MeshCore::on_frame(LinkId link, ByteView frame, std::uint64_t n
   const auto key = dedupe_key(p);
   if (Seen* seen = find_seen(key, now_ms)) {
     ++counters_.duplicates;
-    if (charged) refund(p.sender);
     if (auto at = pending_at_.find(key); at != pending_at_.end()) {
       auto [first, last] = pending_.equal_range(at->second);
       for (auto it = first; it != last; ++it) {

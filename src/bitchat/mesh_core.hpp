@@ -142,7 +142,6 @@ class MeshCore {
   // A table full of senders first forgets buckets that are full again (the same as no bucket),
   // then evicts the fullest one: a flood of fresh IDs evicts its own, not an abuser's empty bucket.
   bool charge(const ShortId& sender, std::uint64_t now_ms);
-  void refund(const ShortId& sender);  // a charged packet turned out to be a duplicate
   void index_bucket(std::uint64_t key, SenderBucket& b);
   std::vector<LinkId> targets(const Packet& p, std::optional<LinkId> ingress, const std::string& key,
                               const std::vector<LinkId>& heard_from);

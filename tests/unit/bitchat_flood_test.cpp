@@ -87,22 +87,29 @@ TEST(BitchatFlood, CompressedPayloadsAreInflatedOnlyAfterTheRateLimitTookThem) {
   core.on_frame(10, compressed_message(sid(7), 1, garbage, 4000), now);
   EXPECT_EQ(core.counters().dropped_malformed, 1u);
   EXPECT_EQ(core.counters().inflated, 1u);
-  // A real compressed message, and copies of it: the copies cost nothing.
+  // A real compressed message is inflated and delivered.
   const Bytes text(3000, 'z');
   const Bytes real = compressed_message(sid(7), 2, *compress(text), text.size());
   auto first = core.on_frame(10, real, now);
   ASSERT_EQ(first.deliveries.size(), 1u);
   EXPECT_EQ(first.deliveries[0].packet.payload, text);
+  // Its copies are paid for too: replaying one frame must not buy free inflating.
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(core.on_frame(10, real, now).deliveries.empty());
-  EXPECT_EQ(core.counters().duplicates, 10u);
-  EXPECT_EQ(core.on_frame(10, public_message(sid(7), 3), now).deliveries.size(), 1u);  // the last token
-  // Its bucket is empty now: a compressed frame is dropped by the rate limit before any inflating.
-  const auto inflated = core.counters().inflated;
+  EXPECT_EQ(core.counters().duplicates, 1u);
+  EXPECT_EQ(core.counters().dropped_rate, 9u);
+  EXPECT_EQ(core.counters().inflated, 3u);
+  // The bucket is empty: compressed frames are dropped by the rate limit before any inflating.
   for (std::uint64_t ts = 10; ts < 1010; ++ts)
     core.on_frame(10, compressed_message(sid(7), ts, garbage, 60'000), now);
   EXPECT_EQ(core.counters().dropped_malformed, 1u);
-  EXPECT_EQ(core.counters().dropped_rate, 1000u);
-  EXPECT_EQ(core.counters().inflated, inflated);
+  EXPECT_EQ(core.counters().dropped_rate, 1009u);
+  EXPECT_EQ(core.counters().inflated, 3u);
+  // Uncompressed copies are still found before the rate limit, and cost nothing.
+  EXPECT_EQ(core.on_frame(10, public_message(sid(8), 1), now).deliveries.size(), 1u);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_TRUE(core.on_frame(10, public_message(sid(8), 1), now).deliveries.empty());
+  EXPECT_EQ(core.counters().duplicates, 11u);
+  EXPECT_EQ(core.counters().dropped_rate, 1009u);
 }
 
 TEST(BitchatFlood, DecodeRefusesARatioNoDeflateStreamCanReach) {
