@@ -398,6 +398,17 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
   }
   Peer& p = *it->second;
   const auto& message = packet.payload;
+  // A message 1 costs key work (an ephemeral key, two DH) and anyone can send one under a known
+  // peer's mesh ID: the node answers a budgeted number per second, whoever they claim to be from.
+  if (message.size() == NoiseSession::kMessage1Len) {
+    const double rate = options_.handshake_reply_rate;
+    if (responder_budget_.refill(rate, 2 * rate, now_ms) < 1) {
+      ++counters_.handshakes_refused;
+      return;
+    }
+    responder_budget_.tokens -= 1;
+    ++counters_.handshakes_answered;
+  }
   if (p.session && p.session->established()) {
     // Handshake packets are unauthenticated: the peer (maybe restarted) re-handshakes in a second
     // session that replaces the first only once it completes.

@@ -66,6 +66,8 @@ struct MeshNodeOptions {
   double sync_reply_total_rate = 64 * 1024;
   // Announced peers kept; when full, a new one evicts the least recently heard without a session.
   std::size_t max_known_peers = 4096;
+  // Handshake message 1s answered (each costs key work), per second for the whole node; burst 2x.
+  double handshake_reply_rate = 50;
   bool source_routes = true;  // v2 routes for directed packets when the path is known
   MeshOptions mesh;           // self is set from the Noise key
   ReassemblyLimits reassembly;
@@ -103,6 +105,7 @@ struct MeshEvent {
 struct MeshNodeCounters {
   std::uint64_t announces_sent = 0, announces_verified = 0, announces_rejected = 0;
   std::uint64_t handshakes_started = 0, sessions_established = 0, handshake_errors = 0;
+  std::uint64_t handshakes_answered = 0, handshakes_refused = 0;  // message 1s given key work, or not
   std::uint64_t records_sent = 0, records_received = 0, decrypt_errors = 0;
   std::uint64_t fragments_sent = 0, reassembled = 0, fragment_errors = 0;
   std::uint64_t broadcasts_sent = 0, broadcasts_received = 0, bad_signatures = 0;
@@ -176,7 +179,7 @@ class MeshNode {
     std::size_t bytes;
     bool handshake = false;
   };
-  struct ByteBudget {  // a token bucket of bytes (sync answers)
+  struct ByteBudget {  // a token bucket (of bytes for sync answers)
     double tokens = 0;
     std::uint64_t at_ms = 0;
     bool init = false;
@@ -246,6 +249,7 @@ class MeshNode {
   std::map<ShortId, std::vector<std::list<Queued>::iterator>> queued_handshakes_;  // by recipient
   std::map<LinkId, ByteBudget> sync_budgets_;  // answer bytes per requester (its link)
   ByteBudget sync_total_budget_;
+  ByteBudget responder_budget_;  // message 1s answered (tokens are handshakes, not bytes)
   double own_tokens_ = 0;
   std::uint64_t own_tokens_at_ = 0;
   std::deque<HistoryEntry> history_;

@@ -304,6 +304,8 @@ nlohmann::json MeshNode::status_json(std::uint64_t now_ms) const {
                           {"handshakes_started", c.handshakes_started},
                           {"sessions_established", c.sessions_established},
                           {"handshake_errors", c.handshake_errors},
+                          {"handshakes_answered", c.handshakes_answered},
+                          {"handshakes_refused", c.handshakes_refused},
                           {"records_sent", c.records_sent},
                           {"records_received", c.records_received},
                           {"decrypt_errors", c.decrypt_errors},

@@ -59,6 +59,11 @@ TEST(BitchatMeshNodeFlood, SpoofedHandshakeMessage1sStayWithinTheOwnQueueCap) {
     if (i % 10 == 0) sim.run_for(1);
   }
   EXPECT_LE(most, o.own_queue_bytes);
+  // Key work stays within the node's budget for answering message 1s (3000 in about 0.3 s).
+  const auto& c = sim.node(1).counters();
+  EXPECT_LE(static_cast<double>(c.handshakes_answered),
+            2 * o.handshake_reply_rate + o.handshake_reply_rate * 1.0);
+  EXPECT_GE(c.handshakes_refused, 2500u);
   // The session is untouched and records still go both ways.
   EXPECT_EQ(sim.node(1).session(sim.identity(0).peer_id()), session);
   auto sent = sim.node(1).send_record(sim.identity(0).peer_id(), 1, Bytes{1, 2, 3}, sim.now());

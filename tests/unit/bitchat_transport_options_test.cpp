@@ -30,12 +30,13 @@ TEST(BitchatTransportOptions, BoundsAreReadWithinTheirRangesAndRefusedOutside) {
                   {"max_known_peers", "500"},
                   {"max_sync_reply_bytes", "2048"},
                   {"sync_reply_rate", "100"},
-                  {"sync_reply_total_rate", "1000"}});
+                  {"sync_reply_total_rate", "1000"},
+                  {"handshake_reply_rate", "10"}});
   EXPECT_TRUE(ok) << ok.error();
   const std::pair<const char*, const char*> bad[] = {
       {"max_sender_buckets", "0"},     {"max_sender_buckets", "many"},      {"max_known_peers", "15"},
       {"max_sync_reply_bytes", "100"}, {"max_sync_reply_bytes", "2000000"}, {"sync_reply_rate", "0"},
-      {"sync_reply_total_rate", "-1"},
+      {"sync_reply_total_rate", "-1"}, {"handshake_reply_rate", "0"},
   };
   for (const auto& [key, value] : bad) {
     auto refused = make(io, id, {{key, value}});
