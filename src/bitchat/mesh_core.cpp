@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace hyphae::bitchat {
 
@@ -102,6 +103,48 @@ bool MeshCore::take_token(Bucket& b, double rate, double burst, std::uint64_t no
   if (b.tokens < 1) return false;
   b.tokens -= 1;
   return true;
+}
+
+namespace {
+
+std::uint64_t key_of(const ShortId& id) {
+  std::uint64_t v = 0;
+  for (auto b : id) v = v << 8 | b;
+  return v;
+}
+
+}  // namespace
+
+void MeshCore::index_bucket(std::uint64_t key, SenderBucket& sb) {
+  const auto& b = sb.bucket;
+  const double missing = std::max(0.0, options_.per_sender_burst - b.tokens);
+  const double full_at = options_.per_sender_rate > 0
+                             ? static_cast<double>(b.last_ms) + missing * 1000.0 / options_.per_sender_rate
+                             : std::numeric_limits<double>::infinity();
+  sb.by_full = buckets_by_full_.emplace(full_at, key);
+}
+
+bool MeshCore::charge(const ShortId& sender, std::uint64_t now_ms) {
+  const auto key = key_of(sender);
+  auto it = sender_buckets_.find(key);
+  if (it == sender_buckets_.end()) {
+    // Full buckets tell nothing a fresh one would not: forget them.
+    while (!buckets_by_full_.empty() && buckets_by_full_.begin()->first <= static_cast<double>(now_ms)) {
+      sender_buckets_.erase(buckets_by_full_.begin()->second);
+      buckets_by_full_.erase(buckets_by_full_.begin());
+    }
+    // Still full: evict the fullest, which hands its sender the fewest tokens back.
+    if (sender_buckets_.size() >= std::max<std::size_t>(1, options_.max_sender_buckets)) {
+      sender_buckets_.erase(buckets_by_full_.begin()->second);
+      buckets_by_full_.erase(buckets_by_full_.begin());
+    }
+    it = sender_buckets_.emplace(key, SenderBucket{}).first;
+  } else {
+    buckets_by_full_.erase(it->second.by_full);
+  }
+  const bool ok = take_token(it->second.bucket, options_.per_sender_rate, options_.per_sender_burst, now_ms);
+  index_bucket(key, it->second);
+  return ok && take_token(total_bucket_, options_.total_rate, options_.total_burst, now_ms);
 }
 
 std::uint64_t MeshCore::jitter_ms(const Packet& p) {
@@ -221,6 +264,22 @@ MeshCore::Output MeshCore::relay(Packet p, LinkId ingress, const std::string& ke
 MeshCore::Output MeshCore::on_frame(LinkId link, ByteView frame, std::uint64_t now_ms) {
   Output out;
   ++counters_.received;
+  // A compressed payload is paid for before it is inflated: the sender's and the total bucket
+  // take the frame first, copies included (a replayed frame must not buy free inflating; our
+  // relays' traffic is ciphertext and fragments, which do not compress).
+  bool charged = false;
+  if (const auto head = peek_head(frame); head && head->compressed()) {
+    if (head->sender == options_.self) {
+      ++counters_.dropped_own;
+      return out;
+    }
+    if (!charge(head->sender, now_ms)) {
+      ++counters_.dropped_rate;
+      return out;
+    }
+    charged = true;
+    ++counters_.inflated;
+  }
   auto decoded = decode(frame);
   if (!decoded) {
     ++counters_.dropped_malformed;
@@ -268,9 +327,7 @@ MeshCore::Output MeshCore::on_frame(LinkId link, ByteView frame, std::uint64_t n
     return out;
   }
   // The sender's own bucket first: a flooder exhausts its bucket, not everyone's.
-  if (!take_token(sender_buckets_[std::string(p.sender.begin(), p.sender.end())], options_.per_sender_rate,
-                  options_.per_sender_burst, now_ms) ||
-      !take_token(total_bucket_, options_.total_rate, options_.total_burst, now_ms)) {
+  if (!charged && !charge(p.sender, now_ms)) {
     ++counters_.dropped_rate;
     return out;
   }

@@ -4,7 +4,8 @@
 // of 1000 keys for 5 minutes), relay jitter by link degree, broadcast fan-out to a subset of about
 // log2(n) + 1 links with split horizon (on dense nodes), directed packets towards their recipient
 // (by a link to it, or the v2 source route), and rate limits per sender and in total so a flooding
-// node cannot take the mesh down. Two additions cut transmissions without losing coverage: a
+// node cannot take the mesh down (the per-sender table is bounded, and a compressed payload is
+// inflated only once both limits took the frame). Two additions cut transmissions without losing coverage: a
 // relay waits out its jitter and then skips every neighbour it heard the packet from, and every
 // neighbour of those (known from their announces' neighbour lists: they were sent a copy by the
 // same rule); and a copy that arrives with a higher TTL than the one relayed is relayed again, so
@@ -48,6 +49,8 @@ struct MeshOptions {
   // Token buckets: packets accepted per second (and the burst) from one sender, and in total.
   double per_sender_rate = 50, per_sender_burst = 100;
   double total_rate = 500, total_burst = 1000;
+  // Per-sender buckets kept at most (sender IDs are unauthenticated: anyone can make up more).
+  std::size_t max_sender_buckets = 4096;
   std::uint64_t seed = 1;  // jitter and tie-breaking randomness (deterministic for tests)
 };
 
@@ -55,6 +58,7 @@ struct MeshCounters {
   std::uint64_t received = 0, delivered = 0, duplicates = 0, relayed = 0, frames_sent = 0;
   std::uint64_t dropped_malformed = 0, dropped_ttl = 0, dropped_own = 0, dropped_rate = 0, cancelled = 0;
   std::uint64_t pruned = 0, ttl_upgrades = 0;
+  std::uint64_t inflated = 0;  // compressed frames decoded (only once the rate limits took them)
 };
 
 class MeshCore {
@@ -94,6 +98,8 @@ class MeshCore {
   std::optional<std::uint64_t> next_due() const;
 
   const MeshCounters& counters() const { return counters_; }
+  // Per-sender rate-limit buckets held now (at most MeshOptions::max_sender_buckets).
+  std::size_t sender_bucket_count() const { return sender_buckets_.size(); }
   // Directed packets (relayed or our own) that found no link to go out on since the last call,
   // TTL already decremented: the caller may hold them for a while (RelaySpool).
   std::vector<Packet> take_undeliverable() { return std::exchange(undeliverable_, {}); }
@@ -121,11 +127,22 @@ class MeshCore {
     std::uint64_t last_ms = 0;
     bool init = false;
   };
+  // A sender's bucket, and its place in the index by the time it is full again. Every bucket
+  // refills at the same rate, so that order is also "fullest first" at any moment.
+  struct SenderBucket {
+    Bucket bucket;
+    std::multimap<double, std::uint64_t>::iterator by_full;
+  };
 
   static std::string dedupe_key(const Packet& p);
   Seen* find_seen(const std::string& key, std::uint64_t now_ms);  // expires old keys first
   void remember(const std::string& key, std::uint8_t ttl, std::uint64_t now_ms);
   bool take_token(Bucket& bucket, double rate, double burst, std::uint64_t now_ms);
+  // The sender's token, then one of the total bucket: false (and counted) when either is empty.
+  // A table full of senders first forgets buckets that are full again (the same as no bucket),
+  // then evicts the fullest one: a flood of fresh IDs evicts its own, not an abuser's empty bucket.
+  bool charge(const ShortId& sender, std::uint64_t now_ms);
+  void index_bucket(std::uint64_t key, SenderBucket& b);
   std::vector<LinkId> targets(const Packet& p, std::optional<LinkId> ingress, const std::string& key,
                               const std::vector<LinkId>& heard_from);
   void fire(Pending& pending, std::uint64_t now_ms, Output& out);
@@ -136,9 +153,10 @@ class MeshCore {
   std::map<LinkId, std::optional<ShortId>> links_;
   std::map<LinkId, std::vector<ShortId>> two_hop_;
   Dedupe dedupe_;
-  std::multimap<std::uint64_t, Pending> pending_;              // by due time
-  std::unordered_map<std::string, std::uint64_t> pending_at_;  // key -> due time (one per key)
-  std::unordered_map<std::string, Bucket> sender_buckets_;
+  std::multimap<std::uint64_t, Pending> pending_;                   // by due time
+  std::unordered_map<std::string, std::uint64_t> pending_at_;       // key -> due time (one per key)
+  std::unordered_map<std::uint64_t, SenderBucket> sender_buckets_;  // by sender ID (big-endian)
+  std::multimap<double, std::uint64_t> buckets_by_full_;            // when each is full again (ms)
   Bucket total_bucket_;
   std::mt19937_64 rng_;
   MeshCounters counters_;

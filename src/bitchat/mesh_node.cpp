@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "bitchat/mesh_node_peer.hpp"
 #include "core/error.hpp"
@@ -19,7 +20,6 @@ bool is_type(const Packet& p, MessageType t) {
 }
 
 constexpr std::uint64_t kSweepMs = 250;
-constexpr std::size_t kMaxPeers = 4096;                  // announced peers kept
 constexpr std::uint64_t kForgetPeerMs = 10 * 60 * 1000;  // an unreachable peer without a session
 constexpr std::size_t kPendingM1 = 64;                   // handshakes waiting for their announce
 constexpr std::uint64_t kPendingM1Ms = 10'000;
@@ -43,7 +43,7 @@ MeshNode::MeshNode(const Identity& identity, MeshNodeOptions options)
       self_(mesh_id_of(noise_static_.pub)),
       core_([&] {
         MeshOptions m = options_.mesh;
-        m.self = mesh_id_of(noise::KeyPair::from_private(identity.x25519_private()).pub);
+        m.self = self_;  // (no second copy of the private key just for its hash)
         return m;
       }()),
       reassembler_(options_.reassembly),
@@ -67,7 +67,9 @@ void MeshNode::unspool(const std::vector<Bytes>& frames, std::uint64_t now_ms, O
   core_.take_undeliverable();  // still no way on: the spool keeps its copy until it expires
 }
 
-MeshNode::~MeshNode() = default;
+MeshNode::~MeshNode() {
+  sodium_memzero(noise_static_.priv.data(), noise_static_.priv.size());
+}
 
 const Key32& MeshNode::noise_public() const {
   return noise_static_.pub;
@@ -143,6 +145,7 @@ MeshNode::Output MeshNode::link_up(LinkId link, std::optional<ShortId> claimed, 
 MeshNode::Output MeshNode::link_down(LinkId link, std::uint64_t now_ms) {
   links_.erase(link);
   claimed_.erase(link);
+  sync_budgets_.erase(link);
   core_.link_down(link);
   for (auto& [id, p] : peers_)
     if (p->via == link) p->via.reset();
@@ -211,7 +214,9 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
     return;
   }
   ++counters_.announces_verified;
-  if (!peers_.contains(verified->mesh_id) && peers_.size() >= kMaxPeers) return;  // the sweep makes room
+  if (!peers_.contains(verified->mesh_id) &&
+      peers_.size() >= std::max<std::size_t>(1, options_.max_known_peers) && !evict_a_peer())
+    return;  // every peer has a session
   Peer& p = peer_at(verified->mesh_id);
   if (p.announce && packet.timestamp_ms < p.announce_ts) return;  // an older copy (gossip sync)
   const auto x25519 = Identity::x25519_public_of(verified->peer_id);
@@ -258,6 +263,22 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
         (!options_.wants_session || options_.wants_session(p.announce->peer_id)))
       start_handshake(p, now_ms, out);
   }
+}
+
+bool MeshNode::evict_a_peer() {
+  // Self-signed announces from fresh identities cost an attacker nothing: a full table must not
+  // lock new peers out. A peer with an established session (or re-keying one) is never evicted.
+  auto victim = peers_.end();
+  auto rank = [](const Peer& p) { return std::tuple{p.session.has_value(), p.wanted, p.last_heard_ms}; };
+  for (auto it = peers_.begin(); it != peers_.end(); ++it) {
+    const Peer& p = *it->second;
+    if (p.session_id || p.rekey || (p.session && p.session->established())) continue;
+    if (victim == peers_.end() || rank(p) < rank(*victim->second)) victim = it;
+  }
+  if (victim == peers_.end()) return false;
+  pending_m1_.erase(victim->first);
+  peers_.erase(victim);
+  return true;
 }
 
 void MeshNode::heard(Peer& p, std::uint64_t now_ms, Output& out) {
@@ -377,6 +398,17 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
   }
   Peer& p = *it->second;
   const auto& message = packet.payload;
+  // A message 1 costs key work (an ephemeral key, two DH) and anyone can send one under a known
+  // peer's mesh ID: the node answers a budgeted number per second, whoever they claim to be from.
+  if (message.size() == NoiseSession::kMessage1Len) {
+    const double rate = options_.handshake_reply_rate;
+    if (responder_budget_.refill(rate, 2 * rate, now_ms) < 1) {
+      ++counters_.handshakes_refused;
+      return;
+    }
+    responder_budget_.tokens -= 1;
+    ++counters_.handshakes_answered;
+  }
   if (p.session && p.session->established()) {
     // Handshake packets are unauthenticated: the peer (maybe restarted) re-handshakes in a second
     // session that replaces the first only once it completes.
@@ -529,18 +561,47 @@ bool MeshNode::send_own(Packet packet, std::uint64_t now_ms, Output& out) {
   std::size_t total = 0;
   for (const auto& part : parts) total += part.payload.size() + 64;
   const bool handshake = parts.front().type == static_cast<std::uint8_t>(MessageType::noise_handshake);
-  if (!handshake && own_queue_bytes_ + total > options_.own_queue_bytes) {
+  if (handshake) {
+    // Handshakes answer unauthenticated packets (a spoofed message 1 gets a message 2): only the
+    // newest to each peer waits, within the handshakes' share of the queue.
+    drop_queued_handshake(*parts.front().recipient);
+    if (handshake_bytes_ + total > handshake_share()) {
+      ++counters_.own_queue_drops;
+      return false;
+    }
+  } else if (own_queue_bytes_ - handshake_bytes_ + total > options_.own_queue_bytes - handshake_share()) {
     ++counters_.own_queue_drops;
     return false;
   }
   if (parts.size() > 1) counters_.fragments_sent += parts.size();
+  const ShortId to = parts.front().recipient.value_or(kBroadcastId);
   for (auto& part : parts) {
     const std::size_t bytes = part.payload.size() + 64;
     own_queue_bytes_ += bytes;
-    own_queue_.push_back(Queued{std::move(part), bytes});
+    own_queue_.push_back(Queued{std::move(part), bytes, handshake});
+    if (handshake) {
+      handshake_bytes_ += bytes;
+      queued_handshakes_[to].push_back(std::prev(own_queue_.end()));
+    }
   }
   pace(now_ms, out);
   return true;
+}
+
+std::size_t MeshNode::handshake_share() const {
+  return std::min(options_.own_queue_bytes / 2,
+                  std::clamp<std::size_t>(options_.own_queue_bytes / 8, 4096, 65536));
+}
+
+void MeshNode::drop_queued_handshake(const ShortId& to) {
+  auto it = queued_handshakes_.find(to);
+  if (it == queued_handshakes_.end()) return;
+  for (auto q : it->second) {
+    own_queue_bytes_ -= q->bytes;
+    handshake_bytes_ -= q->bytes;
+    own_queue_.erase(q);
+  }
+  queued_handshakes_.erase(it);
 }
 
 void MeshNode::pace(std::uint64_t now_ms, Output& out) {
@@ -551,10 +612,18 @@ void MeshNode::pace(std::uint64_t now_ms, Output& out) {
   own_tokens_at_ = now_ms;
   while (!own_queue_.empty() && own_tokens_ >= 1) {
     own_tokens_ -= 1;
-    auto q = std::move(own_queue_.front());
-    own_queue_.pop_front();
+    auto& q = own_queue_.front();
+    if (q.handshake) {
+      handshake_bytes_ -= q.bytes;
+      const ShortId to = q.packet.recipient.value_or(kBroadcastId);
+      if (auto h = queued_handshakes_.find(to); h != queued_handshakes_.end()) {
+        std::erase(h->second, own_queue_.begin());
+        if (h->second.empty()) queued_handshakes_.erase(h);
+      }
+    }
     own_queue_bytes_ -= q.bytes;
     out.append(core_.originate(q.packet, now_ms));
+    own_queue_.pop_front();
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -58,8 +59,17 @@ struct MeshNodeOptions {
   std::uint64_t history_ms = 15 * 60 * 1000;
   std::size_t sync_filter_bytes = kGcsMaxBytesIos;
   std::size_t max_sync_replies = 64;  // packets sent back for one REQUEST_SYNC
-  bool source_routes = true;          // v2 routes for directed packets when the path is known
-  MeshOptions mesh;                   // self is set from the Noise key
+  // Bytes sent back for one REQUEST_SYNC at most, and the budgets that pace answers: per requester
+  // (the link it came in on; burst: one whole answer) and in total (burst: four answers), bytes/s.
+  std::size_t max_sync_reply_bytes = 64 * 1024;
+  double sync_reply_rate = 8 * 1024;
+  double sync_reply_total_rate = 64 * 1024;
+  // Announced peers kept; when full, a new one evicts the least recently heard without a session.
+  std::size_t max_known_peers = 4096;
+  // Handshake message 1s answered (each costs key work), per second for the whole node; burst 2x.
+  double handshake_reply_rate = 50;
+  bool source_routes = true;  // v2 routes for directed packets when the path is known
+  MeshOptions mesh;           // self is set from the Noise key
   ReassemblyLimits reassembly;
   RelaySpool::Options spool;
   std::function<std::uint64_t()> next_session_id;  // unset: a counter of its own
@@ -95,10 +105,12 @@ struct MeshEvent {
 struct MeshNodeCounters {
   std::uint64_t announces_sent = 0, announces_verified = 0, announces_rejected = 0;
   std::uint64_t handshakes_started = 0, sessions_established = 0, handshake_errors = 0;
+  std::uint64_t handshakes_answered = 0, handshakes_refused = 0;  // message 1s given key work, or not
   std::uint64_t records_sent = 0, records_received = 0, decrypt_errors = 0;
   std::uint64_t fragments_sent = 0, reassembled = 0, fragment_errors = 0;
   std::uint64_t broadcasts_sent = 0, broadcasts_received = 0, bad_signatures = 0;
   std::uint64_t syncs_sent = 0, sync_replies = 0, app_private_messages = 0;
+  std::uint64_t sync_reply_bytes = 0, sync_refused = 0;  // answers' bytes; requests over budget
   std::uint64_t own_queue_drops = 0;
   std::uint64_t spooled = 0, unspooled = 0;  // directed packets held for an unreachable next hop
 };
@@ -165,6 +177,13 @@ class MeshNode {
   struct Queued {
     Packet packet;
     std::size_t bytes;
+    bool handshake = false;
+  };
+  struct ByteBudget {  // a token bucket (of bytes for sync answers)
+    double tokens = 0;
+    std::uint64_t at_ms = 0;
+    bool init = false;
+    double refill(double rate, double burst, std::uint64_t now_ms);  // the tokens now
   };
   struct HistoryEntry {
     SyncPacketId id;
@@ -192,9 +211,16 @@ class MeshNode {
   void replay_undecrypted(Peer& peer, std::uint64_t now_ms, Output& out);
   void start_handshake(Peer& peer, std::uint64_t now_ms, Output& out);
   void send_handshake(const Peer& peer, Bytes message, std::uint64_t now_ms, Output& out);
+  // When the table is full: forgets the peer heard from least recently among those with no
+  // established session (one still handshaking goes last); false when every peer has a session.
+  bool evict_a_peer();
   // Queues our own packet (fragmented to the MTU) for the pacer, all of it or nothing: false when
-  // the pacer's queue has no room (handshakes always fit).
+  // the pacer's queue has no room. Handshake messages have a share of their own (so records do not
+  // starve them, nor they records) and only the newest one to each peer waits: a newer handshake
+  // replaces the state the older message belonged to.
   bool send_own(Packet packet, std::uint64_t now_ms, Output& out);
+  void drop_queued_handshake(const ShortId& to);
+  std::size_t handshake_share() const;  // bytes of the pacer's queue handshakes may use
   void pace(std::uint64_t now_ms, Output& out);
   Output announce(std::uint64_t now_ms);
   Output request_sync(std::uint64_t now_ms);
@@ -218,8 +244,12 @@ class MeshNode {
   std::map<LinkId, std::optional<ShortId>> claimed_;  // what the link layer says is there
   // Handshake message 1s from senders whose announce has not come yet (answered once it does).
   std::map<ShortId, std::pair<Packet, std::uint64_t>> pending_m1_;
-  std::deque<Queued> own_queue_;
-  std::size_t own_queue_bytes_ = 0;
+  std::list<Queued> own_queue_;
+  std::size_t own_queue_bytes_ = 0, handshake_bytes_ = 0;  // all queued; the handshakes among them
+  std::map<ShortId, std::vector<std::list<Queued>::iterator>> queued_handshakes_;  // by recipient
+  std::map<LinkId, ByteBudget> sync_budgets_;  // answer bytes per requester (its link)
+  ByteBudget sync_total_budget_;
+  ByteBudget responder_budget_;  // message 1s answered (tokens are handshakes, not bytes)
   double own_tokens_ = 0;
   std::uint64_t own_tokens_at_ = 0;
   std::deque<HistoryEntry> history_;

@@ -14,8 +14,7 @@ namespace hyphae::bitchat {
 namespace {
 
 constexpr std::size_t kMaxBroadcastText = 4096;
-constexpr std::size_t kMaxHistoryBytes = 1u << 20;     // public packets kept for sync, in total
-constexpr std::size_t kMaxSyncReplyBytes = 64 * 1024;  // sent back for one REQUEST_SYNC
+constexpr std::size_t kMaxHistoryBytes = 1u << 20;  // public packets kept for sync, in total
 constexpr std::uint64_t kClockSkewMs = 15 * 60 * 1000;
 constexpr std::uint8_t kSyncP = 7;  // 1 % false positives, as the apps
 
@@ -154,35 +153,63 @@ MeshNode::Output MeshNode::request_sync(std::uint64_t now_ms) {
   return out;
 }
 
+double MeshNode::ByteBudget::refill(double rate, double burst, std::uint64_t now_ms) {
+  if (!init) {
+    tokens = burst;
+    at_ms = now_ms;
+    init = true;
+  }
+  tokens = std::min(burst, tokens + rate * static_cast<double>(now_ms - std::min(now_ms, at_ms)) / 1000.0);
+  at_ms = now_ms;
+  return tokens;
+}
+
 void MeshNode::handle_sync(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out) {
+  // A REQUEST_SYNC is small and its answer large, and the requester's address may be spoofed:
+  // answers are paced per requester (its link) and in total, and cut to what those budgets hold.
+  const double cap = static_cast<double>(options_.max_sync_reply_bytes);
+  auto& mine = sync_budgets_[from];
+  const double allowance =
+      std::min({cap, mine.refill(options_.sync_reply_rate, cap, now_ms),
+                sync_total_budget_.refill(options_.sync_reply_total_rate, 4 * cap, now_ms)});
+  if (allowance < 1) {
+    ++counters_.sync_refused;
+    return;
+  }
   auto request = decode_request_sync(packet.payload);
   if (!request) return;
   auto reader = GcsReader::open(GcsFilter{request->p, request->m, request->filter});
   if (!reader) return;
   std::size_t replies = 0, bytes = 0;
-  for (auto it = history_.rbegin();
-       it != history_.rend() && replies < options_.max_sync_replies && bytes < kMaxSyncReplyBytes; ++it) {
+  for (auto it = history_.rbegin(); it != history_.rend() && replies < options_.max_sync_replies; ++it) {
     if (reader->contains(it->id) || it->packet.sender == packet.sender) continue;
     Packet copy = it->packet;
     copy.ttl = 0;  // fills the neighbour's gap; it does not relay it
     copy.rsr = true;
     auto frame = encode(copy, {.pad = false});
     if (!frame) continue;
-    bytes += frame->size();
+    std::vector<Bytes> frames;
     if (frame->size() > options_.mtu) {
       FragmentId fid;
       for (std::size_t i = 0; i < fid.size(); ++i) fid[i] = static_cast<std::uint8_t>(it->id[i] ^ 0x5a);
       auto fragments = fragment_packet(copy, options_.mtu, fid);
       if (!fragments) continue;
       for (auto& f : *fragments)
-        if (auto bytes = encode(f, {.pad = false}))
-          out.sends.push_back(MeshCore::Send{from, std::move(*bytes), now_ms});
+        if (auto encoded = encode(f, {.pad = false})) frames.push_back(std::move(*encoded));
     } else {
-      out.sends.push_back(MeshCore::Send{from, std::move(*frame), now_ms});
+      frames.push_back(std::move(*frame));
     }
+    std::size_t size = 0;
+    for (const auto& f : frames) size += f.size();
+    if (static_cast<double>(bytes + size) > allowance) break;  // the rest another time (newest first)
+    bytes += size;
+    for (auto& f : frames) out.sends.push_back(MeshCore::Send{from, std::move(f), now_ms});
     ++replies;
   }
+  mine.tokens -= static_cast<double>(bytes);
+  sync_total_budget_.tokens -= static_cast<double>(bytes);
   counters_.sync_replies += replies;
+  counters_.sync_reply_bytes += bytes;
 }
 
 // Breadth-first over the links announces describe; the intermediate hops of a shortest path, or
@@ -277,6 +304,8 @@ nlohmann::json MeshNode::status_json(std::uint64_t now_ms) const {
                           {"handshakes_started", c.handshakes_started},
                           {"sessions_established", c.sessions_established},
                           {"handshake_errors", c.handshake_errors},
+                          {"handshakes_answered", c.handshakes_answered},
+                          {"handshakes_refused", c.handshakes_refused},
                           {"records_sent", c.records_sent},
                           {"records_received", c.records_received},
                           {"decrypt_errors", c.decrypt_errors},
@@ -288,6 +317,8 @@ nlohmann::json MeshNode::status_json(std::uint64_t now_ms) const {
                           {"bad_signatures", c.bad_signatures},
                           {"syncs_sent", c.syncs_sent},
                           {"sync_replies", c.sync_replies},
+                          {"sync_reply_bytes", c.sync_reply_bytes},
+                          {"sync_refused", c.sync_refused},
                           {"app_private_messages", c.app_private_messages},
                           {"own_queue_drops", c.own_queue_drops},
                           {"frames_received", m.received},

@@ -26,11 +26,40 @@ ShortId NoiseSession::peer_id_of(const std::array<std::uint8_t, 32>& noise_stati
   return id;
 }
 
+NoiseSession::SecretKeyPair::SecretKeyPair(SecretKeyPair&& o) noexcept : key_(o.key_), held_(o.held_) {
+  o.wipe();
+}
+
+NoiseSession::SecretKeyPair& NoiseSession::SecretKeyPair::operator=(SecretKeyPair&& o) noexcept {
+  if (this != &o) {
+    wipe();
+    key_ = o.key_;
+    held_ = o.held_;
+    o.wipe();
+  }
+  return *this;
+}
+
+void NoiseSession::SecretKeyPair::set(const noise::KeyPair& k) {
+  wipe();
+  key_ = k;
+  held_ = true;
+}
+
+void NoiseSession::SecretKeyPair::wipe() {
+  sodium_memzero(key_.priv.data(), key_.priv.size());
+  key_.pub = {};
+  held_ = false;
+}
+
 NoiseSession::NoiseSession(const noise::KeyPair& local_static, const ShortId& remote_peer_id)
     : local_static_(local_static), local_id_(peer_id_of(local_static.pub)), remote_id_(remote_peer_id) {}
 
-NoiseSession::~NoiseSession() {
-  sodium_memzero(local_static_.priv.data(), local_static_.priv.size());
+std::optional<noise::KeyPair> NoiseSession::take_ephemeral() {
+  if (next_ephemeral_.empty()) return std::nullopt;
+  std::optional<noise::KeyPair> e = next_ephemeral_.get();
+  next_ephemeral_.wipe();
+  return e;
 }
 
 void NoiseSession::reset_transport() {
@@ -55,8 +84,10 @@ void NoiseSession::fail() {
 std::expected<Bytes, std::error_code> NoiseSession::start_as_initiator(std::uint64_t now_ms) {
   reset_transport();
   hs_.reset();
-  auto hs = noise::HandshakeState::create(
-      {.protocol = noise::Protocol{noise::Pattern::XX}, .initiator = true, .s = local_static_});
+  auto hs = noise::HandshakeState::create({.protocol = noise::Protocol{noise::Pattern::XX},
+                                           .initiator = true,
+                                           .s = local_static_.get(),
+                                           .e = take_ephemeral()});
   if (!hs) {
     fail();
     return std::unexpected(hs.error());
@@ -78,8 +109,10 @@ std::expected<Bytes, std::error_code> NoiseSession::begin_responder(ByteView mes
   hs_.reset();
   initiator_ = false;
   handshake_started_ms_ = now_ms;
-  auto hs = noise::HandshakeState::create(
-      {.protocol = noise::Protocol{noise::Pattern::XX}, .initiator = false, .s = local_static_});
+  auto hs = noise::HandshakeState::create({.protocol = noise::Protocol{noise::Pattern::XX},
+                                           .initiator = false,
+                                           .s = local_static_.get(),
+                                           .e = take_ephemeral()});
   if (!hs) {
     fail();
     return std::unexpected(hs.error());

@@ -6,8 +6,9 @@
 // on receive, and a sender that stops at 2^32-1. Facts: ../shared/notes/bitchat.md §1.5, §2.
 // No clock, no timers, no I/O: functions take `now_ms` where time matters; timeouts, retries and
 // rekey policy are the caller's (see handshake_timed_out, needs_rekey).
-// Ownership: move-only value that owns a copy of the local static key pair (wiped on
-// destruction) and its handshake/transport keys. Thread-safety: none; one owner (thread/strand).
+// Ownership: move-only value that owns a copy of the local static key pair (wiped with
+// sodium_memzero on destruction, and in the source of a move) and its handshake/transport keys
+// (wiped by the Noise types that hold them). Thread-safety: none; one owner (thread/strand).
 #pragma once
 
 #include <array>
@@ -50,7 +51,7 @@ class NoiseSession {
   // local_static: our long-term Curve25519 key. remote_peer_id: the peer ID the other side
   // claims (from its packets / announce); the handshake fails unless its static key hashes to it.
   NoiseSession(const noise::KeyPair& local_static, const ShortId& remote_peer_id);
-  ~NoiseSession();
+  ~NoiseSession() = default;
   NoiseSession(NoiseSession&&) noexcept = default;
   NoiseSession& operator=(NoiseSession&&) noexcept = default;
   NoiseSession(const NoiseSession&) = delete;
@@ -123,6 +124,9 @@ class NoiseSession {
 
   // Test hook: sets the next send nonce (e.g. near kMaxSendNonce). Never use outside tests.
   void set_send_nonce_for_testing(std::uint64_t n) { send_nonce_ = n; }
+  // Test hook: the ephemeral key of the next handshake this session starts (as initiator or
+  // responder), for reproducible transcripts (fuzz seeds). Never use outside tests.
+  void set_ephemeral_for_testing(const noise::KeyPair& e) { next_ephemeral_.set(e); }
 
  private:
   std::expected<Bytes, std::error_code> begin_responder(ByteView message1, std::uint64_t now_ms);
@@ -131,7 +135,29 @@ class NoiseSession {
   void reset_transport();
   void fail();
 
-  noise::KeyPair local_static_;
+  // A key pair wiped with sodium_memzero when destroyed, overwritten, or moved from.
+  class SecretKeyPair {
+   public:
+    SecretKeyPair() = default;
+    explicit SecretKeyPair(const noise::KeyPair& k) { set(k); }
+    ~SecretKeyPair() { wipe(); }
+    SecretKeyPair(SecretKeyPair&& o) noexcept;
+    SecretKeyPair& operator=(SecretKeyPair&& o) noexcept;
+    SecretKeyPair(const SecretKeyPair&) = delete;
+    SecretKeyPair& operator=(const SecretKeyPair&) = delete;
+    void set(const noise::KeyPair& k);
+    void wipe();
+    bool empty() const { return !held_; }
+    const noise::KeyPair& get() const { return key_; }
+
+   private:
+    noise::KeyPair key_{};
+    bool held_ = false;
+  };
+  std::optional<noise::KeyPair> take_ephemeral();  // the test hook's key, once
+
+  SecretKeyPair local_static_;
+  SecretKeyPair next_ephemeral_;  // tests only
   ShortId local_id_{};
   ShortId remote_id_{};
   State state_ = State::idle;

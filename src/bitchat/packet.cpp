@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <limits>
 
 #include "core/error.hpp"
 
@@ -72,7 +73,8 @@ std::expected<Packet, std::error_code> decode_exact(ByteView in, const DecodeLim
     const auto original = static_cast<std::size_t>(get_be(body, 0, length_bytes));
     const ByteView data = body.subspan(prefix);
     if (original > limits.max_payload) return fail(Errc::too_large);
-    if (data.empty() || original / data.size() > limits.max_expansion) return fail(Errc::malformed);
+    if (data.empty()) return fail(Errc::malformed);
+    if (original / data.size() > limits.max_expansion) return fail(Errc::too_large);
     auto plain = decompress(data, original);
     if (!plain) return std::unexpected(plain.error());
     p.payload = std::move(*plain);
@@ -140,6 +142,18 @@ std::expected<Bytes, std::error_code> encode(const Packet& p, const EncodeOption
   out.insert(out.end(), body.begin(), body.end());
   if (p.signature) out.insert(out.end(), p.signature->begin(), p.signature->end());
   return options.pad ? pad(out) : out;
+}
+
+std::optional<FrameHead> peek_head(ByteView frame) {
+  if (frame.size() < 1 || (frame[0] != 1 && frame[0] != 2)) return std::nullopt;
+  const std::size_t header = frame[0] == 1 ? 14 : 16;
+  if (frame.size() < header + 8) return std::nullopt;
+  FrameHead h;
+  h.version = frame[0];
+  h.type = frame[1];
+  h.flags = frame[11];
+  std::copy_n(frame.begin() + static_cast<std::ptrdiff_t>(header), 8, h.sender.begin());
+  return h;
 }
 
 std::expected<Packet, std::error_code> decode(ByteView frame, const DecodeLimits& limits) {
@@ -217,7 +231,7 @@ std::optional<ByteView> unpad(ByteView frame) {
 }
 
 std::optional<Bytes> compress(ByteView payload) {
-  if (payload.size() < 100) return std::nullopt;
+  if (payload.size() < 100 || payload.size() >= std::numeric_limits<uInt>::max()) return std::nullopt;
   const std::size_t sample = std::min<std::size_t>(payload.size(), 256);
   std::bitset<256> seen;
   for (std::size_t i = 0; i < sample; ++i) seen.set(payload[i]);
@@ -238,20 +252,45 @@ std::optional<Bytes> compress(ByteView payload) {
   return out;
 }
 
-std::expected<Bytes, std::error_code> decompress(ByteView data, std::size_t original_size) {
-  for (int window_bits : {-15, 15}) {  // raw DEFLATE, then zlib-wrapped (Android accepts both)
-    z_stream z{};
-    if (inflateInit2(&z, window_bits) != Z_OK) return fail(Errc::malformed);
-    Bytes out(original_size);
-    z.next_in = const_cast<Bytef*>(data.data());
-    z.avail_in = static_cast<uInt>(data.size());
-    z.next_out = out.data();
-    z.avail_out = static_cast<uInt>(out.size());
-    int rc = inflate(&z, Z_FINISH);
-    const bool whole = rc == Z_STREAM_END && z.total_out == original_size && z.avail_in == 0;
-    inflateEnd(&z);
-    if (whole) return out;
+namespace {
+
+// One inflate attempt (raw DEFLATE for window_bits -15, zlib for 15) to exactly original_size
+// bytes. The buffer starts small and doubles as output arrives, up to original_size + 1 (one byte
+// more than promised is a failure).
+std::optional<Bytes> inflate_exactly(ByteView data, std::size_t original_size, int window_bits) {
+  constexpr std::size_t kFirstChunk = 4096;
+  z_stream z{};
+  if (inflateInit2(&z, window_bits) != Z_OK) return std::nullopt;
+  Bytes out(std::min(original_size + 1, kFirstChunk));
+  z.next_in = const_cast<Bytef*>(data.data());
+  z.avail_in = static_cast<uInt>(data.size());
+  std::size_t produced = 0;
+  int rc = Z_OK;
+  for (;;) {
+    z.next_out = out.data() + produced;
+    z.avail_out = static_cast<uInt>(out.size() - produced);
+    rc = inflate(&z, Z_NO_FLUSH);
+    produced = out.size() - z.avail_out;
+    if (rc != Z_OK) break;  // the end, no progress possible (truncated), or bad data
+    if (z.avail_out == 0) {
+      if (out.size() > original_size) break;  // more than the stated size
+      out.resize(std::min(original_size + 1, out.size() * 2));
+    }
   }
+  const bool whole = rc == Z_STREAM_END && produced == original_size && z.avail_in == 0;
+  inflateEnd(&z);
+  if (!whole) return std::nullopt;
+  out.resize(original_size);
+  return out;
+}
+
+}  // namespace
+
+std::expected<Bytes, std::error_code> decompress(ByteView data, std::size_t original_size) {
+  if (data.size() > std::numeric_limits<uInt>::max() || original_size >= std::numeric_limits<uInt>::max())
+    return fail(Errc::too_large);
+  for (int window_bits : {-15, 15})  // raw DEFLATE, then zlib-wrapped (Android accepts both)
+    if (auto out = inflate_exactly(data, original_size, window_bits)) return std::move(*out);
   return fail(Errc::malformed);
 }
 

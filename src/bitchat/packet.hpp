@@ -72,15 +72,32 @@ struct EncodeOptions {
 // too_large (payload over 64 KiB in v1 or 4 GiB in v2).
 std::expected<Bytes, std::error_code> encode(const Packet& packet, const EncodeOptions& options = {});
 
+// DEFLATE codes at best a 258-byte match in 2 bits: no stream expands more than 1032 times.
+inline constexpr std::size_t kMaxDeflateExpansion = 1032;
+
 struct DecodeLimits {
-  std::size_t max_payload = 1u << 20;  // decompressed bytes
-  std::size_t max_expansion = 50'000;  // decompressed / compressed, as the apps refuse
+  std::size_t max_payload = 1u << 20;                // decompressed bytes
+  std::size_t max_expansion = kMaxDeflateExpansion;  // decompressed / compressed (the apps: 50 000)
 };
 
 // Tolerant, as the apps are: the frame as received first, then with PKCS#7 padding stripped;
 // version 1 ignores has_route; compressed data may be raw or zlib-wrapped DEFLATE. Errors:
-// truncated, malformed (version, lengths, trailing bytes, bad compressed data), too_large.
+// truncated, malformed (version, lengths, trailing bytes, bad compressed data), too_large (a
+// payload over max_payload, or a stated original size over max_expansion times the compressed
+// bytes: refused before anything is allocated for it).
 std::expected<Packet, std::error_code> decode(ByteView frame, const DecodeLimits& limits = {});
+
+// The fixed header of a frame, read without decoding the rest (nothing is inflated or copied):
+// what a relay needs to charge a sender before it pays for decompression. nullopt when the frame
+// is too short for a header or its version is not 1 or 2; a frame with a head may still not decode.
+struct FrameHead {
+  std::uint8_t version = 0;
+  std::uint8_t type = 0;
+  std::uint8_t flags = 0;
+  ShortId sender{};
+  bool compressed() const { return (flags & flags::is_compressed) != 0; }
+};
+std::optional<FrameHead> peek_head(ByteView frame);
 
 // The bytes the Ed25519 signature covers: the packet encoded with TTL 0, no signature and isRSR
 // cleared, compressed as received (or as encode() would) and padded.
@@ -101,7 +118,9 @@ std::optional<ByteView> unpad(ByteView frame);
 // Raw DEFLATE (RFC 1951). compress() returns nullopt unless the payload is eligible (>= 100 bytes,
 // fewer than 90 % distinct bytes over the first 256) and the result is smaller.
 std::optional<Bytes> compress(ByteView payload);
-// Raw or zlib-wrapped DEFLATE to exactly `original_size` bytes; malformed otherwise.
+// Raw or zlib-wrapped DEFLATE to exactly `original_size` bytes; malformed otherwise (too_large for
+// sizes zlib cannot take, over 4 GiB). The output grows as the stream really produces bytes, so a
+// stream that breaks early costs little whatever size it states.
 std::expected<Bytes, std::error_code> decompress(ByteView data, std::size_t original_size);
 
 }  // namespace hyphae::bitchat

@@ -394,5 +394,83 @@ TEST(BitchatFragReassembly, ASignedOriginalStillVerifiesWithTtlZero) {
   EXPECT_EQ(verify(*got, other_pk), Errc::bad_signature);
 }
 
+// Length arithmetic (a sibling reassembler took the first fragment's length as the chunk size and
+// wrote at index * chunk): here nothing is placed by offset; parts are concatenated in index order,
+// so unequal, empty or oversized chunks can only make a frame that fails to decode, never a write
+// outside a buffer, and every sum is checked against the caps before it is added.
+TEST(BitchatFragReassembly, UnequalChunksAreConcatenatedNotPlacedByOffset) {
+  const Packet original = private_message(700);
+  const Bytes frame = *encode(original, {.pad = false});
+  // A short first fragment, then one with the rest, then an empty last one: a reassembler that
+  // sized its buffer from the first fragment would overflow on the second.
+  const std::vector<Packet> parts = {
+      raw_fragment(sid(0x11), fid(3), 0, 3, original.type, Bytes(frame.begin(), frame.begin() + 5)),
+      raw_fragment(sid(0x11), fid(3), 1, 3, original.type, Bytes(frame.begin() + 5, frame.end())),
+      raw_fragment(sid(0x11), fid(3), 2, 3, original.type, Bytes{}),
+  };
+  Reassembler r;
+  auto done = feed(r, {parts[2], parts[1], parts[0]});
+  ASSERT_TRUE(done);
+  expect_same(*done, original);
+  EXPECT_EQ(r.held_bytes(), 0u);
+}
+
+TEST(BitchatFragReassembly, SetBytesAreCheckedBeforeTheyAreAddedAtEveryTotal) {
+  ReassemblyLimits limits;
+  limits.max_fragments = 65535;
+  limits.max_set_bytes = 1000;
+  limits.max_total_bytes = 1500;
+  Reassembler r(limits);
+  // The largest total a header can state, with chunks that sum past the set cap on the third.
+  EXPECT_TRUE(pending(r.accept(raw_fragment(sid(1), fid(1), 0, 65535, 2, Bytes(400, 1)), 0)));
+  EXPECT_TRUE(pending(r.accept(raw_fragment(sid(1), fid(1), 65534, 65535, 2, Bytes(400, 2)), 0)));
+  EXPECT_EQ(r.held_bytes(), 800u);
+  EXPECT_EQ(error_of(r.accept(raw_fragment(sid(1), fid(1), 7, 65535, 2, Bytes(201, 3)), 0)),
+            make_error_code(Errc::too_large));
+  EXPECT_EQ(r.held_bytes(), 0u);  // the set is dropped
+  EXPECT_EQ(r.set_count(), 0u);
+  // A first fragment larger than a whole set is refused before anything is held.
+  EXPECT_EQ(error_of(r.accept(raw_fragment(sid(1), fid(2), 0, 2, 2, Bytes(1001, 4)), 0)),
+            make_error_code(Errc::too_large));
+  // The total cap across sets: 2 x 700 fit, the third 700 does not.
+  EXPECT_TRUE(pending(r.accept(raw_fragment(sid(1), fid(3), 0, 2, 2, Bytes(700, 5)), 0)));
+  EXPECT_TRUE(pending(r.accept(raw_fragment(sid(2), fid(3), 0, 2, 2, Bytes(700, 6)), 0)));
+  EXPECT_EQ(error_of(r.accept(raw_fragment(sid(3), fid(3), 0, 2, 2, Bytes(700, 7)), 0)),
+            make_error_code(Errc::backpressure));
+  EXPECT_EQ(r.held_bytes(), 1400u);
+  // Index equal to total, and total 0, are malformed headers.
+  Packet bad = raw_fragment(sid(4), fid(4), 0, 1, 2, Bytes{1});
+  bad.payload[8] = 0x00, bad.payload[9] = 0x01;  // index 1 of 1
+  EXPECT_EQ(error_of(r.accept(bad, 0)), make_error_code(Errc::malformed));
+  bad.payload[9] = 0x00, bad.payload[11] = 0x00;  // total 0
+  EXPECT_EQ(error_of(r.accept(bad, 0)), make_error_code(Errc::malformed));
+}
+
+TEST(BitchatFragmenter, ChunkArithmeticCoversTheFrameExactlyAtEveryMtu) {
+  for (std::size_t mtu : {60u, 61u, 100u, 128u, 511u, 512u, 513u, 1400u}) {
+    for (std::size_t n : {1u, 468u, 469u, 470u, 2000u}) {
+      const Packet original = routed_v2(n, sid(0x33), static_cast<std::uint32_t>(n));
+      auto parts = fragment_packet(original, mtu, fid(9));
+      if (!parts) {
+        EXPECT_EQ(parts.error(), make_error_code(Errc::too_large)) << mtu;
+        EXPECT_EQ(fragment_chunk_size(original, mtu), 0u);
+        continue;
+      }
+      std::size_t data = 0;
+      for (const auto& p : *parts) {
+        EXPECT_LE(encode(p, {.pad = false})->size(), mtu);
+        if (p.type == kFragmentType) data += decode_fragment(p.payload)->data.size();
+      }
+      if ((*parts)[0].type == kFragmentType) EXPECT_EQ(data, encode(original, {.pad = false})->size());
+      Reassembler r;
+      if ((*parts)[0].type == kFragmentType) {
+        auto done = feed(r, *parts);
+        ASSERT_TRUE(done) << mtu << " " << n;
+        expect_same(*done, original);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hyphae::bitchat

@@ -172,6 +172,47 @@ TEST(BitchatPacket, MalformedFramesAreRefusedWithAReason) {
   EXPECT_FALSE(decode(bomb));
 }
 
+TEST(BitchatPacket, LengthFieldsCannotReachPastTheFrame) {
+  // v2: a 4-byte payload length of 0xffffffff.
+  auto v2 = hex("02 02 07 0102030405060708 00 ffffffff 1011121314151617 aabbcc");
+  EXPECT_EQ(decode(v2).error(), make_error_code(Errc::truncated));
+  // v2 route: 255 hops stated, 2 there.
+  auto route =
+      hex("02 11 07 0102030405060708 09 00000001 1011121314151617 2021222324252627 ff"
+          "3031323334353637 4041424344454647 aa");
+  EXPECT_EQ(decode(route).error(), make_error_code(Errc::truncated));
+  // Compressed, with a body shorter than its own size prefix (v2: 4 bytes).
+  auto short_prefix = hex("02 02 07 0102030405060708 04 00000003 1011121314151617 000010");
+  EXPECT_EQ(decode(short_prefix).error(), make_error_code(Errc::malformed));
+  // Compressed, stating 4 GiB - 1 from two bytes: refused before anything is allocated.
+  auto huge = hex("02 02 07 0102030405060708 04 00000006 1011121314151617 ffffffff 0300");
+  EXPECT_EQ(decode(huge).error(), make_error_code(Errc::too_large));
+  DecodeLimits roomy;
+  roomy.max_payload = SIZE_MAX;
+  EXPECT_EQ(decode(huge, roomy).error(), make_error_code(Errc::too_large));
+  // A signature flag with fewer than 64 bytes left.
+  auto sig = hex("01 02 07 0102030405060708 02 0001 1011121314151617 aa bbbbbbbb");
+  EXPECT_EQ(decode(sig).error(), make_error_code(Errc::truncated));
+  // A header alone is too short to peek at; a v1/v2 head gives the sender without decoding.
+  EXPECT_FALSE(peek_head(hex("01 02 07 0102030405060708 04 0004 10111213141516")));
+  auto head = peek_head(short_prefix);
+  ASSERT_TRUE(head);
+  EXPECT_TRUE(head->compressed());
+  EXPECT_EQ(head->sender, id("1011121314151617"));
+}
+
+TEST(BitchatPacket, DecompressGrowsWithTheStreamAndChecksTheExactSize) {
+  const Bytes text(200'000, 'q');
+  auto packed = compress(text);
+  ASSERT_TRUE(packed);
+  EXPECT_EQ(*decompress(*packed, text.size()), text);
+  EXPECT_EQ(decompress(*packed, text.size() - 1).error(), make_error_code(Errc::malformed));  // more
+  EXPECT_EQ(decompress(*packed, text.size() + 1).error(), make_error_code(Errc::malformed));  // less
+  EXPECT_EQ(decompress(ByteView(*packed).first(packed->size() / 2), text.size()).error(),
+            make_error_code(Errc::malformed));  // truncated stream
+  EXPECT_EQ(*decompress(*compress(Bytes(150, 'x')), 150), Bytes(150, 'x'));
+}
+
 TEST(BitchatPayloads, GoldenAnnounceTlvs) {
   Bytes noise(32), signing(32);
   for (int i = 0; i < 32; ++i)

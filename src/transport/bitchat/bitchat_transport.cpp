@@ -41,8 +41,11 @@ class MeshClock {
 
 const std::set<std::string, std::less<>> kMeshKeys = {
     "type", "nickname", "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms", "handshake_timeout_ms",
-    "eager_sessions", "per_sender_rate", "total_rate", "interfaces", "multicast", "group", "group_port",
-    "listen", "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
+    "eager_sessions", "per_sender_rate", "total_rate", "interfaces",
+    // Bounds on what unauthenticated senders can make the node hold or send (docs/bitchat.md).
+    "max_sender_buckets", "max_known_peers", "max_sync_reply_bytes", "sync_reply_rate",
+    "sync_reply_total_rate", "handshake_reply_rate", "multicast", "group", "group_port", "listen",
+    "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
     // The simulated radio instead of the LAN (tests, demos): link: radio.
     "link", "radio_medium", "radio_position", "radio_range", "radio_loss", "radio_latency_ms",
     // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
@@ -312,6 +315,11 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   // Relay limits: the apps use 50 packets/s per sender and 500 in total over BLE; a LAN link
   // carries about ten times that, so these defaults are ten times the apps'.
   std::uint64_t eager = mesh.eager_sessions, per_sender = 500, total = 5000;
+  std::uint64_t sender_buckets = mesh.mesh.max_sender_buckets, known_peers = mesh.max_known_peers;
+  std::uint64_t sync_reply_bytes = mesh.max_sync_reply_bytes,
+                sync_reply_rate = static_cast<std::uint64_t>(mesh.sync_reply_rate),
+                sync_reply_total_rate = static_cast<std::uint64_t>(mesh.sync_reply_total_rate),
+                handshake_reply_rate = static_cast<std::uint64_t>(mesh.handshake_reply_rate);
   const Field fields[] = {
       {"announce_interval_ms", &mesh.announce_interval_ms, 100, 3'600'000},
       {"peer_timeout_ms", &mesh.peer_timeout_ms, 300, 86'400'000},
@@ -320,6 +328,12 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
       {"eager_sessions", &eager, 0, 10'000},
       {"per_sender_rate", &per_sender, 1, 1'000'000},
       {"total_rate", &total, 1, 10'000'000},
+      {"max_sender_buckets", &sender_buckets, 16, 1'000'000},
+      {"max_known_peers", &known_peers, 16, 1'000'000},
+      {"max_sync_reply_bytes", &sync_reply_bytes, 1024, 1u << 20},
+      {"sync_reply_rate", &sync_reply_rate, 1, 100'000'000},
+      {"sync_reply_total_rate", &sync_reply_total_rate, 1, 1'000'000'000},
+      {"handshake_reply_rate", &handshake_reply_rate, 1, 100'000},
   };
   for (const auto& f : fields) {
     auto v = number(context.options, f.key, *f.target, f.min, f.max);
@@ -345,6 +359,12 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   if (mesh.peer_timeout_ms <= mesh.announce_interval_ms)
     return fail("peer_timeout_ms must be longer than announce_interval_ms");
   mesh.eager_sessions = eager;
+  mesh.mesh.max_sender_buckets = sender_buckets;
+  mesh.max_known_peers = known_peers;
+  mesh.max_sync_reply_bytes = sync_reply_bytes;
+  mesh.sync_reply_rate = static_cast<double>(sync_reply_rate);
+  mesh.sync_reply_total_rate = static_cast<double>(sync_reply_total_rate);
+  mesh.handshake_reply_rate = static_cast<double>(handshake_reply_rate);
   mesh.mesh.per_sender_rate = static_cast<double>(per_sender);
   mesh.mesh.per_sender_burst = 2.0 * static_cast<double>(per_sender);
   mesh.mesh.total_rate = static_cast<double>(total);
