@@ -307,6 +307,7 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<Connection> conn, Reques
 
 awaitable<void> ApiServer::Impl::accept_loop() {
   auto self = shared_from_this();
+  bool exhausted = false;  // warned about EMFILE/ENFILE once; quiet until an accept succeeds
   while (running_) {
     tcp::socket socket(node_.executor());
     boost::system::error_code ec;
@@ -314,12 +315,16 @@ awaitable<void> ApiServer::Impl::accept_loop() {
     if (!running_) break;
     if (resource_exhausted(ec)) {
       // Out of descriptors: accepting again at once would spin. Wait, then retry.
-      spdlog::warn("api: cannot accept a connection ({}); retrying in 100 ms", ec.message());
+      if (!exhausted)
+        spdlog::warn("api: cannot accept a connection ({}); retrying every 100 ms", ec.message());
+      exhausted = true;
       backoff_.expires_after(std::chrono::milliseconds(100));
       co_await backoff_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
     if (ec) continue;
+    if (exhausted) spdlog::info("api: accepting connections again");
+    exhausted = false;
     if (connections_.size() >= config().api_max_connections) {
       spdlog::debug("api: {} connections open (api_max_connections); closing a new one", connections_.size());
       socket.close(ec);

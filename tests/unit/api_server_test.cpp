@@ -1,6 +1,7 @@
 // The API server over real loopback sockets: timeouts, the connection cap, the Host/Origin guard,
 // 405s, the row cap, payloads that are not UTF-8, and slow WebSocket consumers.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -224,6 +225,48 @@ TEST(ApiServer, ASlowStreamConsumerIsDroppedAndItsMessagesStayRetrievable) {
     }
   }
   EXPECT_EQ(seen.size(), count);
+}
+
+// CPU time this process has used (all threads).
+std::chrono::microseconds cpu_time() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto us = [](const timeval& t) {
+    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+TEST(ApiServer, OutOfDescriptorsTheAcceptLoopWaitsInsteadOfSpinning) {
+  ApiHost h;
+  RawSocket waiting(h.port());  // its descriptor exists before the table is full
+  ASSERT_TRUE(ApiHost::wait_for([&] { return h.connections() == 1; }));
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  std::vector<int> filler;
+  {
+    // Fill the descriptor table: the server's next accept fails with EMFILE.
+    rlimit low = old;
+    low.rlim_cur = std::min<rlim_t>(old.rlim_cur, 4096);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+  }
+  RawSocket blocked(h.port());  // fails too: no descriptor for the client either
+  EXPECT_FALSE(blocked.connected());
+  // Free exactly one descriptor for a client socket; the server still has none.
+  ::close(filler.back());
+  filler.pop_back();
+  RawSocket pending(h.port());
+  ASSERT_TRUE(pending.connected());
+  const auto before = cpu_time();
+  std::this_thread::sleep_for(500ms);
+  const auto used = cpu_time() - before;
+  for (int fd : filler) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_LT(used, 150ms) << "the accept loop spun on EMFILE";
+  // Once descriptors are back, the waiting connection is accepted and served.
+  pending.send(get(h, "/v1/health"));
+  EXPECT_EQ(api_test::status_of(pending.read_response()), 200);
 }
 
 TEST(ApiServer, StopWithLiveSessionsAndStreamsIsSafe) {
