@@ -227,6 +227,34 @@ TEST(ApiServer, ASlowStreamConsumerIsDroppedAndItsMessagesStayRetrievable) {
   EXPECT_EQ(seen.size(), count);
 }
 
+TEST(ApiServer, ANeighboursNicknameThatIsNotUtf8IsShownReplacedAndTheApiKeepsAnswering) {
+  // Two nodes on one simulated BitChat radio medium; b announces the nickname "\xff".
+  const std::string medium = "api-test-" + std::to_string(::getpid());
+  auto mesh = [&](std::string nickname, std::string position) {
+    return [=](NodeConfig& c) {
+      auto& o = c.transports["mesh"].options;
+      o["type"] = "bitchat";
+      o["link"] = "radio";
+      o["radio_medium"] = medium;
+      o["radio_position"] = position;
+      o["nickname"] = nickname;
+      o["announce_interval_ms"] = "200";
+      o["peer_timeout_ms"] = "5000";
+    };
+  };
+  ApiHost h(mesh("alice", "0.1,0.5"), mesh("\xff", "0.15,0.5"));
+  ApiClient client(h.endpoint());
+  const std::string replaced = "\xef\xbf\xbd";  // U+FFFD
+  auto shows_replaced = [&](const std::string& target) {
+    auto r = client.request("GET", target);
+    EXPECT_EQ(r.status, 200);
+    return r.raw.find(replaced) != std::string::npos;
+  };
+  ASSERT_TRUE(ApiHost::wait_for([&] { return shows_replaced("/v1/p2p/transports"); }, 20s));
+  EXPECT_TRUE(shows_replaced("/v1/p2p/status"));
+  EXPECT_EQ(client.request("GET", "/v1/p2p/connections").status, 200);
+}
+
 // CPU time this process has used (all threads).
 std::chrono::microseconds cpu_time() {
   rusage usage{};

@@ -32,9 +32,10 @@ namespace hyphae::api_test {
 // can send to it.
 class ApiHost {
  public:
-  explicit ApiHost(const std::function<void(NodeConfig&)>& tune = {}) {
+  explicit ApiHost(const std::function<void(NodeConfig&)>& tune = {},
+                   const std::function<void(NodeConfig&)>& tune_b = {}) {
     a_ = make_node("a", tune);
-    b_ = make_node("b", {});
+    b_ = make_node("b", tune_b);
     thread_ = std::thread([this] { io_.run(); });
     port_ = on_strand([&] {
       EXPECT_FALSE(a_->start());
