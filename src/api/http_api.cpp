@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -70,6 +69,18 @@ struct StreamQueue {
   void wake() { signal.cancel(); }
 };
 
+// Logs the exception that ended a coroutine (if any); nothing escapes to io_context::run().
+void log_failure(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("{} failed: {}", what, ex.what());
+  } catch (...) {
+    spdlog::error("{} failed with an unknown exception", what);
+  }
+}
+
 bool is_loopback(const std::string& host) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
@@ -116,15 +127,7 @@ void ApiServer::Impl::start_session(std::shared_ptr<Connection> conn) {
   connections_.insert(conn);
   // The completion handler holds the server: a session never outlives what it uses.
   asio::co_spawn(node_.executor(), session(conn), [self = shared_from_this(), conn](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("api session failed: {}", ex.what());
-      } catch (...) {
-        spdlog::error("api session failed with an unknown exception");
-      }
-    }
+    log_failure("api session", e);
     self->end_subscription(*conn);
     conn->close();
     self->connections_.erase(conn);
@@ -285,7 +288,10 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<Connection> conn, Reques
       co_await q->signal.async_wait(asio::redirect_error(use_awaitable, wec));
     }
   };
-  asio::co_spawn(node_.executor(), writer(queue, conn, timeout()), asio::detached);
+  asio::co_spawn(node_.executor(), writer(queue, conn, timeout()), [conn](std::exception_ptr e) {
+    log_failure("api: message stream writer", e);
+    if (e) conn->close();
+  });
 
   beast::flat_buffer buffer;
   while (!queue->closed) {
@@ -358,7 +364,8 @@ std::error_code ApiServer::start(const std::string& listen) {
         "only by its bearer token (plain HTTP)",
         listen);
   impl_->running_ = true;
-  asio::co_spawn(impl_->node_.executor(), impl_->accept_loop(), asio::detached);
+  asio::co_spawn(impl_->node_.executor(), impl_->accept_loop(),
+                 [](std::exception_ptr e) { log_failure("api: accept loop", e); });
   return {};
 }
 
