@@ -24,6 +24,13 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::ip::tcp;
 
+namespace {
+// The Host header for `host`: an IPv6 address in brackets.
+std::string host_header(const std::string& host) {
+  return host.find(':') != std::string::npos && host.front() != '[' ? "[" + host + "]" : host;
+}
+}  // namespace
+
 std::optional<ApiEndpoint> ApiEndpoint::from_data_dir(const std::filesystem::path& dir, std::string* error) {
   auto fail = [&](const std::string& why) -> std::optional<ApiEndpoint> {
     if (error) *error = why;
@@ -36,6 +43,9 @@ std::optional<ApiEndpoint> ApiEndpoint::from_data_dir(const std::filesystem::pat
     return fail((dir / "node.json").string() + " is malformed");
   ApiEndpoint endpoint;
   endpoint.host = info.value("api_host", "127.0.0.1");
+  // A node listening on every address is reached (and named in Host) over loopback.
+  if (endpoint.host == "0.0.0.0") endpoint.host = "127.0.0.1";
+  if (endpoint.host == "::" || endpoint.host == "[::]") endpoint.host = "::1";
   endpoint.port = info["api_port"].get<std::uint16_t>();
   std::ifstream token_file(dir / "api.token");
   if (!token_file || !std::getline(token_file, endpoint.token))
@@ -123,7 +133,7 @@ ApiResponse ApiClient::request_raw(const std::string& method, const std::string&
         c.connected = true;
       }
       http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-      req.set(http::field::host, endpoint_.host);
+      req.set(http::field::host, host_header(endpoint_.host));
       if (with_token) req.set(http::field::authorization, "Bearer " + endpoint_.token);
       req.keep_alive(true);
       if (!body.empty() || method == "POST") {
@@ -172,7 +182,7 @@ void ApiClient::stream(const std::function<bool(const nlohmann::json&)>& on_mess
     ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
       req.set(http::field::authorization, "Bearer " + endpoint_.token);
     }));
-    ws.handshake(endpoint_.host, "/v1/p2p/messages/stream");
+    ws.handshake(host_header(endpoint_.host), "/v1/p2p/messages/stream");
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot open the message stream: " + e.code().message());
   }

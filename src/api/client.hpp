@@ -44,7 +44,8 @@ class ApiClient {
   ApiResponse request_raw(const std::string& method, const std::string& target, const std::string& body,
                           bool with_token = true);
   // Opens the message stream; calls on_message for each message until it returns false or
-  // `idle_timeout_ms` passes without a message (0 = wait forever). Acks each message it returns true for.
+  // `idle_timeout_ms` passes without a message (0 = wait forever). Acks every durable message it
+  // hands to on_message. A message that is not UTF-8 comes with `payload_base64` instead of `payload`.
   void stream(const std::function<bool(const nlohmann::json&)>& on_message, int idle_timeout_ms);
 
  private:

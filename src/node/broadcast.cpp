@@ -2,6 +2,7 @@
 // the ring of those heard and sent for GET /v1/p2p/broadcasts.
 #include <nlohmann/json.hpp>
 
+#include "api/json_util.hpp"
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 
@@ -73,8 +74,8 @@ nlohmann::json Node::broadcasts_json(std::uint64_t after_seq, const std::string&
     nlohmann::json j{{"seq", b.seq},
                      {"via", b.via},
                      {"channel", b.message.channel},
-                     {"text", b.message.text},
-                     {"nickname", b.message.nickname},
+                     {"text", sanitize_utf8(b.message.text)},  // display text from the network
+                     {"nickname", sanitize_utf8(b.message.nickname)},
                      {"mesh_id", b.message.sender_mesh_id},
                      {"verified", b.message.verified},
                      {"own", b.own},

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <set>
@@ -71,6 +73,10 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
   static const std::set<std::string> known = {"data_dir",
                                               "listen",
                                               "api_listen",
+                                              "api_max_connections",
+                                              "api_timeout_ms",
+                                              "api_ws_queue_bytes",
+                                              "api_allowed_hosts",
                                               "peers",
                                               "timestamp_window_s",
                                               "max_message_bytes",
@@ -115,6 +121,32 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       r = read_scalar(file, value, key, config.listen);
     } else if (key == "api_listen") {
       r = read_scalar(file, value, key, config.api_listen);
+    } else if (key == "api_max_connections") {
+      r = read_scalar(file, value, key, config.api_max_connections);
+      if (r && (config.api_max_connections == 0 || config.api_max_connections > 65536))
+        return std::unexpected(where(file, value, key) + " must be between 1 and 65536");
+    } else if (key == "api_timeout_ms") {
+      r = read_scalar(file, value, key, config.api_timeout_ms);
+      if (r && (config.api_timeout_ms < 50 || config.api_timeout_ms > 3'600'000))
+        return std::unexpected(where(file, value, key) + " must be between 50 and 3600000");
+    } else if (key == "api_ws_queue_bytes") {
+      r = read_scalar(file, value, key, config.api_ws_queue_bytes);
+      if (r && config.api_ws_queue_bytes < 4096)
+        return std::unexpected(where(file, value, key) + " must be at least 4096");
+    } else if (key == "api_allowed_hosts") {
+      if (!value.IsSequence())
+        return std::unexpected(where(file, value, key) + " must be a list of host names");
+      config.api_allowed_hosts.clear();
+      for (const auto& entry : value) {
+        std::string name;
+        r = read_scalar(file, entry, key, name);
+        if (!r) break;
+        if (name.empty() || name.find_first_of("/ \t") != std::string::npos)
+          return std::unexpected(where(file, entry, key) + " must be host names (e.g. hyphae.lan)");
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        config.api_allowed_hosts.push_back(std::move(name));
+      }
     } else if (key == "timestamp_window_s") {
       std::uint64_t s = 0;
       r = read_scalar(file, value, key, s);

@@ -32,7 +32,16 @@ struct NodeConfig {
   std::filesystem::path data_dir;
   std::string listen = "127.0.0.1:0";      // peer-facing TCP listener
   std::string api_listen = "127.0.0.1:0";  // local HTTP API (loopback only by default)
-  std::vector<PeerAddressConfig> peers;    // bootstrap peers
+  // The HTTP API's bounds (docs/configuration.md): connections open at once (more are closed at
+  // accept); the time a request may take to arrive whole, also the idle time allowed between
+  // keep-alive requests and the time a response may take to leave; the bytes a WebSocket may have
+  // waiting to be sent before the node drops that (slow) client; and Host names accepted besides
+  // localhost, 127.0.0.1 and [::1] (DNS rebinding guard).
+  std::size_t api_max_connections = 256;
+  std::uint64_t api_timeout_ms = 30'000;
+  std::size_t api_ws_queue_bytes = std::size_t{16} << 20;
+  std::vector<std::string> api_allowed_hosts;
+  std::vector<PeerAddressConfig> peers;  // bootstrap peers
   std::uint64_t timestamp_window_ms = 10 * 60 * 1000;
   std::size_t max_message_bytes = 1 << 20;  // payload limit
   std::uint32_t default_ttl_s = 24 * 3600;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "api/json_util.hpp"
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 #include "node/sealing.hpp"
@@ -789,13 +790,14 @@ nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) cons
     auto env = decode_envelope(row.envelope, nullptr,
                                EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
     if (!env) continue;
-    out.push_back({{"seq", row.seq},
-                   {"id", env->id.to_hex()},
-                   {"from", env->from.to_string()},
-                   {"timestamp_ms", env->timestamp_ms},
-                   {"type", env->type},
-                   {"acknowledged", row.app_acked},
-                   {"payload", to_string(env->payload)}});
+    nlohmann::json j{{"seq", row.seq},
+                     {"id", env->id.to_hex()},
+                     {"from", env->from.to_string()},
+                     {"timestamp_ms", env->timestamp_ms},
+                     {"type", env->type},
+                     {"acknowledged", row.app_acked}};
+    put_payload(j, env->payload);  // a payload that is not UTF-8 goes out as payload_base64
+    out.push_back(std::move(j));
   }
   return out;
 }

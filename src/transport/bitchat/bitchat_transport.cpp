@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/json_util.hpp"
 #include "bitchat/link/lan_link.hpp"
 #include "bitchat/link/radio_link.hpp"
 #include "bitchat/mesh_node.hpp"
@@ -177,6 +178,8 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
                      {"listen_port", listen_port()}, {"capabilities", capabilities_json(caps_)}};
     j["mesh"] = node_.status_json(clock_());
     j["link"] = link_->status_json();
+    sanitize_strings(j["mesh"]);  // neighbours' nicknames come from the network
+    sanitize_strings(j["link"]);
     return j;
   }
 
