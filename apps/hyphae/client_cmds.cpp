@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "api/client.hpp"
+#include "api/json_util.hpp"
 #include "commands.hpp"
 
 namespace hyphae::cli {
@@ -71,7 +72,12 @@ void add_client_commands(CLI::App& app, Common& common) {
       std::ifstream in(send_args->text.substr(1), std::ios::binary);
       if (!in) throw std::runtime_error("cannot read " + send_args->text.substr(1));
       std::string bytes((std::istreambuf_iterator<char>(in)), {});
-      body["payload"] = bytes;  // text files; binary content is sent as-is by the JSON library only if UTF-8
+      if (is_valid_utf8(std::string_view(bytes))) {
+        body["payload"] = bytes;
+      } else {  // binary content: JSON strings must be UTF-8
+        body["payload_base64"] =
+            base64_encode(ByteView(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+      }
     } else {
       body["payload"] = send_args->text;
     }

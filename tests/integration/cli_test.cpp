@@ -30,10 +30,32 @@ TEST(Cli, PeersSendStatusAndRecvDriveRealNodes) {
 
   auto file = dir.path() / "note.txt";
   std::ofstream(file) << "from a file";
+  auto binary = dir.path() / "blob.bin";  // not UTF-8: goes as payload_base64
+  std::ofstream(binary, std::ios::binary) << std::string(
+      "\xff\xfe\xed\xa0\x80"
+      "binary",
+      11);
   auto sent_text = run_cli(a.data_dir(), "--json send " + b.peer_id() + " 'hello from the cli'");
   auto sent_file = run_cli(a.data_dir(), "--json send " + b.peer_id() + " @" + file.string());
+  auto sent_binary = run_cli(a.data_dir(), "--json send " + b.peer_id() + " @" + binary.string());
   ASSERT_EQ(sent_text.status, 0) << sent_text.text;
   ASSERT_EQ(sent_file.status, 0) << sent_file.text;
+  ASSERT_EQ(sent_binary.status, 0) << sent_binary.text;
+  std::string binary_id = nlohmann::json::parse(sent_binary.text)["id"];
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = b.api().request("GET", "/v1/messages/" + binary_id);
+        return r.status == 200;
+      },
+      15s));
+  bool found = false;
+  const auto listed_at_b = b.api().request("GET", "/v1/messages?limit=100");
+  for (const auto& m : listed_at_b.body["messages"])
+    if (m["id"] == binary_id) {
+      found = true;
+      EXPECT_EQ(m.value("payload_base64", ""), "//7toIBiaW5hcnk=") << m.dump();
+    }
+  EXPECT_TRUE(found) << listed_at_b.raw;
   std::string id_text = nlohmann::json::parse(sent_text.text)["id"];
   ASSERT_TRUE(wait_until(
       [&] {
