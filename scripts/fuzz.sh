@@ -27,6 +27,12 @@ if [ $merge -eq 0 ] && [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then
   shift
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Symbolized crash stacks: any llvm-symbolizer will do (clang 19's own is not always installed).
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
+  for s in /usr/lib/llvm-19/bin/llvm-symbolizer /usr/lib/llvm-14/bin/llvm-symbolizer; do
+    if [ -x "$s" ]; then export ASAN_SYMBOLIZER_PATH=$s; break; fi
+  done
+fi
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
