@@ -20,6 +20,12 @@ const std::filesystem::path& config_file() {
                                                                      : std::filesystem::temp_directory_path();
     return base / ("hyphae-fuzz-config-" + std::to_string(::getpid()) + ".yaml");
   }();
+  // Registered once `file` exists, so it runs before `file` is destroyed.
+  static const int cleanup = std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+  });
+  (void)cleanup;
   return file;
 }
 

@@ -26,6 +26,12 @@ const std::filesystem::path& work_dir() {
     if (!::mkdtemp(tmpl.data())) std::abort();
     return std::filesystem::path(tmpl);
   }();
+  // Registered once `dir` exists, so it runs before `dir` is destroyed.
+  static const int cleanup = std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  });
+  (void)cleanup;
   return dir;
 }
 

@@ -151,17 +151,48 @@ void register_transport() {
   (void)done;
 }
 
-std::filesystem::path make_data_dir() {
+NodeConfig node_config(const std::filesystem::path& dir) {
+  NodeConfig config;
+  config.data_dir = dir;
+  config.log_level = "off";
+  config.transports["tcp"].enabled = false;
+  config.transports["f"].options["type"] = "fuzzfake";
+  config.max_message_bytes = 16 << 10;
+  config.power_sysfs_root = dir.string();  // no battery readings
+  return config;
+}
+
+std::filesystem::path fresh_dir() {
   std::filesystem::path base = std::filesystem::exists("/dev/shm") ? std::filesystem::path("/dev/shm")
                                                                    : std::filesystem::temp_directory_path();
   std::string tmpl = (base / "hyphae-fuzz-node-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) std::abort();
-  std::filesystem::path dir(tmpl);
-  // The node's fixed identity, as load_or_create expects it.
-  const Bytes key = node_identity().private_key_protobuf();
-  int fd = ::open((dir / "identity.key").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) std::abort();
-  ::close(fd);
+  return tmpl;
+}
+
+// A data dir with the node's fixed identity and a store whose schema is already there: a copy of
+// one made once per process (running the migrations for every input would dominate the run time).
+std::filesystem::path make_data_dir() {
+  static const std::filesystem::path prototype = [] {
+    const auto dir = fresh_dir();
+    const Bytes key = node_identity().private_key_protobuf();
+    int fd = ::open((dir / "identity.key").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) std::abort();
+    ::close(fd);
+    boost::asio::io_context io;
+    if (!Node::create(io.get_executor(), node_config(dir))) std::abort();
+    return dir;
+  }();
+  // Registered once `prototype` exists, so it runs before `prototype` is destroyed.
+  static const int cleanup = std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(prototype, ec);
+  });
+  (void)cleanup;
+  const auto dir = fresh_dir();
+  std::filesystem::copy(
+      prototype, dir,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   return dir;
 }
 
@@ -224,14 +255,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto dir = make_data_dir();
   {
     boost::asio::io_context io;
-    NodeConfig config;
-    config.data_dir = dir;
-    config.log_level = "off";
-    config.transports["tcp"].enabled = false;
-    config.transports["f"].options["type"] = "fuzzfake";
-    config.max_message_bytes = 16 << 10;
-    config.power_sysfs_root = dir.string();  // no battery readings
-    auto created = Node::create(io.get_executor(), config);
+    auto created = Node::create(io.get_executor(), node_config(dir));
     if (!created) std::abort();
     std::unique_ptr<Node> node = std::move(*created);
     const PeerId peer = peer_identity().peer_id();
@@ -239,7 +263,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<MessageId> received;
     auto on = [&](auto&& f) {
       boost::asio::post(node->executor(), f);
-      io.run_for(std::chrono::microseconds(200));
+      io.restart();
+      io.poll();
     };
     on([&] {
       if (node->start()) std::abort();
