@@ -279,7 +279,7 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
         if (!id) return std::unexpected(id.error());
         peer.id = *id;
         if (const YAML::Node addresses = entry["addresses"]) {
-          if (!addresses.IsSequence())
+          if (!addresses.IsSequence() && !addresses.IsNull())  // "addresses:" alone: none
             return std::unexpected(where(file, addresses, "peers.addresses") + " must be a list");
           for (const auto& a : addresses) {
             auto address = scalar_text(file, a, "peers.addresses");

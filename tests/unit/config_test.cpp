@@ -185,6 +185,7 @@ TEST(Config, NonScalarValuesAreErrorsNamingTheKeyAndLine) {
     EXPECT_NE(error.find(file + c.name + ".yaml" + c.expected), std::string::npos)
         << c.yaml << " -> " << error;
   }
+  EXPECT_EQ(error_of("ns-no-addresses", "peers:\n  - id: p\n    addresses:\n"), "<loaded>");  // none
 }
 
 TEST(Config, ParsesAddresses) {
