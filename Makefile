@@ -2,7 +2,7 @@
 PRESET ?= release
 JOBS ?= $(shell nproc)
 
-.PHONY: setup build demo test bench asan fuzz format clean
+.PHONY: setup build demo test bench asan tsan fuzz fuzz-build fuzz-merge format clean
 
 setup:
 	@bash scripts/setup.sh
@@ -23,12 +23,26 @@ bench: build
 asan:
 	$(MAKE) test PRESET=asan
 
+# ThreadSanitizer (GCC, RelWithDebInfo) over the whole CTest suite; suppressions in scripts/tsan.supp.
+tsan:
+	$(MAKE) test PRESET=tsan
+
+# libFuzzer targets only (the fuzz preset builds the fuzz_all target). FUZZ_TARGETS: names without
+# the fuzz_ prefix (default: all); FUZZ_JOBS: targets fuzzed at once.
 FUZZ_SECONDS ?= 30
-fuzz:
+FUZZ_JOBS ?= 2
+FUZZ_TARGETS ?=
+fuzz-build:
 	@bash scripts/setup.sh --fuzz
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j $(JOBS)
-	bash scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+fuzz: fuzz-build
+	bash scripts/fuzz.sh -j $(FUZZ_JOBS) build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Minimises seed + grown corpora back into tests/fuzz/corpus/<name>/ (libFuzzer -merge=1), to commit.
+fuzz-merge: fuzz-build
+	bash scripts/fuzz.sh --merge build/fuzz $(FUZZ_TARGETS)
 
 format:
 	find src apps tests bench include -name '*.[ch]pp' 2>/dev/null | xargs clang-format -i

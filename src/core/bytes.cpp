@@ -51,6 +51,7 @@ bool get_uvarint(ByteView data, std::size_t& pos, std::uint64_t& v) {
   for (int shift = 0, i = 0; i < 10; ++i, shift += 7) {
     if (pos >= data.size()) return false;
     std::uint8_t c = data[pos++];
+    if (i == 9 && c > 1) return false;  // the 10th group holds bit 63 only: more would not fit
     v |= std::uint64_t{c & 0x7fu} << shift;
     if ((c & 0x80) == 0) return true;
   }

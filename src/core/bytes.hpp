@@ -50,7 +50,9 @@ inline std::uint64_t get_u64be(const std::uint8_t* p) {
 
 // Unsigned LEB128 varint as used by protobuf, multiformats and libp2p.
 void put_uvarint(Bytes& out, std::uint64_t v);
-// Reads a varint at data[pos...]; advances pos. Returns false if truncated or longer than 10 bytes.
+// Reads a varint at data[pos...]; advances pos. Returns false if truncated, longer than 10 bytes or
+// above 2^64-1 (a 10th byte other than 0 or 1). Accepts non-minimal encodings, as protobuf does;
+// multiformats callers that need the minimal form check it (peer_id.cpp).
 bool get_uvarint(ByteView data, std::size_t& pos, std::uint64_t& v);
 
 }  // namespace hyphae

@@ -12,7 +12,12 @@
 
 namespace hyphae {
 using config_yaml::read_scalar;
+using config_yaml::scalar_text;
 using config_yaml::where;
+
+// Longest accepted timestamp_window_s: the longest TTL (7 days). Larger windows would also overflow
+// the millisecond arithmetic of the delivery checks.
+constexpr std::uint64_t kMaxTimestampWindowS = 7 * 24 * 3600;
 
 bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
   std::string port_text;
@@ -59,17 +64,12 @@ bool valid_peer_address(const std::string& text) {
   return parse_address(split_transport_address(text).address, host, port);
 }
 
-std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
-    return std::unexpected(file.string() + ": cannot read the file");
-  } catch (const YAML::ParserException& e) {
-    return std::unexpected(file.string() + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (root.IsNull()) return {};
-  if (!root.IsMap()) return std::unexpected(file.string() + ": the top level must be a mapping");
+namespace {
+
+// Applies every top-level key of `root`; `current` names the key being applied, for the caller's
+// last-resort error message should yaml-cpp still throw.
+std::expected<void, std::string> apply_config(const std::filesystem::path& file, const YAML::Node& root,
+                                              NodeConfig& config, std::string& current) {
   static const std::set<std::string> known = {"data_dir",
                                               "listen",
                                               "api_listen",
@@ -106,7 +106,10 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
     const YAML::Node value = it->second;
-    auto key = key_node.as<std::string>();
+    auto key_text = scalar_text(file, key_node, "<top level>");
+    if (!key_text) return std::unexpected(key_text.error());
+    const std::string key = *key_text;
+    current = key;
     if (auto seed = apply_seed_key(file, key, value, config)) {  // seed 001 / 002 keys (config_seed.cpp)
       if (!*seed) return *seed;
       continue;
@@ -150,6 +153,9 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
     } else if (key == "timestamp_window_s") {
       std::uint64_t s = 0;
       r = read_scalar(file, value, key, s);
+      if (r && s > kMaxTimestampWindowS)
+        return std::unexpected(where(file, value, key) + " must be between 0 and " +
+                               std::to_string(kMaxTimestampWindowS) + " seconds");
       if (r) config.timestamp_window_ms = s * 1000;
     } else if (key == "max_message_bytes") {
       r = read_scalar(file, value, key, config.max_message_bytes);
@@ -225,7 +231,9 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       for (auto q = value.begin(); q != value.end(); ++q) {
         const YAML::Node field_node = q->first;
         const YAML::Node v = q->second;
-        const auto field = field_node.as<std::string>();
+        auto field_text = scalar_text(file, field_node, "qos");
+        if (!field_text) return std::unexpected(field_text.error());
+        const std::string field = *field_text;
         const std::string name = "qos." + field;
         std::expected<void, std::string> qr;
         auto c = std::find(classes.begin(), classes.end(), field);
@@ -248,13 +256,15 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
       for (auto p = value.begin(); p != value.end(); ++p) {
         const YAML::Node field_node = p->first;
         const YAML::Node v = p->second;
-        const auto field = field_node.as<std::string>();
+        auto field_text = scalar_text(file, field_node, "power");
+        if (!field_text) return std::unexpected(field_text.error());
+        const std::string field = *field_text;
         const std::string name = "power." + field;
         std::expected<void, std::string> pr;
         if (field == "battery") {
           double b = 0;
           pr = read_scalar(file, v, name, b);
-          if (pr && (b < 0 || b > 1))
+          if (pr && !(b >= 0 && b <= 1))  // also refuses .nan
             return std::unexpected(where(file, v, name) + " must be between 0 and 1");
           config.battery_override = b;
         } else if (field == "charging") {
@@ -264,7 +274,7 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
         } else if (field == "temperature_c") {
           double t = 0;
           pr = read_scalar(file, v, name, t);
-          if (pr && (t < -50 || t > 200))
+          if (pr && !(t >= -50 && t <= 200))
             return std::unexpected(where(file, v, name) + " must be between -50 and 200");
           config.temperature_override_c = t;
         } else if (field == "sysfs_root") {
@@ -307,10 +317,16 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
         PeerAddressConfig peer;
         if (!entry.IsMap() || !entry["id"])
           return std::unexpected(where(file, entry, "peers") + " entries need 'id'");
-        peer.id = entry["id"].as<std::string>();
-        if (entry["addresses"]) {
-          for (const auto& a : entry["addresses"]) {
-            auto text = a.as<std::string>();
+        auto id = scalar_text(file, entry["id"], "peers.id");
+        if (!id) return std::unexpected(id.error());
+        peer.id = *id;
+        if (const YAML::Node addresses = entry["addresses"]) {
+          if (!addresses.IsSequence() && !addresses.IsNull())  // "addresses:" alone: none
+            return std::unexpected(where(file, addresses, "peers.addresses") + " must be a list");
+          for (const auto& a : addresses) {
+            auto address = scalar_text(file, a, "peers.addresses");
+            if (!address) return std::unexpected(address.error());
+            const std::string& text = *address;
             // "name=address" names the transport the address belongs to (checked at start).
             if (!valid_peer_address(text))
               return std::unexpected(where(file, a, "peers.addresses") +
@@ -332,6 +348,32 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
   if (!parse_address(config.api_listen, host, port))
     return std::unexpected(file.string() + ": key 'api_listen' is not host:port");
   return {};
+}
+
+std::string line_of(const YAML::Exception& e) {
+  return e.mark.is_null() ? std::string() : ":" + std::to_string(e.mark.line + 1);
+}
+
+}  // namespace
+
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::BadFile&) {
+    return std::unexpected(file.string() + ": cannot read the file");
+  } catch (const YAML::Exception& e) {  // ParserException, and the parser's other refusals
+    return std::unexpected(file.string() + line_of(e) + ": " + e.msg);
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return std::unexpected(file.string() + ": the top level must be a mapping");
+  std::string current = "<top level>";
+  try {
+    return apply_config(file, root, config, current);
+  } catch (const YAML::Exception& e) {
+    // Every read checks the node's kind first; this keeps a missed case an error, not a crash.
+    return std::unexpected(file.string() + line_of(e) + ": key '" + current + "': " + e.msg);
+  }
 }
 
 }  // namespace hyphae

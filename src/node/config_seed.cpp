@@ -15,6 +15,7 @@ namespace hyphae {
 namespace {
 
 using config_yaml::read_scalar;
+using config_yaml::scalar_text;
 using config_yaml::where;
 using Result = std::expected<void, std::string>;
 
@@ -122,7 +123,7 @@ Result set_option(const std::filesystem::path& file, const std::string& transpor
     case OptionRule::number: {
       double v = 0;
       if (auto ok = read_scalar(file, value, name, v); !ok) return ok;
-      if (v < r.min || v > r.max)
+      if (!(v >= r.min && v <= r.max))  // also refuses .nan
         return std::unexpected(where(file, value, name) + " must be " + describe_range(r));
       break;
     }
@@ -147,7 +148,9 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
   for (auto it = value.begin(); it != value.end(); ++it) {
     const YAML::Node name_node = it->first;
     const YAML::Node section = it->second;
-    const auto name = name_node.as<std::string>();
+    auto name_text = scalar_text(file, name_node, "transport");
+    if (!name_text) return std::unexpected(name_text.error());
+    const std::string name = *name_text;
     if (!section.IsMap())
       return std::unexpected(where(file, section, "transport." + name) + " must be a mapping");
     if (!transport_rules().contains(name) && !section["type"])
@@ -160,7 +163,9 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
     for (auto o = section.begin(); o != section.end(); ++o) {
       const YAML::Node option_node = o->first;
       const YAML::Node option_value = o->second;
-      const auto option = option_node.as<std::string>();
+      auto option_text = scalar_text(file, option_node, "transport." + name);
+      if (!option_text) return std::unexpected(option_text.error());
+      const std::string option = *option_text;
       if (option == "caps") {
         // Capability overrides (seed 001 §2.2 field names), checked against the capability model.
         const std::string caps_name = "transport." + name + ".caps";
@@ -170,25 +175,26 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
         for (auto c = option_value.begin(); c != option_value.end(); ++c) {
           const YAML::Node field = c->first;
           const YAML::Node field_value = c->second;
+          auto field_name = scalar_text(file, field, caps_name);
+          if (!field_name) return std::unexpected(field_name.error());
           std::string text;
-          if (auto ok = read_scalar(file, field_value, caps_name + "." + field.as<std::string>(), text); !ok)
-            return ok;
-          std::map<std::string, std::string> one = {{"caps." + field.as<std::string>(), text}};
+          if (auto ok = read_scalar(file, field_value, caps_name + "." + *field_name, text); !ok) return ok;
+          std::map<std::string, std::string> one = {{"caps." + *field_name, text}};
           if (auto checked = transport::apply_capability_options({}, one); !checked)
             return std::unexpected(where(file, field, "transport." + name) + ": " + checked.error());
-          config.transports[name].options["caps." + field.as<std::string>()] = text;
+          config.transports[name].options["caps." + *field_name] = text;
         }
         continue;
       }
       const std::string kind =
-          section["type"] && section["type"].IsScalar() ? section["type"].as<std::string>() : name;
+          section["type"] && section["type"].IsScalar() ? section["type"].Scalar() : name;
       if (option_value.IsSequence() && (option == "interfaces" || option == "static_peers")) {
         std::string joined;  // a YAML list of names or addresses: the options hold them comma-separated
         for (const auto& item : option_value) {
           if (!item.IsScalar())
             return std::unexpected(where(file, item, "transport." + name + "." + option) +
                                    " must list strings");
-          joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+          joined += (joined.empty() ? "" : ",") + item.Scalar();
         }
         config.transports[name].options[option] = joined;
         continue;
@@ -210,7 +216,7 @@ Result read_seconds(const std::filesystem::path& file, const YAML::Node& value, 
                     std::uint64_t& out_ms) {
   double s = 0;
   if (auto ok = read_scalar(file, value, name, s); !ok) return ok;
-  if (s <= 0 || s > 7 * 86400)
+  if (!(s > 0 && s <= 7 * 86400))  // also refuses .nan
     return std::unexpected(where(file, value, name) + " must be between 0 and 604800 seconds");
   out_ms = static_cast<std::uint64_t>(s * 1000);
   return {};
@@ -221,7 +227,9 @@ Result apply_routing_section(const std::filesystem::path& file, const YAML::Node
   for (auto it = value.begin(); it != value.end(); ++it) {
     const YAML::Node key_node = it->first;
     const YAML::Node v = it->second;
-    const auto key = key_node.as<std::string>();
+    auto key_text = scalar_text(file, key_node, "routing");
+    if (!key_text) return std::unexpected(key_text.error());
+    const std::string key = *key_text;
     const std::string name = "routing." + key;
     Result r;
     if (key == "discovery_interval") {
@@ -249,7 +257,9 @@ Result apply_security_section(const std::filesystem::path& file, const YAML::Nod
   for (auto it = value.begin(); it != value.end(); ++it) {
     const YAML::Node key_node = it->first;
     const YAML::Node v = it->second;
-    const auto key = key_node.as<std::string>();
+    auto key_text = scalar_text(file, key_node, "security");
+    if (!key_text) return std::unexpected(key_text.error());
+    const std::string key = *key_text;
     const std::string name = "security." + key;
     if (!keys.contains(key)) return std::unexpected(where(file, key_node, name) + " is not a known setting");
     bool on = true;

@@ -26,6 +26,14 @@ std::expected<void, std::string> read_scalar(const std::filesystem::path& file, 
   }
 }
 
+// The text of a node that must be a single value: a mapping key (`key` names the mapping) or a list
+// item. A mapping or list there is an error naming the file, line and key, not an exception.
+inline std::expected<std::string, std::string> scalar_text(const std::filesystem::path& file,
+                                                           const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) return std::unexpected(where(file, node, key) + " must be a single value");
+  return node.Scalar();
+}
+
 }  // namespace hyphae::config_yaml
 
 namespace hyphae {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <vector>
 
 namespace hyphae {
 namespace {
@@ -129,6 +130,62 @@ TEST(Config, ErrorsNameTheKeyAndLine) {
   EXPECT_NE(bad_sync.error().find("store_synchronous"), std::string::npos);
   auto syntax = load_config_file(write_temp("syntax", "listen: [unclosed\n"), config);
   EXPECT_FALSE(syntax);
+}
+
+// timestamp_window_s is multiplied by 1000: values whose product wraps around used to load as a tiny
+// (or zero) window.
+TEST(Config, RejectsTimestampWindowsThatWouldOverflow) {
+  NodeConfig config;
+  auto huge = load_config_file(write_temp("window", "\ntimestamp_window_s: 18446744073709552\n"), config);
+  ASSERT_FALSE(huge);
+  EXPECT_NE(huge.error().find(":2: key 'timestamp_window_s' must be between 0 and 604800"), std::string::npos)
+      << huge.error();
+  EXPECT_EQ(config.timestamp_window_ms, NodeConfig{}.timestamp_window_ms);
+  auto week = load_config_file(write_temp("week", "timestamp_window_s: 604800\n"), config);
+  ASSERT_TRUE(week) << week.error();
+  EXPECT_EQ(config.timestamp_window_ms, 604'800'000u);
+}
+
+// A mapping or list where a single value belongs (a key, a peer id or address, a seed section's
+// key) used to escape as a YAML::TypedBadConversion exception; it must be an error naming the file,
+// the line and the key like every other.
+TEST(Config, NonScalarValuesAreErrorsNamingTheKeyAndLine) {
+  auto error_of = [](const std::string& name, const std::string& yaml) {
+    NodeConfig config;
+    std::expected<void, std::string> r;
+    EXPECT_NO_THROW(r = load_config_file(write_temp(name, yaml), config)) << yaml;
+    return r ? std::string("<loaded>") : r.error();
+  };
+  const std::string file = (std::filesystem::temp_directory_path() / "hyphae-config-test-").string();
+  struct Case {
+    std::string name, yaml, expected;
+  };
+  const std::vector<Case> cases = {
+      {"ns-key", "listen: 127.0.0.1:1\n[a, b]: 1\n", ":2: key '<top level>' must be a single value"},
+      {"ns-id", "peers:\n  - id: {x: 1}\n", ":2: key 'peers.id' must be a single value"},
+      {"ns-addr", "peers:\n  - id: p\n    addresses:\n      - [1, 2]\n",
+       ":4: key 'peers.addresses' must be a single value"},
+      {"ns-addrs", "peers:\n  - id: p\n    addresses: {a: 1}\n", ":3: key 'peers.addresses' must be a list"},
+      {"ns-qos", "qos:\n  {a: 1}: 2\n", ":2: key 'qos' must be a single value"},
+      {"ns-power", "power:\n  [x]: 2\n", ":2: key 'power' must be a single value"},
+      {"ns-transport", "transport:\n  [tcp]: {}\n", ":2: key 'transport' must be a single value"},
+      {"ns-option", "transport:\n  tcp:\n    [listen]: x\n",
+       ":3: key 'transport.tcp' must be a single value"},
+      {"ns-caps", "transport:\n  tcp:\n    caps:\n      [x]: 1\n",
+       ":4: key 'transport.tcp.caps' must be a single value"},
+      {"ns-routing", "routing:\n  {a: b}: 1\n", ":2: key 'routing' must be a single value"},
+      {"ns-security", "security:\n  [a]: true\n", ":2: key 'security' must be a single value"},
+      {"ns-value", "data_dir: {a: 1}\n", ":1: key 'data_dir' must be a single value"},
+      {"ns-nan", "power:\n  battery: .nan\n", ":2: key 'power.battery' must be between 0 and 1"},
+      {"ns-nan-seconds", "routing:\n  route_timeout: .nan\n",
+       ":2: key 'routing.route_timeout' must be between"},
+  };
+  for (const auto& c : cases) {
+    auto error = error_of(c.name, c.yaml);
+    EXPECT_NE(error.find(file + c.name + ".yaml" + c.expected), std::string::npos)
+        << c.yaml << " -> " << error;
+  }
+  EXPECT_EQ(error_of("ns-no-addresses", "peers:\n  - id: p\n    addresses:\n"), "<loaded>");  // none
 }
 
 TEST(Config, ParsesAddresses) {
