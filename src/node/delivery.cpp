@@ -419,6 +419,9 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
   if (!inbox_has_room(env.from, stranger)) {
     // No ack: the sender keeps the message and offers it again later; nothing is lost.
     ++counters.inbox_full;
+    // The session closes, like after a failed commit: the sender offers everything unacknowledged
+    // again when it reconnects (an ack that never comes alone does not make it resend).
+    slot.transport->close(peer, "inbox quota reached; resend later");
     if (now >= last_inbox_full_log_ms + 10'000) {
       last_inbox_full_log_ms = now;
       log->warn(
@@ -430,9 +433,9 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
     }
     return;
   }
-  count_unacked(env.id, env.from, stranger);
   seen.insert(key);
   awaiting_commit.insert(key);
+  inbound_in_flight_bytes += env.payload.size() + kEnvelopeAllowance;
   store::WriteBatch batch;
   auto& row = batch.inbox_inserts.emplace_back();
   row.id = env.id.bytes;
@@ -442,7 +445,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
   stage(std::move(batch), nullptr);
   stage_inbound(PendingInbound{
       InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)},
-      AckTarget{transport, peer, session}});
+      AckTarget{transport, peer, session}, stranger});
 }
 
 void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
@@ -455,7 +458,8 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
       const auto key = dedupe_key(p.message.from.bytes(), p.message.id);
       seen.erase(key);
       awaiting_commit.erase(key);
-      uncount_unacked(p.message.id, &p.message.from);
+      inbound_in_flight_bytes -=
+          std::min(inbound_in_flight_bytes, p.message.payload.size() + kEnvelopeAllowance);
     }
     // Close the sessions they came in on: their senders resend everything unacknowledged when the
     // session is made again (an ack timeout alone does not resend on the only transport).
@@ -478,6 +482,9 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
   };
   for (const auto& p : batch) {
     awaiting_commit.erase(dedupe_key(p.message.from.bytes(), p.message.id));
+    inbound_in_flight_bytes -=
+        std::min(inbound_in_flight_bytes, p.message.payload.size() + kEnvelopeAllowance);
+    count_unacked(p.message.id, p.message.from, p.stranger);  // before the app sees (and may ack) it
     add_ack(p.ack, p.message.id);
   }
   if (!extra_ack_waiters.empty()) {

@@ -294,7 +294,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   struct PendingInbound {
     InboundMessage message;
     AckTarget ack;
+    bool stranger = false;  // its sender was not added by the app (inbox quota)
   };
+  std::size_t inbound_in_flight_bytes = 0;  // payload bytes of received messages not yet committed
   void stage_inbound(PendingInbound pending);
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
   // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.
@@ -307,8 +309,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     AckTarget target;
   };
   std::vector<ExtraAck> extra_ack_waiters;
-  // Inbox quotas (max_inbox_per_peer, max_inbox_messages): messages received (staged or committed)
-  // that the app has not acknowledged, by sender; strangers (peers the app never added) together.
+  // Inbox quotas (max_inbox_per_peer, max_inbox_messages): committed messages the app has not
+  // acknowledged, by sender; strangers (peers the app never added) together.
   struct UnackedFrom {
     PeerId from;
     bool stranger = false;

@@ -183,34 +183,34 @@ TEST(Flood, InboxQuotaPerSenderRefusesWithoutAnAckAndLosesNothing) {
   RawPeer flooder(b.listen_port(), *b_id);
   std::vector<Bytes> wires;
   for (int i = 0; i < 50; ++i) wires.push_back(durable_envelope("m" + std::to_string(i)));
-  for (const auto& w : wires) flooder.send(mesh::RecordType::data, w);
-  flooder.pump_until([&] { return flooder.acked().size() >= 20; });
-  flooder.pump_until([] { return false; });  // anything more would arrive within a second
+  // The quota counts committed messages the app has not acknowledged: 20 taken one by one...
+  for (std::size_t i = 0; i < 20; ++i) {
+    flooder.send(mesh::RecordType::data, wires[i]);
+    flooder.pump_until([&] { return flooder.acked().size() > i; });
+  }
+  ASSERT_EQ(flooder.acked().size(), 20u);
+  // ...then nothing more from that sender: the first one over is not taken and the session
+  // closes, so the sender will offer it again after reconnecting.
+  for (std::size_t i = 20; i < wires.size(); ++i) flooder.try_send(mesh::RecordType::data, wires[i]);
+  flooder.pump_until([] { return false; });
+  EXPECT_TRUE(flooder.closed());
   EXPECT_EQ(flooder.acked().size(), 20u) << "only the quota is taken (and acked)";
   auto status = ok(b.api().request("GET", "/v1/p2p/status"));
   EXPECT_EQ(status["inbox"]["unacknowledged"], 20) << status.dump();
-  EXPECT_EQ(status["counters"]["inbox_full"], 30) << status.dump();
+  EXPECT_GE(status["counters"]["inbox_full"], 1) << status.dump();
   // Another sender has its own quota: it gets through during the flood.
   expect_legit_peer_gets_through(b, *b_id);
-
   EXPECT_EQ(inbox(b).size(), 21u);
-  // The app reads and acknowledges: room again, and the sender's retries are taken, a quota at a
-  // time, until every message is in.
-  auto ack_all = [&] {
-    for (const auto& [id, payload] : inbox(b))
-      ok(b.api().request("POST", "/v1/messages/" + id + "/ack", nlohmann::json::object()));
-    return wait_until(
-        [&] { return ok(b.api().request("GET", "/v1/p2p/status"))["inbox"]["unacknowledged"] == 0; }, 5s);
-  };
-  for (std::size_t round = 0; round < 2; ++round) {
-    ASSERT_TRUE(ack_all());
-    const std::size_t before = flooder.acked().size();
-    for (std::size_t i = before; i < wires.size(); ++i) flooder.send(mesh::RecordType::data, wires[i]);
-    flooder.pump_until([&] { return flooder.acked().size() >= std::min<std::size_t>(before + 20, 50); });
-    flooder.pump_until([] { return false; });
-    EXPECT_EQ(flooder.acked().size(), std::min<std::size_t>(before + 20, 50)) << "round " << round;
-  }
-  EXPECT_EQ(flooder.acked().size(), 50u);
+
+  // The app reads and acknowledges: room again, and the sender's retries are all taken.
+  for (const auto& [id, payload] : inbox(b))
+    ok(b.api().request("POST", "/v1/messages/" + id + "/ack", nlohmann::json::object()));
+  ASSERT_TRUE(wait_until(
+      [&] { return ok(b.api().request("GET", "/v1/p2p/status"))["inbox"]["unacknowledged"] == 0; }, 5s));
+  RawPeer again(b.listen_port(), *b_id, flooder.identity());  // the sender reconnects and resends
+  for (std::size_t i = 20; i < wires.size(); ++i) again.send(mesh::RecordType::data, wires[i]);
+  again.pump_until([&] { return again.acked().size() >= 30; });
+  EXPECT_EQ(again.acked().size(), 30u);
   EXPECT_EQ(inbox(b).size(), 51u);  // every message, once
   EXPECT_EQ(ok(b.api().request("GET", "/v1/p2p/status"))["counters"]["duplicates"], 0);
 }
