@@ -49,6 +49,14 @@ nlohmann::json tcp_status(LocalNode& node) {
   return {};
 }
 
+// Starts `node` with `yaml` as its configuration file.
+void start_with_config(LocalNode& node, const std::string& yaml) {
+  std::filesystem::create_directories(node.data_dir());
+  std::ofstream(node.data_dir() / "node.yaml") << yaml;
+  node.set_config_file(node.data_dir() / "node.yaml");
+  node.start();
+}
+
 // A legitimate peer still gets a durable message through: handshake, data, ack.
 void expect_legit_peer_gets_through(LocalNode& node, const PeerId& node_id) {
   RawPeer good(node.listen_port(), node_id);
@@ -98,13 +106,7 @@ TEST(Flood, AnOversizePingClosesTheLinkAndPingsWithoutReadingStayBounded) {
 TEST(Flood, StalledHandshakesAreCappedAndTheOldestMakesRoom) {
   TempDir dir;
   LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  std::filesystem::create_directories(dir.path() / "b");
-  {
-    std::ofstream config(dir.path() / "b" / "node.yaml");
-    config << "transport:\n  tcp:\n    max_handshakes: 16\n";
-  }
-  b.set_config_file(dir.path() / "b" / "node.yaml");
-  b.start();
+  start_with_config(b, "transport:\n  tcp:\n    max_handshakes: 16\n");
   auto b_id = PeerId::from_string(b.peer_id());
   ASSERT_TRUE(b_id);
   const auto rss_before = rss_kib(b.pid());
@@ -170,13 +172,7 @@ TEST(Flood, FreshIdentitiesLeaveNoTableEntriesOrStoreRows) {
 TEST(Flood, InboxQuotaPerSenderRefusesWithoutAnAckAndLosesNothing) {
   TempDir dir;
   LocalNode b("b", hyphae_binary(), dir.path() / "b");
-  std::filesystem::create_directories(dir.path() / "b");
-  {
-    std::ofstream config(dir.path() / "b" / "node.yaml");
-    config << "max_inbox_per_peer: 20\nmax_inbox_messages: 1000\n";
-  }
-  b.set_config_file(dir.path() / "b" / "node.yaml");
-  b.start();
+  start_with_config(b, "max_inbox_per_peer: 20\nmax_inbox_messages: 1000\n");
   auto b_id = PeerId::from_string(b.peer_id());
   ASSERT_TRUE(b_id);
 
