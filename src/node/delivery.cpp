@@ -91,40 +91,6 @@ void Node::Impl::prune_seen(std::uint64_t now) {
   }
 }
 
-bool Node::Impl::inbox_has_room(const PeerId& from, bool stranger) const {
-  if (inbox_unacked.size() >= config.max_inbox_messages) return false;
-  if (stranger && inbox_unacked_strangers >= config.max_inbox_messages / 2) return false;
-  auto it = inbox_unacked_by_peer.find(from);
-  return it == inbox_unacked_by_peer.end() || it->second < config.max_inbox_per_peer;
-}
-
-void Node::Impl::count_unacked(const MessageId& id, const PeerId& from, bool stranger) {
-  inbox_unacked.emplace(id, UnackedFrom{from, stranger});
-  ++inbox_unacked_by_peer[from];
-  if (stranger) ++inbox_unacked_strangers;
-}
-
-void Node::Impl::uncount_unacked(const MessageId& id, const PeerId* only_from) {
-  auto [first, last] = inbox_unacked.equal_range(id);
-  for (auto it = first; it != last;) {
-    if (only_from && it->second.from != *only_from) {
-      ++it;
-      continue;
-    }
-    if (auto p = inbox_unacked_by_peer.find(it->second.from); p != inbox_unacked_by_peer.end())
-      if (--p->second == 0) inbox_unacked_by_peer.erase(p);
-    if (it->second.stranger) --inbox_unacked_strangers;
-    it = inbox_unacked.erase(it);
-  }
-}
-
-void Node::Impl::app_acked(const MessageId& id) {
-  uncount_unacked(id);
-  store::WriteBatch batch;
-  batch.inbox_app_acks.push_back(id.bytes);
-  stage_lazily(std::move(batch));
-}
-
 void Node::Impl::load_from_store() {
   auto now = now_ms();
   last_prune_ms = now;
@@ -435,7 +401,6 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
   }
   seen.insert(key);
   awaiting_commit.insert(key);
-  inbound_in_flight_bytes += env.payload.size() + kEnvelopeAllowance;
   store::WriteBatch batch;
   auto& row = batch.inbox_inserts.emplace_back();
   row.id = env.id.bytes;
@@ -458,8 +423,6 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
       const auto key = dedupe_key(p.message.from.bytes(), p.message.id);
       seen.erase(key);
       awaiting_commit.erase(key);
-      inbound_in_flight_bytes -=
-          std::min(inbound_in_flight_bytes, p.message.payload.size() + kEnvelopeAllowance);
     }
     // Close the sessions they came in on: their senders resend everything unacknowledged when the
     // session is made again (an ack timeout alone does not resend on the only transport).
@@ -482,8 +445,6 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
   };
   for (const auto& p : batch) {
     awaiting_commit.erase(dedupe_key(p.message.from.bytes(), p.message.id));
-    inbound_in_flight_bytes -=
-        std::min(inbound_in_flight_bytes, p.message.payload.size() + kEnvelopeAllowance);
     count_unacked(p.message.id, p.message.from, p.stranger);  // before the app sees (and may ack) it
     add_ack(p.ack, p.message.id);
   }

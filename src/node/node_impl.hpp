@@ -296,7 +296,6 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     AckTarget ack;
     bool stranger = false;  // its sender was not added by the app (inbox quota)
   };
-  std::size_t inbound_in_flight_bytes = 0;  // payload bytes of received messages not yet committed
   void stage_inbound(PendingInbound pending);
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
   // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.
