@@ -28,9 +28,11 @@ tsan:
 	$(MAKE) test PRESET=tsan
 
 # libFuzzer targets only (the fuzz preset builds the fuzz_all target). FUZZ_TARGETS: names without
-# the fuzz_ prefix (default: all); FUZZ_JOBS: targets fuzzed at once.
+# the fuzz_ prefix (default: all); FUZZ_JOBS: targets fuzzed at once; FUZZ_RUNS: also stop a target
+# after that many executions. A plateau campaign: make fuzz FUZZ_SECONDS=1200 FUZZ_RUNS=10000000
 FUZZ_SECONDS ?= 30
 FUZZ_JOBS ?= 2
+FUZZ_RUNS ?= -1
 FUZZ_TARGETS ?=
 fuzz-build:
 	@bash scripts/setup.sh --fuzz
@@ -38,7 +40,7 @@ fuzz-build:
 	cmake --build --preset fuzz -j $(JOBS)
 
 fuzz: fuzz-build
-	bash scripts/fuzz.sh -j $(FUZZ_JOBS) build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	bash scripts/fuzz.sh -j $(FUZZ_JOBS) -r $(FUZZ_RUNS) build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Minimises seed + grown corpora back into tests/fuzz/corpus/<name>/ (libFuzzer -merge=1), to commit.
 fuzz-merge: fuzz-build

@@ -3,18 +3,22 @@
 # New inputs go to BUILD_DIR/fuzz-corpus/<name>, so the repository's seed corpora stay as committed;
 # crash inputs are kept in BUILD_DIR/fuzz-crashes/<name>/ and make the script exit non-zero.
 #
-# Usage: scripts/fuzz.sh [-j JOBS] BUILD_DIR [SECONDS_PER_TARGET] [NAME...]
+# Usage: scripts/fuzz.sh [-j JOBS] [-r RUNS] BUILD_DIR [SECONDS_PER_TARGET] [NAME...]
 #        scripts/fuzz.sh --merge BUILD_DIR [NAME...]
 #   NAME is a target without its fuzz_ prefix (default: every fuzz_* binary in BUILD_DIR/tests).
 #   -j JOBS fuzzes that many targets at once (default 2).
+#   -r RUNS also stops a target after RUNS executions (whichever of time and runs comes first), so a
+#      campaign can ask for "10 M executions or 20 minutes" per target.
 #   --merge minimises seed + grown corpus into tests/fuzz/corpus/<name>/ with -merge=1, to commit.
 set -euo pipefail
 jobs=2
+runs=-1
 merge=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -j) jobs=${2:?-j needs a number}; shift 2 ;;
     -j*) jobs=${1#-j}; shift ;;
+    -r) runs=${2:?-r needs a number}; shift 2 ;;
     --merge) merge=1; shift ;;
     *) break ;;
   esac
@@ -90,14 +94,16 @@ run_one() {
   local rc=0 stamp="$build/fuzz-logs/$name.started"
   rm -f "$build/fuzz-logs/$name.failed"
   touch "$stamp"
-  "$build/tests/fuzz_$name" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$crashes/" \
-    "$work" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
+  local started=$SECONDS
+  "$build/tests/fuzz_$name" -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 \
+    -artifact_prefix="$crashes/" "$work" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
+  local elapsed=$((SECONDS - started))
   local execs cov ft
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
-  printf '== fuzz_%-22s execs=%-10s cov=%-6s ft=%-6s corpus=%s files\n' "$name" "${execs:-?}" "${cov:-?}" \
-    "${ft:-?}" "$(count_files "$work")"
+  printf '== fuzz_%-22s execs=%-10s cov=%-6s ft=%-6s corpus=%s files time=%ss\n' "$name" "${execs:-?}" \
+    "${cov:-?}" "${ft:-?}" "$(count_files "$work")" "$elapsed"
   if [ $rc -ne 0 ] || grep -qE '^==[0-9]+==ERROR|^SUMMARY: |deadly signal|Test unit written' "$log"; then
     echo "   CRASH in fuzz_$name (exit $rc), log: $log"
     grep -E '^==[0-9]+==ERROR|^SUMMARY: |Test unit written|^ +#[0-9]+ ' "$log" | head -25 | sed 's/^/   /'

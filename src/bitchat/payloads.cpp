@@ -95,9 +95,11 @@ std::expected<Announce, std::error_code> decode_announce(ByteView payload) {
         signing = true;
         return true;
       case 0x04:
-        // A neighbour list of a bad length is ignored (iOS), as is anything past ten IDs.
+        // A neighbour list of a bad length is ignored (iOS), as is anything past ten IDs. A repeated
+        // list replaces the earlier one, like every other repeated field, so the ten-ID bound holds.
         if (v.size() % 8 != 0) return true;
         if (v.size() / 8 > kMaxAnnouncedNeighbours) v = v.first(8 * kMaxAnnouncedNeighbours);
+        a.neighbours.clear();
         for (std::size_t i = 0; i < v.size(); i += 8) {
           ShortId id;
           std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(i), 8, id.begin());

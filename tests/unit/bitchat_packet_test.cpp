@@ -238,6 +238,26 @@ TEST(BitchatPayloads, GoldenAnnounceTlvs) {
   EXPECT_EQ(decode_announce(hex("01 09 626f62")).error(), make_error_code(Errc::truncated));
 }
 
+TEST(BitchatPayloads, RepeatedNeighbourListsStayWithinTenIds) {
+  // Twelve IDs spread over three 0x04 TLVs once decoded into a list that could not be re-encoded;
+  // a repeated list now replaces the earlier one, as every other repeated field does.
+  Bytes in = hex("01 03 626f62");
+  Bytes key(32, 0x11);
+  in.push_back(0x02), in.push_back(0x20), in.insert(in.end(), key.begin(), key.end());
+  in.push_back(0x03), in.push_back(0x20), in.insert(in.end(), key.begin(), key.end());
+  for (int list = 0; list < 3; ++list) {
+    in.push_back(0x04), in.push_back(32);
+    for (int id = 0; id < 4; ++id) in.insert(in.end(), 8, static_cast<std::uint8_t>(list * 4 + id));
+  }
+  auto a = decode_announce(in);
+  ASSERT_TRUE(a) << a.error().message();
+  ASSERT_EQ(a->neighbours.size(), 4u);
+  EXPECT_EQ(a->neighbours[0][0], 8);  // the last list wins
+  auto again = encode_announce(*a);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(decode_announce(*again));
+}
+
 TEST(BitchatPayloads, GoldenPrivateMessageFragmentAndRequestSync) {
   auto noise = decode_noise_payload(hex("01 | 00 02 6d31 | 01 02 6869"));
   ASSERT_TRUE(noise);
