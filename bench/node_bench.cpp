@@ -121,8 +121,9 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
   auto node_or = Node::create(io.get_executor(), bench_config(dir.path()));
   if (!node_or) throw std::runtime_error(node_or.error());
   auto& node = **node_or;
-  std::thread runner([&] { io.run(); });
+  // The guard exists before io.run() starts: a run() that finds no work returns at once.
   auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
   auto on_strand = [&](auto fn) {
     std::promise<void> done;
     asio::post(node.executor(), [&] {

@@ -292,7 +292,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       len = std::min(len, rest.size());
       const ByteView body = rest.first(len);
       rest = rest.subspan(len);
-      on([&] {
+      // op and body by value: a handler the poll did not reach runs later, in settle().
+      on([&, op, body] {
         auto* t = FuzzTransport::current;
         switch (op) {
           case 0:
