@@ -96,8 +96,10 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "max_pending_bytes",
                                               "max_inbox_per_peer",
                                               "max_inbox_messages",
+                                              "max_uncommitted_inbound_bytes",
                                               "ack_timeout_ms",
                                               "fault_injection",
+                                              "store_commit_delay_ms",
                                               "optimize_for",
                                               "device_type",
                                               "power",
@@ -189,6 +191,10 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
       r = read_scalar(file, value, key, config.max_inbox_messages);
       if (r && config.max_inbox_messages < 2)
         return std::unexpected(where(file, value, key) + " must be at least 2");
+    } else if (key == "max_uncommitted_inbound_bytes") {
+      r = read_scalar(file, value, key, config.max_uncommitted_inbound_bytes);
+      if (r && config.max_uncommitted_inbound_bytes < 65536)
+        return std::unexpected(where(file, value, key) + " must be at least 65536");
     } else if (key == "max_pending_bytes") {
       r = read_scalar(file, value, key, config.max_pending_bytes);
       if (r && config.max_pending_bytes < 65536)
@@ -199,6 +205,10 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
         return std::unexpected(where(file, value, key) + " must be between 10 and 3600000");
     } else if (key == "fault_injection") {
       r = read_scalar(file, value, key, config.fault_injection);
+    } else if (key == "store_commit_delay_ms") {
+      r = read_scalar(file, value, key, config.store_commit_delay_ms);
+      if (r && config.store_commit_delay_ms > 10'000)
+        return std::unexpected(where(file, value, key) + " must be at most 10000");
     } else if (key == "optimize_for" || key == "device_type") {
       std::string s;
       r = read_scalar(file, value, key, s);

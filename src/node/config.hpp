@@ -70,6 +70,10 @@ struct NodeConfig {
   // tries again later, so nothing is lost.
   std::size_t max_inbox_per_peer = 10'000;
   std::size_t max_inbox_messages = 100'000;
+  // Received durable messages waiting for their commit, in bytes held in memory, from all peers; one
+  // peer may hold a quarter of it. A peer over its share (or anyone while the total is over) is not
+  // read from until the store catches up: TCP's flow control holds it back, nothing is dropped.
+  std::size_t max_uncommitted_inbound_bytes = std::size_t{64} << 20;
   // Seed 001's TransportConfig and seed 002's p2p_config.yaml (docs/configuration.md).
   std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
   std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // seed 001's names
@@ -86,6 +90,8 @@ struct NodeConfig {
   // Wraps every transport in a FaultTransport controlled by POST /v1/p2p/transports/{name}/fault
   // (tests, benchmarks and drills; never on by default).
   bool fault_injection = false;
+  // Drills: every store commit waits this long first, as on a slow disk (0: never; at most 10000).
+  std::uint32_t store_commit_delay_ms = 0;
   // The QoS transmit queue's capacities (seed 002): EMERGENCY, HIGH, NORMAL, LOW.
   std::array<std::size_t, 4> qos_capacity{10, 50, 200, 500};
   // A peer's transport with more than this unsent is busy: the peer's messages wait in the transmit

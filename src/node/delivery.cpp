@@ -37,6 +37,9 @@ std::uint64_t random_u64() {
 constexpr int kLazyCommitMs = 5;
 // Store submissions a node keeps in flight (see StagedChunk).
 constexpr int kMaxCommitsInFlight = 2;
+// Memory a received message holds until committed besides its bytes: the row, the pending entry,
+// the dedupe keys.
+constexpr std::size_t kHeldOverheadBytes = 256;
 // Rows staged for one store submission before a new one starts (see stage()).
 constexpr std::size_t kMaxStagedRows = 2048;
 // An envelope's bytes beyond its payload: sealing plus the header with a signature.
@@ -407,13 +410,17 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
   row.from = peer_bytes(env.from);
   row.received_ms = now;
   row.envelope = encode_envelope(env);
+  // Held twice until committed (the row's envelope and the message for the app), plus bookkeeping.
+  const std::size_t held = row.envelope.size() + env.payload.size() + kHeldOverheadBytes;
   stage(std::move(batch), nullptr);
   stage_inbound(PendingInbound{
       InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)},
-      AckTarget{transport, peer, session}, stranger});
+      AckTarget{transport, peer, session}, stranger, held});
+  hold_inbound(transport, peer, held);
 }
 
 void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::error_code ec) {
+  for (const auto& p : batch) release_inbound(p.ack.peer, p.held_bytes);
   if (ec) {
     // Not committed: forget the ids so the sender's retransmission is accepted; no ack goes out.
     log->error("inbox commit failed: {}; {} messages will be retransmitted by their senders", ec.message(),

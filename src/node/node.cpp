@@ -149,6 +149,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
   store::Options options;
   options.synchronous_full = config.store_synchronous_full;
   options.commit_inline_when_idle = true;  // the node's callbacks only post to its strand
+  options.commit_delay_ms = config.store_commit_delay_ms;
   auto st = store::Store::open(config.data_dir / "hyphae.db", options);
   if (!st)
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
@@ -313,13 +314,18 @@ nlohmann::json Node::status_json() const {
             {"ephemeral_received", i.counters.ephemeral_received},
             {"links_up", i.counters.links_up},
             {"links_down", i.counters.links_down},
-            {"inbox_full", i.counters.inbox_full}}},
+            {"inbox_full", i.counters.inbox_full},
+            {"receive_pauses", i.counters.receive_pauses}}},
           {"inbox",
            {{"unacknowledged", i.inbox_unacked.size()},
             {"from_strangers", i.inbox_unacked_strangers},
             {"senders", i.inbox_unacked_by_peer.size()},
             {"max_per_peer", i.config.max_inbox_per_peer},
-            {"max_messages", i.config.max_inbox_messages}}},
+            {"max_messages", i.config.max_inbox_messages},
+            {"uncommitted_bytes", i.uncommitted_bytes},
+            {"uncommitted_peak_bytes", i.uncommitted_peak_bytes},
+            {"sessions_paused", i.receive_paused.size()},
+            {"max_uncommitted_bytes", i.config.max_uncommitted_inbound_bytes}}},
           {"strangers_forgotten", i.strangers_forgotten}};
 }
 

@@ -64,7 +64,8 @@ struct MessageStatus {
 struct NodeCounters {
   std::uint64_t sent = 0, delivered = 0, received = 0, duplicates = 0, rejected = 0, ephemeral_sent = 0,
                 ephemeral_received = 0, links_up = 0, links_down = 0,
-                inbox_full = 0;  // durable messages not taken (no ack): their sender's inbox quota was used up
+                inbox_full = 0,  // durable messages not taken (no ack): their sender's inbox quota was used up
+                receive_pauses = 0;  // sessions not read from while their messages waited to be committed
 };
 
 class Node {

@@ -295,7 +295,15 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     InboundMessage message;
     AckTarget ack;
     bool stranger = false;  // its sender was not added by the app (inbox quota)
+    std::size_t held_bytes = 0;  // memory it holds until committed (max_uncommitted_inbound_bytes)
   };
+  // Received messages held in memory until their commit, by the peer whose session carried them
+  // (max_uncommitted_inbound_bytes), and the (transport, peer) sessions paused for it.
+  std::unordered_map<PeerId, std::size_t> uncommitted_by_peer;
+  std::size_t uncommitted_bytes = 0, uncommitted_peak_bytes = 0;
+  std::vector<std::pair<int, PeerId>> receive_paused;
+  void hold_inbound(int transport, const PeerId& peer, std::size_t bytes);
+  void release_inbound(const PeerId& peer, std::size_t bytes);
   void stage_inbound(PendingInbound pending);
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own
   // after kLazyCommitMs. Saves a commit per received message when messages keep arriving.

@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/error.hpp"
 #include "store/schema.hpp"
 #include "store/store_impl.hpp"
@@ -167,6 +170,7 @@ void Store::Impl::writer_main() {
 }
 
 void Store::Impl::commit_group(std::span<Pending> group) {
+  if (options.commit_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.commit_delay_ms));
   std::lock_guard lk(write_mu);
   commit_group_locked(group);
 }
@@ -283,7 +287,8 @@ void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) 
     // saves two thread wake-ups (≈50 µs each on a 2-vCPU VM) on the ack path. Taking write_mu while
     // still holding q_mu keeps the order: anything submitted after us commits after us.
     if (impl_->options.commit_inline_when_idle && impl_->writer_waiting && impl_->queue.empty() &&
-        !impl_->stop && !impl_->options.synchronous_full && batch.size() <= 64 &&
+        !impl_->stop && !impl_->options.synchronous_full && impl_->options.commit_delay_ms == 0 &&
+        batch.size() <= 64 &&
         std::this_thread::get_id() != impl_->writer_id) {
       std::unique_lock write_lock(impl_->write_mu, std::try_to_lock);
       if (write_lock.owns_lock()) {

@@ -119,6 +119,9 @@ struct Options {
   bool commit_inline_when_idle = false;
   // Outbox envelopes per generation table before the writer switches tables (docs/store.md).
   std::uint64_t envelope_generation_rows = 65536;
+  // Drills and tests: the writer waits this long before each commit, as on a slow disk. Turns off
+  // commit_inline_when_idle (the wait belongs on the writer thread). 0 (no wait) in production.
+  std::uint32_t commit_delay_ms = 0;
 };
 
 struct Stats {

@@ -110,6 +110,10 @@ class Transport {
   virtual std::size_t backlog(const PeerId& peer) const = 0;
   // Closes the session to `peer`, if any, for `reason`.
   virtual void close(const PeerId& peer, const std::string& reason) = 0;
+  // Stops (true) or resumes (false) reading records from the live session to `peer`; the node holds
+  // back a peer whose messages wait to be committed. A transport without flow control may ignore
+  // it: its own rate limits bound what a peer can send.
+  virtual void pause_receiving(const PeerId& peer, bool paused) {}
   virtual std::optional<SessionInfo> session_info(const PeerId& peer) const = 0;
   virtual std::vector<PeerId> peers_with_sessions() const = 0;
 

@@ -211,6 +211,41 @@ TEST(Flood, InboxQuotaPerSenderRefusesWithoutAnAckAndLosesNothing) {
   EXPECT_EQ(ok(b.api().request("GET", "/v1/p2p/status"))["counters"]["duplicates"], 0);
 }
 
+TEST(Flood, MessagesFasterThanCommitsPauseReadingAndLoseNothing) {
+  // A peer can send durable messages faster than SQLite commits them; each waits in memory (twice:
+  // its row and the copy for the app) until its commit. Past max_uncommitted_inbound_bytes the node
+  // stops reading from the peer's session, so TCP holds the peer back; nothing is dropped.
+  TempDir dir;
+  LocalNode b("b", hyphae_binary(), dir.path() / "b");
+  constexpr std::size_t kCap = 65536;
+  // Each commit waits 20 ms, as on a slow disk: the peer sends far faster than the store commits.
+  start_with_config(b, "max_uncommitted_inbound_bytes: " + std::to_string(kCap) +
+                           "\nstore_commit_delay_ms: 20\n");
+  auto b_id = PeerId::from_string(b.peer_id());
+  ASSERT_TRUE(b_id);
+
+  RawPeer flooder(b.listen_port(), *b_id);
+  constexpr std::size_t kMessages = 64, kPayload = 256 * 1024;
+  std::vector<Bytes> wires;
+  for (std::size_t i = 0; i < kMessages; ++i)
+    wires.push_back(durable_envelope(std::string(kPayload, static_cast<char>('a' + i % 26))));
+  flooder.send_burst(mesh::RecordType::data, wires);  // 16 MiB in one write
+  flooder.pump_until([&] { return flooder.acked().size() >= kMessages; });
+  ASSERT_EQ(flooder.acked().size(), kMessages) << "every message is committed and acked";
+  EXPECT_FALSE(flooder.closed());
+
+  auto status = ok(b.api().request("GET", "/v1/p2p/status"));
+  EXPECT_GE(status["counters"]["receive_pauses"], 1) << status.dump();
+  // The bound: the cap, overshot by at most the records of the read under way when the pause came
+  // (a 64 KiB read completes at most one of these messages; each is held twice until committed).
+  EXPECT_LE(status["inbox"]["uncommitted_peak_bytes"].get<std::size_t>(), kCap + 2 * (2 * kPayload + 4096))
+      << status.dump();
+  EXPECT_EQ(status["inbox"]["uncommitted_bytes"], 0) << status.dump();
+  EXPECT_EQ(status["inbox"]["sessions_paused"], 0) << status.dump();
+  expect_legit_peer_gets_through(b, *b_id);
+  EXPECT_EQ(inbox(b).size(), kMessages + 1);  // every message, once
+}
+
 TEST(Flood, AnotherSendersCopyOfAMessageIdIsNotADuplicate) {
   TempDir dir;
   LocalNode b("b", hyphae_binary(), dir.path() / "b");

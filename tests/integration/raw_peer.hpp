@@ -37,6 +37,13 @@ class RawPeer {
     session_.seal(wire);
     write(wire);
   }
+  // Queues every record and writes them in one blocking write (a burst as fast as TCP takes it).
+  void send_burst(mesh::RecordType type, const std::vector<Bytes>& bodies) {
+    for (const auto& body : bodies) session_.queue(type, body);
+    Bytes wire;
+    session_.seal(wire);
+    write(wire);
+  }
   // Sends without ever reading; false once the node closed the connection (or the write failed).
   bool try_send(mesh::RecordType type, ByteView body) {
     session_.queue(type, body);

@@ -146,6 +146,22 @@ TEST(Config, RejectsTimestampWindowsThatWouldOverflow) {
   EXPECT_EQ(config.timestamp_window_ms, 604'800'000u);
 }
 
+TEST(Config, UncommittedInboundCapAndCommitDelayAreBounded) {
+  NodeConfig config;
+  ASSERT_TRUE(load_config_file(
+      write_temp("held", "max_uncommitted_inbound_bytes: 1048576\nstore_commit_delay_ms: 5\n"), config));
+  EXPECT_EQ(config.max_uncommitted_inbound_bytes, 1048576u);
+  EXPECT_EQ(config.store_commit_delay_ms, 5u);
+  auto tiny = load_config_file(write_temp("tiny", "max_uncommitted_inbound_bytes: 4096\n"), config);
+  ASSERT_FALSE(tiny);
+  EXPECT_NE(tiny.error().find("key 'max_uncommitted_inbound_bytes' must be at least 65536"), std::string::npos)
+      << tiny.error();
+  auto slow = load_config_file(write_temp("slow", "store_commit_delay_ms: 60000\n"), config);
+  ASSERT_FALSE(slow);
+  EXPECT_NE(slow.error().find("key 'store_commit_delay_ms' must be at most 10000"), std::string::npos)
+      << slow.error();
+}
+
 // A mapping or list where a single value belongs (a key, a peer id or address, a seed section's
 // key) used to escape as a YAML::TypedBadConversion exception; it must be an error naming the file,
 // the line and the key like every other.

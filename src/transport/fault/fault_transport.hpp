@@ -75,6 +75,7 @@ class FaultTransport final : public Transport, private TransportSink {
   bool send(const PeerId& peer, RecordKind kind, ByteView body) override;
   std::size_t backlog(const PeerId& peer) const override;  // inner's plus records held by slow
   void close(const PeerId& peer, const std::string& reason) override { inner_->close(peer, reason); }
+  void pause_receiving(const PeerId& peer, bool paused) override { inner_->pause_receiving(peer, paused); }
   std::optional<SessionInfo> session_info(const PeerId& peer) const override;
   std::vector<PeerId> peers_with_sessions() const override;
   std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) override {

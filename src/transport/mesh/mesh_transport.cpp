@@ -310,6 +310,10 @@ std::size_t MeshTransport::backlog(const PeerId& peer) const {
   return link ? link->backlog_bytes() : 0;
 }
 
+void MeshTransport::pause_receiving(const PeerId& peer, bool paused) {
+  if (auto link = live(peer)) link->set_receive_paused(paused);
+}
+
 void MeshTransport::close(const PeerId& peer, const std::string& reason) {
   auto it = peers_.find(peer);
   if (it == peers_.end() || !it->second.link) return;

@@ -41,6 +41,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   bool send(const PeerId& peer, RecordKind kind, ByteView body) override;
   std::size_t backlog(const PeerId& peer) const override;
   void close(const PeerId& peer, const std::string& reason) override;
+  void pause_receiving(const PeerId& peer, bool paused) override;
   std::optional<SessionInfo> session_info(const PeerId& peer) const override;
   std::vector<PeerId> peers_with_sessions() const override;
   std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) override;

@@ -48,6 +48,12 @@ struct TcpLink::Coroutines {
     Bytes to_send = self->session_.start();
     if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
     for (;;) {
+      while (self->receive_paused_ && !self->closed_) {
+        self->resume_.expires_at(std::chrono::steady_clock::time_point::max());
+        boost::system::error_code wait_ec;
+        co_await self->resume_.async_wait(asio::redirect_error(use_awaitable, wait_ec));
+      }
+      if (self->closed_) co_return "closed";
       std::size_t n = co_await self->socket_.async_read_some(asio::buffer(buffer), use_awaitable);
       if (self->closed_) co_return "closed";
       self->counters_.bytes_in += n;
@@ -102,7 +108,7 @@ struct TcpLink::Coroutines {
       co_await self->keepalive_.async_wait(asio::redirect_error(use_awaitable, ec));
       if (self->closed_) co_return;
       auto idle = std::chrono::steady_clock::now() - self->last_receive_;
-      if (idle > 3 * self->options_.keepalive_interval) {
+      if (idle > 3 * self->options_.keepalive_interval && !self->receive_paused_) {
         self->close("keepalive: no bytes for " +
                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
                     " ms");
@@ -128,6 +134,7 @@ TcpLink::TcpLink(Strand strand, asio::ip::tcp::socket socket, LinkOwner& owner, 
     : strand_(std::move(strand)),
       socket_(std::move(socket)),
       keepalive_(strand_),
+      resume_(strand_),
       owner_(owner),
       session_(identity, noise_static, initiator, std::move(expected_remote), options.limits),
       initiator_(initiator),
@@ -153,6 +160,7 @@ void TcpLink::close(const std::string& reason) {
   closed_ = true;
   boost::system::error_code ec;
   keepalive_.cancel();
+  resume_.cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   finish(reason);
@@ -165,9 +173,19 @@ void TcpLink::finish(const std::string& reason) {
     closed_ = true;
     boost::system::error_code ec;
     keepalive_.cancel();
+    resume_.cancel();
     socket_.close(ec);
   }
   owner_.on_link_down(shared_from_this(), up_reported_, reason);
+}
+
+void TcpLink::set_receive_paused(bool paused) {
+  if (paused == receive_paused_) return;
+  receive_paused_ = paused;
+  if (!paused) {
+    last_receive_ = std::chrono::steady_clock::now();  // the silence was ours
+    resume_.cancel();
+  }
 }
 
 void TcpLink::send(RecordType type, ByteView body) {

@@ -76,6 +76,11 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   // Plaintext queued but not yet handed to the socket, plus bytes in the write in flight.
   std::size_t backlog_bytes() const { return session_.pending_bytes() + (writing_ ? wire_.size() : 0); }
 
+  // Stops reading from the socket (flow control: TCP holds the peer back) until resumed. Records of
+  // a read already under way still arrive. While paused the keepalive does not count the silence.
+  void set_receive_paused(bool paused);
+  bool receive_paused() const { return receive_paused_; }
+
   // Queues a record; the write happens after the current handler returns, batched with others.
   void send(RecordType type, ByteView body);
   // Queues a record whose body the caller appends to the returned buffer (exactly body_size bytes).
@@ -91,6 +96,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   Strand strand_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer keepalive_;
+  boost::asio::steady_timer resume_;  // the read loop waits on it while receive_paused_
   LinkOwner& owner_;
   LinkSession session_;
   bool initiator_;
@@ -106,6 +112,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   bool reported_down_ = false;
   bool up_reported_ = false;
   bool pong_queued_ = false;  // a pong waits in the session's queue
+  bool receive_paused_ = false;
   LinkCounters counters_;
 };
 
