@@ -39,6 +39,7 @@
 #include "fragment/fragment.hpp"
 #include "node/node.hpp"
 #include "node/sealing.hpp"
+#include "support/recording_transport.hpp"
 #include "transport/transport.hpp"
 
 namespace hyphae {
@@ -64,73 +65,15 @@ const Identity& peer_identity() {
   return id;
 }
 
-// The node's only transport: one session to the peer; records the node sends are kept.
-struct FuzzTransport final : transport::Transport {
+// The node's only transport: one session to the peer; the first 256 records the node sends are kept.
+struct FuzzTransport final : testing::RecordingTransport {
   static inline FuzzTransport* current = nullptr;
-  std::string name_;
-  router::Capabilities caps_;
-  TransportSink* sink;
-  std::map<PeerId, std::uint64_t> sessions;
-  std::vector<std::pair<RecordKind, Bytes>> sent;
-
   FuzzTransport(std::string n, router::Capabilities c, TransportSink* s)
-      : name_(std::move(n)), caps_(c), sink(s) {
+      : RecordingTransport(std::move(n), "fuzzfake", c, s, 256) {
     current = this;
   }
   ~FuzzTransport() override {
     if (current == this) current = nullptr;
-  }
-  std::string_view name() const override { return name_; }
-  std::string_view type() const override { return "fuzzfake"; }
-  const router::Capabilities& capabilities() const override { return caps_; }
-  std::error_code start() override { return {}; }
-  void stop() override {
-    while (!sessions.empty()) close(sessions.begin()->first, "stopped");
-  }
-  bool available() const override { return true; }
-  std::uint64_t session(const PeerId& p) const override {
-    auto it = sessions.find(p);
-    return it == sessions.end() ? 0 : it->second;
-  }
-  bool send(const PeerId& p, RecordKind k, ByteView b) override {
-    if (!session(p)) return false;
-    if (sent.size() < 256) sent.emplace_back(k, Bytes(b.begin(), b.end()));
-    return true;
-  }
-  std::size_t backlog(const PeerId&) const override { return 0; }
-  void close(const PeerId& peer, const std::string& reason) override {
-    const PeerId p = peer;
-    auto it = sessions.find(p);
-    if (it == sessions.end()) return;
-    auto id = it->second;
-    sessions.erase(it);
-    sink->on_session_down(*this, p, id, reason);
-  }
-  std::optional<transport::SessionInfo> session_info(const PeerId& p) const override {
-    if (!session(p)) return std::nullopt;
-    transport::SessionInfo i;
-    i.id = session(p);
-    return i;
-  }
-  std::vector<PeerId> peers_with_sessions() const override {
-    std::vector<PeerId> out;
-    for (auto& [p, s] : sessions) out.push_back(p);
-    return out;
-  }
-  std::error_code add_addresses(const PeerId&, const std::vector<std::string>&) override { return {}; }
-  void connect_soon(const PeerId&) override {}
-  void tick(std::uint64_t) override {}
-  std::uint16_t listen_port() const override { return 0; }
-  nlohmann::json status_json() const override { return {{"name", name_}, {"available", true}}; }
-
-  void raise(const PeerId& p) {
-    auto id = transport::next_session_id();
-    sessions[p] = id;
-    sink->on_session_up(*this, p, id);
-  }
-  void deliver(const PeerId& p, RecordKind kind, ByteView body) {
-    if (!session(p)) raise(p);  // a closed session comes back, as the peer redials
-    sink->on_record(*this, p, session(p), kind, body);
   }
 };
 
@@ -333,8 +276,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
           case 8:
             for (auto it = t->sent.rbegin(); it != t->sent.rend(); ++it) {
-              if (it->first != RecordKind::data) continue;
-              if (auto env = decode_envelope(it->second)) t->deliver(peer, RecordKind::ack, env->id.bytes);
+              if (it->kind != RecordKind::data) continue;
+              if (auto env = decode_envelope(it->body)) t->deliver(peer, RecordKind::ack, env->id.bytes);
               break;
             }
             break;

@@ -71,6 +71,15 @@ TEST(RecordReader, RecordsSpanFeedsAndUnknownTypesFail) {
   Bytes unknown{0x7f, 0x00};
   bad.feed(unknown);
   EXPECT_EQ(bad.next().error(), make_error_code(Errc::malformed));
+  // A length must be minimally encoded: 0x85 0x00 (5 in two bytes) is refused, 0x05 is fine.
+  mesh::RecordReader padded(1024);
+  padded.feed(Bytes{0x01, 0x85, 0x00, 'h', 'e', 'l', 'l', 'o'});
+  EXPECT_EQ(padded.next().error(), make_error_code(Errc::malformed));
+  mesh::RecordReader minimal(1024);
+  minimal.feed(Bytes{0x01, 0x05, 'h', 'e', 'l', 'l', 'o'});
+  auto five = minimal.next();
+  ASSERT_TRUE(five && *five);
+  EXPECT_EQ(to_string((*five)->body), "hello");
   mesh::RecordReader small(10);
   Bytes large;
   mesh::put_record(large, mesh::RecordType::data, Bytes(11, 1));

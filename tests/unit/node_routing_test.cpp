@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "support/recording_transport.hpp"
 #include "core/identity.hpp"
 #include "node/node.hpp"
 #include "testnet/local_node.hpp"
@@ -27,85 +28,13 @@ std::map<std::string, Fake*>& fakes() {
   return m;
 }
 
-struct Fake final : transport::Transport {
-  struct Sent {
-    PeerId peer;
-    RecordKind kind;
-    Bytes body;
-    std::uint64_t session;
-  };
-  std::string name_;
-  router::Capabilities caps_;
-  TransportSink* sink;
-  bool up = true;
-  std::map<PeerId, std::uint64_t> sessions;
-  std::map<PeerId, std::size_t> backlogs;
-  std::vector<Sent> sent;
-
-  Fake(std::string n, router::Capabilities c, TransportSink* s) : name_(std::move(n)), caps_(c), sink(s) {
-    fakes()[name_] = this;
+struct Fake final : hyphae::testing::RecordingTransport {
+  Fake(std::string n, router::Capabilities c, TransportSink* s) : RecordingTransport(n, "fake", c, s) {
+    fakes()[n] = this;
   }
   ~Fake() override {
-    if (fakes()[name_] == this) fakes().erase(name_);
-  }
-  std::string_view name() const override { return name_; }
-  std::string_view type() const override { return "fake"; }
-  const router::Capabilities& capabilities() const override { return caps_; }
-  std::error_code start() override { return {}; }
-  void stop() override {
-    while (!sessions.empty()) close(sessions.begin()->first, "stopped");
-  }
-  bool available() const override { return up; }
-  std::uint64_t session(const PeerId& p) const override {
-    auto it = sessions.find(p);
-    return it == sessions.end() ? 0 : it->second;
-  }
-  bool send(const PeerId& p, RecordKind k, ByteView b) override {
-    auto s = session(p);
-    if (!s) return false;
-    sent.push_back({p, k, Bytes(b.begin(), b.end()), s});
-    return true;
-  }
-  std::size_t backlog(const PeerId& p) const override {
-    auto it = backlogs.find(p);
-    return session(p) && it != backlogs.end() ? it->second : 0;
-  }
-  void close(const PeerId& peer, const std::string& reason) override {
-    const PeerId p = peer;  // the caller's reference may be the map key erased below
-    auto it = sessions.find(p);
-    if (it == sessions.end()) return;
-    auto id = it->second;
-    sessions.erase(it);
-    sink->on_session_down(*this, p, id, reason);
-  }
-  std::optional<transport::SessionInfo> session_info(const PeerId& p) const override {
-    if (!session(p)) return std::nullopt;
-    transport::SessionInfo i;
-    i.id = session(p);
-    return i;
-  }
-  std::vector<PeerId> peers_with_sessions() const override {
-    std::vector<PeerId> out;
-    for (auto& [p, s] : sessions) out.push_back(p);
-    return out;
-  }
-  std::error_code add_addresses(const PeerId&, const std::vector<std::string>&) override { return {}; }
-  void connect_soon(const PeerId&) override {}
-  void tick(std::uint64_t) override {}
-  std::uint16_t listen_port() const override { return 0; }
-  nlohmann::json status_json() const override { return {{"name", name_}, {"available", up}}; }
-
-  std::uint64_t raise(const PeerId& p) {
-    auto id = transport::next_session_id();
-    sessions[p] = id;
-    sink->on_session_up(*this, p, id);
-    return id;
-  }
-  std::size_t data_to(const PeerId& p) const {
-    std::size_t n = 0;
-    for (auto& s : sent)
-      if (s.peer == p && s.kind == RecordKind::data) ++n;
-    return n;
+    const std::string n(name());
+    if (fakes()[n] == this) fakes().erase(n);
   }
 };
 
@@ -256,7 +185,7 @@ TEST(NodeRouting, ABusyPeerDoesNotHoldUpOthers) {
   // Once p's transport drains, the rest of p's messages follow.
   h.on([&] {
     h.a().backlogs[p] = 0;
-    h.a().sink->on_drained(h.a(), p);
+    h.a().sink().on_drained(h.a(), p);
   });
   EXPECT_EQ(h.a().data_to(p), 10u);
 }
@@ -321,7 +250,7 @@ TEST(NodeRouting, PeersTurnedAwayByAFullClassAreAdmittedUntilTheirLanesAreEmpty)
   for (int i = 0; i < 100; ++i) h.send(q);
   h.on([&] {
     h.a().backlogs[p] = 0;
-    h.a().sink->on_drained(h.a(), p);
+    h.a().sink().on_drained(h.a(), p);
   });
   h.run_ms(100);
   EXPECT_EQ(h.a().data_to(q), 100u);
@@ -343,13 +272,13 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
   // The first transport goes away and comes back on the same session; the other is lost meanwhile.
   h.on([&] {
     first.up = false;
-    first.sink->on_availability(first, false, "test");
+    first.sink().on_availability(first, false, "test");
   });
   EXPECT_EQ(other.data_to(p), 1u);
   h.on([&] { other.close(p, "gone"); });
   h.on([&] {
     first.up = true;
-    first.sink->on_availability(first, true, "test");
+    first.sink().on_availability(first, true, "test");
   });
   EXPECT_EQ(first.data_to(p), 2u);  // resent on the same session
   h.on([&] { other.raise(p); });
@@ -376,7 +305,7 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
   ASSERT_EQ(h.a().data_to(p), 1u);
   h.on([&] {
     h.node->inject_store_failure_for_test(1);
-    h.a().sink->on_record(h.a(), p, h.a().session(p), RecordKind::ack, id.bytes);
+    h.a().sink().on_record(h.a(), p, h.a().session(p), RecordKind::ack, id.bytes);
   });
   h.run_ms(100);
   EXPECT_EQ(h.state(id), "delivered");

@@ -29,6 +29,7 @@ std::expected<std::optional<Record>, std::error_code> RecordReader::next() {
     if (rest.size() >= 11) return std::unexpected(make_error_code(Errc::malformed));
     return std::optional<Record>{};  // varint not complete yet
   }
+  if (pos > 2 && rest[pos - 1] == 0) return std::unexpected(make_error_code(Errc::malformed));  // not minimal
   if (length > max_record_) return std::unexpected(make_error_code(Errc::too_large));
   if (rest.size() - pos < length) return std::optional<Record>{};
   Record record{static_cast<RecordType>(type), rest.subspan(pos, length)};
