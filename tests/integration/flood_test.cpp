@@ -17,6 +17,12 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Resident memory of a process in KiB (VmRSS), 0 if unknown.
 std::size_t rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -126,7 +132,10 @@ TEST(Flood, StalledHandshakesAreCappedAndTheOldestMakesRoom) {
   EXPECT_TRUE(settled) << status.dump();
   EXPECT_LE(status["handshakes_in_flight"].get<int>(), 16) << status.dump();
   EXPECT_EQ(status["max_handshakes"], 16);
-  EXPECT_LT(rss_kib(b.pid()), rss_before + 16 * 1024);
+  // Under AddressSanitizer freed buffers stay in its quarantine (256 MiB), so the 300 evicted
+  // handshakes' buffers count in RSS whether or not they were freed: only the table bound says
+  // anything there.
+  if (!kAddressSanitizer) EXPECT_LT(rss_kib(b.pid()), rss_before + 16 * 1024);
   // While the stalled sockets are still open, a real peer's handshake gets a slot.
   expect_legit_peer_gets_through(b, *b_id);
 }
