@@ -11,7 +11,10 @@ build: setup
 	cmake --preset $(PRESET) >/dev/null
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-demo: build
+# The demo needs only the hyphae binary: the tests, fuzz replays and benchmarks are not built.
+demo: setup
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET) -j $(JOBS) --target hyphae
 	./build/$(PRESET)/hyphae demo
 
 test: build
