@@ -317,8 +317,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (!send_record(route.primary, to, RecordKind::ephemeral, body))
-    return done(std::unexpected(make_error_code(Errc::no_link)));
+  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body)) return done(std::unexpected(ec));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
@@ -334,7 +333,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
     meters.err_rejected->inc();
     log->warn("closing {} session to {}: malformed envelope: {}", slot.name, peer.to_string(),
               decoded.error().message());
-    slot.transport->close(peer, "malformed envelope: " + decoded.error().message());
+    slot.transport->close(peer, {transport::CloseCode::malformed, "envelope: " + decoded.error().message()});
     return;
   }
   Envelope& env = *decoded;
@@ -390,7 +389,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
     ++counters.inbox_full;
     // The session closes, like after a failed commit: the sender offers everything unacknowledged
     // again when it reconnects (an ack that never comes alone does not make it resend).
-    slot.transport->close(peer, "inbox quota reached; resend later");
+    slot.transport->close(peer, {transport::CloseCode::inbox_full, "resend later"});
     if (now >= last_inbox_full_log_ms + 10'000) {
       last_inbox_full_log_ms = now;
       log->warn(
@@ -436,8 +435,8 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
     for (const auto& p : batch)
       if (p.ack.transport >= 0 && transports[static_cast<std::size_t>(p.ack.transport)].transport->session(
                                       p.ack.peer) == p.ack.session)
-        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(p.ack.peer,
-                                                                               "inbox commit failed; resend");
+        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(
+            p.ack.peer, {transport::CloseCode::store_failed, "resend"});
     std::erase_if(extra_ack_waiters, [&](const ExtraAck& w) { return !awaiting_commit.contains(w.key); });
     return;
   }
@@ -474,7 +473,7 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
   if (body.size() % 16 != 0) {
     log->warn("closing {} session to {}: malformed ack record ({} bytes)", slot.name, peer.to_string(),
               body.size());
-    slot.transport->close(peer, "malformed ack record");
+    slot.transport->close(peer, {transport::CloseCode::malformed, "ack record"});
     return;
   }
   store::WriteBatch batch;

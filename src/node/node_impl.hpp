@@ -96,7 +96,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   bool any_session(const PeerId& peer) const;
   int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
   // Hands a record to transport t, split into fragments when it is larger than the transport's MTU.
-  bool send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
+  // Errors as Transport::send's (a fragment refused part-way leaves the rest unsent).
+  std::error_code send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
   void on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body);
   fragment::Reassembler reassembler;  // keyed by "transport/peer"
   std::string reassembly_key(int t, const PeerId& peer) const;
@@ -110,7 +111,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // TransportSink.
   void on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) override;
   void on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
-                       const std::string& reason) override;
+                       const transport::CloseReason& reason) override;
   void on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
                  ByteView body) override;
   void on_drained(Transport& t, const PeerId& peer) override;

@@ -25,6 +25,7 @@
 #include "core/bytes.hpp"
 #include "core/peer_id.hpp"
 #include "router/capabilities.hpp"
+#include "transport/close_reason.hpp"
 
 namespace hyphae {
 class Identity;
@@ -73,7 +74,7 @@ class TransportSink {
   virtual void on_session_up(Transport& transport, const PeerId& peer, std::uint64_t session) = 0;
   // The session is gone; `reason` says why. Records already handed to send() may be lost.
   virtual void on_session_down(Transport& transport, const PeerId& peer, std::uint64_t session,
-                               const std::string& reason) = 0;
+                               const CloseReason& reason) = 0;
   virtual void on_record(Transport& transport, const PeerId& peer, std::uint64_t session, RecordKind kind,
                          ByteView body) = 0;
   // Everything queued for `peer` so far has been written out: a good moment to queue more.
@@ -104,12 +105,15 @@ class Transport {
 
   // The live session to `peer`, or 0.
   virtual std::uint64_t session(const PeerId& peer) const = 0;
-  // Queues a record on the live session to `peer`; false (nothing queued) without one.
-  virtual bool send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
+  // Queues a record on the live session to `peer`. On error nothing was queued, and the code says
+  // why: Errc::no_link (no live session), Errc::backpressure (the transport's own queue to the
+  // peer is full: try again after on_drained), Errc::too_large (over the MTU) or Errc::closed (the
+  // session is closing or the transport stopped).
+  virtual std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
   // Bytes queued for `peer` and not yet written out (0 without a session).
   virtual std::size_t backlog(const PeerId& peer) const = 0;
   // Closes the session to `peer`, if any, for `reason`.
-  virtual void close(const PeerId& peer, const std::string& reason) = 0;
+  virtual void close(const PeerId& peer, const CloseReason& reason) = 0;
   // Stops (true) or resumes (false) reading records from the live session to `peer`; the node holds
   // back a peer whose messages wait to be committed. A transport without flow control may ignore
   // it: its own rate limits bound what a peer can send.

@@ -268,7 +268,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
           }
           case 6:
-            t->close(peer, "fuzz: reconnect");
+            t->close(peer, transport::CloseCode::other);
             t->raise(peer);
             break;
           case 7:

@@ -134,9 +134,9 @@ TEST(NodeRouting, AfterItsFallbackDiesAMessageGoesBackToTheTransportThatTimedOut
   EXPECT_EQ(first_on_a ? h.b().data_to(p) : h.a().data_to(p), 1u);
   h.on([&] {
     if (first_on_a)
-      h.b().close(p, "gone");
+      h.b().close(p, transport::CloseCode::remote);
     else
-      h.a().close(p, "gone");
+      h.a().close(p, transport::CloseCode::remote);
   });
   h.run_ms(300);
   EXPECT_EQ(h.state(id), "sent");  // waiting on the live session again, not stranded in queued
@@ -156,7 +156,7 @@ TEST(NodeRouting, MessagesWaitingInTheTransmitQueueMoveWhenTheirSessionIsLost) {
   for (int i = 0; i < 5; ++i) ids.push_back(h.send(p));
   EXPECT_EQ(h.a().data_to(p), 1u);
   h.on([&] { h.b().raise(p); });
-  h.on([&] { h.a().close(p, "lost"); });
+  h.on([&] { h.a().close(p, transport::CloseCode::io_error); });
   h.run_ms(200);
   std::size_t queued = 0;
   for (auto& id : ids) queued += h.state(id) == "queued";
@@ -275,7 +275,7 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
     first.sink().on_availability(first, false, "test");
   });
   EXPECT_EQ(other.data_to(p), 1u);
-  h.on([&] { other.close(p, "gone"); });
+  h.on([&] { other.close(p, transport::CloseCode::remote); });
   h.on([&] {
     first.up = true;
     first.sink().on_availability(first, true, "test");

@@ -15,7 +15,7 @@ namespace {
 class NullSink : public transport::TransportSink {
  public:
   void on_session_up(transport::Transport&, const PeerId&, std::uint64_t) override {}
-  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t, const std::string&) override {}
+  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t, const transport::CloseReason&) override {}
   void on_record(transport::Transport&, const PeerId&, std::uint64_t, transport::RecordKind,
                  ByteView) override {}
   void on_drained(transport::Transport&, const PeerId&) override {}

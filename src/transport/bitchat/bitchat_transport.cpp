@@ -128,16 +128,18 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   std::uint64_t session(const PeerId& peer) const override { return node_.session(peer); }
 
-  bool send(const PeerId& peer, RecordKind kind, ByteView body) override {
+  std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override {
+    if (!started_) return Errc::closed;
+    if (body.size() > caps_.mtu) return Errc::too_large;
     auto out = node_.send_record(peer, static_cast<std::uint8_t>(kind), body, clock_());
-    if (!out) return false;
+    if (!out) return out.error();  // no_link, backpressure (the pacer's queue is full), too_large
     apply(std::move(*out));
-    return true;
+    return {};
   }
 
   std::size_t backlog(const PeerId& peer) const override { return node_.session(peer) ? node_.backlog() : 0; }
 
-  void close(const PeerId& peer, const std::string& reason) override {
+  void close(const PeerId& peer, const CloseReason& reason) override {
     apply(node_.close(peer, reason, clock_()));
   }
 
@@ -225,7 +227,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
           break;
         case K::peer_down:
           spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session,
-                       e.peer.to_string(), e.reason);
+                       e.peer.to_string(), e.reason.text());
           context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
           break;
         case K::record:
