@@ -2,7 +2,7 @@
 // fragment packets, and reassemble fragment packets back into the original packet, with the
 // apps' timeout and memory caps. The split data is the original's whole unpadded encoded frame;
 // each fragment carries BitChat's 13-byte fragment header (payloads.hpp). Facts:
-// ../shared/notes/bitchat.md §3.
+// docs/bitchat.md ("Pieces", Fragmenter).
 // Sans-IO and clock-free: the caller passes now_ms (any monotonic millisecond clock).
 // Thread-safety: fragment_packet() is stateless and safe from any thread; a Reassembler is not
 // thread-safe: one owner (the BitChat link's strand) calls every method.

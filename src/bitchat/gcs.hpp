@@ -1,7 +1,7 @@
 // bitchat gossip sync: the 16-byte sync packet ID and the Golomb-coded set (GCS) that a REQUEST_SYNC
 // (type 0x21) carries in its TLVs 0x01 P, 0x02 M and 0x03 data (see payloads.hpp for the TLVs).
 // A peer lists the packets it holds as a GCS; the other side answers with the packets that are not
-// in it. Rules (../shared/notes/bitchat.md §4, §5):
+// in it. Rules (docs/bitchat.md, "Gossip sync"):
 //   - packet ID = SHA-256(type | senderID | timestamp u64 BE | payload)[0..16];
 //   - P = ceil(log2(1/FPR)); M = N * 2^P for the N IDs kept;
 //   - value = (SHA-256(ID)[0..8] read big-endian & 0x7FFF'FFFF'FFFF'FFFF) % M, 0 mapped to 1;

@@ -1,6 +1,6 @@
 // bitchat::MeshCore: the relay logic of one BitChat mesh node, sans-IO. Frames come in from links
 // with the time; out come packets for this node and frames to send on links at given times. It
-// implements the apps' rules (../shared/notes/bitchat.md §4): TTL 7, duplicate suppression (an LRU
+// implements the apps' rules (docs/bitchat.md, "Relay"): TTL 7, duplicate suppression (an LRU
 // of 1000 keys for 5 minutes), relay jitter by link degree, broadcast fan-out to a subset of about
 // log2(n) + 1 links with split horizon (on dense nodes), directed packets towards their recipient
 // (by a link to it, or the v2 source route), and rate limits per sender and in total so a flooding

@@ -3,7 +3,7 @@
 // and 64 bytes, carried by the caller in 0x10 packets). The remote static key must hash to the
 // peer ID claimed at construction (peer_id_of). Transport: `nonce(4, BE) || ciphertext || tag(16)`
 // with a standard Noise AEAD nonce built from that counter, a 1024-message sliding replay window
-// on receive, and a sender that stops at 2^32-1. Facts: ../shared/notes/bitchat.md §1.5, §2.
+// on receive, and a sender that stops at 2^32-1. Facts: docs/bitchat.md ("Noise sessions").
 // No clock, no timers, no I/O: functions take `now_ms` where time matters; timeouts, retries and
 // rekey policy are the caller's (see handshake_timed_out, needs_rekey).
 // Ownership: move-only value that owns a copy of the local static key pair (wiped with

@@ -3,7 +3,7 @@
 // 8-byte sender and optional recipient IDs, the v2 source route, the payload (optionally raw
 // DEFLATE with its original size in front) and an optional Ed25519 signature over the packet
 // re-encoded with TTL 0. Frames may carry PKCS#7 padding to 256/512/1024/2048 bytes. Facts and
-// golden bytes: ../shared/notes/bitchat.md §1, tests/vectors/bitchat/.
+// golden bytes: docs/bitchat.md ("Packets"), tests/vectors/bitchat/.
 // Sans-IO, no state: every function is safe from any thread. Values own their bytes.
 #pragma once
 

@@ -2,7 +2,7 @@
 // messages inside Noise (a NoisePayload type byte, then u8 TLVs), fragments (BitChat's 13-byte
 // fragment header) and REQUEST_SYNC (u16 TLVs carrying a Golomb-coded set). Decoders are tolerant
 // the way the apps are (unknown TLVs are kept and skipped) and strict about lengths.
-// Facts and golden bytes: ../shared/notes/bitchat.md §1.4, §3, §5; tests/vectors/bitchat/.
+// Facts and golden bytes: docs/bitchat.md ("Pieces", "Gossip sync"); tests/vectors/bitchat/.
 // Sans-IO and stateless; values own their bytes.
 #pragma once
 

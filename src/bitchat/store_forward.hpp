@@ -1,4 +1,4 @@
-// Store-and-forward for the BitChat mesh, sans-IO (../shared/notes/bitchat.md §5):
+// Store-and-forward for the BitChat mesh, sans-IO (docs/bitchat.md, "Store-and-forward"):
 //  - StoreForward: the sender's outbox of private messages per recipient — at most 100 per peer
 //    for 24 h (configurable), resent each time the peer reappears, until its delivered ack (sent
 //    inside Noise by the recipient) arrives or a message has been tried max_attempts times;

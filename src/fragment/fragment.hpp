@@ -1,5 +1,5 @@
-// Fragmentation for transports with a small MTU (seed 002's MessageFragmenter): split a message
-// into fragments that each fit the transport's MTU and carry a CRC32 of their data, optionally
+// Fragmentation for transports with a small MTU (the router's message fragmentation): split a
+// message into fragments that each fit the transport's MTU and carry a CRC32 of their data, optionally
 // LZ4-compressing the message first, and reassemble them on the other side with a timeout and
 // memory caps per peer and in total. Wire format: docs/wire-format.md, "Fragments".
 // Sans-IO and clock-free (the caller passes now_ms). Not thread-safe: one owner (a transport's

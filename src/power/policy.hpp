@@ -1,6 +1,7 @@
 // power::decide: turns a device's battery, charging and temperature readings into what the node may
 // do — which transport classes it may use, how often it sends keepalives, whether it discovers peers,
-// and how hard it throttles — with human-readable reasons (seed 002's battery and thermal policies).
+// and how hard it throttles — with human-readable reasons (the battery-aware and thermal policies;
+// docs/qos-and-power.md).
 // Pure and deterministic: no I/O, no clock, no globals; every function is safe from any thread.
 // All types are plain values. The readings come from power/sysfs.hpp or from config/API overrides.
 #pragma once
@@ -92,7 +93,7 @@ enum class ThermalLevel : std::uint8_t { normal = 0, warm, hot, critical };
 inline constexpr std::size_t kThermalLevelCount = 4;
 std::string_view to_string(ThermalLevel l) noexcept;  // "normal", "warm", "hot", "critical"
 
-// Upper bounds (exclusive) of each battery level, as fractions (seed 002):
+// Upper bounds (exclusive) of each battery level, as fractions (the battery-aware policy's):
 // critical < 0.10 ≤ low < 0.20 ≤ medium < 0.50 ≤ high < 0.80 ≤ full. Charging always counts as full.
 struct BatteryThresholds {
   double critical = 0.10;
@@ -101,7 +102,7 @@ struct BatteryThresholds {
   double high = 0.80;
 };
 
-// Lower bounds (inclusive) of each thermal level, °C (seed 002's ranges):
+// Lower bounds (inclusive) of each thermal level, °C (the thermal policy's ranges):
 // normal < 35 ≤ warm < 40 ≤ hot < 45 ≤ critical.
 struct ThermalThresholds {
   double warm_c = 35.0;
@@ -128,18 +129,22 @@ struct ThermalRule {
   std::size_t max_connections = 0;  // 0 = no limit
 };
 
-// Seed 002's table: critical → offline mesh only, 1 connection, keepalive every 300 s (x10), no
-// discovery; low → offline mesh only (x4); medium → offline mesh and privacy (x2); high/full/none → all.
+// The battery-aware policy's table: critical → offline mesh only, 1 connection, keepalive every
+// 300 s (x10), no discovery; low → offline mesh only (x4); medium → offline mesh and privacy (x2);
+// high/full/none → all.
 std::array<BatteryRule, kBatteryLevelCount> default_battery_rules();
 // warm → slower discovery; hot → throttle to 50 %; critical → throttle to 25 %, low tx power,
-// keepalive x4, no discovery (seed 002: throttling, lower transmission power, longer sleep intervals).
+// keepalive x4, no discovery (the thermal policy: throttling, lower transmission power, longer sleep
+// intervals).
 std::array<ThermalRule, kThermalLevelCount> default_thermal_rules();
 
+// The base intervals default to the P2P configuration file's keep_alive (30) and discovery_interval
+// (30.0), in seconds.
 struct PolicyConfig {
   BatteryThresholds battery;
   ThermalThresholds thermal;
-  std::chrono::milliseconds base_heartbeat{30'000};  // keepalive at full power (seed: keep_alive 30)
-  std::chrono::milliseconds base_discovery{30'000};  // discovery period at full power (seed: 30.0)
+  std::chrono::milliseconds base_heartbeat{30'000};  // keepalive at full power
+  std::chrono::milliseconds base_discovery{30'000};  // discovery period at full power
   std::array<BatteryRule, kBatteryLevelCount> battery_rules = default_battery_rules();  // by BatteryLevel
   std::array<ThermalRule, kThermalLevelCount> thermal_rules = default_thermal_rules();  // by ThermalLevel
 };

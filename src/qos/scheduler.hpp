@@ -40,7 +40,7 @@ struct Item {
 };
 
 struct Config {
-  // Items each class holds, indexed by Priority. Seed 002's defaults: 10 / 50 / 200 / 500.
+  // Items each class holds, indexed by Priority. The QoS design's defaults: 10 / 50 / 200 / 500.
   std::array<std::size_t, kPriorityCount> capacity{10, 50, 200, 500};
   // Most items one peer may hold in one class; 0 = no limit. A limit keeps one chatty peer from
   // filling a class and turning everyone else's pushes into back-pressure.

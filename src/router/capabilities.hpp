@@ -1,6 +1,7 @@
-// router::Capabilities: what one transport can do (seed 001 §2.2 TransportCapabilities, seed 000's
-// capability table), as a plain value the selector reads. Presets reproduce seed 000's BitChat /
-// BetaNet / Mesh columns plus Hyphae's own direct transports (Noise-secured TCP, QUIC, WebSocket).
+// router::Capabilities: what one transport can do (the transport interface's TransportCapabilities,
+// the transport capability table), as a plain value the selector reads. Presets reproduce the
+// table's BitChat / BetaNet / Mesh columns plus Hyphae's own direct transports (Noise-secured TCP,
+// QUIC, WebSocket).
 // Plain value type with no dependencies beyond the standard library: safe to copy and to read from
 // any thread; nothing is shared. `describe()` allocates; everything else is constexpr and noexcept.
 #pragma once
@@ -15,7 +16,7 @@ enum class BatteryImpact : std::uint8_t { low = 0, medium = 1, high = 2 };
 enum class DataCost : std::uint8_t { none = 0, low = 1, medium = 2, high = 3 };
 
 // The family a transport belongs to, derived from its capabilities only (the selector never looks
-// at names). Seed 002's device priorities are expressed over these families:
+// at names). The selector's device priorities are expressed over these families:
 //   offline_mesh  — works without internet (BitChat over BLE/LAN)
 //   privacy       — anonymity overlay, anonymity_level >= 2 (BetaNet mixnet)
 //   direct_bulk   — direct internet link with bandwidth >= 50 Mbit/s (QUIC, the TCP mesh)
@@ -62,7 +63,7 @@ struct Capabilities {
   }
   constexpr bool anonymous() const noexcept { return anonymity_level >= kAnonymousLevel; }
 
-  // Seed 000, "BitChat (BLE Mesh)" column; MTU 244 from seed 002's BLE packet size.
+  // Capability table, "BitChat (BLE Mesh)" column; MTU 244, BitChat's BLE packet size.
   static constexpr Capabilities bitchat_preset() noexcept {
     Capabilities c;
     c.unicast = c.broadcast = c.multicast = true;
@@ -84,8 +85,8 @@ struct Capabilities {
     c.data_cost = DataCost::low;
     return c;
   }
-  // Seed 000, "BetaNet (HTX/Sphinx)" column; anonymity 3 from seed 001; MTU = seed 002's HTX
-  // max_frame_size.
+  // Capability table, "BetaNet (HTX/Sphinx)" column; anonymity 3 (Sphinx mixnet); MTU = BetaNet's
+  // HTX max_frame_size.
   static constexpr Capabilities betanet_preset() noexcept {
     Capabilities c;
     c.unicast = true;
@@ -106,7 +107,7 @@ struct Capabilities {
     c.data_cost = DataCost::medium;
     return c;
   }
-  // Seed 000, "Mesh (Direct P2P)" column. Its encryption is "⚠️" (only with TLS/PSK configured);
+  // Capability table, "Mesh (Direct P2P)" column. Its encryption is "⚠️" (only with TLS/PSK configured);
   // the preset takes the conservative reading: no encryption guarantee.
   static constexpr Capabilities mesh_preset() noexcept {
     Capabilities c;
@@ -137,7 +138,7 @@ struct Capabilities {
     c.mtu = 65535;
     return c;
   }
-  // Seed 002's QUIC: throughput transport for servers.
+  // QUIC: throughput transport for servers.
   static constexpr Capabilities quic_preset() noexcept {
     Capabilities c = direct_tcp_preset();
     c.typical_latency_ms = 50;
@@ -145,7 +146,7 @@ struct Capabilities {
     c.mtu = 1200;
     return c;
   }
-  // Seed 002's WebSocket: light direct transport (TLS), second choice on mobile.
+  // WebSocket: light direct transport (TLS), second choice on mobile.
   static constexpr Capabilities websocket_preset() noexcept {
     Capabilities c = direct_tcp_preset();
     c.typical_latency_ms = 150;

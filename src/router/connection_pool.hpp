@@ -1,4 +1,4 @@
-// router::ConnectionPool: the bookkeeping behind seed 002's ConnectionPool: which connections are
+// router::ConnectionPool: the bookkeeping behind the connection pool: which connections are
 // live, keyed by (peer, transport), when each last carried traffic, a cap on how many may be live
 // (max_connections; at the cap a new one evicts the least recently used connection that has been
 // idle for at least min_idle_to_evict_ms, or is refused), and which ones have been idle longer than
@@ -20,7 +20,7 @@
 namespace hyphae::router {
 
 struct PoolOptions {
-  std::size_t max_connections = 100;  // seed 002's default
+  std::size_t max_connections = 100;  // the connection pool's design default
   std::uint64_t idle_timeout_ms = 0;  // 0: idle connections stay open
   std::uint64_t min_idle_to_evict_ms = 1000;
 };

@@ -1,9 +1,10 @@
-// router::Connectivity: decides whether this node "has internet" (seed 000's first question) from
-// three kinds of evidence, in this precedence: a manual override (config or API), a reachability
-// probe the operator configured (a TCP connect to an address of their choice; never an outside
-// address in tests), and the health of the transports that require the internet (a live link over
-// one of them is evidence of reachability). Every switch between online and offline is an event
-// with a timestamp and the evidence that caused it; the last kHistory events are kept.
+// router::Connectivity: decides whether this node "has internet" (the selection decision tree's
+// first question) from three kinds of evidence, in this precedence: a manual override (config or
+// API), a reachability probe the operator configured (a TCP connect to an address of their choice;
+// never an outside address in tests), and the health of the transports that require the internet
+// (a live link over one of them is evidence of reachability). Every switch between online and
+// offline is an event with a timestamp and the evidence that caused it; the last kHistory events
+// are kept.
 // Sans-IO and clock-free: callers pass now_ms. Not thread-safe: one owner (the Node's strand).
 #pragma once
 

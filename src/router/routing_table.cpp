@@ -21,7 +21,7 @@ std::string_view to_string(RouteKind k) noexcept {
 }
 
 bool RoutingTable::better(const Route& a, const Route& b) {
-  if (a.kind != b.kind) return a.kind < b.kind;  // seed 002's order: direct, mesh, server, cached
+  if (a.kind != b.kind) return a.kind < b.kind;  // the routing table's order: direct, mesh, server, cached
   if (a.hops != b.hops) return a.hops < b.hops;
   return a.updated_ms > b.updated_ms;
 }

@@ -1,6 +1,6 @@
-// router::RoutingTable: how to reach a destination peer (seed 002's RoutingTable). Four kinds of
-// route, tried in seed 002's order: a direct link, a multi-hop mesh route (fewest hops first), a
-// server (relay) route, then a cached route (seed 004's peer_routes, loaded from the store).
+// router::RoutingTable: how to reach a destination peer (the router's routing table). Four kinds of
+// route, tried in this order: a direct link, a multi-hop mesh route (fewest hops first), a
+// server (relay) route, then a cached route (the store's peer_routes route cache).
 // Mesh, server and cached routes expire (route_timeout_ms); mesh routes longer than
 // max_route_hops are refused. Direct routes last as long as their link (set/remove them).
 // Sans-IO and clock-free. Not thread-safe: one owner (the Node's strand).
@@ -33,8 +33,8 @@ struct Route {
 };
 
 struct RoutingOptions {
-  std::uint64_t route_timeout_ms = 300'000;  // seed 002: route_timeout 300 s
-  int max_route_hops = 10;                   // seed 002: max_route_hops 10
+  std::uint64_t route_timeout_ms = 300'000;  // config routing.route_timeout: 300 s
+  int max_route_hops = 10;                   // config routing.max_route_hops: 10
 };
 
 class RoutingTable {

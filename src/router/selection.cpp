@@ -24,9 +24,9 @@ BatteryBand battery_band(const Context& ctx) noexcept {
 
 enum class Objective : std::uint8_t { none, latency, anonymity, reach, store_forward, battery, throughput };
 
-// Seed 002's device priorities over Role (index: offline_mesh, privacy, direct_bulk, direct_light).
+// The device priorities over Role (index: offline_mesh, privacy, direct_bulk, direct_light).
 constexpr std::array<std::array<std::uint8_t, 4>, 4> kDeviceRank{{
-    {1, 0, 2, 3},  // unspecified: seed 001 transport_priority htx > ble > mesh
+    {1, 0, 2, 3},  // unspecified: default transport_priority htx > ble > mesh
     {0, 2, 3, 1},  // mobile: BitChat > WebSocket > BetaNet > QUIC
     {3, 0, 1, 2},  // desktop: BetaNet > QUIC > WebSocket > BitChat
     {3, 1, 0, 2},  // server: QUIC > BetaNet > WebSocket > BitChat

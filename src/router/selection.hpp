@@ -1,8 +1,9 @@
 // router::select: the transport selection policy. A pure function of (message requirements,
 // transports with their capabilities and health, device/network context) that returns the ranked
 // transports to use AND the reasons, as enum codes (reason_text() and explain() turn them into
-// sentences off the hot path). Implements seed 000's decision tree, seed 001's decision matrix and
-// seed 002's multi-factor policy; docs/selection.md gives the rules and their precedence.
+// sentences off the hot path). Implements the selection decision tree, the decision matrix and
+// the multi-factor policy (device, size, battery, network); docs/selection.md gives the rules and
+// their precedence.
 // Thread-safety: no state, no I/O, no clock, no allocation in select(); safe from any thread.
 // Ownership: TransportView and MessageRequirements hold string_views the caller keeps alive for the
 // call; Selection refers to transports by their index in the span passed to select().
@@ -27,10 +28,10 @@ enum class Optimize : std::uint8_t { automatic = 0, latency, privacy, battery, t
 enum class DeviceType : std::uint8_t { unspecified = 0, mobile, desktop, server };
 enum class Thermal : std::uint8_t { normal = 0, warm, hot, critical };
 
-// Seed 002's size classes: small < 1 KiB <= medium <= 10 KiB < large.
+// Size classes: small < 1 KiB <= medium <= 10 KiB < large.
 inline constexpr std::size_t kSmallMessageBytes = 1024;
 inline constexpr std::size_t kLargeMessageBytes = 10 * 1024;
-// Seed 002's battery thresholds (fractions): critical < 0.10 <= low < 0.20 <= medium < 0.50 <= high < 0.80 <=
+// Battery thresholds (fractions): critical < 0.10 <= low < 0.20 <= medium < 0.50 <= high < 0.80 <=
 // full.
 inline constexpr float kBatteryCritical = 0.10f, kBatteryLow = 0.20f, kBatteryMedium = 0.50f,
                        kBatteryHigh = 0.80f;
@@ -48,7 +49,7 @@ struct MessageRequirements {
   bool needs_ack = false;  // informational: every transport carries the end-to-end ack back
   Optimize optimize_for = Optimize::automatic;
   std::string_view transport_preference;  // empty: none; otherwise forces that transport
-  std::uint8_t redundancy = 1;            // send over this many transports at once (seed 000)
+  std::uint8_t redundancy = 1;            // send over this many transports at once (redundant send)
 };
 
 struct TransportHealth {
@@ -73,7 +74,8 @@ struct Context {
   float network_quality = -1.0f;  // 0..1; < 0: unknown
 };
 
-// Why a transport was left out, or which rule shaped the order. One code per rule.
+// Why a transport was left out, or which rule shaped the order. One code per rule. In the comments,
+// "tree" is the selection decision tree and "matrix" the decision matrix (docs/selection.md).
 enum class Reason : std::uint8_t {
   none = 0,
   // Exclusions (per transport, see Selection::excluded).
@@ -88,36 +90,36 @@ enum class Reason : std::uint8_t {
   battery_offline_mesh_only,
   battery_no_direct,
   // Hard rules that applied.
-  no_internet,        // seed 000/001: no internet -> only transports that work offline
-  privacy_private,    // seed 000/001: requires privacy -> encrypted, most anonymous first
-  privacy_anonymous,  // seed 002 ANONYMOUS -> anonymity_level >= 2 only
-  broadcast,          // seed 000/001: broadcast -> broadcast-capable, widest reach first
+  no_internet,        // tree/matrix: no internet -> only transports that work offline
+  privacy_private,    // tree/matrix: requires privacy -> encrypted, most anonymous first
+  privacy_anonymous,  // privacy level ANONYMOUS -> anonymity_level >= 2 only
+  broadcast,          // tree/matrix: broadcast -> broadcast-capable, widest reach first
   multicast,          // multicast -> multicast-capable, widest reach first
-  battery_critical,   // seed 002: battery < 10 % -> offline mesh only
-  battery_low,        // seed 002: battery < 20 % -> offline mesh only (BitChat only)
-  battery_medium,     // seed 002: 20-50 % -> offline mesh > privacy, no direct links
-  battery_high,       // seed 002: 50-80 % -> all, lower battery impact breaks ties
-  battery_full,       // seed 002: >= 80 % -> all
+  battery_critical,   // battery policy: battery < 10 % -> offline mesh only
+  battery_low,        // battery policy: battery < 20 % -> offline mesh only (BitChat only)
+  battery_medium,     // battery policy: 20-50 % -> offline mesh > privacy, no direct links
+  battery_high,       // battery policy: 50-80 % -> all, lower battery impact breaks ties
+  battery_full,       // battery policy: >= 80 % -> all
   charging,           // on external power: no battery limits
   emergency_ignores_battery,
   // Ordering objectives (the first that applies ranks the candidates).
-  emergency_fastest,      // seed 002: EMERGENCY -> fastest available
+  emergency_fastest,      // EMERGENCY -> fastest available
   offline_store_forward,  // no internet: store-and-forward / offline-capable first
-  optimize_latency,       // seed 000: latency -> lowest latency (Mesh)
-  optimize_privacy,       // seed 000: privacy -> most anonymous (BetaNet)
-  optimize_battery,       // seed 000/001: battery -> lowest battery impact (BetaNet)
+  optimize_latency,       // tree: latency -> lowest latency (Mesh)
+  optimize_privacy,       // tree: privacy -> most anonymous (BetaNet)
+  optimize_battery,       // tree/matrix: battery -> lowest battery impact (BetaNet)
   optimize_throughput,    // highest bandwidth
-  size_large,             // seed 002: > 10 KB -> throughput (QUIC)
+  size_large,             // size preference: > 10 KB -> throughput (QUIC)
   // Later ordering keys.
-  network_poor,       // seed 002: poor network -> mesh resilience (no-internet transports first)
-  network_excellent,  // seed 002: excellent network -> highest bandwidth breaks ties
+  network_poor,       // poor network -> mesh resilience (no-internet transports first)
+  network_excellent,  // excellent network -> highest bandwidth breaks ties
   thermal_hot,        // hot/critical device -> high-battery-impact transports last
-  device_mobile,      // seed 002: BitChat > WebSocket > BetaNet > QUIC
-  device_desktop,     // seed 002: BetaNet > QUIC > WebSocket > BitChat
-  device_server,      // seed 002: QUIC > BetaNet > WebSocket > BitChat
-  size_small,         // seed 002: < 1 KB -> BitChat (offline mesh) preferred (no device type)
-  size_medium,        // seed 002: 1-10 KB -> BetaNet (privacy) preferred (no device type)
-  default_priority,   // seed 001 transport_priority: htx > ble > mesh
+  device_mobile,      // device priority: BitChat > WebSocket > BetaNet > QUIC
+  device_desktop,     // device priority: BetaNet > QUIC > WebSocket > BitChat
+  device_server,      // device priority: QUIC > BetaNet > WebSocket > BitChat
+  size_small,         // size preference: < 1 KB -> BitChat (offline mesh) preferred (no device type)
+  size_medium,        // size preference: 1-10 KB -> BetaNet (privacy) preferred (no device type)
+  default_priority,   // default transport_priority: htx > ble > mesh
   degraded_last,      // degraded transports ranked after healthy ones
   // Forced preference.
   preferred_forced,

@@ -46,8 +46,8 @@ CREATE TABLE seen_ids(
 CREATE INDEX seen_ids_by_time ON seen_ids(first_seen_ms);
 )sql";
 
-// Version 2: peers, their addresses (child table, so merging is a set union) and the route cache
-// of seed 004 (destination -> next hop over a transport).
+// Version 2: peers, their addresses (child table, so merging is a set union) and the peer route
+// cache, peer_routes (destination -> next hop over a transport).
 constexpr const char* kV2 = R"sql(
 CREATE TABLE peers(
   id            BLOB    PRIMARY KEY,

@@ -80,8 +80,9 @@ struct PeerRow {
   std::uint64_t last_seen_ms = 0;
 };
 
-// A cached route (seed 004): reach destination through next_hop over transport. Keyed by
-// (destination, next_hop, transport); an upsert older than the stored updated_ms is ignored.
+// A cached route (the peer route cache, peer_routes): reach destination through next_hop over
+// transport. Keyed by (destination, next_hop, transport); an upsert older than the stored updated_ms
+// is ignored.
 struct RouteRow {
   Bytes destination;
   Bytes next_hop;
