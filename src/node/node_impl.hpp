@@ -255,6 +255,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void apply_power();  // after a reading or an override changed
   void tick_power(std::uint64_t now);
   router::Context route_context() const;  // connectivity, device type, battery and thermal
+  // transport_priority as Role ranks (used when no device type is configured).
+  std::array<std::uint8_t, 4> priority_rank = router::rank_from_priority(config.transport_priority);
 
   // Connectivity detection (node/connectivity.cpp).
   router::Connectivity connectivity;

@@ -55,6 +55,7 @@ router::Context Node::Impl::route_context() const {
   router::Context ctx;
   ctx.has_internet = connectivity.online();
   ctx.device = config.device_type;
+  ctx.priority_rank = priority_rank;
   ctx.battery_fraction =
       power_state.battery_fraction ? static_cast<float>(*power_state.battery_fraction) : -1.0f;
   ctx.charging = power_state.charging;

@@ -607,3 +607,26 @@ TEST(SelectionCapabilities, PresetsFollowSeed000Table) {
   for (int r = 0; r <= static_cast<int>(Reason::too_many_transports); ++r)
     EXPECT_FALSE(reason_name(static_cast<Reason>(r)).empty());
 }
+
+// transport_priority orders the transports when no device type is configured and the size
+// preference does not decide (a medium message with no privacy transport present).
+TEST(SelectionPriority, TransportPriorityOrdersWithoutADeviceType) {
+  const std::vector<TransportView> ts{{"bitchat", Capabilities::bitchat_preset(), {}},
+                                      {"quic", Capabilities::quic_preset(), {}}};
+  Context c;
+  c.priority_rank = rank_from_priority({"htx", "ble", "mesh"});  // the default
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts), (std::vector<std::string>{"bitchat", "quic"}));
+  c.priority_rank = rank_from_priority({"tcp", "bitchat"});
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts), (std::vector<std::string>{"quic", "bitchat"}));
+  // A device type's own priorities win over the list (mobile: BitChat first).
+  c.device = DeviceType::mobile;
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts)[0], "bitchat");
+}
+
+TEST(SelectionPriority, RankFromPriorityFillsInTheRolesTheListLeavesOut) {
+  // index: offline_mesh, privacy, direct_bulk, direct_light
+  EXPECT_EQ(rank_from_priority({"htx", "ble", "mesh"}), (std::array<std::uint8_t, 4>{1, 0, 2, 3}));
+  EXPECT_EQ(rank_from_priority({}), (std::array<std::uint8_t, 4>{1, 0, 2, 3}));
+  EXPECT_EQ(rank_from_priority({"websocket", "quic"}), (std::array<std::uint8_t, 4>{3, 2, 1, 0}));
+  EXPECT_EQ(rank_from_priority({"mesh", "bitchat", "tcp"}), (std::array<std::uint8_t, 4>{0, 2, 1, 3}));
+}
