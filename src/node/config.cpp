@@ -112,7 +112,7 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
     if (!key_text) return std::unexpected(key_text.error());
     const std::string key = *key_text;
     current = key;
-    if (auto seed = apply_seed_key(file, key, value, config)) {  // seed 001 / 002 keys (config_seed.cpp)
+    if (auto seed = apply_seed_key(file, key, value, config)) {  // P2P configuration file and TransportConfig keys (config_seed.cpp)
       if (!*seed) return *seed;
       continue;
     }

@@ -1,5 +1,5 @@
-// The configuration keys of the seeds: seed 002's p2p_config.yaml sections (transport, routing,
-// security) and seed 001's TransportConfig fields, validated with the file line and the key's full
+// The P2P configuration file's keys: the p2p_config.yaml sections (transport, routing,
+// security) and the flat TransportConfig fields, validated with the file line and the key's full
 // name in every error. Settings Hyphae acts on today map onto NodeConfig fields; transport options
 // are kept (validated) for the transports that read them.
 #include <yaml-cpp/yaml.h>
@@ -28,7 +28,7 @@ struct OptionRule {
 
 const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules() {
   static const std::map<std::string, std::map<std::string, OptionRule>> rules = {
-      // Seed 002's BitChat settings, then the mesh transport's own (docs/bitchat.md).
+      // The P2P configuration file's BitChat settings, then the mesh transport's own (docs/bitchat.md).
       {"bitchat",
        {{"scan_interval", {OptionRule::number, 0.1, 3600}},
         {"advertisement_interval", {OptionRule::number, 0.1, 3600}},
@@ -167,7 +167,7 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
       if (!option_text) return std::unexpected(option_text.error());
       const std::string option = *option_text;
       if (option == "caps") {
-        // Capability overrides (seed 001 §2.2 field names), checked against the capability model.
+        // Capability overrides (the TransportConfig field names), checked against the capability model.
         const std::string caps_name = "transport." + name + ".caps";
         if (!option_value.IsMap())
           return std::unexpected(where(file, option_value, caps_name) + " must be a mapping");
@@ -280,7 +280,7 @@ std::optional<Result> apply_seed_key(const std::filesystem::path& file, const st
   if (key == "transport") return apply_transport_section(file, value, config);
   if (key == "routing") return apply_routing_section(file, value, config);
   if (key == "security") return apply_security_section(file, value);
-  // Seed 001's TransportConfig, flat.
+  // The TransportConfig fields, flat.
   static const std::map<std::string, std::pair<std::string, std::string>> flat = {
       {"bitchat_enabled", {"bitchat", "enabled"}},           {"bitchat_api_url", {"bitchat", "api_url"}},
       {"bitchat_max_peers", {"bitchat", "max_peers"}},       {"bitchat_hop_limit", {"bitchat", "max_hops"}},

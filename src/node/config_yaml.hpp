@@ -38,7 +38,7 @@ inline std::expected<std::string, std::string> scalar_text(const std::filesystem
 
 namespace hyphae {
 struct NodeConfig;
-// Applies one top-level key of seed 001's TransportConfig or seed 002's p2p_config.yaml
+// Applies one top-level key of the flat TransportConfig keys or the P2P configuration file (p2p_config.yaml)
 // (config_seed.cpp); nullopt when `key` is not one of them.
 std::optional<std::expected<void, std::string>> apply_seed_key(const std::filesystem::path& file,
                                                                const std::string& key,

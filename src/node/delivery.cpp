@@ -109,7 +109,7 @@ void Node::Impl::load_from_store() {
     id.bytes = row.id;
     count_unacked(id, *from, false);  // the app's backlog from before: counted, never refused
   }
-  for (const auto& row : store->routes()) {  // seed 004's route cache
+  for (const auto& row : store->routes()) {  // the local route cache
     auto dest = PeerId::from_bytes(row.destination);
     auto hop = PeerId::from_bytes(row.next_hop);
     if (!dest || !hop) continue;
@@ -179,7 +179,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   const auto& recipient_key = cached->second;
   if (options.redundancy > transports.size())
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
-  // A forced transport must be able to carry it at all (seed 001: a clear error, no silent fallback).
+  // A forced transport must be able to carry it at all (a clear error, no silent fallback).
   const std::size_t limit =
       options.transport.empty()
           ? config.max_message_bytes
@@ -630,6 +630,20 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
       row.envelope = Bytes{};
     }
   }
+  if (!chunk.batch.inbox_app_acks.empty()) {
+    // Once committed (or failed) the store's view of these acks is the truth again.
+    std::weak_ptr<Impl> weak_self = shared_from_this();
+    chunk.callbacks.push_back([weak_self, acks = chunk.batch.inbox_app_acks](std::error_code) {
+      auto self = weak_self.lock();
+      if (!self) return;
+      for (const auto& bytes : acks) {
+        MessageId id;
+        id.bytes = bytes;
+        if (auto it = self->app_acks_uncommitted.find(id); it != self->app_acks_uncommitted.end() && --it->second == 0)
+          self->app_acks_uncommitted.erase(it);
+      }
+    });
+  }
   if (!chunk.inbound.empty()) {
     std::weak_ptr<Impl> weak_self = shared_from_this();
     chunk.callbacks.push_back([weak_self, inbound = std::move(chunk.inbound)](std::error_code ec) mutable {
@@ -678,7 +692,8 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
       after = row.seq;
       auto env = decode_envelope(row.envelope, nullptr,
                                  EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
-      if (!env) continue;
+      // Acknowledged by the app, its commit still on the way: not handed out again.
+      if (!env || app_acks_uncommitted.contains(env->id)) continue;
       sub.replayed.insert(dedupe_key(env->from.bytes(), env->id));
       sub.handler(
           InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});

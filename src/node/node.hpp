@@ -31,10 +31,10 @@ struct SendOptions {
   Priority priority = Priority::normal;
   std::uint8_t type = 0;    // application-defined message type
   std::uint32_t ttl_s = 0;  // 0 = the configured default
-  // Seed 001's transport_preference: empty chooses automatically; a name forces that transport, and
+  // The transport preference: empty chooses automatically; a name forces that transport, and
   // a send naming one this node does not have fails with invalid_argument.
   std::string transport;
-  // Seed 000's redundant send: carried over this many transports at once (1..8); the first ack
+  // Redundant send: carried over this many transports at once (1..8); the first ack
   // wins and the receiver delivers it once.
   std::uint8_t redundancy = 1;
 };
@@ -134,7 +134,7 @@ class Node {
   // Overrides (API and config): a value replaces the measured one, nullopt returns to measuring.
   void set_power_overrides(std::optional<double> battery, std::optional<bool> charging,
                            std::optional<double> temperature_c);
-  // Public and channel messages (seed 000: broadcast and multicast) over every transport that can
+  // Public and channel messages (broadcast and multicast) over every transport that can
   // carry them (the BitChat mesh). Returns the transports used. Errors: invalid_argument (empty or
   // bad channel, empty text), too_large (text over 4096 bytes), no_link (no broadcast transport
   // is available).

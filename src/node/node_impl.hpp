@@ -169,7 +169,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::int8_t failed_from = -1;     // the transport it last failed over from
     std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
   };
-  // ---- QoS transmit queue (node/qos.cpp): seed 002's EMERGENCY / HIGH / NORMAL / LOW queues with
+  // ---- QoS transmit queue (node/qos.cpp): the EMERGENCY / HIGH / NORMAL / LOW queues with
   // capacities (10 / 50 / 200 / 500 by default) between the outbox and the transports. A message
   // enters when a transport can carry it; a full class leaves the rest waiting in the outbox (which
   // is durable); an EMERGENCY message that finds its class full evicts the oldest LOW one back to
@@ -332,6 +332,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void count_unacked(const MessageId& id, const PeerId& from, bool stranger);
   void uncount_unacked(const MessageId& id, const PeerId* only_from = nullptr);
   void app_acked(const MessageId& id);
+  // Acks from the app staged or being committed (by id, with a count): a subscriber's replay skips
+  // them, because the store still lists those messages as unacknowledged until the commit lands.
+  std::unordered_map<MessageId, std::uint32_t> app_acks_uncommitted;
   std::uint64_t last_inbox_full_log_ms = 0;
   // "why this transport" for a message's status: the selection rule, and any failover.
   std::string transport_reason_of(const OutMsg& m) const;

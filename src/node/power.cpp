@@ -1,4 +1,4 @@
-// Node::Impl's power policy (seed 002): battery, charging and temperature from sysfs, replaced by
+// Node::Impl's battery and thermal power policy: battery, charging and temperature from sysfs, replaced by
 // overrides from the config or the API; the readings feed every route (router::select applies the
 // battery and thermal rules per message, with EMERGENCY exempt) and the policy sets the keepalive
 // period of new sessions and the connection cap.

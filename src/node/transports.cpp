@@ -1,6 +1,6 @@
 // Node::Impl's transports: making them from the configuration, the TransportSink callbacks, the
 // per-message route (router::select over the transports with a live session to the recipient),
-// ack timeouts and failover (seed 001 §6), and the transport views of the API.
+// ack timeouts and failover, and the transport views of the API.
 #include <spdlog/spdlog.h>
 
 #include <bit>

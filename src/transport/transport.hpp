@@ -129,7 +129,7 @@ class Transport {
   // Called every ~50 ms on the strand: timers, dialing.
   virtual void tick(std::uint64_t now_ms) = 0;
 
-  // The power policy's keepalive period for sessions made from now on (seed 002: longer on a low
+  // The power policy's keepalive period for sessions made from now on (longer on a low
   // battery). Transports without keepalives ignore it.
   virtual void set_keepalive_interval(std::uint64_t ms) {}
 

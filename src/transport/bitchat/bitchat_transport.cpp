@@ -49,7 +49,7 @@ const std::set<std::string, std::less<>> kMeshKeys = {
     "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
     // The simulated radio instead of the LAN (tests, demos): link: radio.
     "link", "radio_medium", "radio_position", "radio_range", "radio_loss", "radio_latency_ms",
-    // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
+    // The P2P configuration file's BitChat settings: advertisement_interval sets the announce interval (seconds) and
     // max_peers the eager sessions; the BLE-only ones (scan_interval, battery_threshold, api_url)
     // and max_hops (the mesh always allows 7) are accepted and have no effect on the LAN link.
     "scan_interval", "advertisement_interval", "max_hops", "battery_threshold", "api_url", "max_peers"};
@@ -382,7 +382,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   // another transport, instead of behind a long queue here.
   mesh.own_queue_bytes = std::max<std::size_t>(96 * 1024, static_cast<std::size_t>(mesh.own_rate * 600 / 2));
 
-  // Seed 000's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
+  // The capability table's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
   // into 469-byte BitChat fragments for a 512-byte link.
   auto base = router::Capabilities::bitchat_preset();
   base.mtu = 60'000;
