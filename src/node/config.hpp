@@ -16,6 +16,10 @@
 
 namespace hyphae {
 
+namespace transport {
+class TransportRegistry;
+}
+
 struct PeerAddressConfig {
   std::string id;                      // base58 PeerId
   std::vector<std::string> addresses;  // "host:port" or "/ip4/host/tcp/port"
@@ -109,8 +113,12 @@ struct NodeConfig {
   std::string log_level = "info";
 };
 
-// Applies the YAML file at `file` over `config`. The error string names the key and line.
+// Applies the YAML file at `file` over `config`. The error string names the key and line. A
+// `transport.<name>` section is checked against its type's options in `types` (the built-in types
+// when not given).
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config);
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config,
+                                                  const transport::TransportRegistry& types);
 
 // Parses "host:port" or "/ip4/host/tcp/port" (also /dns4/, /ip6/). Returns false if malformed.
 bool parse_address(const std::string& address, std::string& host, std::uint16_t& port);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "transport/transport.hpp"
+
 namespace hyphae::config_yaml {
 
 inline std::string where(const std::filesystem::path& file, const YAML::Node& node, const std::string& key) {
@@ -42,5 +44,6 @@ struct NodeConfig;
 // (config_seed.cpp); nullopt when `key` is not one of them.
 std::optional<std::expected<void, std::string>> apply_seed_key(const std::filesystem::path& file,
                                                                const std::string& key,
-                                                               const YAML::Node& value, NodeConfig& config);
+                                                               const YAML::Node& value, NodeConfig& config,
+                                                               const transport::TransportRegistry& types);
 }  // namespace hyphae

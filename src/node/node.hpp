@@ -26,6 +26,10 @@
 
 namespace hyphae {
 
+namespace transport {
+class TransportRegistry;
+}
+
 struct SendOptions {
   bool ephemeral = false;  // real-time: no outbox, no ack; fails at once without a live link
   Priority priority = Priority::normal;
@@ -74,8 +78,11 @@ class Node {
   using SendHandler = std::function<void(std::expected<MessageId, std::error_code>)>;
   using InboundHandler = std::function<void(const InboundMessage&)>;
 
-  // Loads or creates the identity in config.data_dir, opens the store. Errors are readable sentences.
-  static std::expected<std::unique_ptr<Node>, std::string> create(Executor executor, NodeConfig config);
+  // Loads or creates the identity in config.data_dir, opens the store and makes the configured
+  // transports from `transport_types` (the built-in types when null). Errors are readable sentences.
+  static std::expected<std::unique_ptr<Node>, std::string> create(
+      Executor executor, NodeConfig config,
+      std::shared_ptr<const transport::TransportRegistry> transport_types = nullptr);
   ~Node();
 
   // Binds the peer listener and starts dialing known peers.

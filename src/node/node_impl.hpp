@@ -79,6 +79,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::array<metrics::Counter*, 64> selections{};  // by router::Reason, created on first use
   };
   std::expected<void, std::string> make_transports();
+  std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
   // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the

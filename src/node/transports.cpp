@@ -61,7 +61,7 @@ std::expected<void, std::string> Node::Impl::make_transports() {
   if (wanted.empty()) return std::unexpected("no transport is enabled");
   if (wanted.size() > kMaxTransports)
     return std::unexpected("at most " + std::to_string(kMaxTransports) + " transports can be configured");
-  const auto& registry = transport::TransportRegistry::builtin();
+  const auto& registry = transport_types ? *transport_types : transport::default_registry();
   for (auto& w : wanted) {
     // Designated: a default-constructed strand has no executor.
     transport::TransportContext context{

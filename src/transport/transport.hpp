@@ -26,6 +26,7 @@
 #include "core/peer_id.hpp"
 #include "router/capabilities.hpp"
 #include "transport/close_reason.hpp"
+#include "transport/option_schema.hpp"
 
 namespace hyphae {
 class Identity;
@@ -163,21 +164,41 @@ struct TransportContext {
 using TransportFactory =
     std::function<std::expected<std::unique_ptr<Transport>, std::string>(TransportContext context)>;
 
-// Transports by type. The node asks the registry for each configured instance; an unknown type is a
-// readable error. Thread-safety: fill it before nodes start; reads are then safe from any thread.
+// One transport type, as its folder exports it: its name, what it is, the options it takes, and its
+// factory. A type without a factory is known to the configuration (its options are checked) but
+// cannot run yet.
+struct TransportType {
+  std::string type;
+  std::string summary;
+  OptionSchema options;
+  TransportFactory factory;
+};
+
+// Transport types by name. The configuration loader checks a transport section against its type's
+// schema, and the node asks the registry for each configured instance; an unknown type is a
+// readable error. Nothing here is process-wide: a node and a configuration load take the registry
+// they use (builtin_registry() for the types this build has; tests make their own).
+// Thread-safety: fill it before use; reads are then safe from any thread.
 class TransportRegistry {
  public:
-  // The registry with every built-in type (tcp).
-  static TransportRegistry& builtin();
+  void add(TransportType type);
+  // Shorthand for a type without options of its own (tests' toy transports).
   void add(std::string type, TransportFactory factory);
   bool has(std::string_view type) const;
+  const TransportType* find(std::string_view type) const;
   std::vector<std::string> types() const;
+  // Checks `context.options` against the type's schema, then calls its factory.
   std::expected<std::unique_ptr<Transport>, std::string> make(std::string_view type,
                                                               TransportContext context) const;
 
  private:
-  std::map<std::string, TransportFactory, std::less<>> factories_;
+  std::map<std::string, TransportType, std::less<>> types_;
 };
+
+// A registry with every transport type this build has (src/transport/builtin.cpp).
+TransportRegistry builtin_registry();
+// The same, made once: what a configuration load or a node uses when given none.
+const TransportRegistry& default_registry();
 
 // Reads capability overrides from a transport's options ("caps.requires_internet": "false", ...)
 // over `base`. Unknown capability names and bad values are errors naming the key.

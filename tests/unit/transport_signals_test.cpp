@@ -41,7 +41,7 @@ struct Pair {
 
   Pair() {
     auto make = [&](const Identity& id, Sink& sink) {
-      auto t = transport::TransportRegistry::builtin().make(
+      auto t = transport::default_registry().make(
           "tcp", transport::TransportContext{.name = "tcp",
                                              .options = {{"listen", "127.0.0.1:0"}},
                                              .strand = boost::asio::make_strand(io.get_executor()),

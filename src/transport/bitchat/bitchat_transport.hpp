@@ -20,7 +20,8 @@
 
 namespace hyphae::transport {
 
-// Registers type "bitchat" (called by TransportRegistry::builtin()).
 std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context);
+// Type "bitchat": its options and make_bitchat_transport.
+TransportType bitchat_transport_type();
 
 }  // namespace hyphae::transport

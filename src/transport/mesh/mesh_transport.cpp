@@ -101,16 +101,24 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   base.max_message_size = base.mtu;  // whatever the node's max_message_bytes allows
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
-  std::size_t max_handshakes = kDefaultMaxHandshakes;
-  if (auto it = context.options.find("max_handshakes"); it != context.options.end()) {
-    auto n =
-        parse_number<std::uint64_t>("transport " + context.name + ": max_handshakes", it->second, 1, 100'000);
-    if (!n) return std::unexpected(n.error());
-    max_handshakes = static_cast<std::size_t>(*n);
-  }
+  auto max_handshakes = type_info().options.integer(context.options, "max_handshakes", kDefaultMaxHandshakes);
+  if (!max_handshakes) return std::unexpected("transport " + context.name + ": " + max_handshakes.error());
   auto transport = std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
-  transport->max_handshakes_ = max_handshakes;
+  transport->max_handshakes_ = static_cast<std::size_t>(*max_handshakes);
   return transport;
+}
+
+TransportType MeshTransport::type_info() {
+  using K = OptionSpec::Kind;
+  return {"tcp",
+          "direct links: Noise XX over TCP with libp2p PeerIds",
+          {
+              {"type", K::choice, 0, 0, {"tcp"}, "tcp", "the type, for an instance with a name of its own"},
+              {"listen", K::text, 0, 0, {}, "127.0.0.1:0", "host:port to accept links on (port 0: any)"},
+              {"max_handshakes", K::integer, 1, 100'000, {}, std::to_string(kDefaultMaxHandshakes),
+               "accepted connections still in their handshake; the oldest is closed to admit a new one"},
+          },
+          &MeshTransport::make};
 }
 
 MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)

@@ -27,6 +27,8 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   // still in their handshake, default 64; the oldest is closed to admit a new one) and "caps.*"
   // capability overrides.
   static std::expected<std::unique_ptr<Transport>, std::string> make(TransportContext context);
+  // Type "tcp": its options and this factory.
+  static TransportType type_info();
 
   MeshTransport(TransportContext context, router::Capabilities caps, std::string listen);
   ~MeshTransport() override;
