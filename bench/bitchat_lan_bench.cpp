@@ -1,4 +1,4 @@
-// BitChat relay over the LAN link on real UDP sockets (issue 4): a sender, a relay and a sink, each
+// BitChat relay over the LAN link on real UDP sockets: a sender, a relay and a sink, each
 // a LanLink on 127.0.0.1, all on ONE thread (so the figure is per core and includes the sender's
 // and the sink's socket work too). The relay runs MeshCore (decode, dedupe, rate limits, relay,
 // re-encode) on every frame and forwards it to the sink. Beside it, in the same run: the same

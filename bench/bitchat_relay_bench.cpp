@@ -1,4 +1,4 @@
-// BitChat relay core throughput (issue 4): signed broadcast frames through MeshCore::on_frame on
+// BitChat relay core throughput: signed broadcast frames through MeshCore::on_frame on
 // one core (decode, duplicate check, rate limits, relay scheduling and the relayed frame's
 // encoding), beside libsodium's Ed25519 verification of the same frames measured in the same run —
 // the bound a relay that verifies every signature would hit. The LAN link's socket cost is not in

@@ -1,4 +1,4 @@
-// BitChat mesh flood over the radio simulator (issue 4): 1000 nodes in a random geometric graph
+// BitChat mesh flood over the radio simulator: 1000 nodes in a random geometric graph
 // (BLE-like: at most 8 links per node). Broadcasts from random nodes; for each strategy, delivery
 // ratio (nodes that got the message / nodes within the 7-hop TTL horizon), transmissions per
 // delivered message, and latency; the same under 20 % node churn. Printed beside naive flooding

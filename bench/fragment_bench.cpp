@@ -1,4 +1,4 @@
-// Fragmentation cost (issue 3): splitting and reassembling 1 MiB messages at a 244-byte MTU (BLE's
+// Fragmentation cost: splitting and reassembling 1 MiB messages at a 244-byte MTU (BLE's
 // usual payload), beside the bound that cannot be beaten in the same run: zlib's CRC32 over the
 // same bytes, which both sides must compute once per fragment anyway. Prints MiB/s and the ratio;
 // incompressible data, so LZ4 is tried and not used (its cost is included).

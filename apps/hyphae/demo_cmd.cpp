@@ -175,7 +175,7 @@ void add_demo_command(CLI::App& app, Common& common) {
       n.say("  alice -> bob: a burst of " + std::to_string(kBurst) +
             " durable messages over tcp, all acknowledged in " + std::to_string(ms) +
             " ms (through the HTTP API, committed on both sides; small messages would otherwise take the "
-            "mesh, as seed 000's routing rule says)");
+            "mesh, as the offline routing rule says)");
     }
 
     n.say("Stopping carol");

@@ -1,5 +1,6 @@
-// ApiRouter: turns one parsed HTTP request into its response, with no socket: authentication, the
-// Host/Origin check, routing, JSON in and out. The session code (http_api.cpp) reads requests and
+// ApiRouter: turns one parsed HTTP request into its response, with no socket: the Host/Origin
+// check, then the route table (route_table.hpp) with the node's routes (node_routes.hpp) behind the
+// bearer token. The session code (http_api.cpp) reads requests and
 // writes the responses; the fuzz target drives the router directly.
 // Internal to src/api (and tests): it pulls in Beast's message templates, so keep it out of widely
 // included headers.
@@ -8,14 +9,15 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "api/node_routes.hpp"
+#include "api/route_table.hpp"
 
 namespace hyphae {
 
@@ -24,17 +26,6 @@ struct InboundMessage;
 struct MessageId;
 
 namespace api {
-
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
-
-// Rows one GET answers at most; a larger `limit` is clamped to it.
-inline constexpr std::size_t kMaxRowsPerRequest = 1000;
-
-// A JSON response (`body` serialized with ill-formed UTF-8 replaced, never throwing).
-Response json_response(const Request& req, boost::beast::http::status status, const nlohmann::json& body);
-// {"error": message, "status": code}.
-Response error_response(const Request& req, boost::beast::http::status status, const std::string& message);
 
 // Whether a request's Host and Origin headers name this API: localhost, 127.0.0.1 or [::1] (any
 // port), the host of api_listen when it is not a wildcard, or one of `allowed` (exact names, any
@@ -52,20 +43,24 @@ std::optional<MessageId> parse_stream_frame(std::string_view text, std::string& 
 class Router {
  public:
   Router(Node& node, std::string token);
+  Router(const Router&) = delete;  // the auth rule in the table points back here
+  Router& operator=(const Router&) = delete;
+
+  // The table the requests are dispatched through: another service on the same HTTP engine (with
+  // its own paths and auth rule) adds its routes here before the server starts.
+  RouteTable& table() { return table_; }
 
   // The response to `req`. Sets `upgrade_stream` (and returns an empty response) when the request
   // is an authorized WebSocket upgrade to the message stream.
   boost::asio::awaitable<Response> handle(const Request& req, bool& upgrade_stream);
 
  private:
-  boost::asio::awaitable<Response> route(const Request& req, bool& upgrade_stream);
-  boost::asio::awaitable<Response> post_message(const Request& req, const nlohmann::json& body);
-  boost::asio::awaitable<Response> post_batch(const Request& req, const nlohmann::json& body);
   bool authorized(const Request& req, std::string_view query_token) const;
 
   Node& node_;
   std::string token_;
   std::string listen_host_;
+  RouteTable table_;
 };
 
 }  // namespace api

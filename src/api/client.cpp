@@ -208,6 +208,12 @@ void ApiClient::stream(const std::function<bool(const nlohmann::json&)>& on_mess
     }
     if (!keep_going) done = true;
   }
+  // A WebSocket close, not a bare socket close: the node reads every ack written above before it
+  // sees the close frame (a reset would drop the acks still in its receive buffer).
+  boost::system::error_code close_ec = asio::error::would_block;
+  ws.async_close(websocket::close_code::normal, [&](boost::system::error_code ec) { close_ec = ec; });
+  io.restart();
+  io.run_for(std::chrono::seconds(2));
   boost::system::error_code ec;
   beast::get_lowest_layer(ws).socket().close(ec);
 }

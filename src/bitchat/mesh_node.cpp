@@ -122,7 +122,7 @@ MeshNode::Output MeshNode::stop(std::uint64_t now_ms) {
   leave.sender = self_;
   sign_with(leave, [this](ByteView m) { return identity_.sign(m); });  // so nobody else can say it
   out.append(core_.originate(leave, now_ms));
-  for (auto& [id, p] : peers_) go_down(*p, "mesh node stopped", out);
+  for (auto& [id, p] : peers_) go_down(*p, transport::CloseCode::stopping, out);
   return out;
 }
 
@@ -198,7 +198,7 @@ void MeshNode::handle(const Packet& packet, LinkId from, std::uint64_t now_ms, O
             p.announce && packet.signature && !verify(packet, p.announce->announce.signing_key);
         if (!signed_by_peer && p.session_id) return;
         p.reachable = false;
-        go_down(p, "peer left the mesh", out);
+        go_down(p, {transport::CloseCode::remote, "left the mesh"}, out);
       }
       return;
     default:
@@ -230,7 +230,7 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
   const bool changed =
       p.announce && (p.announce->peer_id != verified->peer_id ||
                      p.announce->announce.noise_key != verified->announce.noise_key || p.bound != bound);
-  if (changed) reset_session(p, "the peer's announced identity changed", out);
+  if (changed) reset_session(p, {transport::CloseCode::replaced, "the peer's announced identity changed"}, out);
   p.announce = std::move(*verified);
   p.bound = bound;
   p.announce_ts = packet.timestamp_ms;
@@ -320,12 +320,14 @@ void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
   } else if (!should && p.session_id != 0) {
     go_down(
         p,
-        !p.reachable ? "not heard for " + std::to_string(options_.peer_timeout_ms) + " ms" : "session lost",
+        !p.reachable ? transport::CloseReason{transport::CloseCode::keepalive_timeout,
+                                              "not heard for " + std::to_string(options_.peer_timeout_ms) + " ms"}
+                     : transport::CloseReason{transport::CloseCode::other, "session lost"},
         out);
   }
 }
 
-void MeshNode::go_down(Peer& p, const std::string& reason, Output& out) {
+void MeshNode::go_down(Peer& p, const transport::CloseReason& reason, Output& out) {
   if (p.session_id == 0) return;
   MeshEvent e;
   e.kind = MeshEvent::Kind::peer_down;
@@ -337,7 +339,7 @@ void MeshNode::go_down(Peer& p, const std::string& reason, Output& out) {
   p.session_id = 0;
 }
 
-void MeshNode::reset_session(Peer& p, const std::string& reason, Output& out) {
+void MeshNode::reset_session(Peer& p, const transport::CloseReason& reason, Output& out) {
   go_down(p, reason, out);
   p.session.reset();
   p.rekey.reset();
@@ -363,7 +365,7 @@ void MeshNode::replay_undecrypted(Peer& p, std::uint64_t now_ms, Output& out) {
 }
 
 void MeshNode::start_handshake(Peer& p, std::uint64_t now_ms, Output& out) {
-  reset_session(p, "new handshake", out);
+  reset_session(p, {transport::CloseCode::replaced, "new handshake"}, out);
   p.session.emplace(noise_static_, p.id);
   auto m1 = p.session->start_as_initiator(now_ms);
   if (!m1) {
@@ -421,7 +423,7 @@ void MeshNode::handle_handshake(const Packet& packet, std::uint64_t now_ms, Outp
     } else if (message.size() == NoiseSession::kMessage3Len && p.rekey) {
       auto done = p.rekey->on_handshake(message, now_ms);
       if (done && p.rekey->established()) {
-        go_down(p, "re-keyed", out);
+        go_down(p, {transport::CloseCode::replaced, "re-keyed"}, out);
         p.session = std::move(*p.rekey);
         p.rekey.reset();
         ++counters_.sessions_established;
@@ -638,7 +640,7 @@ MeshNode::Output MeshNode::connect(const PeerId& peer, std::uint64_t now_ms) {
   return out;
 }
 
-MeshNode::Output MeshNode::close(const PeerId& peer, const std::string& reason, std::uint64_t now_ms) {
+MeshNode::Output MeshNode::close(const PeerId& peer, const transport::CloseReason& reason, std::uint64_t now_ms) {
   Output out;
   if (Peer* p = find(peer)) {
     reset_session(*p, reason, out);

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "transport/close_reason.hpp"
 #include "bitchat/announce.hpp"
 #include "bitchat/fragmenter.hpp"
 #include "bitchat/gcs.hpp"
@@ -96,7 +97,7 @@ struct MeshEvent {
   ShortId mesh_id{};
   PeerId peer;
   std::uint64_t session = 0;
-  std::string reason;            // peer_down
+  transport::CloseReason reason;  // peer_down
   std::uint8_t record_kind = 0;  // record
   Bytes body;                    // record
   MeshBroadcast broadcast;       // broadcast
@@ -160,7 +161,7 @@ class MeshNode {
   // Handshake with the peer now if it is reachable and has no session (the node has data for it).
   Output connect(const PeerId& peer, std::uint64_t now_ms);
   // Drops the session with the peer (the next handshake makes a new one).
-  Output close(const PeerId& peer, const std::string& reason, std::uint64_t now_ms);
+  Output close(const PeerId& peer, const transport::CloseReason& reason, std::uint64_t now_ms);
   // A public message (empty channel) or a channel message, signed, to the whole mesh.
   std::expected<Output, std::error_code> broadcast(const std::string& channel, const std::string& text,
                                                    std::uint64_t now_ms);
@@ -202,11 +203,11 @@ class MeshNode {
   void handle_sync(const Packet& packet, LinkId from, std::uint64_t now_ms, Output& out);
   void heard(Peer& peer, std::uint64_t now_ms, Output& out);
   void update_up(Peer& peer, std::uint64_t now_ms, Output& out);
-  void go_down(Peer& peer, const std::string& reason, Output& out);
+  void go_down(Peer& peer, const transport::CloseReason& reason, Output& out);
   // A record (kind byte || body, non-empty) from an up peer, handed up.
   void deliver_record(const Peer& peer, ByteView data, Output& out);
   // Drops the session, any re-handshake and everything held for it (reporting the peer down).
-  void reset_session(Peer& peer, const std::string& reason, Output& out);
+  void reset_session(Peer& peer, const transport::CloseReason& reason, Output& out);
   void hold_undecrypted(Peer& peer, const Packet& packet);
   void replay_undecrypted(Peer& peer, std::uint64_t now_ms, Output& out);
   void start_handshake(Peer& peer, std::uint64_t now_ms, Output& out);

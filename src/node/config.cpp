@@ -9,6 +9,7 @@
 #include <set>
 
 #include "node/config_yaml.hpp"
+#include "transport/transport.hpp"
 
 namespace hyphae {
 using config_yaml::read_scalar;
@@ -69,7 +70,8 @@ namespace {
 // Applies every top-level key of `root`; `current` names the key being applied, for the caller's
 // last-resort error message should yaml-cpp still throw.
 std::expected<void, std::string> apply_config(const std::filesystem::path& file, const YAML::Node& root,
-                                              NodeConfig& config, std::string& current) {
+                                              NodeConfig& config, std::string& current,
+                                              const transport::TransportRegistry& types) {
   static const std::set<std::string> known = {"data_dir",
                                               "listen",
                                               "api_listen",
@@ -112,7 +114,7 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
     if (!key_text) return std::unexpected(key_text.error());
     const std::string key = *key_text;
     current = key;
-    if (auto seed = apply_seed_key(file, key, value, config)) {  // seed 001 / 002 keys (config_seed.cpp)
+    if (auto seed = apply_seed_key(file, key, value, config, types)) {  // P2P configuration file and TransportConfig keys (config_seed.cpp)
       if (!*seed) return *seed;
       continue;
     }
@@ -367,6 +369,11 @@ std::string line_of(const YAML::Exception& e) {
 }  // namespace
 
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config) {
+  return load_config_file(file, config, transport::default_registry());
+}
+
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config,
+                                                  const transport::TransportRegistry& types) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file.string());
@@ -379,7 +386,7 @@ std::expected<void, std::string> load_config_file(const std::filesystem::path& f
   if (!root.IsMap()) return std::unexpected(file.string() + ": the top level must be a mapping");
   std::string current = "<top level>";
   try {
-    return apply_config(file, root, config, current);
+    return apply_config(file, root, config, current, types);
   } catch (const YAML::Exception& e) {
     // Every read checks the node's kind first; this keeps a missed case an error, not a crash.
     return std::unexpected(file.string() + line_of(e) + ": key '" + current + "': " + e.msg);

@@ -16,12 +16,16 @@
 
 namespace hyphae {
 
+namespace transport {
+class TransportRegistry;
+}
+
 struct PeerAddressConfig {
   std::string id;                      // base58 PeerId
   std::vector<std::string> addresses;  // "host:port" or "/ip4/host/tcp/port"
 };
 
-// One transport's section (seed 002's `transport.<name>`, seed 001's `<name>_*` keys). The options
+// One transport's section (`transport.<name>` in the P2P configuration file, or the flat `<name>_*` TransportConfig keys). The options
 // are validated when loaded and kept as text for the transport to read.
 struct TransportSettings {
   bool enabled = true;
@@ -55,7 +59,7 @@ struct NodeConfig {
   std::string connectivity_probe;
   std::uint64_t connectivity_probe_interval_ms = 10000;
   std::string connectivity = "auto";
-  // Routing table and connection pool (seed 002): route_timeout, max_route_hops, max_connections,
+  // Routing table and connection pool: route_timeout, max_route_hops, max_connections,
   // and closing links idle this long (0: never; then peers are dialed only when a message waits).
   std::uint64_t route_timeout_ms = 300'000;
   int max_route_hops = 10;
@@ -74,9 +78,9 @@ struct NodeConfig {
   // peer may hold a quarter of it. A peer over its share (or anyone while the total is over) is not
   // read from until the store catches up: TCP's flow control holds it back, nothing is dropped.
   std::size_t max_uncommitted_inbound_bytes = std::size_t{64} << 20;
-  // Seed 001's TransportConfig and seed 002's p2p_config.yaml (docs/configuration.md).
+  // The flat TransportConfig keys and the P2P configuration file (docs/configuration.md).
   std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
-  std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // seed 001's names
+  std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // htx, ble, mesh, ... (router::rank_from_priority)
   bool enable_failover = true;
   std::uint64_t failover_timeout_ms = 10'000;  // failover retries happen within this; degraded this long
   int max_retry_attempts = 3;
@@ -84,7 +88,7 @@ struct NodeConfig {
   // peer and, with failover enabled, goes out over the next transport.
   std::uint64_t ack_timeout_ms = 2000;
   // Selection context (docs/selection.md): what to optimise for when no rule decides, and the
-  // device type of seed 002's priorities.
+  // device type of the device priorities.
   router::Optimize optimize_for = router::Optimize::automatic;
   router::DeviceType device_type = router::DeviceType::unspecified;
   // Wraps every transport in a FaultTransport controlled by POST /v1/p2p/transports/{name}/fault
@@ -92,12 +96,12 @@ struct NodeConfig {
   bool fault_injection = false;
   // Drills: every store commit waits this long first, as on a slow disk (0: never; at most 10000).
   std::uint32_t store_commit_delay_ms = 0;
-  // The QoS transmit queue's capacities (seed 002): EMERGENCY, HIGH, NORMAL, LOW.
+  // The QoS transmit queue's capacities: EMERGENCY, HIGH, NORMAL, LOW.
   std::array<std::size_t, 4> qos_capacity{10, 50, 200, 500};
   // A peer's transport with more than this unsent is busy: the peer's messages wait in the transmit
   // queue (and other peers go first) until it drains.
   std::size_t qos_busy_backlog_bytes = 8u << 20;
-  // Power (seed 002): readings from <power_sysfs_root>/class/{power_supply,thermal} every
+  // Power: readings from <power_sysfs_root>/class/{power_supply,thermal} every
   // power_poll_ms, each replaceable by an override (config `power:` or POST /v1/p2p/power).
   std::string power_sysfs_root = "/sys";
   std::uint64_t power_poll_ms = 30'000;
@@ -109,8 +113,12 @@ struct NodeConfig {
   std::string log_level = "info";
 };
 
-// Applies the YAML file at `file` over `config`. The error string names the key and line.
+// Applies the YAML file at `file` over `config`. The error string names the key and line. A
+// `transport.<name>` section is checked against its type's options in `types` (the built-in types
+// when not given).
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config);
+std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config,
+                                                  const transport::TransportRegistry& types);
 
 // Parses "host:port" or "/ip4/host/tcp/port" (also /dns4/, /ip6/). Returns false if malformed.
 bool parse_address(const std::string& address, std::string& host, std::uint16_t& port);

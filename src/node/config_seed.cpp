@@ -1,5 +1,5 @@
-// The configuration keys of the seeds: seed 002's p2p_config.yaml sections (transport, routing,
-// security) and seed 001's TransportConfig fields, validated with the file line and the key's full
+// The P2P configuration file's keys: the p2p_config.yaml sections (transport, routing,
+// security) and the flat TransportConfig fields, validated with the file line and the key's full
 // name in every error. Settings Hyphae acts on today map onto NodeConfig fields; transport options
 // are kept (validated) for the transports that read them.
 #include <yaml-cpp/yaml.h>
@@ -19,130 +19,57 @@ using config_yaml::scalar_text;
 using config_yaml::where;
 using Result = std::expected<void, std::string>;
 
-// How to check one option of a transport section; the value is stored as text.
-struct OptionRule {
-  enum Kind { boolean, integer, number, text, choice } kind;
-  double min = 0, max = 0;             // integer/number bounds (inclusive)
-  std::set<std::string> choices = {};  // for choice
-};
-
-const std::map<std::string, std::map<std::string, OptionRule>>& transport_rules() {
-  static const std::map<std::string, std::map<std::string, OptionRule>> rules = {
-      // Seed 002's BitChat settings, then the mesh transport's own (docs/bitchat.md).
-      {"bitchat",
-       {{"scan_interval", {OptionRule::number, 0.1, 3600}},
-        {"advertisement_interval", {OptionRule::number, 0.1, 3600}},
-        {"max_hops", {OptionRule::integer, 1, 7}},
-        {"battery_threshold", {OptionRule::number, 0, 1}},
-        {"api_url", {OptionRule::text}},
-        {"max_peers", {OptionRule::integer, 1, 10000}},
-        {"type", {OptionRule::choice, 0, 0, {"bitchat"}}},
-        {"nickname", {OptionRule::text}},
-        {"announce_interval_ms", {OptionRule::integer, 100, 3'600'000}},
-        {"peer_timeout_ms", {OptionRule::integer, 300, 86'400'000}},
-        {"sync_interval_ms", {OptionRule::integer, 0, 3'600'000}},
-        {"handshake_timeout_ms", {OptionRule::integer, 100, 600'000}},
-        {"eager_sessions", {OptionRule::integer, 0, 10'000}},
-        {"per_sender_rate", {OptionRule::integer, 1, 1'000'000}},
-        {"total_rate", {OptionRule::integer, 1, 10'000'000}},
-        {"interfaces", {OptionRule::text}},
-        {"multicast", {OptionRule::boolean}},
-        {"group", {OptionRule::text}},
-        {"group_port", {OptionRule::integer, 1, 65535}},
-        {"listen", {OptionRule::text}},
-        {"static_peers", {OptionRule::text}},
-        {"beacon_interval_ms", {OptionRule::integer, 10, 600'000}},
-        {"neighbour_timeout_ms", {OptionRule::integer, 30, 3'600'000}},
-        {"mtu", {OptionRule::integer, 64, 65507}},
-        {"link", {OptionRule::choice, 0, 0, {"lan", "radio"}}},
-        {"radio_medium", {OptionRule::text}},
-        {"radio_position", {OptionRule::text}},
-        {"radio_range", {OptionRule::number, 0, 2}},
-        {"radio_loss", {OptionRule::number, 0, 1}},
-        {"radio_latency_ms", {OptionRule::integer, 0, 60'000}}}},
-      {"betanet",
-       {{"port", {OptionRule::integer, 1, 65535}},
-        {"compression", {OptionRule::choice, 0, 0, {"lz4", "none"}}},
-        {"encryption", {OptionRule::choice, 0, 0, {"aes-256-gcm", "chacha20-poly1305"}}},
-        {"max_frame_size", {OptionRule::integer, 1024, 16777215}},
-        {"api_url", {OptionRule::text}},
-        {"privacy_mode", {OptionRule::boolean}},
-        {"max_hops", {OptionRule::integer, 1, 10}}}},
-      {"quic",
-       {{"port", {OptionRule::integer, 1, 65535}},
-        {"max_streams", {OptionRule::integer, 1, 100000}},
-        {"idle_timeout", {OptionRule::number, 0.1, 86400}},
-        {"keep_alive", {OptionRule::number, 0.1, 86400}}}},
-      // The TCP mesh; other instances of it are sections with `type: tcp` under any name.
-      {"tcp",
-       {{"type", {OptionRule::choice, 0, 0, {"tcp"}}},
-        {"listen", {OptionRule::text}},
-        {"max_handshakes", {OptionRule::integer, 1, 100'000}}}},
-  };
-  return rules;
-}
-
-std::string describe_range(const OptionRule& r) {
-  auto fmt = [](double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
-  };
-  return "between " + fmt(r.min) + " and " + fmt(r.max);
-}
-
-// `kind`: the section's type (its `type`, or its name for the seeds' sections).
+// Checks one option of a transport section against its type's schema (from the registry: the
+// transport's own folder declares it) and keeps it as text. `kind`: the section's type (its `type`,
+// or its name for the sections named after a type).
 Result set_option(const std::filesystem::path& file, const std::string& transport, const std::string& kind,
-                  const std::string& option, const YAML::Node& value, NodeConfig& config) {
+                  const std::string& option, const YAML::Node& value, NodeConfig& config,
+                  const transport::TransportRegistry& types) {
   const std::string name = "transport." + transport + "." + option;
   auto& settings = config.transports[transport];
   if (option == "enabled") return read_scalar(file, value, name, settings.enabled);
-  // Named instances (`type: tcp`) take the rules of their type.
-  const auto known = transport_rules().find(kind);
-  const auto& rules = known != transport_rules().end() ? known->second : transport_rules().at("tcp");
-  auto rule = rules.find(option);
-  if (rule == rules.end()) return std::unexpected(where(file, value, name) + " is not a known setting");
-  const OptionRule& r = rule->second;
+  const auto* type = types.find(kind);
+  if (!type) {
+    std::string known;
+    for (const auto& t : types.types()) known += (known.empty() ? "" : ", ") + t;
+    return std::unexpected(where(file, value, "transport." + transport + ".type") + ": '" + kind +
+                           "' is not a transport type (known: " + known + ")");
+  }
+  const auto* spec = type->options.find(option);
+  if (!spec) return std::unexpected(where(file, value, name) + " is not a known setting");
+  // Read as YAML types it (a YAML boolean, an integer), then checked against the rule as text.
   std::string text;
-  if (auto ok = read_scalar(file, value, name, text); !ok) return ok;
-  switch (r.kind) {
-    case OptionRule::boolean: {
+  switch (spec->kind) {
+    case transport::OptionSpec::Kind::boolean: {
       bool b = false;
       if (auto ok = read_scalar(file, value, name, b); !ok) return ok;
       text = b ? "true" : "false";
       break;
     }
-    case OptionRule::integer: {
+    case transport::OptionSpec::Kind::integer: {
       long long v = 0;
       if (auto ok = read_scalar(file, value, name, v); !ok) return ok;
-      if (v < r.min || v > r.max)
-        return std::unexpected(where(file, value, name) + " must be " + describe_range(r));
+      text = std::to_string(v);
       break;
     }
-    case OptionRule::number: {
-      double v = 0;
+    case transport::OptionSpec::Kind::number: {
+      double v = 0;  // a YAML number (the check below also refuses .nan and .inf)
       if (auto ok = read_scalar(file, value, name, v); !ok) return ok;
-      if (!(v >= r.min && v <= r.max))  // also refuses .nan
-        return std::unexpected(where(file, value, name) + " must be " + describe_range(r));
+      if (auto ok = read_scalar(file, value, name, text); !ok) return ok;
       break;
     }
-    case OptionRule::choice:
-      if (!r.choices.contains(text)) {
-        std::string list;
-        for (const auto& c : r.choices) list += (list.empty() ? "'" : ", '") + c + "'";
-        return std::unexpected(where(file, value, name) + " must be one of " + list);
-      }
-      break;
-    case OptionRule::text:
-      break;
+    default:
+      if (auto ok = read_scalar(file, value, name, text); !ok) return ok;
   }
-  settings.options[option] = text;
+  auto checked = type->options.check(option, text);
+  // The schema's message starts with the option's name; the file's message names the full key.
+  if (!checked) return std::unexpected(where(file, value, name) + checked.error().substr(option.size()));
+  settings.options[option] = *checked;
   return {};
 }
 
 Result apply_transport_section(const std::filesystem::path& file, const YAML::Node& value,
-                               NodeConfig& config) {
+                               NodeConfig& config, const transport::TransportRegistry& types) {
   if (!value.IsMap())
     return std::unexpected(where(file, value, "transport") + " must be a mapping of transports");
   for (auto it = value.begin(); it != value.end(); ++it) {
@@ -153,10 +80,12 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
     const std::string name = *name_text;
     if (!section.IsMap())
       return std::unexpected(where(file, section, "transport." + name) + " must be a mapping");
-    if (!transport_rules().contains(name) && !section["type"])
-      return std::unexpected(where(file, name_node, "transport." + name) +
-                             " is not a known transport (bitchat, betanet, quic, tcp); another instance "
-                             "of one needs 'type'");
+    if (!types.has(name) && !section["type"]) {
+      std::string known;
+      for (const auto& t : types.types()) known += (known.empty() ? "" : ", ") + t;
+      return std::unexpected(where(file, name_node, "transport." + name) + " is not a known transport (" +
+                             known + "); another instance of one needs 'type'");
+    }
     if (name.empty() || name.find_first_of("= /") != std::string::npos)
       return std::unexpected(where(file, name_node, "transport." + name) +
                              " is not a usable name (no '=', '/' or spaces)");
@@ -167,7 +96,7 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
       if (!option_text) return std::unexpected(option_text.error());
       const std::string option = *option_text;
       if (option == "caps") {
-        // Capability overrides (seed 001 §2.2 field names), checked against the capability model.
+        // Capability overrides (the TransportConfig field names), checked against the capability model.
         const std::string caps_name = "transport." + name + ".caps";
         if (!option_value.IsMap())
           return std::unexpected(where(file, option_value, caps_name) + " must be a mapping");
@@ -199,7 +128,7 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
         config.transports[name].options[option] = joined;
         continue;
       }
-      if (auto ok = set_option(file, name, kind, option, option_value, config); !ok) return ok;
+      if (auto ok = set_option(file, name, kind, option, option_value, config, types); !ok) return ok;
     }
     if (auto& options = config.transports[name].options; options.contains("listen")) {
       std::string host;
@@ -276,11 +205,12 @@ Result apply_security_section(const std::filesystem::path& file, const YAML::Nod
 }  // namespace
 
 std::optional<Result> apply_seed_key(const std::filesystem::path& file, const std::string& key,
-                                     const YAML::Node& value, NodeConfig& config) {
-  if (key == "transport") return apply_transport_section(file, value, config);
+                                     const YAML::Node& value, NodeConfig& config,
+                                     const transport::TransportRegistry& types) {
+  if (key == "transport") return apply_transport_section(file, value, config, types);
   if (key == "routing") return apply_routing_section(file, value, config);
   if (key == "security") return apply_security_section(file, value);
-  // Seed 001's TransportConfig, flat.
+  // The TransportConfig fields, flat.
   static const std::map<std::string, std::pair<std::string, std::string>> flat = {
       {"bitchat_enabled", {"bitchat", "enabled"}},           {"bitchat_api_url", {"bitchat", "api_url"}},
       {"bitchat_max_peers", {"bitchat", "max_peers"}},       {"bitchat_hop_limit", {"bitchat", "max_hops"}},
@@ -288,7 +218,7 @@ std::optional<Result> apply_seed_key(const std::filesystem::path& file, const st
       {"betanet_privacy_mode", {"betanet", "privacy_mode"}}, {"betanet_max_hops", {"betanet", "max_hops"}},
   };
   if (auto f = flat.find(key); f != flat.end())
-    return set_option(file, f->second.first, f->second.first, f->second.second, value, config);
+    return set_option(file, f->second.first, f->second.first, f->second.second, value, config, types);
   if (key == "enable_failover") return read_scalar(file, value, key, config.enable_failover);
   if (key == "failover_timeout_sec") {
     std::uint64_t s = 0;

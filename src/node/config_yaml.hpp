@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "transport/transport.hpp"
+
 namespace hyphae::config_yaml {
 
 inline std::string where(const std::filesystem::path& file, const YAML::Node& node, const std::string& key) {
@@ -38,9 +40,10 @@ inline std::expected<std::string, std::string> scalar_text(const std::filesystem
 
 namespace hyphae {
 struct NodeConfig;
-// Applies one top-level key of seed 001's TransportConfig or seed 002's p2p_config.yaml
+// Applies one top-level key of the flat TransportConfig keys or the P2P configuration file (p2p_config.yaml)
 // (config_seed.cpp); nullopt when `key` is not one of them.
 std::optional<std::expected<void, std::string>> apply_seed_key(const std::filesystem::path& file,
                                                                const std::string& key,
-                                                               const YAML::Node& value, NodeConfig& config);
+                                                               const YAML::Node& value, NodeConfig& config,
+                                                               const transport::TransportRegistry& types);
 }  // namespace hyphae

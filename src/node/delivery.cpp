@@ -109,7 +109,7 @@ void Node::Impl::load_from_store() {
     id.bytes = row.id;
     count_unacked(id, *from, false);  // the app's backlog from before: counted, never refused
   }
-  for (const auto& row : store->routes()) {  // seed 004's route cache
+  for (const auto& row : store->routes()) {  // the local route cache
     auto dest = PeerId::from_bytes(row.destination);
     auto hop = PeerId::from_bytes(row.next_hop);
     if (!dest || !hop) continue;
@@ -179,7 +179,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   const auto& recipient_key = cached->second;
   if (options.redundancy > transports.size())
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
-  // A forced transport must be able to carry it at all (seed 001: a clear error, no silent fallback).
+  // A forced transport must be able to carry it at all (a clear error, no silent fallback).
   const std::size_t limit =
       options.transport.empty()
           ? config.max_message_bytes
@@ -317,8 +317,7 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (!send_record(route.primary, to, RecordKind::ephemeral, body))
-    return done(std::unexpected(make_error_code(Errc::no_link)));
+  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body)) return done(std::unexpected(ec));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
@@ -334,7 +333,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
     meters.err_rejected->inc();
     log->warn("closing {} session to {}: malformed envelope: {}", slot.name, peer.to_string(),
               decoded.error().message());
-    slot.transport->close(peer, "malformed envelope: " + decoded.error().message());
+    slot.transport->close(peer, {transport::CloseCode::malformed, "envelope: " + decoded.error().message()});
     return;
   }
   Envelope& env = *decoded;
@@ -390,7 +389,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
     ++counters.inbox_full;
     // The session closes, like after a failed commit: the sender offers everything unacknowledged
     // again when it reconnects (an ack that never comes alone does not make it resend).
-    slot.transport->close(peer, "inbox quota reached; resend later");
+    slot.transport->close(peer, {transport::CloseCode::inbox_full, "resend later"});
     if (now >= last_inbox_full_log_ms + 10'000) {
       last_inbox_full_log_ms = now;
       log->warn(
@@ -436,8 +435,8 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
     for (const auto& p : batch)
       if (p.ack.transport >= 0 && transports[static_cast<std::size_t>(p.ack.transport)].transport->session(
                                       p.ack.peer) == p.ack.session)
-        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(p.ack.peer,
-                                                                               "inbox commit failed; resend");
+        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(
+            p.ack.peer, {transport::CloseCode::store_failed, "resend"});
     std::erase_if(extra_ack_waiters, [&](const ExtraAck& w) { return !awaiting_commit.contains(w.key); });
     return;
   }
@@ -474,7 +473,7 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
   if (body.size() % 16 != 0) {
     log->warn("closing {} session to {}: malformed ack record ({} bytes)", slot.name, peer.to_string(),
               body.size());
-    slot.transport->close(peer, "malformed ack record");
+    slot.transport->close(peer, {transport::CloseCode::malformed, "ack record"});
     return;
   }
   store::WriteBatch batch;
@@ -631,6 +630,20 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
       row.envelope = Bytes{};
     }
   }
+  if (!chunk.batch.inbox_app_acks.empty()) {
+    // Once committed (or failed) the store's view of these acks is the truth again.
+    std::weak_ptr<Impl> weak_self = shared_from_this();
+    chunk.callbacks.push_back([weak_self, acks = chunk.batch.inbox_app_acks](std::error_code) {
+      auto self = weak_self.lock();
+      if (!self) return;
+      for (const auto& bytes : acks) {
+        MessageId id;
+        id.bytes = bytes;
+        if (auto it = self->app_acks_uncommitted.find(id); it != self->app_acks_uncommitted.end() && --it->second == 0)
+          self->app_acks_uncommitted.erase(it);
+      }
+    });
+  }
   if (!chunk.inbound.empty()) {
     std::weak_ptr<Impl> weak_self = shared_from_this();
     chunk.callbacks.push_back([weak_self, inbound = std::move(chunk.inbound)](std::error_code ec) mutable {
@@ -679,7 +692,8 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
       after = row.seq;
       auto env = decode_envelope(row.envelope, nullptr,
                                  EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
-      if (!env) continue;
+      // Acknowledged by the app, its commit still on the way: not handed out again.
+      if (!env || app_acks_uncommitted.contains(env->id)) continue;
       sub.replayed.insert(dedupe_key(env->from.bytes(), env->id));
       sub.handler(
           InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});

@@ -71,6 +71,7 @@ void Node::Impl::release_inbound(const PeerId& peer, std::size_t bytes) {
 
 void Node::Impl::app_acked(const MessageId& id) {
   uncount_unacked(id);
+  ++app_acks_uncommitted[id];
   store::WriteBatch batch;
   batch.inbox_app_acks.push_back(id.bytes);
   stage_lazily(std::move(batch));

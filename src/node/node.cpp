@@ -138,7 +138,8 @@ void Node::Impl::tick() {
 
 // ---------------------------------------------------------------- public facade
 
-std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor, NodeConfig config) {
+std::expected<std::unique_ptr<Node>, std::string> Node::create(
+    Executor executor, NodeConfig config, std::shared_ptr<const transport::TransportRegistry> transport_types) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec)
@@ -155,6 +156,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
   auto impl =
       std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st));
+  impl->transport_types = std::move(transport_types);
   if (auto made = impl->make_transports(); !made) return std::unexpected(made.error());
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

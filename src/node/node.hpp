@@ -26,15 +26,19 @@
 
 namespace hyphae {
 
+namespace transport {
+class TransportRegistry;
+}
+
 struct SendOptions {
   bool ephemeral = false;  // real-time: no outbox, no ack; fails at once without a live link
   Priority priority = Priority::normal;
   std::uint8_t type = 0;    // application-defined message type
   std::uint32_t ttl_s = 0;  // 0 = the configured default
-  // Seed 001's transport_preference: empty chooses automatically; a name forces that transport, and
+  // The transport preference: empty chooses automatically; a name forces that transport, and
   // a send naming one this node does not have fails with invalid_argument.
   std::string transport;
-  // Seed 000's redundant send: carried over this many transports at once (1..8); the first ack
+  // Redundant send: carried over this many transports at once (1..8); the first ack
   // wins and the receiver delivers it once.
   std::uint8_t redundancy = 1;
 };
@@ -74,8 +78,11 @@ class Node {
   using SendHandler = std::function<void(std::expected<MessageId, std::error_code>)>;
   using InboundHandler = std::function<void(const InboundMessage&)>;
 
-  // Loads or creates the identity in config.data_dir, opens the store. Errors are readable sentences.
-  static std::expected<std::unique_ptr<Node>, std::string> create(Executor executor, NodeConfig config);
+  // Loads or creates the identity in config.data_dir, opens the store and makes the configured
+  // transports from `transport_types` (the built-in types when null). Errors are readable sentences.
+  static std::expected<std::unique_ptr<Node>, std::string> create(
+      Executor executor, NodeConfig config,
+      std::shared_ptr<const transport::TransportRegistry> transport_types = nullptr);
   ~Node();
 
   // Binds the peer listener and starts dialing known peers.
@@ -134,7 +141,7 @@ class Node {
   // Overrides (API and config): a value replaces the measured one, nullopt returns to measuring.
   void set_power_overrides(std::optional<double> battery, std::optional<bool> charging,
                            std::optional<double> temperature_c);
-  // Public and channel messages (seed 000: broadcast and multicast) over every transport that can
+  // Public and channel messages (broadcast and multicast) over every transport that can
   // carry them (the BitChat mesh). Returns the transports used. Errors: invalid_argument (empty or
   // bad channel, empty text), too_large (text over 4096 bytes), no_link (no broadcast transport
   // is available).

@@ -79,6 +79,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::array<metrics::Counter*, 64> selections{};  // by router::Reason, created on first use
   };
   std::expected<void, std::string> make_transports();
+  std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
   // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the
@@ -96,7 +97,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   bool any_session(const PeerId& peer) const;
   int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
   // Hands a record to transport t, split into fragments when it is larger than the transport's MTU.
-  bool send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
+  // Errors as Transport::send's (a fragment refused part-way leaves the rest unsent).
+  std::error_code send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
   void on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body);
   fragment::Reassembler reassembler;  // keyed by "transport/peer"
   std::string reassembly_key(int t, const PeerId& peer) const;
@@ -110,7 +112,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // TransportSink.
   void on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) override;
   void on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
-                       const std::string& reason) override;
+                       const transport::CloseReason& reason) override;
   void on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
                  ByteView body) override;
   void on_drained(Transport& t, const PeerId& peer) override;
@@ -168,7 +170,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::int8_t failed_from = -1;     // the transport it last failed over from
     std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
   };
-  // ---- QoS transmit queue (node/qos.cpp): seed 002's EMERGENCY / HIGH / NORMAL / LOW queues with
+  // ---- QoS transmit queue (node/qos.cpp): the EMERGENCY / HIGH / NORMAL / LOW queues with
   // capacities (10 / 50 / 200 / 500 by default) between the outbox and the transports. A message
   // enters when a transport can carry it; a full class leaves the rest waiting in the outbox (which
   // is durable); an EMERGENCY message that finds its class full evicts the oldest LOW one back to
@@ -254,6 +256,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void apply_power();  // after a reading or an override changed
   void tick_power(std::uint64_t now);
   router::Context route_context() const;  // connectivity, device type, battery and thermal
+  // transport_priority as Role ranks (used when no device type is configured).
+  std::array<std::uint8_t, 4> priority_rank = router::rank_from_priority(config.transport_priority);
 
   // Connectivity detection (node/connectivity.cpp).
   router::Connectivity connectivity;
@@ -329,6 +333,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void count_unacked(const MessageId& id, const PeerId& from, bool stranger);
   void uncount_unacked(const MessageId& id, const PeerId* only_from = nullptr);
   void app_acked(const MessageId& id);
+  // Acks from the app staged or being committed (by id, with a count): a subscriber's replay skips
+  // them, because the store still lists those messages as unacknowledged until the commit lands.
+  std::unordered_map<MessageId, std::uint32_t> app_acks_uncommitted;
   std::uint64_t last_inbox_full_log_ms = 0;
   // "why this transport" for a message's status: the selection rule, and any failover.
   std::string transport_reason_of(const OutMsg& m) const;

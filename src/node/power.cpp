@@ -1,4 +1,4 @@
-// Node::Impl's power policy (seed 002): battery, charging and temperature from sysfs, replaced by
+// Node::Impl's battery and thermal power policy: battery, charging and temperature from sysfs, replaced by
 // overrides from the config or the API; the readings feed every route (router::select applies the
 // battery and thermal rules per message, with EMERGENCY exempt) and the policy sets the keepalive
 // period of new sessions and the connection cap.
@@ -55,6 +55,7 @@ router::Context Node::Impl::route_context() const {
   router::Context ctx;
   ctx.has_internet = connectivity.online();
   ctx.device = config.device_type;
+  ctx.priority_rank = priority_rank;
   ctx.battery_fraction =
       power_state.battery_fraction ? static_cast<float>(*power_state.battery_fraction) : -1.0f;
   ctx.charging = power_state.charging;

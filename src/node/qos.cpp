@@ -172,13 +172,15 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
     const auto session = slot.transport->session(peer);
     if (!session) continue;
     if (carried_on(m, session)) continue;
-    if (!send_record(t, peer, RecordKind::data, m.wire)) {
-      // Refused with a live session: the transport's own queue is full (the BitChat mesh paces
-      // its frames). The message keeps its place in the outbox lane and the peer waits for
-      // on_drained() instead of spinning.
+    if (auto ec = send_record(t, peer, RecordKind::data, m.wire)) {
+      // Not queued. The message keeps its place in the outbox lane. A full transport queue (the
+      // BitChat mesh paces its frames) makes the peer wait for on_drained() instead of spinning; a
+      // session that is going away is followed by on_session_down, which routes it again.
       if (t == route.primary) {
         queues[peer].rewind();
-        if (slot.transport->backlog(peer) > 0) busy_peers.insert(fairness_key(peer));
+        if (ec == Errc::backpressure) busy_peers.insert(fairness_key(peer));
+        if (ec == Errc::too_large)
+          log->error("{} refused message {} for {}: {}", slot.name, id.to_hex(), peer.to_string(), ec.message());
       }
       continue;
     }

@@ -14,8 +14,8 @@ bool Node::Impl::admit_session(int transport, const PeerId& peer) {
     log->warn("refusing a {} session with {}: connection limit reached (max_connections {})", slot.name,
               peer.to_string(), config.max_connections);
     meters.err_link->inc();
-    slot.transport->close(
-        peer, "connection limit reached (max_connections " + std::to_string(config.max_connections) + ")");
+    slot.transport->close(peer, {transport::CloseCode::evicted, "connection limit reached (max_connections " +
+                                                                  std::to_string(config.max_connections) + ")"});
     return false;
   }
   if (admission.evict) {
@@ -25,7 +25,7 @@ bool Node::Impl::admit_session(int transport, const PeerId& peer) {
       log->info("closing the idle {} session to {} to make room for {}", victim_transport, victim.to_string(),
                 peer.to_string());
       transports[static_cast<std::size_t>(v)].transport->close(
-          victim, "evicted: the least recently used idle link, the pool is full");
+          victim, {transport::CloseCode::evicted, "the least recently used idle link, the pool is full"});
     }
   }
   return true;
@@ -90,7 +90,7 @@ void Node::Impl::tick_routing(std::uint64_t now) {
     log->info("closing the {} session to {}: idle for {} ms", transport, peer.to_string(),
               config.connection_idle_timeout_ms);
     transports[static_cast<std::size_t>(i)].transport->close(
-        peer, "idle for " + std::to_string(config.connection_idle_timeout_ms) + " ms");
+        peer, {transport::CloseCode::idle, std::to_string(config.connection_idle_timeout_ms) + " ms"});
   }
 }
 

@@ -1,6 +1,6 @@
 // Node::Impl's transports: making them from the configuration, the TransportSink callbacks, the
 // per-message route (router::select over the transports with a live session to the recipient),
-// ack timeouts and failover (seed 001 §6), and the transport views of the API.
+// ack timeouts and failover, and the transport views of the API.
 #include <spdlog/spdlog.h>
 
 #include <bit>
@@ -61,7 +61,7 @@ std::expected<void, std::string> Node::Impl::make_transports() {
   if (wanted.empty()) return std::unexpected("no transport is enabled");
   if (wanted.size() > kMaxTransports)
     return std::unexpected("at most " + std::to_string(kMaxTransports) + " transports can be configured");
-  const auto& registry = transport::TransportRegistry::builtin();
+  const auto& registry = transport_types ? *transport_types : transport::default_registry();
   for (auto& w : wanted) {
     // Designated: a default-constructed strand has no executor.
     transport::TransportContext context{
@@ -215,11 +215,11 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   return text;
 }
 
-bool Node::Impl::send_record(int t, const PeerId& peer, RecordKind kind, ByteView body) {
+std::error_code Node::Impl::send_record(int t, const PeerId& peer, RecordKind kind, ByteView body) {
   auto& slot = transports[static_cast<std::size_t>(t)];
   const std::size_t mtu = slot.transport->capabilities().mtu;
   if (body.size() <= mtu) return slot.transport->send(peer, kind, body);
-  if (!slot.transport->session(peer)) return false;
+  if (!slot.transport->session(peer)) return Errc::no_link;
   Bytes whole;
   whole.reserve(body.size() + 1);
   whole.push_back(static_cast<std::uint8_t>(kind));
@@ -230,12 +230,12 @@ bool Node::Impl::send_record(int t, const PeerId& peer, RecordKind kind, ByteVie
   if (!parts) {
     log->error("cannot fragment a {}-byte record for {} (mtu {}): {}", body.size(), slot.name, mtu,
                parts.error().message());
-    return false;
+    return Errc::too_large;
   }
   for (const auto& f : *parts)
-    if (!slot.transport->send(peer, RecordKind::fragment, f)) return false;
+    if (auto ec = slot.transport->send(peer, RecordKind::fragment, f)) return ec;
   meters.fragments_sent->inc(static_cast<double>(parts->size()));
-  return true;
+  return {};
 }
 
 std::string Node::Impl::reassembly_key(int t, const PeerId& peer) const {
@@ -250,7 +250,7 @@ void Node::Impl::on_fragment(int t, const PeerId& peer, std::uint64_t session, B
     meters.err_fragment->inc();
     if (whole.error() == Errc::malformed) {
       log->warn("closing the {} session to {}: malformed fragment", slot.name, peer.to_string());
-      slot.transport->close(peer, "malformed fragment");
+      slot.transport->close(peer, {transport::CloseCode::malformed, "fragment"});
     } else {
       log->warn("dropped a fragment from {} over {}: {}", peer.to_string(), slot.name,
                 whole.error().message());
@@ -269,7 +269,7 @@ void Node::Impl::on_fragment(int t, const PeerId& peer, std::uint64_t session, B
     meters.err_fragment->inc();
     log->warn("closing the {} session to {}: a reassembled record of kind {}", slot.name, peer.to_string(),
               kind);
-    slot.transport->close(peer, "reassembled record of an unknown kind");
+    slot.transport->close(peer, {transport::CloseCode::malformed, "reassembled record of an unknown kind"});
   }
 }
 
@@ -278,7 +278,7 @@ void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
   auto send_on = [&](Transport& t) {
     const std::size_t per = std::max<std::size_t>(1, t.capabilities().mtu / 16) * 16;
     for (std::size_t off = 0; off < ids.size(); off += per)
-      if (!t.send(target.peer, RecordKind::ack, ids.subspan(off, std::min(per, ids.size() - off))))
+      if (t.send(target.peer, RecordKind::ack, ids.subspan(off, std::min(per, ids.size() - off))))
         return false;
     return true;
   };
@@ -368,14 +368,14 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
 }
 
 void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
-                                 const std::string& reason) {
+                                 const transport::CloseReason& reason) {
   const int i = index_of(t);
   if (i < 0) return;
   auto& slot = transports[static_cast<std::size_t>(i)];
   auto& state = peers[peer];
   const auto bit = static_cast<std::uint16_t>(1u << i);
-  if (running && reason != "replaced by a newer link" && reason != "duplicate link") meters.err_link->inc();
-  log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason);
+  if (running && !reason.orderly()) meters.err_link->inc();
+  log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason.text());
   if (!(state.sessions & bit)) return;  // refused by the pool: never counted as up
   state.sessions &= static_cast<std::uint16_t>(~bit);
   reassembler.drop_peer(reassembly_key(i, peer));  // the sender resends whole messages

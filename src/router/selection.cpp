@@ -26,7 +26,7 @@ enum class Objective : std::uint8_t { none, latency, anonymity, reach, store_for
 
 // The device priorities over Role (index: offline_mesh, privacy, direct_bulk, direct_light).
 constexpr std::array<std::array<std::uint8_t, 4>, 4> kDeviceRank{{
-    {1, 0, 2, 3},  // unspecified: default transport_priority htx > ble > mesh
+    {1, 0, 2, 3},  // unspecified: replaced by Context::priority_rank (transport_priority)
     {0, 2, 3, 1},  // mobile: BitChat > WebSocket > BetaNet > QUIC
     {3, 0, 1, 2},  // desktop: BetaNet > QUIC > WebSocket > BitChat
     {3, 1, 0, 2},  // server: QUIC > BetaNet > WebSocket > BitChat
@@ -229,7 +229,8 @@ void rank(const MessageRequirements& req, std::span<const TransportView> ts, con
     k.thermal = (hot && c.battery_impact == BatteryImpact::high) ? 1 : 0;
     k.battery_medium = medium_pref ? (role == Role::offline_mesh ? 0 : role == Role::privacy ? 1 : 2) : 0;
     k.size_pref = size_role < 0 ? 0 : (static_cast<int>(role) == size_role ? 0 : 1);
-    k.device = kDeviceRank[device][static_cast<std::size_t>(role)];
+    k.device = ctx.device == DeviceType::unspecified ? ctx.priority_rank[static_cast<std::size_t>(role)]
+                                                     : kDeviceRank[device][static_cast<std::size_t>(role)];
     k.impact = band == BatteryBand::high ? static_cast<std::uint8_t>(c.battery_impact) : 0;
     k.inverse_bandwidth = net_excellent ? inverse_bandwidth(c) : 0;
     k.failures = t.health.failure_count;
@@ -335,6 +336,29 @@ bool Selection::has(Reason r) const noexcept {
   for (std::uint8_t i = 0; i < reason_count; ++i)
     if (reasons[i] == r) return true;
   return false;
+}
+
+std::array<std::uint8_t, 4> rank_from_priority(const std::vector<std::string>& names) {
+  auto role_of = [](const std::string& n) -> int {
+    if (n == "htx" || n == "betanet") return static_cast<int>(Role::privacy);
+    if (n == "ble" || n == "bitchat" || n == "mesh") return static_cast<int>(Role::offline_mesh);
+    if (n == "tcp" || n == "quic") return static_cast<int>(Role::direct_bulk);
+    if (n == "websocket") return static_cast<int>(Role::direct_light);
+    return -1;
+  };
+  constexpr std::array<Role, 4> kDefaultOrder{Role::privacy, Role::offline_mesh, Role::direct_bulk,
+                                              Role::direct_light};
+  std::array<std::uint8_t, 4> rank{};
+  std::array<bool, 4> ranked{};
+  std::uint8_t next = 0;
+  auto take = [&](int role) {
+    if (role < 0 || ranked[static_cast<std::size_t>(role)]) return;
+    ranked[static_cast<std::size_t>(role)] = true;
+    rank[static_cast<std::size_t>(role)] = next++;
+  };
+  for (const auto& n : names) take(role_of(n));
+  for (Role r : kDefaultOrder) take(static_cast<int>(r));
+  return rank;
 }
 
 }  // namespace hyphae::router

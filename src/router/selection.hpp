@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "router/capabilities.hpp"
 
@@ -72,7 +73,16 @@ struct Context {
   bool charging = false;
   Thermal thermal = Thermal::normal;
   float network_quality = -1.0f;  // 0..1; < 0: unknown
+  // Without a device type: the rank of each Role (index: offline_mesh, privacy, direct_bulk,
+  // direct_light; lower first), from the transport_priority setting (rank_from_priority).
+  std::array<std::uint8_t, 4> priority_rank{1, 0, 2, 3};
 };
+
+// The Role ranks of a transport_priority list: each name's role takes the next rank the first time
+// it appears (htx, betanet: privacy; ble, bitchat, mesh: offline_mesh; tcp, quic: direct_bulk;
+// websocket: direct_light); roles the list leaves out follow in the default order. The default
+// list [htx, ble, mesh] gives privacy > offline_mesh > direct_bulk > direct_light.
+std::array<std::uint8_t, 4> rank_from_priority(const std::vector<std::string>& names);
 
 // Why a transport was left out, or which rule shaped the order. One code per rule. In the comments,
 // "tree" is the selection decision tree and "matrix" the decision matrix (docs/selection.md).

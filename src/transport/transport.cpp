@@ -6,8 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "transport/bitchat/bitchat_transport.hpp"
-#include "transport/mesh/mesh_transport.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {
@@ -34,40 +32,51 @@ std::uint64_t next_session_id() {
   return session_counter.fetch_add(1, std::memory_order_relaxed);
 }
 
-TransportRegistry& TransportRegistry::builtin() {
-  static TransportRegistry registry = [] {
-    TransportRegistry r;
-    r.add("tcp", &MeshTransport::make);
-    r.add("bitchat", &make_bitchat_transport);
-    return r;
-  }();
-  return registry;
+void TransportRegistry::add(TransportType type) {
+  auto name = type.type;
+  types_[std::move(name)] = std::move(type);
 }
 
 void TransportRegistry::add(std::string type, TransportFactory factory) {
-  factories_[std::move(type)] = std::move(factory);
+  add(TransportType{type, "", OptionSchema{}, std::move(factory)});
 }
 
 bool TransportRegistry::has(std::string_view type) const {
-  return factories_.find(type) != factories_.end();
+  return types_.find(type) != types_.end();
+}
+
+const TransportType* TransportRegistry::find(std::string_view type) const {
+  auto it = types_.find(type);
+  return it == types_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> TransportRegistry::types() const {
   std::vector<std::string> out;
-  for (const auto& [type, factory] : factories_) out.push_back(type);
+  for (const auto& [type, t] : types_) out.push_back(type);
   return out;
 }
 
 std::expected<std::unique_ptr<Transport>, std::string> TransportRegistry::make(
     std::string_view type, TransportContext context) const {
-  auto it = factories_.find(type);
-  if (it == factories_.end()) {
+  const auto* t = find(type);
+  if (!t) {
     std::string known;
-    for (const auto& t : types()) known += (known.empty() ? "" : ", ") + t;
+    for (const auto& n : types()) known += (known.empty() ? "" : ", ") + n;
     return std::unexpected("transport " + context.name + ": unknown type '" + std::string(type) +
                            "' (known: " + known + ")");
   }
-  return it->second(std::move(context));
+  if (!t->factory)
+    return std::unexpected("transport " + context.name + ": type '" + std::string(type) +
+                           "' is known to the configuration but not implemented in this build");
+  if (!t->options.specs().empty())
+    if (auto ok = t->options.check_all(context.options); !ok)
+      return std::unexpected("transport " + context.name + ": " + ok.error());
+  return t->factory(std::move(context));
+}
+
+const TransportRegistry& default_registry() {
+  static const TransportRegistry registry = builtin_registry();
+  return registry;
 }
 
 std::expected<router::Capabilities, std::string> apply_capability_options(

@@ -25,6 +25,8 @@
 #include "core/bytes.hpp"
 #include "core/peer_id.hpp"
 #include "router/capabilities.hpp"
+#include "transport/close_reason.hpp"
+#include "transport/option_schema.hpp"
 
 namespace hyphae {
 class Identity;
@@ -73,7 +75,7 @@ class TransportSink {
   virtual void on_session_up(Transport& transport, const PeerId& peer, std::uint64_t session) = 0;
   // The session is gone; `reason` says why. Records already handed to send() may be lost.
   virtual void on_session_down(Transport& transport, const PeerId& peer, std::uint64_t session,
-                               const std::string& reason) = 0;
+                               const CloseReason& reason) = 0;
   virtual void on_record(Transport& transport, const PeerId& peer, std::uint64_t session, RecordKind kind,
                          ByteView body) = 0;
   // Everything queued for `peer` so far has been written out: a good moment to queue more.
@@ -104,12 +106,15 @@ class Transport {
 
   // The live session to `peer`, or 0.
   virtual std::uint64_t session(const PeerId& peer) const = 0;
-  // Queues a record on the live session to `peer`; false (nothing queued) without one.
-  virtual bool send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
+  // Queues a record on the live session to `peer`. On error nothing was queued, and the code says
+  // why: Errc::no_link (no live session), Errc::backpressure (the transport's own queue to the
+  // peer is full: try again after on_drained), Errc::too_large (over the MTU) or Errc::closed (the
+  // session is closing or the transport stopped).
+  virtual std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
   // Bytes queued for `peer` and not yet written out (0 without a session).
   virtual std::size_t backlog(const PeerId& peer) const = 0;
   // Closes the session to `peer`, if any, for `reason`.
-  virtual void close(const PeerId& peer, const std::string& reason) = 0;
+  virtual void close(const PeerId& peer, const CloseReason& reason) = 0;
   // Stops (true) or resumes (false) reading records from the live session to `peer`; the node holds
   // back a peer whose messages wait to be committed. A transport without flow control may ignore
   // it: its own rate limits bound what a peer can send.
@@ -125,7 +130,7 @@ class Transport {
   // Called every ~50 ms on the strand: timers, dialing.
   virtual void tick(std::uint64_t now_ms) = 0;
 
-  // The power policy's keepalive period for sessions made from now on (seed 002: longer on a low
+  // The power policy's keepalive period for sessions made from now on (longer on a low
   // battery). Transports without keepalives ignore it.
   virtual void set_keepalive_interval(std::uint64_t ms) {}
 
@@ -159,21 +164,41 @@ struct TransportContext {
 using TransportFactory =
     std::function<std::expected<std::unique_ptr<Transport>, std::string>(TransportContext context)>;
 
-// Transports by type. The node asks the registry for each configured instance; an unknown type is a
-// readable error. Thread-safety: fill it before nodes start; reads are then safe from any thread.
+// One transport type, as its folder exports it: its name, what it is, the options it takes, and its
+// factory. A type without a factory is known to the configuration (its options are checked) but
+// cannot run yet.
+struct TransportType {
+  std::string type;
+  std::string summary;
+  OptionSchema options;
+  TransportFactory factory;
+};
+
+// Transport types by name. The configuration loader checks a transport section against its type's
+// schema, and the node asks the registry for each configured instance; an unknown type is a
+// readable error. Nothing here is process-wide: a node and a configuration load take the registry
+// they use (builtin_registry() for the types this build has; tests make their own).
+// Thread-safety: fill it before use; reads are then safe from any thread.
 class TransportRegistry {
  public:
-  // The registry with every built-in type (tcp).
-  static TransportRegistry& builtin();
+  void add(TransportType type);
+  // Shorthand for a type without options of its own (tests' toy transports).
   void add(std::string type, TransportFactory factory);
   bool has(std::string_view type) const;
+  const TransportType* find(std::string_view type) const;
   std::vector<std::string> types() const;
+  // Checks `context.options` against the type's schema, then calls its factory.
   std::expected<std::unique_ptr<Transport>, std::string> make(std::string_view type,
                                                               TransportContext context) const;
 
  private:
-  std::map<std::string, TransportFactory, std::less<>> factories_;
+  std::map<std::string, TransportType, std::less<>> types_;
 };
+
+// A registry with every transport type this build has (src/transport/builtin.cpp).
+TransportRegistry builtin_registry();
+// The same, made once: what a configuration load or a node uses when given none.
+const TransportRegistry& default_registry();
 
 // Reads capability overrides from a transport's options ("caps.requires_internet": "false", ...)
 // over `base`. Unknown capability names and bad values are errors naming the key.

@@ -77,21 +77,21 @@ struct FuzzTransport final : testing::RecordingTransport {
   }
 };
 
-void register_transport() {
-  static const bool done = [] {
-    transport::TransportRegistry::builtin().add(
-        "fuzzfake",
-        [](transport::TransportContext ctx)
-            -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
-          auto caps = router::Capabilities::direct_tcp_preset();
-          caps.mtu = 1 << 16;
-          caps.max_message_size = 1 << 16;
-          caps.requires_internet = false;
-          return std::make_unique<FuzzTransport>(ctx.name, caps, ctx.sink);
-        });
-    return true;
+// The built-in types plus "fuzzfake", handed to every node this target makes.
+std::shared_ptr<const transport::TransportRegistry> fuzz_types() {
+  static const auto types = [] {
+    auto r = std::make_shared<transport::TransportRegistry>(transport::builtin_registry());
+    r->add("fuzzfake",
+           [](transport::TransportContext ctx) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+             auto caps = router::Capabilities::direct_tcp_preset();
+             caps.mtu = 1 << 16;
+             caps.max_message_size = 1 << 16;
+             caps.requires_internet = false;
+             return std::make_unique<FuzzTransport>(ctx.name, caps, ctx.sink);
+           });
+    return std::shared_ptr<const transport::TransportRegistry>(std::move(r));
   }();
-  (void)done;
+  return types;
 }
 
 NodeConfig node_config(const std::filesystem::path& dir) {
@@ -123,7 +123,7 @@ std::filesystem::path make_data_dir() {
     if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) std::abort();
     ::close(fd);
     boost::asio::io_context io;
-    if (!Node::create(io.get_executor(), node_config(dir))) std::abort();
+    if (!Node::create(io.get_executor(), node_config(dir), fuzz_types())) std::abort();
     return dir;
   }();
   // Registered once `prototype` exists, so it runs before `prototype` is destroyed.
@@ -193,12 +193,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return true;
   }();
   (void)quiet;
-  register_transport();
   if (size > 64 << 10) return 0;
   const auto dir = make_data_dir();
   {
     boost::asio::io_context io;
-    auto created = Node::create(io.get_executor(), node_config(dir));
+    auto created = Node::create(io.get_executor(), node_config(dir), fuzz_types());
     if (!created) std::abort();
     std::unique_ptr<Node> node = std::move(*created);
     const PeerId peer = peer_identity().peer_id();
@@ -268,7 +267,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
           }
           case 6:
-            t->close(peer, "fuzz: reconnect");
+            t->close(peer, transport::CloseCode::other);
             t->raise(peer);
             break;
           case 7:

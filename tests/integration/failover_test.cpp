@@ -8,7 +8,7 @@
 namespace hyphae::testing {
 namespace {
 
-TEST(Failover, SeedTimelineInternetLostSwitchesToTheMeshAndBack) {
+TEST(Failover, DesignTimelineInternetLostSwitchesToTheMeshAndBack) {
   TwoTransportPair p;
   // T=0, T=10: internet available, sending over the fast direct transport.
   auto m1 = p.send("T=10 hello over the internet");

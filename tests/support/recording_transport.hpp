@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "core/error.hpp"
 #include "core/peer_id.hpp"
 #include "transport/transport.hpp"
 
@@ -44,24 +45,24 @@ class RecordingTransport : public transport::Transport {
   const router::Capabilities& capabilities() const override { return caps_; }
   std::error_code start() override { return {}; }
   void stop() override {
-    while (!sessions.empty()) close(sessions.begin()->first, "stopped");
+    while (!sessions.empty()) close(sessions.begin()->first, transport::CloseCode::stopping);
   }
   bool available() const override { return up; }
   std::uint64_t session(const PeerId& p) const override {
     auto it = sessions.find(p);
     return it == sessions.end() ? 0 : it->second;
   }
-  bool send(const PeerId& p, transport::RecordKind k, ByteView b) override {
+  std::error_code send(const PeerId& p, transport::RecordKind k, ByteView b) override {
     auto s = session(p);
-    if (!s) return false;
+    if (!s) return hyphae::Errc::no_link;
     if (sent.size() < max_sent_) sent.push_back({p, k, Bytes(b.begin(), b.end()), s});
-    return true;
+    return {};
   }
   std::size_t backlog(const PeerId& p) const override {
     auto it = backlogs.find(p);
     return session(p) && it != backlogs.end() ? it->second : 0;
   }
-  void close(const PeerId& peer, const std::string& reason) override {
+  void close(const PeerId& peer, const transport::CloseReason& reason) override {
     const PeerId p = peer;  // the caller's reference may be the map key erased below
     auto it = sessions.find(p);
     if (it == sessions.end()) return;

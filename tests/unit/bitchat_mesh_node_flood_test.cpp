@@ -76,7 +76,7 @@ TEST(BitchatMeshNodeFlood, SpoofedHandshakeMessage1sStayWithinTheOwnQueueCap) {
   };
   ASSERT_TRUE(sim.run_until(got, 5000));
   // The real peer can still re-key: it closes and handshakes again.
-  sim.apply(0, sim.node(0).close(sim.identity(1).peer_id(), "test", sim.now()));
+  sim.apply(0, sim.node(0).close(sim.identity(1).peer_id(), transport::CloseCode::other, sim.now()));
   sim.apply(0, sim.node(0).connect(sim.identity(1).peer_id(), sim.now()));
   ASSERT_TRUE(sim.run_until(
       [&] { return both_up(sim, 0, 1) && sim.node(1).session(sim.identity(0).peer_id()) != session; },

@@ -92,7 +92,7 @@ TEST(BitchatMeshNodeSecurity, OnlyASignedLeaveEndsASession) {
   ASSERT_TRUE(sim.run_until([&] { return sim.node(1).session(sim.identity(0).peer_id()) == 0; }, 1000));
   bool left = false;
   for (const auto& e : sim.events(1))
-    if (e.kind == MeshEvent::Kind::peer_down) left = e.reason == "peer left the mesh";
+    if (e.kind == MeshEvent::Kind::peer_down) left = e.reason == transport::CloseCode::remote && e.reason.detail == "left the mesh";
   EXPECT_TRUE(left);
 }
 
@@ -161,8 +161,8 @@ TEST(BitchatMeshNodeSecurity, ASessionTheOwnerClosedIsNotReopenedEagerlyButConne
   const auto peer0 = sim.identity(0).peer_id();
   const auto peer1 = sim.identity(1).peer_id();
   // Both ends close (as a node's full connection pool would), then nothing comes back by itself.
-  sim.apply(1, sim.node(1).close(peer0, "connection limit reached", sim.now()));
-  sim.apply(0, sim.node(0).close(peer1, "connection limit reached", sim.now()));
+  sim.apply(1, sim.node(1).close(peer0, transport::CloseCode::evicted, sim.now()));
+  sim.apply(0, sim.node(0).close(peer1, transport::CloseCode::evicted, sim.now()));
   sim.run_for(20'000);
   EXPECT_EQ(sim.node(1).session(peer0), 0u);
   EXPECT_EQ(sim.node(0).session(peer1), 0u);

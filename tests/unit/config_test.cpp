@@ -94,7 +94,7 @@ TEST(Config, SeedKeyErrorsNameTheFullKeyAndLine) {
     return r ? std::string() : r.error();
   };
   auto hops = error_of("hops", "transport:\n  bitchat:\n    max_hops: 9\n");
-  EXPECT_NE(hops.find(":3: key 'transport.bitchat.max_hops' must be between 1 and 7"), std::string::npos)
+  EXPECT_NE(hops.find(":3: key 'transport.bitchat.max_hops' must be an integer between 1 and 7"), std::string::npos)
       << hops;
   auto cipher = error_of("cipher", "transport:\n  betanet:\n    encryption: rot13\n");
   EXPECT_NE(cipher.find("transport.betanet.encryption' must be one of"), std::string::npos) << cipher;

@@ -1,4 +1,5 @@
 // FaultTransport over an in-test fake transport: pass-through, lossy, slow, offline and dead.
+#include "core/error.hpp"
 #include "transport/fault/fault_transport.hpp"
 
 #include <gtest/gtest.h>
@@ -34,20 +35,20 @@ class FakeTransport final : public Transport {
   const router::Capabilities& capabilities() const override { return caps_; }
   std::error_code start() override { return {}; }
   void stop() override {
-    while (!sessions.empty()) close(sessions.begin()->first, "stopped");
+    while (!sessions.empty()) close(sessions.begin()->first, transport::CloseCode::stopping);
   }
   bool available() const override { return up; }
   std::uint64_t session(const PeerId& peer) const override {
     auto it = sessions.find(peer);
     return it == sessions.end() ? 0 : it->second;
   }
-  bool send(const PeerId& peer, RecordKind kind, ByteView body) override {
-    if (!session(peer)) return false;
+  std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override {
+    if (!session(peer)) return hyphae::Errc::no_link;
     sent.push_back({peer, kind, to_string(body)});
-    return true;
+    return {};
   }
   std::size_t backlog(const PeerId& peer) const override { return session(peer) ? 1 : 0; }
-  void close(const PeerId& peer, const std::string& reason) override {
+  void close(const PeerId& peer, const transport::CloseReason& reason) override {
     closes.emplace_back(peer, reason);
     if (!down_on_close) return;  // the test reports the down later, as an async transport would
     auto it = sessions.find(peer);
@@ -83,7 +84,7 @@ class FakeTransport final : public Transport {
   }
   void raise_down(const PeerId& peer, std::uint64_t id) {
     sessions.erase(peer);
-    sink_.on_session_down(*this, peer, id, "gone");
+    sink_.on_session_down(*this, peer, id, {transport::CloseCode::remote, "gone"});
   }
   void raise_record(const PeerId& peer, std::string_view body) {
     sink_.on_record(*this, peer, session(peer), RecordKind::data, as_bytes(body));
@@ -93,7 +94,7 @@ class FakeTransport final : public Transport {
   router::Capabilities caps_;
   std::map<PeerId, std::uint64_t> sessions;
   std::vector<Sent> sent;
-  std::vector<std::pair<PeerId, std::string>> closes;
+  std::vector<std::pair<PeerId, transport::CloseReason>> closes;
   bool up = true;
   bool down_on_close = true;
   int connects = 0;
@@ -112,8 +113,8 @@ struct RecordingSink final : TransportSink {
     note(t, {"up", peer, session, ""});
   }
   void on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
-                       const std::string& reason) override {
-    note(t, {"down", peer, session, reason});
+                       const transport::CloseReason& reason) override {
+    note(t, {"down", peer, session, reason.text()});
   }
   void on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind,
                  ByteView body) override {
@@ -155,7 +156,7 @@ struct FaultTransportTest : ::testing::Test {
     io.run_for(d);
   }
   bool send(const PeerId& p, std::string_view body) {
-    return fault->send(p, RecordKind::data, as_bytes(body));
+    return !fault->send(p, RecordKind::data, as_bytes(body));
   }
 
   boost::asio::io_context io;
@@ -320,7 +321,7 @@ TEST_F(FaultTransportTest, DeadClosesSessionsAndHidesNewOnes) {
   fault->set_fault({FaultMode::dead});
   EXPECT_FALSE(fault->available());
   ASSERT_EQ(fake->closes.size(), 1u);
-  EXPECT_EQ(fake->closes[0].second, "fault injected: dead");
+  EXPECT_EQ(fake->closes[0].second.code, transport::CloseCode::fault_injected);
   EXPECT_EQ(node.whats(), (std::vector<std::string>{"up", "unavailable", "down"}));
   EXPECT_EQ(node.events[1].detail, "fault injected: dead");
   EXPECT_EQ(node.events[2].session, ida);

@@ -38,23 +38,23 @@ struct Fake final : hyphae::testing::RecordingTransport {
   }
 };
 
-void register_fake() {
-  static bool done = [] {
-    transport::TransportRegistry::builtin().add(
-        "fake",
-        [](transport::TransportContext ctx)
-            -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
-          auto base = router::Capabilities::direct_tcp_preset();
-          base.mtu = 1 << 20;
-          base.max_message_size = 1 << 20;
-          base.requires_internet = false;
-          auto caps = transport::apply_capability_options(base, ctx.options);
-          if (!caps) return std::unexpected(caps.error());
-          return std::make_unique<Fake>(ctx.name, *caps, ctx.sink);
-        });
-    return true;
+// The built-in types plus "fake": the registry these tests hand to their nodes.
+std::shared_ptr<const transport::TransportRegistry> fake_types() {
+  static const auto types = [] {
+    auto r = std::make_shared<transport::TransportRegistry>(transport::builtin_registry());
+    r->add("fake",
+           [](transport::TransportContext ctx) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+             auto base = router::Capabilities::direct_tcp_preset();
+             base.mtu = 1 << 20;
+             base.max_message_size = 1 << 20;
+             base.requires_internet = false;
+             auto caps = transport::apply_capability_options(base, ctx.options);
+             if (!caps) return std::unexpected(caps.error());
+             return std::make_unique<Fake>(ctx.name, *caps, ctx.sink);
+           });
+    return std::shared_ptr<const transport::TransportRegistry>(std::move(r));
   }();
-  (void)done;
+  return types;
 }
 
 struct Hosted {
@@ -62,7 +62,6 @@ struct Hosted {
   TempDir dir{"hyphae-routing-test-"};
   std::unique_ptr<Node> node;
   explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
-    register_fake();
     NodeConfig config;
     config.data_dir = dir.path();
     config.log_level = "off";
@@ -72,7 +71,7 @@ struct Hosted {
     config.ack_timeout_ms = 100;
     config.power_sysfs_root = dir.path().string();  // no readings
     if (tune) tune(config);
-    auto created = Node::create(io.get_executor(), config);
+    auto created = Node::create(io.get_executor(), config, fake_types());
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
     on([&] { EXPECT_FALSE(node->start()); });
@@ -134,9 +133,9 @@ TEST(NodeRouting, AfterItsFallbackDiesAMessageGoesBackToTheTransportThatTimedOut
   EXPECT_EQ(first_on_a ? h.b().data_to(p) : h.a().data_to(p), 1u);
   h.on([&] {
     if (first_on_a)
-      h.b().close(p, "gone");
+      h.b().close(p, transport::CloseCode::remote);
     else
-      h.a().close(p, "gone");
+      h.a().close(p, transport::CloseCode::remote);
   });
   h.run_ms(300);
   EXPECT_EQ(h.state(id), "sent");  // waiting on the live session again, not stranded in queued
@@ -156,7 +155,7 @@ TEST(NodeRouting, MessagesWaitingInTheTransmitQueueMoveWhenTheirSessionIsLost) {
   for (int i = 0; i < 5; ++i) ids.push_back(h.send(p));
   EXPECT_EQ(h.a().data_to(p), 1u);
   h.on([&] { h.b().raise(p); });
-  h.on([&] { h.a().close(p, "lost"); });
+  h.on([&] { h.a().close(p, transport::CloseCode::io_error); });
   h.run_ms(200);
   std::size_t queued = 0;
   for (auto& id : ids) queued += h.state(id) == "queued";
@@ -275,7 +274,7 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
     first.sink().on_availability(first, false, "test");
   });
   EXPECT_EQ(other.data_to(p), 1u);
-  h.on([&] { other.close(p, "gone"); });
+  h.on([&] { other.close(p, transport::CloseCode::remote); });
   h.on([&] {
     first.up = true;
     first.sink().on_availability(first, true, "test");
@@ -321,7 +320,7 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
     config.transports["tcp"].enabled = false;
     config.transports["a"].options["type"] = "fake";
     return config;
-  }());
+  }(), fake_types());
   ASSERT_TRUE(again);
   std::optional<MessageStatus> status;
   boost::asio::post((*again)->executor(), [&] { status = (*again)->status(id); });

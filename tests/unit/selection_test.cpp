@@ -83,7 +83,7 @@ Row with(Row r, auto&& f) {
 
 }  // namespace
 
-TEST(SelectionSeed000, DecisionTree) {
+TEST(SelectionDecisionTree, EveryBranch) {
   const Context desk = ctx_dev(DeviceType::desktop);
   std::vector<Row> rows{
       with(Row{"000: Has Internet? NO -> BitChat (BLE)",
@@ -143,7 +143,7 @@ TEST(SelectionSeed000, DecisionTree) {
   run(rows);
 }
 
-TEST(SelectionSeed001, DecisionMatrix) {
+TEST(SelectionDecisionMatrix, EveryRow) {
   const Context desk = ctx_dev(DeviceType::desktop);
   std::vector<Row> rows{
       with(Row{"001: | Offline messaging | no | yes | yes | BitChat (offline-capable) |",
@@ -197,7 +197,7 @@ TEST(SelectionSeed001, DecisionMatrix) {
   run(rows);
 }
 
-TEST(SelectionSeed002, DevicePriorities) {
+TEST(SelectionPolicy, DevicePriorities) {
   std::vector<Row> rows{
       Row{"002: Mobile: BitChat > WebSocket > BetaNet > QUIC",
           quartet(),
@@ -224,7 +224,7 @@ TEST(SelectionSeed002, DevicePriorities) {
   run(rows);
 }
 
-TEST(SelectionSeed002, SizeThresholds) {
+TEST(SelectionPolicy, SizeThresholds) {
   std::vector<Row> rows{
       Row{"002: Small (<1KB): BitChat preferred for efficiency",
           quartet(),
@@ -262,7 +262,7 @@ TEST(SelectionSeed002, SizeThresholds) {
   run(rows);
 }
 
-TEST(SelectionSeed002, BatteryThresholds) {
+TEST(SelectionPolicy, BatteryThresholds) {
   auto bat = [](float f, bool charging = false) {
     Context c = ctx_dev(DeviceType::desktop);
     c.battery_fraction = f;
@@ -325,7 +325,7 @@ TEST(SelectionSeed002, BatteryThresholds) {
   run(rows);
 }
 
-TEST(SelectionSeed002, NetworkQualityAndEmergency) {
+TEST(SelectionPolicy, NetworkQualityAndEmergency) {
   auto net = [](DeviceType d, float q) {
     Context c = ctx_dev(d);
     c.network_quality = q;
@@ -581,7 +581,7 @@ TEST(SelectionDeterminism, SameInputSameOutputAnyOrder) {
   }
 }
 
-TEST(SelectionCapabilities, PresetsFollowSeed000Table) {
+TEST(SelectionCapabilities, PresetsFollowTheCapabilityTable) {
   constexpr auto bc = Capabilities::bitchat_preset();
   constexpr auto bn = Capabilities::betanet_preset();
   constexpr auto me = Capabilities::mesh_preset();
@@ -606,4 +606,27 @@ TEST(SelectionCapabilities, PresetsFollowSeed000Table) {
   EXPECT_NE(d.find("multi-hop=7"), std::string::npos) << d;
   for (int r = 0; r <= static_cast<int>(Reason::too_many_transports); ++r)
     EXPECT_FALSE(reason_name(static_cast<Reason>(r)).empty());
+}
+
+// transport_priority orders the transports when no device type is configured and the size
+// preference does not decide (a medium message with no privacy transport present).
+TEST(SelectionPriority, TransportPriorityOrdersWithoutADeviceType) {
+  const std::vector<TransportView> ts{{"bitchat", Capabilities::bitchat_preset(), {}},
+                                      {"quic", Capabilities::quic_preset(), {}}};
+  Context c;
+  c.priority_rank = rank_from_priority({"htx", "ble", "mesh"});  // the default
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts), (std::vector<std::string>{"bitchat", "quic"}));
+  c.priority_rank = rank_from_priority({"tcp", "bitchat"});
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts), (std::vector<std::string>{"quic", "bitchat"}));
+  // A device type's own priorities win over the list (mobile: BitChat first).
+  c.device = DeviceType::mobile;
+  EXPECT_EQ(names(select(msg(2000), ts, c), ts)[0], "bitchat");
+}
+
+TEST(SelectionPriority, RankFromPriorityFillsInTheRolesTheListLeavesOut) {
+  // index: offline_mesh, privacy, direct_bulk, direct_light
+  EXPECT_EQ(rank_from_priority({"htx", "ble", "mesh"}), (std::array<std::uint8_t, 4>{1, 0, 2, 3}));
+  EXPECT_EQ(rank_from_priority({}), (std::array<std::uint8_t, 4>{1, 0, 2, 3}));
+  EXPECT_EQ(rank_from_priority({"websocket", "quic"}), (std::array<std::uint8_t, 4>{3, 2, 1, 0}));
+  EXPECT_EQ(rank_from_priority({"mesh", "bitchat", "tcp"}), (std::array<std::uint8_t, 4>{0, 2, 1, 3}));
 }

@@ -15,7 +15,7 @@ namespace {
 class NullSink : public transport::TransportSink {
  public:
   void on_session_up(transport::Transport&, const PeerId&, std::uint64_t) override {}
-  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t, const std::string&) override {}
+  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t, const transport::CloseReason&) override {}
   void on_record(transport::Transport&, const PeerId&, std::uint64_t, transport::RecordKind,
                  ByteView) override {}
   void on_drained(transport::Transport&, const PeerId&) override {}
@@ -36,7 +36,7 @@ TEST(TransportRegistry, MakesTheBuiltinTcpMeshAndRefusesUnknownTypes) {
   boost::asio::io_context io;
   auto id = Identity::generate();
   NullSink sink;
-  const auto& registry = transport::TransportRegistry::builtin();
+  const auto& registry = transport::default_registry();
   EXPECT_TRUE(registry.has("tcp"));
   EXPECT_FALSE(registry.has("pigeon"));
   auto made = registry.make("tcp", context_for(io, id, sink, {{"listen", "127.0.0.1:0"}}));
@@ -139,8 +139,21 @@ TEST(TransportConfig, NamedInstancesNeedATypeAndValidCapabilities) {
   auto untyped = error_of("untyped", "transport:\n  lan:\n    listen: 127.0.0.1:1\n");
   EXPECT_NE(untyped.find(":2: key 'transport.lan' is not a known transport"), std::string::npos) << untyped;
   auto bad_type = error_of("type", "transport:\n  lan:\n    type: carrier-pigeon\n");
-  EXPECT_NE(bad_type.find(":3: key 'transport.lan.type' must be one of 'tcp'"), std::string::npos)
+  // An unknown type is named as such (it is not checked against another type's rules).
+  EXPECT_NE(bad_type.find(":3: key 'transport.lan.type': 'carrier-pigeon' is not a transport type (known: "
+                          "betanet, bitchat, quic, tcp)"),
+            std::string::npos)
       << bad_type;
+  // A named instance takes its type's options, checked by the schema its folder declares.
+  auto bitchat_named = error_of("bitchat-named", "transport:\n  radio:\n    type: bitchat\n    max_known_peers: 3\n");
+  EXPECT_NE(bitchat_named.find(":4: key 'transport.radio.max_known_peers' must be an integer between 16 and "
+                               "1000000"),
+            std::string::npos)
+      << bitchat_named;
+  NodeConfig ok_config;
+  EXPECT_TRUE(load_config_file(write_temp("bitchat-bounds", "transport:\n  bitchat:\n    max_sender_buckets: 64\n"),
+                               ok_config));
+  EXPECT_EQ(ok_config.transports.at("bitchat").options.at("max_sender_buckets"), "64");
   auto bad_caps = error_of("caps", "transport:\n  lan:\n    type: tcp\n    caps:\n      teleport: true\n");
   EXPECT_NE(bad_caps.find(":5: key 'transport.lan': caps.teleport: unknown capability"), std::string::npos)
       << bad_caps;
@@ -192,6 +205,56 @@ TEST(PowerConfig, OverridesAndSysfsRootAreReadAndChecked) {
   auto u = load_config_file(path, bad);
   ASSERT_FALSE(u);
   EXPECT_NE(u.error().find("key 'power.solar' is not a known setting"), std::string::npos) << u.error();
+}
+
+}  // namespace
+}  // namespace hyphae
+
+namespace hyphae {
+namespace {
+
+// A toy transport type, declared the way a transport folder declares its own: a schema and a
+// factory. Registering it is one line; the configuration then knows its options.
+transport::TransportType toy_type() {
+  using K = transport::OptionSpec::Kind;
+  return {"toy",
+          "a test transport",
+          {{"type", K::choice, 0, 0, {"toy"}, "toy", "the type"},
+           {"speed", K::integer, 1, 10, {}, "5", "how fast"}},
+          [](transport::TransportContext) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+            return std::unexpected(std::string("toy transports do not run"));
+          }};
+}
+
+TEST(TransportRegistry, ATypeBringsItsOptionsToTheConfigurationAndItsFactory) {
+  auto types = transport::builtin_registry();
+  types.add(toy_type());  // the one registration line
+  NodeConfig config;
+  auto ok = load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), config, types);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(config.transports.at("t1").options.at("speed"), "7");
+  NodeConfig bad;
+  auto refused = load_config_file(write_temp("toy-bad", "transport:\n  t1:\n    type: toy\n    speed: 70\n"), bad, types);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("key 'transport.t1.speed' must be an integer between 1 and 10"), std::string::npos)
+      << refused.error();
+  // Without the registration the same file names the type as unknown.
+  NodeConfig plain;
+  EXPECT_FALSE(load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), plain));
+
+  // Options from code are checked by make() too, and a type without a factory says so.
+  boost::asio::io_context io;
+  auto id = Identity::generate();
+  NullSink sink;
+  auto fast = types.make("toy", context_for(io, id, sink, {{"speed", "11"}}));
+  ASSERT_FALSE(fast);
+  EXPECT_NE(fast.error().find("speed must be an integer between 1 and 10"), std::string::npos) << fast.error();
+  auto quic = types.make("quic", context_for(io, id, sink, {}));
+  ASSERT_FALSE(quic);
+  EXPECT_NE(quic.error().find("not implemented in this build"), std::string::npos) << quic.error();
+  auto bitchat = types.make("bitchat", context_for(io, id, sink, {{"teleport", "yes"}}));
+  ASSERT_FALSE(bitchat);
+  EXPECT_NE(bitchat.error().find("teleport is not a known setting"), std::string::npos) << bitchat.error();
 }
 
 }  // namespace

@@ -40,19 +40,56 @@ class MeshClock {
   std::chrono::steady_clock::time_point start_steady_ = std::chrono::steady_clock::now();
 };
 
-const std::set<std::string, std::less<>> kMeshKeys = {
-    "type", "nickname", "announce_interval_ms", "peer_timeout_ms", "sync_interval_ms", "handshake_timeout_ms",
-    "eager_sessions", "per_sender_rate", "total_rate", "interfaces",
-    // Bounds on what unauthenticated senders can make the node hold or send (docs/bitchat.md).
-    "max_sender_buckets", "max_known_peers", "max_sync_reply_bytes", "sync_reply_rate",
-    "sync_reply_total_rate", "handshake_reply_rate", "multicast", "group", "group_port", "listen",
-    "static_peers", "beacon_interval_ms", "neighbour_timeout_ms", "mtu",
-    // The simulated radio instead of the LAN (tests, demos): link: radio.
-    "link", "radio_medium", "radio_position", "radio_range", "radio_loss", "radio_latency_ms",
-    // Seed 002's BitChat settings: advertisement_interval sets the announce interval (seconds) and
-    // max_peers the eager sessions; the BLE-only ones (scan_interval, battery_threshold, api_url)
-    // and max_hops (the mesh always allows 7) are accepted and have no effect on the LAN link.
-    "scan_interval", "advertisement_interval", "max_hops", "battery_threshold", "api_url", "max_peers"};
+// The options of type "bitchat", with their rules, in one place (docs/bitchat.md).
+const OptionSchema& bitchat_options() {
+  using K = OptionSpec::Kind;
+  static const OptionSchema schema{
+      {"type", K::choice, 0, 0, {"bitchat"}, "bitchat", "the type, for an instance with a name of its own"},
+      {"nickname", K::text, 0, 0, {}, "", "the announced nickname (1 to 255 bytes; default: the PeerId's start)"},
+      {"announce_interval_ms", K::integer, 100, 3'600'000, {}, "", "announce period"},
+      {"peer_timeout_ms", K::integer, 300, 86'400'000, {}, "", "a peer not heard for this long is gone"},
+      {"sync_interval_ms", K::integer, 0, 3'600'000, {}, "", "store-and-forward sync period (0: off)"},
+      {"handshake_timeout_ms", K::integer, 100, 600'000, {}, "", "Noise handshake deadline"},
+      {"eager_sessions", K::integer, 0, 10'000, {}, "", "sessions made before there is anything to send"},
+      {"per_sender_rate", K::integer, 1, 1'000'000, {}, "500", "relayed packets per second from one sender"},
+      {"total_rate", K::integer, 1, 10'000'000, {}, "5000", "relayed packets per second in all"},
+      // Bounds on what unauthenticated senders can make the node hold or send (docs/bitchat.md).
+      {"max_sender_buckets", K::integer, 16, 1'000'000, {}, "", "senders the relay rate-limits at once"},
+      {"max_known_peers", K::integer, 16, 1'000'000, {}, "", "peers in the mesh peer table"},
+      {"max_sync_reply_bytes", K::integer, 1024, 1 << 20, {}, "", "bytes one sync answer may carry"},
+      {"sync_reply_rate", K::integer, 1, 100'000'000, {}, "", "sync answer bytes per second to one requester"},
+      {"sync_reply_total_rate", K::integer, 1, 1'000'000'000, {}, "", "sync answer bytes per second in all"},
+      {"handshake_reply_rate", K::integer, 1, 100'000, {}, "", "handshake message 1s answered per second"},
+      // The LAN link.
+      {"interfaces", K::list, 0, 0, {}, "", "network interfaces to use (default: every multicast one)"},
+      {"multicast", K::boolean, 0, 0, {}, "true", "discover neighbours by UDP multicast"},
+      {"group", K::text, 0, 0, {}, "", "multicast group"},
+      {"group_port", K::integer, 1, 65535, {}, "", "multicast port"},
+      {"listen", K::text, 0, 0, {}, "", "unicast host:port"},
+      {"static_peers", K::list, 0, 0, {}, "", "neighbours at fixed host:port addresses"},
+      {"beacon_interval_ms", K::integer, 10, 600'000, {}, "", "neighbour beacon period"},
+      {"neighbour_timeout_ms", K::integer, 30, 3'600'000, {}, "", "a neighbour not heard for this long is gone"},
+      {"mtu", K::integer, 64, 65507, {}, "", "largest link frame"},
+      // The simulated radio instead of the LAN (tests, demos).
+      {"link", K::choice, 0, 0, {"lan", "radio"}, "lan", "the link under the mesh"},
+      {"radio_medium", K::text, 0, 0, {}, "default", "name of the shared simulated medium"},
+      {"radio_position", K::text, 0, 0, {}, "", "x,y on the simulated medium"},
+      {"radio_range", K::number, 0, 2, {}, "", "radio range on the simulated medium"},
+      {"radio_loss", K::number, 0, 1, {}, "", "frame loss on the simulated medium"},
+      {"radio_latency_ms", K::integer, 0, 60'000, {}, "", "frame latency on the simulated medium"},
+      // The P2P configuration file's BitChat settings: advertisement_interval sets the announce
+      // interval (seconds) and max_peers the eager sessions; the BLE-only ones (scan_interval,
+      // battery_threshold, api_url) and max_hops (the mesh always allows 7) are accepted and have
+      // no effect on the LAN link.
+      {"advertisement_interval", K::number, 0.1, 3600, {}, "", "announce period in seconds"},
+      {"max_peers", K::integer, 1, 10'000, {}, "", "eager sessions"},
+      {"scan_interval", K::number, 0.1, 3600, {}, "", "BLE scan period (no effect on the LAN link)"},
+      {"battery_threshold", K::number, 0, 1, {}, "", "BLE battery threshold (no effect on the LAN link)"},
+      {"api_url", K::text, 0, 0, {}, "", "BitChat app API (no effect)"},
+      {"max_hops", K::integer, 1, 7, {}, "7", "hop limit (the mesh always allows 7)"},
+  };
+  return schema;
+}
 
 std::optional<RecordKind> kind_of(std::uint8_t byte) {
   if (byte >= 1 && byte <= 4) return static_cast<RecordKind>(byte);
@@ -128,16 +165,18 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   std::uint64_t session(const PeerId& peer) const override { return node_.session(peer); }
 
-  bool send(const PeerId& peer, RecordKind kind, ByteView body) override {
+  std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override {
+    if (!started_) return Errc::closed;
+    if (body.size() > caps_.mtu) return Errc::too_large;
     auto out = node_.send_record(peer, static_cast<std::uint8_t>(kind), body, clock_());
-    if (!out) return false;
+    if (!out) return out.error();  // no_link, backpressure (the pacer's queue is full), too_large
     apply(std::move(*out));
-    return true;
+    return {};
   }
 
   std::size_t backlog(const PeerId& peer) const override { return node_.session(peer) ? node_.backlog() : 0; }
 
-  void close(const PeerId& peer, const std::string& reason) override {
+  void close(const PeerId& peer, const CloseReason& reason) override {
     apply(node_.close(peer, reason, clock_()));
   }
 
@@ -225,7 +264,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
           break;
         case K::peer_down:
           spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session,
-                       e.peer.to_string(), e.reason);
+                       e.peer.to_string(), e.reason.text());
           context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
           break;
         case K::record:
@@ -283,23 +322,20 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   std::uint64_t armed_for_ = 0;
 };
 
-std::expected<std::uint64_t, std::string> number(const std::map<std::string, std::string>& o, const char* key,
-                                                 std::uint64_t fallback, std::uint64_t min,
-                                                 std::uint64_t max) {
-  auto it = o.find(key);
-  if (it == o.end()) return fallback;
-  return parse_number<std::uint64_t>(key, it->second, min, max);
-}
 
 }  // namespace
+
+TransportType bitchat_transport_type() {
+  return {"bitchat", "the BitChat mesh: offline, multi-hop, over the LAN (or a simulated radio)", bitchat_options(),
+          &make_bitchat_transport};
+}
 
 std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context) {
   const auto fail = [&](const std::string& why) {
     return std::unexpected("transport " + context.name + ": " + why);
   };
-  for (const auto& [key, value] : context.options)
-    if (!kMeshKeys.contains(key) && !key.starts_with("caps."))
-      return fail("unknown option '" + key + "' for a bitchat transport");
+  const auto& schema = bitchat_options();
+  if (auto ok = schema.check_all(context.options); !ok) return fail(ok.error());
   auto lan = bitchat::LanLinkOptions::parse(context.options);
   if (!lan) return fail(lan.error());
 
@@ -310,10 +346,9 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
                       ? context.options.at("nickname")
                       : context.identity->peer_id().to_string().substr(0, 12);
   if (mesh.nickname.empty() || mesh.nickname.size() > 255) return fail("nickname: 1 to 255 bytes");
-  struct Field {
+  struct Field {  // an integer option and where it goes (its range is in the schema)
     const char* key;
     std::uint64_t* target;
-    std::uint64_t min, max;
   };
   // Relay limits: the apps use 50 packets/s per sender and 500 in total over BLE; a LAN link
   // carries about ten times that, so these defaults are ten times the apps'.
@@ -324,38 +359,32 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
                 sync_reply_total_rate = static_cast<std::uint64_t>(mesh.sync_reply_total_rate),
                 handshake_reply_rate = static_cast<std::uint64_t>(mesh.handshake_reply_rate);
   const Field fields[] = {
-      {"announce_interval_ms", &mesh.announce_interval_ms, 100, 3'600'000},
-      {"peer_timeout_ms", &mesh.peer_timeout_ms, 300, 86'400'000},
-      {"sync_interval_ms", &mesh.sync_interval_ms, 0, 3'600'000},
-      {"handshake_timeout_ms", &mesh.handshake_timeout_ms, 100, 600'000},
-      {"eager_sessions", &eager, 0, 10'000},
-      {"per_sender_rate", &per_sender, 1, 1'000'000},
-      {"total_rate", &total, 1, 10'000'000},
-      {"max_sender_buckets", &sender_buckets, 16, 1'000'000},
-      {"max_known_peers", &known_peers, 16, 1'000'000},
-      {"max_sync_reply_bytes", &sync_reply_bytes, 1024, 1u << 20},
-      {"sync_reply_rate", &sync_reply_rate, 1, 100'000'000},
-      {"sync_reply_total_rate", &sync_reply_total_rate, 1, 1'000'000'000},
-      {"handshake_reply_rate", &handshake_reply_rate, 1, 100'000},
+      {"announce_interval_ms", &mesh.announce_interval_ms},
+      {"peer_timeout_ms", &mesh.peer_timeout_ms},
+      {"sync_interval_ms", &mesh.sync_interval_ms},
+      {"handshake_timeout_ms", &mesh.handshake_timeout_ms},
+      {"eager_sessions", &eager},
+      {"per_sender_rate", &per_sender},
+      {"total_rate", &total},
+      {"max_sender_buckets", &sender_buckets},
+      {"max_known_peers", &known_peers},
+      {"max_sync_reply_bytes", &sync_reply_bytes},
+      {"sync_reply_rate", &sync_reply_rate},
+      {"sync_reply_total_rate", &sync_reply_total_rate},
+      {"handshake_reply_rate", &handshake_reply_rate},
   };
   for (const auto& f : fields) {
-    auto v = number(context.options, f.key, *f.target, f.min, f.max);
+    auto v = schema.integer(context.options, f.key, *f.target);
     if (!v) return fail(v.error());
     *f.target = *v;
   }
-  if (auto it = context.options.find("advertisement_interval");
-      it != context.options.end() && !context.options.contains("announce_interval_ms")) {
-    double seconds = 0;
-    try {
-      seconds = std::stod(it->second);
-    } catch (const std::exception&) {
-      seconds = -1;
-    }
-    if (!(seconds >= 0.1 && seconds <= 3600)) return fail("advertisement_interval: 0.1 to 3600 seconds");
-    mesh.announce_interval_ms = static_cast<std::uint64_t>(seconds * 1000);
+  if (context.options.contains("advertisement_interval") && !context.options.contains("announce_interval_ms")) {
+    auto seconds = schema.number(context.options, "advertisement_interval", 0);
+    if (!seconds) return fail(seconds.error());
+    mesh.announce_interval_ms = static_cast<std::uint64_t>(*seconds * 1000);
   }
   if (context.options.contains("max_peers") && !context.options.contains("eager_sessions")) {
-    auto v = number(context.options, "max_peers", eager, 1, 10'000);
+    auto v = schema.integer(context.options, "max_peers", eager);
     if (!v) return fail(v.error());
     eager = *v;
   }
@@ -380,7 +409,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   // another transport, instead of behind a long queue here.
   mesh.own_queue_bytes = std::max<std::size_t>(96 * 1024, static_cast<std::size_t>(mesh.own_rate * 600 / 2));
 
-  // Seed 000's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
+  // The capability table's BitChat column. The node fragments records above 60 000 bytes; the mesh cuts each
   // into 469-byte BitChat fragments for a 512-byte link.
   auto base = router::Capabilities::bitchat_preset();
   base.mtu = 60'000;
@@ -391,21 +420,14 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   if (link == "radio") {
     bitchat::RadioMediumOptions ro;
     ro.mtu = lan->mtu;
-    auto real = [&](const char* key, double& target, double lo, double hi) -> std::optional<std::string> {
-      auto it = context.options.find(key);
-      if (it == context.options.end()) return std::nullopt;
-      try {
-        std::size_t used = 0;
-        target = std::stod(it->second, &used);
-        if (used == it->second.size() && target >= lo && target <= hi) return std::nullopt;
-      } catch (const std::exception&) {
-      }
-      return std::string(key) + ": a number from " + std::to_string(lo) + " to " + std::to_string(hi);
-    };
-    if (auto e = real("radio_range", ro.range, 0, 2)) return fail(*e);
-    if (auto e = real("radio_loss", ro.loss, 0, 1)) return fail(*e);
-    auto latency = number(context.options, "radio_latency_ms", ro.latency_ms, 0, 60'000);
+    auto range = schema.number(context.options, "radio_range", ro.range);
+    auto loss = schema.number(context.options, "radio_loss", ro.loss);
+    auto latency = schema.integer(context.options, "radio_latency_ms", ro.latency_ms);
+    if (!range) return fail(range.error());
+    if (!loss) return fail(loss.error());
     if (!latency) return fail(latency.error());
+    ro.range = *range;
+    ro.loss = *loss;
     ro.latency_ms = *latency;
     BitChatTransport::RadioPlacement place;
     const auto medium =

@@ -8,7 +8,7 @@
 // (nickname, announce_interval_ms, peer_timeout_ms, sync_interval_ms, handshake_timeout_ms,
 // eager_sessions, per_sender_rate, total_rate, and the bounds max_sender_buckets, max_known_peers,
 // max_sync_reply_bytes, sync_reply_rate, sync_reply_total_rate, handshake_reply_rate), plus caps.* overrides
-// of seed 000's BitChat column. Thread-safety and ownership: as Transport (everything on the node's strand;
+// of the capability table's BitChat column. Thread-safety and ownership: as Transport (everything on the node's strand;
 // the node owns it).
 #pragma once
 
@@ -20,7 +20,8 @@
 
 namespace hyphae::transport {
 
-// Registers type "bitchat" (called by TransportRegistry::builtin()).
 std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context);
+// Type "bitchat": its options and make_bitchat_transport.
+TransportType bitchat_transport_type();
 
 }  // namespace hyphae::transport

@@ -63,7 +63,7 @@ void FaultTransport::set_fault(Fault fault) {
                           now_available ? std::string("fault cleared")
                                         : "fault injected: " + std::string(to_string(fault_.mode)));
   if (fault_.mode == FaultMode::dead && !was_dead)
-    for (const auto& peer : inner_->peers_with_sessions()) inner_->close(peer, "fault injected: dead");
+    for (const auto& peer : inner_->peers_with_sessions()) inner_->close(peer, {CloseCode::fault_injected, "dead"});
 }
 
 void FaultTransport::stop() {
@@ -82,13 +82,13 @@ std::uint64_t FaultTransport::session(const PeerId& peer) const {
   return hidden(id) ? 0 : id;
 }
 
-bool FaultTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
+std::error_code FaultTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
   const auto id = session(peer);
-  if (id == 0) return false;
+  if (id == 0) return Errc::no_link;
   if (fault_.mode == FaultMode::lossy && fault_.loss > 0 &&
       (fault_.loss >= 1 || std::uniform_real_distribution<double>(0, 1)(rng_) < fault_.loss)) {
     ++dropped_;
-    return true;  // the link failure is silent
+    return {};  // the link failure is silent
   }
   const bool hold = fault_.mode == FaultMode::slow && fault_.delay_ms > 0;
   if (!hold && held_.empty()) return inner_->send(peer, kind, body);
@@ -97,7 +97,7 @@ bool FaultTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
   if (!held_.empty()) due = std::max(due, held_.back().due);
   held_.push_back(Held{peer, id, kind, Bytes(body.begin(), body.end()), due});
   if (held_.size() == 1) arm();
-  return true;
+  return {};
 }
 
 void FaultTransport::arm() {
@@ -160,14 +160,14 @@ nlohmann::json FaultTransport::status_json() const {
 void FaultTransport::on_session_up(Transport&, const PeerId& peer, std::uint64_t session) {
   if (fault_.mode == FaultMode::dead) {
     hidden_.insert(session);  // before close(): the inner transport may report the down at once
-    if (inner_) inner_->close(peer, "fault injected: dead");
+    if (inner_) inner_->close(peer, {CloseCode::fault_injected, "dead"});
     return;
   }
   sink_.on_session_up(*this, peer, session);
 }
 
 void FaultTransport::on_session_down(Transport&, const PeerId& peer, std::uint64_t session,
-                                     const std::string& reason) {
+                                     const CloseReason& reason) {
   if (hidden_.erase(session)) return;  // the node never heard it come up
   sink_.on_session_down(*this, peer, session, reason);
 }

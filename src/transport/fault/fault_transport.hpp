@@ -72,9 +72,9 @@ class FaultTransport final : public Transport, private TransportSink {
   void stop() override;
   bool available() const override;
   std::uint64_t session(const PeerId& peer) const override;
-  bool send(const PeerId& peer, RecordKind kind, ByteView body) override;
+  std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override;
   std::size_t backlog(const PeerId& peer) const override;  // inner's plus records held by slow
-  void close(const PeerId& peer, const std::string& reason) override { inner_->close(peer, reason); }
+  void close(const PeerId& peer, const CloseReason& reason) override { inner_->close(peer, reason); }
   void pause_receiving(const PeerId& peer, bool paused) override { inner_->pause_receiving(peer, paused); }
   std::optional<SessionInfo> session_info(const PeerId& peer) const override;
   std::vector<PeerId> peers_with_sessions() const override;
@@ -104,7 +104,7 @@ class FaultTransport final : public Transport, private TransportSink {
 
   void on_session_up(Transport& transport, const PeerId& peer, std::uint64_t session) override;
   void on_session_down(Transport& transport, const PeerId& peer, std::uint64_t session,
-                       const std::string& reason) override;
+                       const CloseReason& reason) override;
   void on_record(Transport& transport, const PeerId& peer, std::uint64_t session, RecordKind kind,
                  ByteView body) override;
   void on_drained(Transport& transport, const PeerId& peer) override;

@@ -101,16 +101,24 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   base.max_message_size = base.mtu;  // whatever the node's max_message_bytes allows
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
-  std::size_t max_handshakes = kDefaultMaxHandshakes;
-  if (auto it = context.options.find("max_handshakes"); it != context.options.end()) {
-    auto n =
-        parse_number<std::uint64_t>("transport " + context.name + ": max_handshakes", it->second, 1, 100'000);
-    if (!n) return std::unexpected(n.error());
-    max_handshakes = static_cast<std::size_t>(*n);
-  }
+  auto max_handshakes = type_info().options.integer(context.options, "max_handshakes", kDefaultMaxHandshakes);
+  if (!max_handshakes) return std::unexpected("transport " + context.name + ": " + max_handshakes.error());
   auto transport = std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
-  transport->max_handshakes_ = max_handshakes;
+  transport->max_handshakes_ = static_cast<std::size_t>(*max_handshakes);
   return transport;
+}
+
+TransportType MeshTransport::type_info() {
+  using K = OptionSpec::Kind;
+  return {"tcp",
+          "direct links: Noise XX over TCP with libp2p PeerIds",
+          {
+              {"type", K::choice, 0, 0, {"tcp"}, "tcp", "the type, for an instance with a name of its own"},
+              {"listen", K::text, 0, 0, {}, "127.0.0.1:0", "host:port to accept links on (port 0: any)"},
+              {"max_handshakes", K::integer, 1, 100'000, {}, std::to_string(kDefaultMaxHandshakes),
+               "accepted connections still in their handshake; the oldest is closed to admit a new one"},
+          },
+          &MeshTransport::make};
 }
 
 MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)
@@ -168,7 +176,7 @@ void MeshTransport::stop() {
   acceptor_.close(ec);
   accept_backoff_.cancel();
   auto all = links_;
-  for (const auto& link : all) link->close("node stopping");
+  for (const auto& link : all) link->close(CloseCode::stopping);
 }
 
 void MeshTransport::accept_next() {
@@ -215,8 +223,8 @@ void MeshTransport::make_room_for_handshake() {
     handshaking_.pop_front();
     if (!oldest) continue;
     ++handshakes_evicted_;
-    oldest->close("evicted: too many handshakes in flight (max_handshakes " +
-                  std::to_string(max_handshakes_) + ")");
+    oldest->close({CloseCode::evicted,
+                   "too many handshakes in flight (max_handshakes " + std::to_string(max_handshakes_) + ")"});
   }
 }
 
@@ -298,11 +306,16 @@ std::uint64_t MeshTransport::session(const PeerId& peer) const {
   return link ? link->id() : 0;
 }
 
-bool MeshTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
+std::error_code MeshTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
+  if (!running_) return Errc::closed;
   auto it = peers_.find(peer);
-  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return false;
-  it->second.link->send(type_of(kind), body);
-  return true;
+  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return Errc::no_link;
+  if (body.size() > caps_.mtu) return Errc::too_large;
+  auto& link = *it->second.link;
+  if (link.closing()) return Errc::closed;
+  link.send(type_of(kind), body);
+  // A peer that never reads has its link closed at the backlog cap (nothing was queued then).
+  return link.closing() ? Errc::closed : std::error_code{};
 }
 
 std::size_t MeshTransport::backlog(const PeerId& peer) const {
@@ -314,7 +327,7 @@ void MeshTransport::pause_receiving(const PeerId& peer, bool paused) {
   if (auto link = live(peer)) link->set_receive_paused(paused);
 }
 
-void MeshTransport::close(const PeerId& peer, const std::string& reason) {
+void MeshTransport::close(const PeerId& peer, const CloseReason& reason) {
   auto it = peers_.find(peer);
   if (it == peers_.end() || !it->second.link) return;
   auto link = it->second.link;
@@ -377,12 +390,12 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
     bool keep_new = dialer_of(link) < dialer_of(state.link) ||
                     (dialer_of(link) == dialer_of(state.link));  // same dialer: the old one is stale
     if (!keep_new) {
-      link->close("duplicate link");
+      link->close(CloseCode::duplicate);
       return;
     }
     auto old = state.link;
     state.link = nullptr;
-    old->close("replaced by a newer link");
+    old->close(CloseCode::replaced);
   }
   state.link = link;
   state.dialing = false;
@@ -400,7 +413,7 @@ void MeshTransport::on_link_record(const LinkPtr& link, const mesh::Record& reco
   context_.sink->on_record(*this, link->remote(), link->id(), *kind, record.body);
 }
 
-void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) {
+void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const CloseReason& reason) {
   links_.erase(link);
   std::optional<PeerId> peer;
   if (auto it = dialed_.find(link->id()); it != dialed_.end()) {
@@ -410,13 +423,13 @@ void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const std::st
   if (was_up) peer = link->remote();
   if (!was_up)
     spdlog::info("transport {}: link to {} failed before it came up: {}", context_.name,
-                 link->remote_address(), reason);
+                 link->remote_address(), reason.text());
   if (!peer) return;
   auto& state = peers_[*peer];
   if (link->initiator()) state.dialing = false;
   const bool was_current = state.link == link;
   if (was_current) state.link = nullptr;
-  if (!state.link && reason.starts_with("idle for")) {
+  if (!state.link && reason == CloseCode::idle) {
     // Closed by the node's pool: nothing to resend, and the next message dials at once.
     state.backoff_ms = 0;
     state.next_dial_ms = 0;

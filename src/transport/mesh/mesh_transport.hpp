@@ -27,6 +27,8 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   // still in their handshake, default 64; the oldest is closed to admit a new one) and "caps.*"
   // capability overrides.
   static std::expected<std::unique_ptr<Transport>, std::string> make(TransportContext context);
+  // Type "tcp": its options and this factory.
+  static TransportType type_info();
 
   MeshTransport(TransportContext context, router::Capabilities caps, std::string listen);
   ~MeshTransport() override;
@@ -38,9 +40,9 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void stop() override;
   bool available() const override { return running_; }
   std::uint64_t session(const PeerId& peer) const override;
-  bool send(const PeerId& peer, RecordKind kind, ByteView body) override;
+  std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override;
   std::size_t backlog(const PeerId& peer) const override;
-  void close(const PeerId& peer, const std::string& reason) override;
+  void close(const PeerId& peer, const CloseReason& reason) override;
   void pause_receiving(const PeerId& peer, bool paused) override;
   std::optional<SessionInfo> session_info(const PeerId& peer) const override;
   std::vector<PeerId> peers_with_sessions() const override;
@@ -64,7 +66,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
 
   void on_link_up(const LinkPtr& link) override;
   void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
-  void on_link_down(const LinkPtr& link, bool was_up, const std::string& reason) override;
+  void on_link_down(const LinkPtr& link, bool was_up, const CloseReason& reason) override;
   void on_link_drained(const LinkPtr& link) override;
   void accept_next();
   // Closes the oldest handshakes in flight while there are max_handshakes_ of them.

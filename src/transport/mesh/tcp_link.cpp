@@ -34,16 +34,18 @@ void log_coroutine_exit(std::exception_ptr e) {
 struct TcpLink::Coroutines {
   // Handshake then read loop. Ends by reporting the link down exactly once.
   static awaitable<void> run(std::shared_ptr<TcpLink> self) {
-    std::string reason = "closed";
+    transport::CloseReason reason{transport::CloseCode::other};
     try {
       reason = co_await read_loop(self);
     } catch (const boost::system::system_error& e) {
-      reason = e.code() == asio::error::eof ? "remote closed the connection" : "read: " + e.code().message();
+      reason = e.code() == asio::error::eof
+                   ? transport::CloseReason{transport::CloseCode::remote, "connection closed"}
+                   : transport::CloseReason{transport::CloseCode::io_error, e.code().message()};
     }
     self->finish(reason);
   }
 
-  static awaitable<std::string> read_loop(std::shared_ptr<TcpLink> self) {
+  static awaitable<transport::CloseReason> read_loop(std::shared_ptr<TcpLink> self) {
     std::array<std::uint8_t, 64 * 1024> buffer;
     Bytes to_send = self->session_.start();
     if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
@@ -53,9 +55,9 @@ struct TcpLink::Coroutines {
         boost::system::error_code wait_ec;
         co_await self->resume_.async_wait(asio::redirect_error(use_awaitable, wait_ec));
       }
-      if (self->closed_) co_return "closed";
+      if (self->closed_) co_return transport::CloseCode::other;
       std::size_t n = co_await self->socket_.async_read_some(asio::buffer(buffer), use_awaitable);
-      if (self->closed_) co_return "closed";
+      if (self->closed_) co_return transport::CloseCode::other;
       self->counters_.bytes_in += n;
       self->last_receive_ = std::chrono::steady_clock::now();
       bool was_established = self->session_.established();
@@ -67,8 +69,9 @@ struct TcpLink::Coroutines {
               // A ping is an 8-byte token. At most one pong waits to be written: a peer that pings
               // and never reads cannot make the queue grow.
               if (record.body.size() != kPingTokenSize) {
-                self->close("protocol error: a ping carries " + std::to_string(record.body.size()) +
-                            " bytes, not " + std::to_string(kPingTokenSize));
+                self->close({transport::CloseCode::protocol_error,
+                             "a ping carries " + std::to_string(record.body.size()) + " bytes, not " +
+                                 std::to_string(kPingTokenSize)});
                 return;
               }
               if (!self->pong_queued_) {
@@ -79,7 +82,7 @@ struct TcpLink::Coroutines {
             }
             if (record.type == RecordType::pong) return;
             if (record.type == RecordType::close) {
-              self->close("remote: " + to_string(record.body));
+              self->close({transport::CloseCode::remote, to_string(record.body)});
               return;
             }
             if (!self->up_reported_) report_up(self);
@@ -88,10 +91,12 @@ struct TcpLink::Coroutines {
       if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
       if (ec) {
         // Tell the remote why when the session is up, then drop the connection.
-        co_return (was_established ? "protocol error: " : "handshake: ") + ec.message();
+        co_return transport::CloseReason{
+            was_established ? transport::CloseCode::protocol_error : transport::CloseCode::handshake_failed,
+            ec.message()};
       }
       if (self->session_.established() && !self->up_reported_) report_up(self);
-      if (self->closed_) co_return "closed";
+      if (self->closed_) co_return transport::CloseCode::other;
     }
   }
 
@@ -109,9 +114,10 @@ struct TcpLink::Coroutines {
       if (self->closed_) co_return;
       auto idle = std::chrono::steady_clock::now() - self->last_receive_;
       if (idle > 3 * self->options_.keepalive_interval && !self->receive_paused_) {
-        self->close("keepalive: no bytes for " +
-                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
-                    " ms");
+        self->close({transport::CloseCode::keepalive_timeout,
+                     "no bytes for " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count()) +
+                         " ms"});
         co_return;
       }
       std::array<std::uint8_t, 8> token{};
@@ -124,7 +130,7 @@ struct TcpLink::Coroutines {
     asio::steady_timer timer(self->strand_, self->options_.handshake_timeout);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!self->session_.established() && !self->closed_) self->close("handshake timed out");
+    if (!self->session_.established() && !self->closed_) self->close(transport::CloseCode::handshake_timeout);
   }
 };
 
@@ -155,7 +161,7 @@ void TcpLink::start() {
   asio::co_spawn(strand_, Coroutines::handshake_deadline(shared_from_this()), log_coroutine_exit);
 }
 
-void TcpLink::close(const std::string& reason) {
+void TcpLink::close(transport::CloseReason reason) {
   if (closed_) return;
   closed_ = true;
   boost::system::error_code ec;
@@ -166,7 +172,7 @@ void TcpLink::close(const std::string& reason) {
   finish(reason);
 }
 
-void TcpLink::finish(const std::string& reason) {
+void TcpLink::finish(const transport::CloseReason& reason) {
   if (reported_down_) return;
   reported_down_ = true;
   if (!closed_) {
@@ -198,8 +204,8 @@ void TcpLink::send(RecordType type, ByteView body) {
 
 bool TcpLink::over_backlog(std::size_t more) {
   if (options_.max_backlog_bytes == 0 || backlog_bytes() + more <= options_.max_backlog_bytes) return false;
-  close("peer is not reading: " + std::to_string(backlog_bytes()) + " bytes queued (cap " +
-        std::to_string(options_.max_backlog_bytes) + ")");
+  close({transport::CloseCode::not_reading, std::to_string(backlog_bytes()) + " bytes queued (cap " +
+                                                std::to_string(options_.max_backlog_bytes) + ")"});
   return true;
 }
 
@@ -232,7 +238,7 @@ void TcpLink::flush() {
         self->counters_.bytes_out += n;
         if (self->closed_) return;  // the owner has heard the link is down; it may be gone
         if (ec) {
-          self->close("write: " + ec.message());
+          self->close({transport::CloseCode::io_error, "write: " + ec.message()});
           return;
         }
         if (!self->session_.has_pending() && self->up_reported_) {

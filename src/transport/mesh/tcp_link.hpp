@@ -17,6 +17,7 @@
 #include <string>
 #include <system_error>
 
+#include "transport/close_reason.hpp"
 #include "transport/mesh/link_session.hpp"
 
 namespace hyphae::mesh {
@@ -30,7 +31,8 @@ class LinkOwner {
   virtual void on_link_up(const std::shared_ptr<TcpLink>& link) = 0;
   virtual void on_link_record(const std::shared_ptr<TcpLink>& link, const Record& record) = 0;
   // The link is gone (or never came up, when `was_up` is false). `reason` says why.
-  virtual void on_link_down(const std::shared_ptr<TcpLink>& link, bool was_up, const std::string& reason) = 0;
+  virtual void on_link_down(const std::shared_ptr<TcpLink>& link, bool was_up,
+                            const transport::CloseReason& reason) = 0;
   // Everything queued so far has been written to the socket: a good moment to queue more.
   virtual void on_link_drained(const std::shared_ptr<TcpLink>& link) {}
 };
@@ -63,7 +65,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   // Starts the handshake and read loop (spawned on the strand).
   void start();
   // Closes the socket; on_link_down follows once. Safe to call more than once.
-  void close(const std::string& reason);
+  void close(transport::CloseReason reason);
 
   bool established() const { return session_.established(); }
   bool closing() const { return closed_; }  // close() ran or the socket failed
@@ -91,7 +93,7 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   void schedule_flush();
   bool over_backlog(std::size_t more);  // closes the link when queuing `more` would pass the cap
   void flush();
-  void finish(const std::string& reason);
+  void finish(const transport::CloseReason& reason);
 
   Strand strand_;
   boost::asio::ip::tcp::socket socket_;
