@@ -1,5 +1,6 @@
 // Node lifecycle and the JSON views. Transports and failover live in transports.cpp, delivery in
 // delivery.cpp.
+#include <sodium.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -50,6 +51,7 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
   transmit_queue = qos::Scheduler(qos::Config{config.qos_capacity, 0});
   seal_keys.priv = identity.x25519_private();
   seal_keys.pub = identity.x25519_public();
+  randombytes_buf(dedupe_secret.data(), dedupe_secret.size());
   init_metrics();
   init_connectivity();
   init_power();

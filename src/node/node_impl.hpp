@@ -39,9 +39,10 @@ inline constexpr std::string_view kDirectTransport = "tcp";
 
 std::uint64_t now_ms();
 
-// What makes a received message a duplicate: its sender and its id together (16 bytes of
-// BLAKE2b over both), so one peer cannot claim another's message id.
-MessageId dedupe_key(ByteView from, const MessageId& id);
+// What makes a received message a duplicate: its sender and its id together (a 16-byte keyed hash
+// of both), so one peer cannot claim another's message id.
+using DedupeSecret = std::array<std::uint8_t, 16>;
+MessageId dedupe_key(const DedupeSecret& secret, ByteView from, const MessageId& id);
 
 class Node::Impl : public transport::TransportSink, public std::enable_shared_from_this<Node::Impl> {
  public:
@@ -292,6 +293,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint32_t send_seq;  // the transmission it was set for (a resend on the same session has another)
   };
   std::deque<AckDeadline> ack_deadlines;
+  DedupeSecret dedupe_secret{};        // random, made in the constructor
   std::unordered_set<MessageId> seen;  // dedupe_key(sender, id) of messages received in the window
   // Received messages staged or being committed, with the session to ack each on. Duplicates that
   // arrive meanwhile (a retransmission over a new session) wait in extra_ack_waiters.
@@ -300,6 +302,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     AckTarget ack;
     bool stranger = false;  // its sender was not added by the app (inbox quota)
     std::size_t held_bytes = 0;  // memory it holds until committed (max_uncommitted_inbound_bytes)
+    MessageId key;               // dedupe_key(sender, id)
   };
   // Received messages held in memory until their commit, by the peer whose session carried them
   // (max_uncommitted_inbound_bytes), and the (transport, peer) sessions paused for it.
