@@ -4,7 +4,7 @@
 #include <iterator>
 
 #include "api/client.hpp"
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "commands.hpp"
 
 namespace hyphae::cli {

@@ -35,7 +35,7 @@
 #include <thread>
 #include <utility>
 
-#include "util/process.hpp"
+#include "testnet/process.hpp"
 
 namespace hyphae::bench {
 namespace {

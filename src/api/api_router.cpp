@@ -10,7 +10,7 @@
 #include <boost/beast/http/status.hpp>
 #include <nlohmann/json.hpp>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
 

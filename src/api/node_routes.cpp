@@ -14,7 +14,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "core/error.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"

@@ -6,7 +6,7 @@
 #include <boost/beast/http/status.hpp>
 #include <stdexcept>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae::api {
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "core/address.hpp"
 #include "node/config_yaml.hpp"
 #include "transport/transport.hpp"
 
@@ -19,51 +20,6 @@ using config_yaml::where;
 // Longest accepted timestamp_window_s: the longest TTL (7 days). Larger windows would also overflow
 // the millisecond arithmetic of the delivery checks.
 constexpr std::uint64_t kMaxTimestampWindowS = 7 * 24 * 3600;
-
-bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
-  std::string port_text;
-  if (!address.empty() && address[0] == '/') {
-    // /ip4/127.0.0.1/tcp/4001[/p2p/...]
-    std::vector<std::string> parts;
-    std::size_t start = 1;
-    while (start <= address.size()) {
-      auto end = address.find('/', start);
-      if (end == std::string::npos) end = address.size();
-      parts.push_back(address.substr(start, end - start));
-      start = end + 1;
-    }
-    if (parts.size() < 4 ||
-        (parts[0] != "ip4" && parts[0] != "ip6" && parts[0] != "dns4" && parts[0] != "dns") ||
-        parts[2] != "tcp")
-      return false;
-    host = parts[1];
-    port_text = parts[3];
-  } else {
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0) return false;
-    host = address.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    port_text = address.substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-  if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || value > 65535 || host.empty())
-    return false;
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
-TransportAddress split_transport_address(const std::string& text) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos) return {"", text};
-  return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
-bool valid_peer_address(const std::string& text) {
-  std::string host;
-  std::uint16_t port = 0;
-  return parse_address(split_transport_address(text).address, host, port);
-}
 
 namespace {
 

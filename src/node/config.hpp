@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/address.hpp"  // parse_address and friends, used with the configuration
 #include "router/selection.hpp"
 
 namespace hyphae {
@@ -119,18 +120,5 @@ struct NodeConfig {
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config);
 std::expected<void, std::string> load_config_file(const std::filesystem::path& file, NodeConfig& config,
                                                   const transport::TransportRegistry& types);
-
-// Parses "host:port" or "/ip4/host/tcp/port" (also /dns4/, /ip6/). Returns false if malformed.
-bool parse_address(const std::string& address, std::string& host, std::uint16_t& port);
-
-// A peer address may name its transport: "lan=host:port". Returns {transport, address}; the
-// transport is empty for an address without a name (it belongs to the first transport).
-struct TransportAddress {
-  std::string transport;
-  std::string address;
-};
-TransportAddress split_transport_address(const std::string& text);
-// Whether `text` is [transport=]host:port (or a multiaddr); the transport name is not checked here.
-bool valid_peer_address(const std::string& text);
 
 }  // namespace hyphae

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 #include "node/sealing.hpp"

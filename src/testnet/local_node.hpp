@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "api/client.hpp"
-#include "util/process.hpp"
+#include "testnet/process.hpp"
 
 namespace hyphae {
 

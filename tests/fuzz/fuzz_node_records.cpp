@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "core/envelope.hpp"
 #include "core/identity.hpp"
 #include "crypto/noise/handshake_state.hpp"

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "harness.hpp"
 
 namespace hyphae::testing {

@@ -10,7 +10,7 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "api_test_support.hpp"
 
 namespace hyphae {

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae {
 namespace {

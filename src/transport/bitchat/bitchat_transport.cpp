@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 #include "bitchat/link/lan_link.hpp"
 #include "bitchat/link/radio_link.hpp"
 #include "bitchat/mesh_node.hpp"

@@ -10,7 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
-#include "node/config.hpp"
+#include "core/address.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {

@@ -1,4 +1,4 @@
-#include "api/json_util.hpp"
+#include "util/json_util.hpp"
 
 #include <sodium.h>
 

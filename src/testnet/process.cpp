@@ -1,4 +1,4 @@
-#include "util/process.hpp"
+#include "testnet/process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
