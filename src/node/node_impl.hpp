@@ -191,6 +191,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void drain();  // hands queued messages to their transports in QoS order
   bool needs_send(const OutMsg& m, const PeerId& peer, const Route& route) const;
   void transmit(const MessageId& id, OutMsg& m, const Route& route, std::uint64_t now);
+  // Re-encodes m.wire signed at origin with a sealed payload (for transports whose sessions do not
+  // end at the peer); false, logged, if that cannot be done.
+  bool sign_and_seal(OutMsg& m);
 
   // One lane per priority (EMERGENCY, HIGH, NORMAL, LOW): the pump empties higher lanes first, so
   // an urgent message overtakes a backlog of ordinary ones to the same peer.

@@ -5,6 +5,7 @@
 #include <bit>
 
 #include "node/node_impl.hpp"
+#include "node/sealing.hpp"
 
 namespace hyphae {
 
@@ -163,6 +164,30 @@ void Node::Impl::drain() {
   draining = false;
 }
 
+bool Node::Impl::sign_and_seal(OutMsg& m) {
+  auto env = decode_envelope(m.wire, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
+  auto recipient = x25519_keys.find(m.to);
+  if (recipient == x25519_keys.end())  // after a restart the cache starts empty
+    if (auto key = Identity::x25519_public_of(m.to)) recipient = x25519_keys.emplace(m.to, *key).first;
+  if (!env || recipient == x25519_keys.end()) {
+    log->error("cannot sign and seal a message for {}: {}", m.to.to_string(),
+               env ? "no sealing key" : env.error().message());
+    return false;
+  }
+  env->from = identity.peer_id();
+  env->to = m.to;
+  auto sealed = seal_payload(seal_keys, recipient->second, env->payload);
+  if (!sealed) return false;
+  env->payload = std::move(*sealed);
+  env->flags |= envelope_flags::sealed;
+  sign_envelope(*env, identity);
+  pending_bytes -= std::min(pending_bytes, m.wire.size());
+  m.wire = encode_envelope(*env);
+  pending_bytes += m.wire.size();
+  m.sealed = true;
+  return true;
+}
+
 void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, std::uint64_t now) {
   const PeerId& peer = m.to;
   for (std::uint16_t mask = route.send_mask; mask;) {
@@ -172,6 +197,9 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
     const auto session = slot.transport->session(peer);
     if (!session) continue;
     if (carried_on(m, session)) continue;
+    // Over a transport whose sessions do not end at the peer itself, the envelope must prove its
+    // origin and hide its payload on its own: signed and sealed, once, at the first such send.
+    if (!slot.transport->capabilities().authenticated_sessions && !m.sealed && !sign_and_seal(m)) continue;
     if (auto ec = send_record(t, peer, RecordKind::data, m.wire)) {
       // Not queued. The message keeps its place in the outbox lane. A full transport queue (the
       // BitChat mesh paces its frames) makes the peer wait for on_drained() instead of spinning; a

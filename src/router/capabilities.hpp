@@ -48,6 +48,10 @@ struct Capabilities {
   bool provides_encryption = true;
   bool forward_secrecy = false;
   std::uint8_t anonymity_level = 0;  // 0 none, 1 low, 2 medium, 3 high (mixnet)
+  // A session's far end is the peer itself, authenticated end to end (a direct Noise link, a
+  // BitChat session): a record needs no signature of its own. False where relays or mixes stand
+  // between: the node then signs the envelope at origin and seals it to the recipient.
+  bool authenticated_sessions = true;
   // Routing.
   bool multi_hop = false;
   std::uint8_t max_hops = 1;
@@ -100,6 +104,7 @@ struct Capabilities {
     c.uses_cellular = c.uses_wifi = true;
     c.provides_encryption = c.forward_secrecy = true;
     c.anonymity_level = 3;
+    c.authenticated_sessions = false;  // the next hop is a mix, not the peer
     c.multi_hop = true;
     c.max_hops = 5;
     c.store_and_forward = false;

@@ -115,6 +115,8 @@ std::expected<router::Capabilities, std::string> apply_capability_options(
       set_bool(c.provides_encryption);
     else if (field == "forward_secrecy")
       set_bool(c.forward_secrecy);
+    else if (field == "authenticated_sessions")
+      set_bool(c.authenticated_sessions);
     else if (field == "multi_hop")
       set_bool(c.multi_hop);
     else if (field == "store_and_forward")
@@ -167,6 +169,7 @@ nlohmann::json capabilities_json(const router::Capabilities& c) {
           {"uses_wifi", c.uses_wifi},
           {"provides_encryption", c.provides_encryption},
           {"forward_secrecy", c.forward_secrecy},
+          {"authenticated_sessions", c.authenticated_sessions},
           {"anonymity_level", c.anonymity_level},
           {"multi_hop", c.multi_hop},
           {"max_hops", c.max_hops},

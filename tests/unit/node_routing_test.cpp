@@ -13,6 +13,8 @@
 #include "support/recording_transport.hpp"
 #include "core/identity.hpp"
 #include "node/node.hpp"
+#include "node/sealing.hpp"
+#include "core/envelope.hpp"
 #include "testnet/local_node.hpp"
 #include "transport/transport.hpp"
 
@@ -328,6 +330,51 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
   h.run_ms(20);
   ASSERT_TRUE(status);
   EXPECT_EQ(status->state, "delivered");
+}
+
+}  // namespace
+}  // namespace hyphae
+
+namespace hyphae {
+namespace {
+
+// A message handed to a direct session goes unsigned; when it fails over to a transport whose
+// sessions do not end at the peer (relays, mixes), it is signed at origin and sealed to the
+// recipient there, and the recipient can verify and open it.
+TEST(NodeRouting, FailoverOntoARelayedTransportSignsAndSealsTheMessage) {
+  Hosted h([](NodeConfig& c) { c.transports["b"].options["caps.authenticated_sessions"] = "false"; });
+  const auto recipient = Identity::generate();
+  const auto p = recipient.peer_id();
+  h.on([&] { h.a().raise(p); });
+  auto id = h.send(p);
+  ASSERT_EQ(h.a().data_to(p), 1u);
+  auto direct = decode_envelope(h.a().sent.back().body);
+  ASSERT_TRUE(direct);
+  EXPECT_FALSE(direct->is_signed());  // the Noise session authenticates it
+  EXPECT_FALSE(direct->is_sealed());
+  // The direct session is lost; only the relayed transport reaches the peer.
+  h.on([&] {
+    h.b().raise(p);
+    h.a().close(p, transport::CloseCode::io_error);
+  });
+  h.run_ms(100);
+  ASSERT_EQ(h.b().data_to(p), 1u);
+  auto relayed = decode_envelope(h.b().sent.back().body);
+  ASSERT_TRUE(relayed);
+  EXPECT_EQ(relayed->id, id);
+  EXPECT_TRUE(relayed->is_signed());
+  EXPECT_FALSE(verify_envelope_signature(*relayed));  // verifies against the sender's PeerId
+  EXPECT_EQ(relayed->to, p);
+  ASSERT_TRUE(relayed->is_sealed());
+  noise::KeyPair keys;
+  keys.priv = recipient.x25519_private();
+  keys.pub = recipient.x25519_public();
+  auto opened = open_payload(keys, relayed->payload);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->payload, (Bytes{1, 2, 3}));
+  // The recipient's ack over the relayed transport completes it.
+  h.on([&] { h.b().deliver(p, RecordKind::ack, id.bytes); });
+  EXPECT_EQ(h.state(id), "delivered");
 }
 
 }  // namespace
