@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <deque>
+#include <queue>
 #include <limits>
 #include <map>
 #include <set>
@@ -72,6 +73,9 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::string name;
     std::uint64_t wins = 0;  // redundant sends whose first ack came back over this transport
     std::uint64_t failovers_to = 0;
+    // How long an ack may take over it: ack_timeout_ms, or three of its typical latencies when
+    // that is longer (a multi-hop mesh or a mixnet cannot share a direct link's deadline).
+    std::uint64_t ack_timeout_ms = 0;
     metrics::Counter* sent_durable = nullptr;
     metrics::Counter* sent_ephemeral = nullptr;
     metrics::Counter* received = nullptr;
@@ -288,14 +292,16 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
       x25519_keys;  // recipients' sealing keys, derived once
-  // Durable messages handed to a transport, in send order, with the time their ack is due.
+  // Durable messages handed to a transport, with the time their ack is due: a min-heap on due_ms,
+  // since each transport has its own timeout (TransportSlot::ack_timeout_ms).
   struct AckDeadline {
     std::uint64_t due_ms;
     MessageId id;
     std::uint64_t session;
     std::uint32_t send_seq;  // the transmission it was set for (a resend on the same session has another)
+    friend bool operator>(const AckDeadline& a, const AckDeadline& b) { return a.due_ms > b.due_ms; }
   };
-  std::deque<AckDeadline> ack_deadlines;
+  std::priority_queue<AckDeadline, std::vector<AckDeadline>, std::greater<>> ack_deadlines;
   DedupeSecret dedupe_secret{};        // random, made in the constructor
   std::unordered_set<MessageId> seen;  // dedupe_key(sender, id) of messages received in the window
   // Received messages staged or being committed, with the session to ack each on. Duplicates that

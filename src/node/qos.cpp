@@ -235,7 +235,7 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
       m.sent_session = session;
       ++m.send_seq;
       if (!m.first_sent_ms) m.first_sent_ms = now;
-      ack_deadlines.push_back(AckDeadline{now + config.ack_timeout_ms, id, session, m.send_seq});
+      ack_deadlines.push(AckDeadline{now + slot.ack_timeout_ms, id, session, m.send_seq});
     } else {
       m.extra_sessions.push_back(session);
     }

@@ -91,6 +91,8 @@ std::expected<void, std::string> Node::Impl::make_transports() {
       if (!made) return std::unexpected(made.error());
       slot.transport = std::move(*made);
     }
+    slot.ack_timeout_ms = std::max<std::uint64_t>(
+        config.ack_timeout_ms, 3 * std::uint64_t{slot.transport->capabilities().typical_latency_ms});
     const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
     const metrics::Labels by = {{"transport", slot.name}};
     slot.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help,
@@ -209,7 +211,8 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   if (m.failed_from >= 0) {
     const auto& from = transports[static_cast<std::size_t>(m.failed_from)].name;
     text += m.failover_cause == kCauseAckTimeout ? "; failover from " + from + ": no ack within " +
-                                                       std::to_string(config.ack_timeout_ms) + " ms"
+                                                       std::to_string(transports[static_cast<std::size_t>(
+                                                                          m.failed_from)].ack_timeout_ms) + " ms"
                                                  : "; failover from " + from + ": its session was lost";
   }
   return text;
@@ -293,9 +296,9 @@ void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
 
 void Node::Impl::check_ack_deadlines(std::uint64_t now) {
   std::vector<PeerId> to_pump;
-  while (!ack_deadlines.empty() && ack_deadlines.front().due_ms <= now) {
-    auto d = ack_deadlines.front();
-    ack_deadlines.pop_front();
+  while (!ack_deadlines.empty() && ack_deadlines.top().due_ms <= now) {
+    auto d = ack_deadlines.top();
+    ack_deadlines.pop();
     auto it = outbox.find(d.id);
     if (it == outbox.end() || it->second.state != store::OutboxState::sent ||
         it->second.sent_session != d.session || it->second.send_seq != d.send_seq)
@@ -319,7 +322,7 @@ void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
   meters.err_timeout->inc();
   if (now >= state.degraded_until[t])
     log->warn("no ack from {} over {} within {} ms: {} is degraded for this peer for {} ms", m.to.to_string(),
-              transports[t].name, config.ack_timeout_ms, transports[t].name, config.failover_timeout_ms);
+              transports[t].name, transports[t].ack_timeout_ms, transports[t].name, config.failover_timeout_ms);
   ++state.failures[t];
   state.degraded_until[t] = now + config.failover_timeout_ms;
   if (!config.enable_failover) return;

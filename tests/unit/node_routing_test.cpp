@@ -377,5 +377,24 @@ TEST(NodeRouting, FailoverOntoARelayedTransportSignsAndSealsTheMessage) {
   EXPECT_EQ(h.state(id), "delivered");
 }
 
+
+// Each transport has its own ack deadline: ack_timeout_ms, or three typical latencies when longer.
+TEST(NodeRouting, ASlowTransportGetsALongerAckDeadline) {
+  Hosted h([](NodeConfig& c) { c.transports["b"].options["caps.typical_latency_ms"] = "300"; });
+  const auto p = some_peer();
+  h.on([&] { h.b().raise(p); });  // only b reaches the peer
+  auto timeouts = [&] {
+    std::string text;
+    h.on([&] { text = h.node->metrics_text(); });
+    return text.find("p2p_errors_total{kind=\"ack_timeout\"} 1") != std::string::npos;
+  };
+  h.send(p);
+  ASSERT_EQ(h.b().data_to(p), 1u);
+  h.run_ms(400);  // four of ack_timeout_ms (100), less than b's 900
+  EXPECT_FALSE(timeouts());
+  h.run_ms(800);
+  EXPECT_TRUE(timeouts());
+}
+
 }  // namespace
 }  // namespace hyphae
