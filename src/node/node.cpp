@@ -34,12 +34,13 @@ std::shared_ptr<spdlog::logger> make_logger(const PeerId& id, const std::string&
 
 }  // namespace
 
-Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr<store::Store> st)
+Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr<store::Store> st,
+                 std::shared_ptr<spdlog::logger> logger)
     : strand(asio::make_strand(executor)),
       config(std::move(cfg)),
       identity(std::move(id)),
       store(std::move(st)),
-      log(make_logger(identity.peer_id(), config.log_level)),
+      log(logger ? std::move(logger) : make_logger(identity.peer_id(), config.log_level)),
       tick_timer(strand),
       lazy_commit_timer(strand),
       routing(router::RoutingOptions{config.route_timeout_ms, config.max_route_hops}),
@@ -140,8 +141,8 @@ void Node::Impl::tick() {
 
 // ---------------------------------------------------------------- public facade
 
-std::expected<std::unique_ptr<Node>, std::string> Node::create(
-    Executor executor, NodeConfig config, std::shared_ptr<const transport::TransportRegistry> transport_types) {
+std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor, NodeConfig config,
+                                                               Services services) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec)
@@ -157,8 +158,9 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(
   if (!st)
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
   auto impl =
-      std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st));
-  impl->transport_types = std::move(transport_types);
+      std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st),
+                             std::move(services.log));
+  impl->transport_types = std::move(services.transport_types);
   if (auto made = impl->make_transports(); !made) return std::unexpected(made.error());
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }

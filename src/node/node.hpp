@@ -24,6 +24,10 @@
 #include "core/peer_id.hpp"
 #include "node/config.hpp"
 
+namespace spdlog {
+class logger;
+}
+
 namespace hyphae {
 
 namespace transport {
@@ -78,11 +82,15 @@ class Node {
   using SendHandler = std::function<void(std::expected<MessageId, std::error_code>)>;
   using InboundHandler = std::function<void(const InboundMessage&)>;
 
+  // What a node takes from its host besides its configuration; either may stay empty.
+  struct Services {
+    std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
+    std::shared_ptr<spdlog::logger> log;  // null: one named after the node, on the default sinks
+  };
   // Loads or creates the identity in config.data_dir, opens the store and makes the configured
-  // transports from `transport_types` (the built-in types when null). Errors are readable sentences.
-  static std::expected<std::unique_ptr<Node>, std::string> create(
-      Executor executor, NodeConfig config,
-      std::shared_ptr<const transport::TransportRegistry> transport_types = nullptr);
+  // transports from the registry in `services`. Errors are readable sentences.
+  static std::expected<std::unique_ptr<Node>, std::string> create(Executor executor, NodeConfig config,
+                                                                  Services services = {});
   ~Node();
 
   // Binds the peer listener and starts dialing known peers.

@@ -58,7 +58,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint64_t session = 0;
   };
 
-  Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store);
+  Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store,
+       std::shared_ptr<spdlog::logger> log);
 
   // ---- lifecycle (node.cpp)
   std::error_code start();
@@ -85,6 +86,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   };
   std::expected<void, std::string> make_transports();
   std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
+  transport::SessionIds session_ids;  // shared by this node's transports
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
   // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the

@@ -70,6 +70,8 @@ std::expected<void, std::string> Node::Impl::make_transports() {
         .strand = strand,
         .identity = &identity,
         .sink = this,
+        .session_ids = &session_ids,
+        .log = log,
         // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
         .max_record_bytes = config.max_message_bytes + 4096,
         .handshake_timeout_ms = config.handshake_timeout_ms,

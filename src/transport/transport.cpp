@@ -1,7 +1,8 @@
-// TransportRegistry, process-wide session ids and capability options (see transport.hpp).
+// TransportRegistry, loggers and capability options (see transport.hpp).
 #include "transport/transport.hpp"
 
-#include <atomic>
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -11,7 +12,6 @@
 namespace hyphae::transport {
 
 namespace {
-std::atomic<std::uint64_t> session_counter{1};
 
 template <typename E, std::size_t N>
 std::expected<E, std::string> parse_enum(const std::string& key, const std::string& v,
@@ -28,8 +28,12 @@ std::error_code Transport::broadcast(std::string_view, std::string_view) {
   return Errc::unsupported;
 }
 
-std::uint64_t next_session_id() {
-  return session_counter.fetch_add(1, std::memory_order_relaxed);
+std::shared_ptr<spdlog::logger> logger_for(const TransportContext& context) {
+  if (context.log) return context.log;
+  const auto& sinks = spdlog::default_logger()->sinks();
+  auto log = std::make_shared<spdlog::logger>("transport " + context.name, sinks.begin(), sinks.end());
+  log->set_level(spdlog::default_logger()->level());
+  return log;
 }
 
 void TransportRegistry::add(TransportType type) {

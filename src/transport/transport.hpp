@@ -2,7 +2,7 @@
 // BitChat and BetaNet later). The node owns its transports through this interface only and knows
 // none of them by name: they are made by a TransportRegistry from the configuration.
 // A transport delivers authenticated sessions: every record it hands the sink comes from the peer
-// named with it, and every session has an id unique in the process (an epoch: a new session to the
+// named with it, and every session has an id unique among the node's transports (an epoch: a new session to the
 // same peer gets a new id).
 // Thread-safety: a transport runs on the strand it was created with (the node's); every method and
 // every sink callback runs there. Ownership: the node owns the transports and the sink outlives them.
@@ -31,6 +31,9 @@
 namespace hyphae {
 class Identity;
 }
+namespace spdlog {
+class logger;
+}
 
 namespace hyphae::transport {
 
@@ -45,7 +48,7 @@ enum class RecordKind : std::uint8_t {
 };
 
 struct SessionInfo {
-  std::uint64_t id = 0;  // unique in the process; 0 never names a session
+  std::uint64_t id = 0;  // unique among the node's transports; 0 never names a session
   bool initiator = false;
   std::string remote_address;
   std::uint64_t age_ms = 0;
@@ -87,8 +90,15 @@ class TransportSink {
   virtual void on_broadcast(Transport& transport, const BroadcastMessage& message) {}
 };
 
-// Process-wide session ids: every transport takes its ids here, so they never collide.
-std::uint64_t next_session_id();
+// Session ids: a node hands one source to all its transports, so their ids never collide (a
+// redundant send compares sessions across transports). Not thread-safe: it lives on the strand.
+class SessionIds {
+ public:
+  std::uint64_t next() { return ++last_; }
+
+ private:
+  std::uint64_t last_ = 0;
+};
 
 class Transport {
  public:
@@ -153,6 +163,10 @@ struct TransportContext {
                                                              // initializers: it needs an executor
   const Identity* identity = nullptr;
   TransportSink* sink = nullptr;
+  // The node's id source, shared by its transports; null: the transport keeps its own.
+  SessionIds* session_ids = nullptr;
+  // Where the transport logs; null: a logger named after the transport on the default sinks.
+  std::shared_ptr<spdlog::logger> log;
   // Node-wide limits and timers a transport may honour.
   std::size_t max_record_bytes = 0;
   std::uint64_t handshake_timeout_ms = 5000;
@@ -199,6 +213,9 @@ class TransportRegistry {
 TransportRegistry builtin_registry();
 // The same, made once: what a configuration load or a node uses when given none.
 const TransportRegistry& default_registry();
+
+// `context.log`, or a logger named after the transport on the default sinks.
+std::shared_ptr<spdlog::logger> logger_for(const TransportContext& context);
 
 // Reads capability overrides from a transport's options ("caps.requires_internet": "false", ...)
 // over `base`. Unknown capability names and bad values are errors naming the key.

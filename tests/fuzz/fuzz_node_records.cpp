@@ -68,8 +68,8 @@ const Identity& peer_identity() {
 // The node's only transport: one session to the peer; the first 256 records the node sends are kept.
 struct FuzzTransport final : testing::RecordingTransport {
   static inline FuzzTransport* current = nullptr;
-  FuzzTransport(std::string n, router::Capabilities c, TransportSink* s)
-      : RecordingTransport(std::move(n), "fuzzfake", c, s, 256) {
+  FuzzTransport(std::string n, router::Capabilities c, TransportSink* s, transport::SessionIds* ids)
+      : RecordingTransport(std::move(n), "fuzzfake", c, s, ids, 256) {
     current = this;
   }
   ~FuzzTransport() override {
@@ -87,7 +87,7 @@ std::shared_ptr<const transport::TransportRegistry> fuzz_types() {
              caps.mtu = 1 << 16;
              caps.max_message_size = 1 << 16;
              caps.requires_internet = false;
-             return std::make_unique<FuzzTransport>(ctx.name, caps, ctx.sink);
+             return std::make_unique<FuzzTransport>(ctx.name, caps, ctx.sink, ctx.session_ids);
            });
     return std::shared_ptr<const transport::TransportRegistry>(std::move(r));
   }();
@@ -123,7 +123,7 @@ std::filesystem::path make_data_dir() {
     if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) std::abort();
     ::close(fd);
     boost::asio::io_context io;
-    if (!Node::create(io.get_executor(), node_config(dir), fuzz_types())) std::abort();
+    if (!Node::create(io.get_executor(), node_config(dir), {fuzz_types()})) std::abort();
     return dir;
   }();
   // Registered once `prototype` exists, so it runs before `prototype` is destroyed.
@@ -197,7 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto dir = make_data_dir();
   {
     boost::asio::io_context io;
-    auto created = Node::create(io.get_executor(), node_config(dir), fuzz_types());
+    auto created = Node::create(io.get_executor(), node_config(dir), {fuzz_types()});
     if (!created) std::abort();
     std::unique_ptr<Node> node = std::move(*created);
     const PeerId peer = peer_identity().peer_id();

@@ -29,10 +29,12 @@ class RecordingTransport : public transport::Transport {
     std::uint64_t session;
   };
 
+  // `ids`: the node's session id source (TransportContext::session_ids); null: its own.
   RecordingTransport(std::string name, std::string type, router::Capabilities caps,
-                     transport::TransportSink* sink,
+                     transport::TransportSink* sink, transport::SessionIds* ids,
                      std::size_t max_sent = std::numeric_limits<std::size_t>::max())
-      : name_(std::move(name)), type_(std::move(type)), caps_(caps), sink_(sink), max_sent_(max_sent) {}
+      : name_(std::move(name)), type_(std::move(type)), caps_(caps), sink_(sink), ids_(ids),
+        max_sent_(max_sent) {}
 
   bool up = true;                             // available()
   std::map<PeerId, std::uint64_t> sessions;   // live sessions by peer
@@ -92,7 +94,7 @@ class RecordingTransport : public transport::Transport {
 
   // A new session to `p` (its id is returned), as if the peer had connected.
   std::uint64_t raise(const PeerId& p) {
-    auto id = transport::next_session_id();
+    auto id = ids_ ? ids_->next() : own_ids_.next();
     sessions[p] = id;
     sink_->on_session_up(*this, p, id);
     return id;
@@ -114,6 +116,8 @@ class RecordingTransport : public transport::Transport {
   std::string name_, type_;
   router::Capabilities caps_;
   transport::TransportSink* sink_;
+  transport::SessionIds* ids_;
+  transport::SessionIds own_ids_;
   std::size_t max_sent_;
 };
 

@@ -31,7 +31,8 @@ std::map<std::string, Fake*>& fakes() {
 }
 
 struct Fake final : hyphae::testing::RecordingTransport {
-  Fake(std::string n, router::Capabilities c, TransportSink* s) : RecordingTransport(n, "fake", c, s) {
+  Fake(std::string n, router::Capabilities c, TransportSink* s, transport::SessionIds* ids)
+      : RecordingTransport(n, "fake", c, s, ids) {
     fakes()[n] = this;
   }
   ~Fake() override {
@@ -52,7 +53,7 @@ std::shared_ptr<const transport::TransportRegistry> fake_types() {
              base.requires_internet = false;
              auto caps = transport::apply_capability_options(base, ctx.options);
              if (!caps) return std::unexpected(caps.error());
-             return std::make_unique<Fake>(ctx.name, *caps, ctx.sink);
+             return std::make_unique<Fake>(ctx.name, *caps, ctx.sink, ctx.session_ids);
            });
     return std::shared_ptr<const transport::TransportRegistry>(std::move(r));
   }();
@@ -73,7 +74,7 @@ struct Hosted {
     config.ack_timeout_ms = 100;
     config.power_sysfs_root = dir.path().string();  // no readings
     if (tune) tune(config);
-    auto created = Node::create(io.get_executor(), config, fake_types());
+    auto created = Node::create(io.get_executor(), config, {fake_types()});
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
     on([&] { EXPECT_FALSE(node->start()); });
@@ -322,7 +323,7 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
     config.transports["tcp"].enabled = false;
     config.transports["a"].options["type"] = "fake";
     return config;
-  }(), fake_types());
+  }(), {fake_types()});
   ASSERT_TRUE(again);
   std::optional<MessageStatus> status;
   boost::asio::post((*again)->executor(), [&] { status = (*again)->status(id); });

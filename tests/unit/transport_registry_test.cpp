@@ -63,11 +63,14 @@ TEST(TransportRegistry, MakesTheBuiltinTcpMeshAndRefusesUnknownTypes) {
   EXPECT_NE(bad_listen.error().find("listen 'no port' is not host:port"), std::string::npos);
 }
 
-TEST(TransportRegistry, SessionIdsAreUniqueInTheProcess) {
-  const auto a = transport::next_session_id();
-  const auto b = transport::next_session_id();
+TEST(TransportRegistry, ANodesTransportsShareOneSessionIdSource) {
+  transport::SessionIds ids;
+  const auto a = ids.next();
+  const auto b = ids.next();
   EXPECT_NE(a, 0u);
   EXPECT_GT(b, a);
+  transport::SessionIds other;  // another node's: its own sequence
+  EXPECT_EQ(other.next(), a);
 }
 
 TEST(TransportCapabilities, OptionsOverrideThePresetAndBadOnesNameTheKey) {

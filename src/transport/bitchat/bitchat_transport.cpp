@@ -107,6 +107,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
                    bitchat::LanLinkOptions lan, std::optional<RadioPlacement> radio)
       : context_(std::move(context)),
         caps_(caps),
+        log_(logger_for(context_)),
         node_(*context_.identity,
               [&] {
                 mesh.wants_session = [this](const PeerId& peer) {
@@ -140,12 +141,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 
   std::error_code start() override {
     if (auto ec = link_->start()) {
-      spdlog::error("transport {}: {} link did not start: {}", context_.name, link_->kind(),
+      log_->error("transport {}: {} link did not start: {}", context_.name, link_->kind(),
                     lan_ ? lan_->start_error() : ec.message());
       return ec;
     }
     started_ = true;
-    spdlog::info("transport {}: BitChat mesh ID {} on its {} link{}", context_.name, to_hex(node_.self()),
+    log_->info("transport {}: BitChat mesh ID {} on its {} link{}", context_.name, to_hex(node_.self()),
                  link_->kind(), lan_ ? " (UDP port " + std::to_string(lan_->listen_port()) + ")" : "");
     apply(node_.start(clock_()));
     context_.sink->on_availability(*this, true, "mesh link started");
@@ -234,11 +235,11 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   // LinkSink
   void on_neighbour_up(bitchat::LinkId link, const bitchat::ShortId& claimed, const std::string& address,
                        std::size_t mtu) override {
-    spdlog::info("transport {}: neighbour {} at {} (link {})", context_.name, to_hex(claimed), address, link);
+    log_->info("transport {}: neighbour {} at {} (link {})", context_.name, to_hex(claimed), address, link);
     apply(node_.link_up(link, claimed, clock_()));
   }
   void on_neighbour_down(bitchat::LinkId link, const std::string& reason) override {
-    spdlog::info("transport {}: neighbour link {} down: {}", context_.name, link, reason);
+    log_->info("transport {}: neighbour link {} down: {}", context_.name, link, reason);
     apply(node_.link_down(link, clock_()));
   }
   void on_frame(bitchat::LinkId link, ByteView frame) override {
@@ -246,7 +247,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     auto out = node_.on_frame(link, frame, clock_(), &malformed);
     apply(std::move(out));
     if (malformed) {
-      spdlog::warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
+      log_->warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
                    context_.name, frame.size(), link);
       link_->drop(link, "malformed frame");
     }
@@ -258,12 +259,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
       using K = bitchat::MeshEvent::Kind;
       switch (e.kind) {
         case K::peer_up:
-          spdlog::info("transport {}: session {} with {} (mesh {})", context_.name, e.session,
+          log_->info("transport {}: session {} with {} (mesh {})", context_.name, e.session,
                        e.peer.to_string(), to_hex(e.mesh_id));
           context_.sink->on_session_up(*this, e.peer, e.session);
           break;
         case K::peer_down:
-          spdlog::info("transport {}: session {} with {} down: {}", context_.name, e.session,
+          log_->info("transport {}: session {} with {} down: {}", context_.name, e.session,
                        e.peer.to_string(), e.reason.text());
           context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
           break;
@@ -313,6 +314,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   MeshClock clock_;
   TransportContext context_;
   router::Capabilities caps_;
+  std::shared_ptr<spdlog::logger> log_;
   bitchat::MeshNode node_;
   std::unique_ptr<bitchat::Link> link_;
   bitchat::LanLink* lan_ = nullptr;  // link_ when it is the LAN one
@@ -340,7 +342,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   if (!lan) return fail(lan.error());
 
   bitchat::MeshNodeOptions mesh;
-  mesh.next_session_id = &next_session_id;
+  if (auto* ids = context.session_ids) mesh.next_session_id = [ids] { return ids->next(); };
   mesh.mtu = lan->mtu;
   mesh.nickname = context.options.contains("nickname")
                       ? context.options.at("nickname")

@@ -124,6 +124,7 @@ TransportType MeshTransport::type_info() {
 MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)
     : context_(std::move(context)),
       caps_(caps),
+      log_(logger_for(context_)),
       listen_(std::move(listen)),
       static_key_(noise::KeyPair::generate()),
       acceptor_(context_.strand),
@@ -134,11 +135,12 @@ MeshTransport::~MeshTransport() {
   *alive_ = false;
 }
 
-mesh::TcpLinkOptions MeshTransport::link_options() const {
+mesh::TcpLinkOptions MeshTransport::link_options() {
   mesh::TcpLinkOptions options;
   options.handshake_timeout = std::chrono::milliseconds(context_.handshake_timeout_ms);
   options.keepalive_interval = std::chrono::milliseconds(context_.keepalive_interval_ms);
   options.limits.max_record = context_.max_record_bytes;
+  options.session_id = next_session_id();
   // Above the node's own limit for queuing onto a link (it refuses sends past 64 MiB), so only a
   // peer that makes us answer while it never reads ever reaches it.
   options.max_backlog_bytes =
@@ -159,7 +161,7 @@ std::error_code MeshTransport::start() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    spdlog::error("transport {}: cannot listen on {}: {}", context_.name, listen_, ec.message());
+    log_->error("transport {}: cannot listen on {}: {}", context_.name, listen_, ec.message());
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     return std::error_code(ec.value(), std::system_category());
@@ -195,7 +197,7 @@ void MeshTransport::accept_next() {
                                       ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
                              // Out of file descriptors or memory: retrying at once would spin. Wait, then
                              // accept again.
-                             spdlog::warn("transport {}: accept: {}; pausing accepts for {} ms",
+                             log_->warn("transport {}: accept: {}; pausing accepts for {} ms",
                                           context_.name, ec.message(), kAcceptBackoffMs);
                              ++accept_pauses_;
                              accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
@@ -204,7 +206,7 @@ void MeshTransport::accept_next() {
                              });
                              return;
                            } else {
-                             spdlog::warn("transport {}: accept: {}", context_.name, ec.message());
+                             log_->warn("transport {}: accept: {}", context_.name, ec.message());
                            }
                            accept_next();
                          });
@@ -249,7 +251,7 @@ void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const 
   if (!failure.empty() || !running_) {
     state.dialing = false;
     if (running_) {
-      spdlog::debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
+      log_->debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
       state.backoff_ms =
           std::min<std::uint64_t>(std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms),
                                   context_.reconnect_max_ms);
@@ -400,7 +402,7 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
   state.link = link;
   state.dialing = false;
   state.backoff_ms = 0;
-  spdlog::debug("transport {}: link up: {} ({} {})", context_.name, remote.to_string(),
+  log_->debug("transport {}: link up: {} ({} {})", context_.name, remote.to_string(),
                 link->initiator() ? "dialed" : "accepted", link->remote_address());
   context_.sink->on_session_up(*this, remote, link->id());
 }
@@ -422,7 +424,7 @@ void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const CloseRe
   }
   if (was_up) peer = link->remote();
   if (!was_up)
-    spdlog::info("transport {}: link to {} failed before it came up: {}", context_.name,
+    log_->info("transport {}: link to {} failed before it came up: {}", context_.name,
                  link->remote_address(), reason.text());
   if (!peer) return;
   auto& state = peers_[*peer];

@@ -8,6 +8,8 @@
 // owner pointer is this transport, which closes them all in stop() and in its destructor).
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
@@ -75,10 +77,13 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void dial(const PeerId& peer, PeerLinks& state);
   void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
-  mesh::TcpLinkOptions link_options() const;
+  mesh::TcpLinkOptions link_options();  // with a new session id
+  std::uint64_t next_session_id() { return context_.session_ids ? context_.session_ids->next() : own_ids_.next(); }
 
   TransportContext context_;
   router::Capabilities caps_;
+  std::shared_ptr<spdlog::logger> log_;
+  SessionIds own_ids_;  // when the context brings none
   std::string listen_;
   noise::KeyPair static_key_;
   boost::asio::ip::tcp::acceptor acceptor_;

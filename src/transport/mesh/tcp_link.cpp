@@ -145,7 +145,7 @@ TcpLink::TcpLink(Strand strand, asio::ip::tcp::socket socket, LinkOwner& owner, 
       session_(identity, noise_static, initiator, std::move(expected_remote), options.limits),
       initiator_(initiator),
       options_(options),
-      id_(transport::next_session_id()),
+      id_(options.session_id),
       since_(std::chrono::steady_clock::now()),
       last_receive_(since_) {
   boost::system::error_code ec;

@@ -47,6 +47,7 @@ struct TcpLinkOptions {
   // us answer (acks, pongs) while never reading.
   std::size_t max_backlog_bytes = 0;
   LinkLimits limits;
+  std::uint64_t session_id = 0;  // the link's id (transport::SessionInfo::id), never 0
 };
 
 struct LinkCounters {
