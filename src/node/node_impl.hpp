@@ -74,8 +74,8 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::string name;
     std::uint64_t wins = 0;  // redundant sends whose first ack came back over this transport
     std::uint64_t failovers_to = 0;
-    // How long an ack may take over it: ack_timeout_ms, or three of its typical latencies when
-    // that is longer (a multi-hop mesh or a mixnet cannot share a direct link's deadline).
+    // How long an ack may take over it: ack_timeout_ms; for a multi-hop transport, three of its
+    // typical latencies when that is longer (a mesh or a mixnet cannot share a direct link's).
     std::uint64_t ack_timeout_ms = 0;
     metrics::Counter* sent_durable = nullptr;
     metrics::Counter* sent_ephemeral = nullptr;

@@ -93,8 +93,12 @@ std::expected<void, std::string> Node::Impl::make_transports() {
       if (!made) return std::unexpected(made.error());
       slot.transport = std::move(*made);
     }
-    slot.ack_timeout_ms = std::max<std::uint64_t>(
-        config.ack_timeout_ms, 3 * std::uint64_t{slot.transport->capabilities().typical_latency_ms});
+    // A direct link keeps ack_timeout_ms exactly; a multi-hop path waits at least three of its
+    // typical latencies.
+    const auto& caps = slot.transport->capabilities();
+    slot.ack_timeout_ms =
+        caps.multi_hop ? std::max<std::uint64_t>(config.ack_timeout_ms, 3 * std::uint64_t{caps.typical_latency_ms})
+                       : config.ack_timeout_ms;
     const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
     const metrics::Labels by = {{"transport", slot.name}};
     slot.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help,

@@ -379,9 +379,14 @@ TEST(NodeRouting, FailoverOntoARelayedTransportSignsAndSealsTheMessage) {
 }
 
 
-// Each transport has its own ack deadline: ack_timeout_ms, or three typical latencies when longer.
-TEST(NodeRouting, ASlowTransportGetsALongerAckDeadline) {
-  Hosted h([](NodeConfig& c) { c.transports["b"].options["caps.typical_latency_ms"] = "300"; });
+// Each transport has its own ack deadline: ack_timeout_ms, or for a multi-hop transport three
+// typical latencies when longer. A direct one keeps ack_timeout_ms whatever its latency.
+TEST(NodeRouting, AMultiHopTransportGetsALongerAckDeadline) {
+  Hosted h([](NodeConfig& c) {
+    c.transports["a"].options["caps.typical_latency_ms"] = "300";  // direct: still 100 ms
+    c.transports["b"].options["caps.typical_latency_ms"] = "300";
+    c.transports["b"].options["caps.multi_hop"] = "true";
+  });
   const auto p = some_peer();
   h.on([&] { h.b().raise(p); });  // only b reaches the peer
   auto timeouts = [&] {
@@ -395,6 +400,16 @@ TEST(NodeRouting, ASlowTransportGetsALongerAckDeadline) {
   EXPECT_FALSE(timeouts());
   h.run_ms(800);
   EXPECT_TRUE(timeouts());
+  // Over the direct one the deadline stays at ack_timeout_ms.
+  const auto q = some_peer();
+  h.on([&] { h.a().raise(q); });
+  SendOptions o;
+  o.transport = "a";
+  h.send(q, o);
+  h.run_ms(300);
+  std::string text;
+  h.on([&] { text = h.node->metrics_text(); });
+  EXPECT_NE(text.find("p2p_errors_total{kind=\"ack_timeout\"} 2"), std::string::npos);
 }
 
 }  // namespace
