@@ -70,8 +70,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
     if (!key_text) return std::unexpected(key_text.error());
     const std::string key = *key_text;
     current = key;
-    if (auto seed = apply_seed_key(file, key, value, config, types)) {  // P2P configuration file and TransportConfig keys (config_seed.cpp)
-      if (!*seed) return *seed;
+    if (auto p2p = apply_p2p_key(file, key, value, config, types)) {  // P2P configuration file and TransportConfig keys (config_p2p.cpp)
+      if (!*p2p) return *p2p;
       continue;
     }
     if (!known.contains(key)) return std::unexpected(where(file, key_node, key) + " is not a known setting");

@@ -41,8 +41,8 @@ inline std::expected<std::string, std::string> scalar_text(const std::filesystem
 namespace hyphae {
 struct NodeConfig;
 // Applies one top-level key of the flat TransportConfig keys or the P2P configuration file (p2p_config.yaml)
-// (config_seed.cpp); nullopt when `key` is not one of them.
-std::optional<std::expected<void, std::string>> apply_seed_key(const std::filesystem::path& file,
+// (config_p2p.cpp); nullopt when `key` is not one of them.
+std::optional<std::expected<void, std::string>> apply_p2p_key(const std::filesystem::path& file,
                                                                const std::string& key,
                                                                const YAML::Node& value, NodeConfig& config,
                                                                const transport::TransportRegistry& types);

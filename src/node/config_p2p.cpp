@@ -204,7 +204,7 @@ Result apply_security_section(const std::filesystem::path& file, const YAML::Nod
 
 }  // namespace
 
-std::optional<Result> apply_seed_key(const std::filesystem::path& file, const std::string& key,
+std::optional<Result> apply_p2p_key(const std::filesystem::path& file, const std::string& key,
                                      const YAML::Node& value, NodeConfig& config,
                                      const transport::TransportRegistry& types) {
   if (key == "transport") return apply_transport_section(file, value, config, types);
