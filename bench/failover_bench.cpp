@@ -5,8 +5,8 @@
 //                 from the death to the ack of the copy the node re-sent over lan.
 //   silent loss:  tcp drops every record but its sessions stay up; measured from the send to the
 //                 ack over lan (no ack within ack_timeout_ms marks tcp degraded, then failover).
-// Printed beside the online-to-offline switching timeline of the design (internet lost at T=11, delivery confirmed at T=15: 4 s) and
-// the 200 ms target. Usage: failover_bench [--quick | TRIALS]
+// Printed beside the online-to-offline switching timeline of the design (internet lost at T=11, delivery
+// confirmed at T=15: 4 s) and the 200 ms target. Usage: failover_bench [--quick | TRIALS]
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>

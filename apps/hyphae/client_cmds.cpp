@@ -4,8 +4,8 @@
 #include <iterator>
 
 #include "api/client.hpp"
-#include "util/json_util.hpp"
 #include "commands.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae::cli {
 

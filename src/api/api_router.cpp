@@ -10,9 +10,9 @@
 #include <boost/beast/http/status.hpp>
 #include <nlohmann/json.hpp>
 
-#include "util/json_util.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae::api {
 

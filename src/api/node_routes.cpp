@@ -14,10 +14,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "util/json_util.hpp"
 #include "core/error.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae::api {
 
@@ -201,8 +201,9 @@ awaitable<Response> post_batch(Node& node_, Call& c) {
   co_return json_response(req, http::status::created, {{"ids", ids}});
 }
 
-
-awaitable<Response> ready(Response res) { co_return res; }
+awaitable<Response> ready(Response res) {
+  co_return res;
+}
 
 Response metrics_text(Node& node, const Call& c) {
   Response res{http::status::ok, c.req.version()};
@@ -215,7 +216,8 @@ Response metrics_text(Node& node, const Call& c) {
 
 Response post_connectivity(Node& node, const Call& c) {
   const auto& body = c.body;
-  if (!body.is_object() || !body.contains("online") || !(body["online"].is_boolean() || body["online"].is_null()))
+  if (!body.is_object() || !body.contains("online") ||
+      !(body["online"].is_boolean() || body["online"].is_null()))
     return error_response(c.req, http::status::bad_request,
                           "'online' is required: true or false to override, null to detect again");
   std::optional<bool> online;
@@ -228,8 +230,9 @@ Response post_power(Node& node, const Call& c) {
   // Each field: a value overrides the measurement, null (or absent) returns to measuring.
   const auto& body = c.body;
   if (!body.is_object())
-    return error_response(c.req, http::status::bad_request,
-                          "need {\"battery\": 0..1|null, \"charging\": bool|null, \"temperature_c\": n|null}");
+    return error_response(
+        c.req, http::status::bad_request,
+        "need {\"battery\": 0..1|null, \"charging\": bool|null, \"temperature_c\": n|null}");
   auto number = [&](const char* key, double lo, double hi) -> std::optional<std::optional<double>> {
     if (!body.contains(key) || body[key].is_null()) return std::optional<double>{};
     if (!body[key].is_number()) return std::nullopt;
@@ -263,10 +266,11 @@ Response post_broadcast(Node& node, const Call& c) {
   if (!sent) {
     const auto ec = sent.error();
     return error_response(c.req, status_for(ec),
-                          ec == Errc::no_link     ? "no broadcast-capable transport is available"
-                          : ec == Errc::too_large ? "'text' is over 4096 bytes"
-                                                  : "'text' must not be empty; 'channel' is up to 64 letters, "
-                                                    "digits, - _ .");
+                          ec == Errc::no_link ? "no broadcast-capable transport is available"
+                          : ec == Errc::too_large
+                              ? "'text' is over 4096 bytes"
+                              : "'text' must not be empty; 'channel' is up to 64 letters, "
+                                "digits, - _ .");
   }
   return json_response(c.req, http::status::created, {{"sent_on", *sent}, {"channel", channel}});
 }
@@ -291,7 +295,8 @@ Response post_fault(Node& node, const Call& c) {
   const auto& body = c.body;
   const auto& name = c.param("name");
   if (!body.is_object() || !body.contains("mode") || !body["mode"].is_string())
-    return error_response(c.req, http::status::bad_request, "'mode' is required: none, slow, lossy, offline or dead");
+    return error_response(c.req, http::status::bad_request,
+                          "'mode' is required: none, slow, lossy, offline or dead");
   if ((body.contains("delay_ms") && !body["delay_ms"].is_number_unsigned()) ||
       (body.contains("loss") && !body["loss"].is_number()))
     return error_response(c.req, http::status::bad_request,
@@ -331,7 +336,8 @@ awaitable<Response> post_peer(Node& node, Call& c) {
       [&](std::function<void(std::error_code)> done) { node.add_peer(*peer, addresses, std::move(done)); };
   auto ec = co_await await_result(start);
   if (ec) co_return error_response(req, status_for(ec), ec.message());
-  co_return json_response(req, http::status::created, {{"peer_id", peer->to_string()}, {"addresses", addresses}});
+  co_return json_response(req, http::status::created,
+                          {{"peer_id", peer->to_string()}, {"addresses", addresses}});
 }
 
 Response get_messages(Node& node, const Call& c) {
@@ -364,7 +370,8 @@ Response stream(Node& node, Call& c) {
   if (auto it = c.params.find("peer"); it != c.params.end() && it->second != node.peer_id().to_string())
     return error_response(c.req, http::status::not_found, "this node serves only its own peer id's stream");
   if (!websocket::is_upgrade(c.req))
-    return error_response(c.req, http::status::bad_request, "this path is a WebSocket; send an upgrade request");
+    return error_response(c.req, http::status::bad_request,
+                          "this path is a WebSocket; send an upgrade request");
   c.upgrade = true;
   return Response{};
 }
@@ -375,30 +382,33 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
   using v = http::verb;
   Node* const n = &node;  // the handlers keep a pointer: the Node outlives the table
   // A handler that answers at once; `fn` runs on the strand when the route is dispatched.
-  auto now = [n](auto fn) {
-    return [n, fn](Call& c) -> awaitable<Response> { return ready(fn(*n, c)); };
-  };
+  auto now = [n](auto fn) { return [n, fn](Call& c) -> awaitable<Response> { return ready(fn(*n, c)); }; };
   auto json_of = [n](auto view) {
     return [n, view](Call& c) -> awaitable<Response> {
       return ready(json_response(c.req, http::status::ok, view(*n)));
     };
   };
-  table.add({v::get, "/v1/health", AuthRule::anyone(),
-             [](Call& c) { return ready(json_response(c.req, http::status::ok, {{"ok", true}})); }});
+  table.add({v::get, "/v1/health", AuthRule::anyone(), [](Call& c) {
+               return ready(json_response(c.req, http::status::ok, {{"ok", true}}));
+             }});
   table.add({v::get, "/metrics", auth, now(metrics_text)});
   table.add({v::get, "/v1/p2p/status", auth, json_of([](Node& n) { return n.status_json(); })});
-  table.add({v::get, "/v1/p2p/connections", auth,
-             json_of([](Node& n) { return json{{"connections", n.connections_json()}}; })});
+  table.add({v::get, "/v1/p2p/connections", auth, json_of([](Node& n) {
+               return json{{"connections", n.connections_json()}};
+             })});
   table.add({v::get, "/v1/p2p/connectivity", auth, json_of([](Node& n) { return n.connectivity_json(); })});
   table.add({v::post, "/v1/p2p/connectivity", auth, now(post_connectivity)});
   table.add({v::get, "/v1/p2p/power", auth, json_of([](Node& n) { return n.power_json(); })});
   table.add({v::post, "/v1/p2p/power", auth, now(post_power)});
   table.add({v::post, "/v1/p2p/broadcast", auth, now(post_broadcast)});
   table.add({v::get, "/v1/p2p/broadcasts", auth, now(get_broadcasts)});
-  table.add({v::get, "/v1/p2p/transports", auth,
-             json_of([](Node& n) { return json{{"transports", n.transports_json()}}; })});
+  table.add({v::get, "/v1/p2p/transports", auth, json_of([](Node& n) {
+               return json{{"transports", n.transports_json()}};
+             })});
   table.add({v::post, "/v1/p2p/transports/{name}/fault", auth, now(post_fault)});
-  table.add({v::get, "/v1/p2p/routes", auth, json_of([](Node& n) { return json{{"routes", n.routes_json()}}; })});
+  table.add({v::get, "/v1/p2p/routes", auth, json_of([](Node& n) {
+               return json{{"routes", n.routes_json()}};
+             })});
   table.add({v::get, "/v1/p2p/messages/stream", auth, now(stream)});
   auto peers = json_of([](Node& n) { return json{{"peers", n.peers_json()}}; });
   auto add_peer = [n](Call& c) { return post_peer(*n, c); };

@@ -59,7 +59,9 @@ Target parse_target(std::string_view target) {
 }
 
 namespace {
-bool is_capture(std::string_view s) { return s.size() >= 2 && s.front() == '{' && s.back() == '}'; }
+bool is_capture(std::string_view s) {
+  return s.size() >= 2 && s.front() == '{' && s.back() == '}';
+}
 }  // namespace
 
 void RouteTable::add(Route route) {
@@ -94,8 +96,10 @@ awaitable<Response> RouteTable::dispatch(const Request& req, bool& upgrade) {
   std::vector<const Entry*> on_path;
   // A literal segment beats a capture ("/v1/messages/batch" before "/v1/messages/{id}"): among the
   // routes for this method, the one with the fewest captures wins.
-  auto captures = [](const Entry& e) { return std::count_if(e.segments.begin(), e.segments.end(),
-                                                            [](const std::string& s) { return is_capture(s); }); };
+  auto captures = [](const Entry& e) {
+    return std::count_if(e.segments.begin(), e.segments.end(),
+                         [](const std::string& s) { return is_capture(s); });
+  };
   for (const auto& e : routes_) {
     if (!matches(e, target.segments, nullptr)) continue;
     on_path.push_back(&e);

@@ -230,7 +230,8 @@ void MeshNode::handle_announce(const Packet& packet, LinkId from, std::uint64_t 
   const bool changed =
       p.announce && (p.announce->peer_id != verified->peer_id ||
                      p.announce->announce.noise_key != verified->announce.noise_key || p.bound != bound);
-  if (changed) reset_session(p, {transport::CloseCode::replaced, "the peer's announced identity changed"}, out);
+  if (changed)
+    reset_session(p, {transport::CloseCode::replaced, "the peer's announced identity changed"}, out);
   p.announce = std::move(*verified);
   p.bound = bound;
   p.announce_ts = packet.timestamp_ms;
@@ -318,12 +319,12 @@ void MeshNode::update_up(Peer& p, std::uint64_t now_ms, Output& out) {
     p.early.clear();
     p.early_bytes = 0;
   } else if (!should && p.session_id != 0) {
-    go_down(
-        p,
-        !p.reachable ? transport::CloseReason{transport::CloseCode::keepalive_timeout,
-                                              "not heard for " + std::to_string(options_.peer_timeout_ms) + " ms"}
-                     : transport::CloseReason{transport::CloseCode::other, "session lost"},
-        out);
+    go_down(p,
+            !p.reachable
+                ? transport::CloseReason{transport::CloseCode::keepalive_timeout,
+                                         "not heard for " + std::to_string(options_.peer_timeout_ms) + " ms"}
+                : transport::CloseReason{transport::CloseCode::other, "session lost"},
+            out);
   }
 }
 
@@ -640,7 +641,8 @@ MeshNode::Output MeshNode::connect(const PeerId& peer, std::uint64_t now_ms) {
   return out;
 }
 
-MeshNode::Output MeshNode::close(const PeerId& peer, const transport::CloseReason& reason, std::uint64_t now_ms) {
+MeshNode::Output MeshNode::close(const PeerId& peer, const transport::CloseReason& reason,
+                                 std::uint64_t now_ms) {
   Output out;
   if (Peer* p = find(peer)) {
     reset_session(*p, reason, out);

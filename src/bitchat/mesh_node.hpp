@@ -25,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "transport/close_reason.hpp"
 #include "bitchat/announce.hpp"
 #include "bitchat/fragmenter.hpp"
 #include "bitchat/gcs.hpp"
@@ -34,6 +33,7 @@
 #include "bitchat/store_forward.hpp"
 #include "core/identity.hpp"
 #include "core/peer_id.hpp"
+#include "transport/close_reason.hpp"
 
 namespace hyphae::bitchat {
 
@@ -98,9 +98,9 @@ struct MeshEvent {
   PeerId peer;
   std::uint64_t session = 0;
   transport::CloseReason reason;  // peer_down
-  std::uint8_t record_kind = 0;  // record
-  Bytes body;                    // record
-  MeshBroadcast broadcast;       // broadcast
+  std::uint8_t record_kind = 0;   // record
+  Bytes body;                     // record
+  MeshBroadcast broadcast;        // broadcast
 };
 
 struct MeshNodeCounters {

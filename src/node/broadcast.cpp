@@ -2,9 +2,9 @@
 // the ring of those heard and sent for GET /v1/p2p/broadcasts.
 #include <nlohmann/json.hpp>
 
-#include "util/json_util.hpp"
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae {
 

@@ -70,7 +70,9 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
     if (!key_text) return std::unexpected(key_text.error());
     const std::string key = *key_text;
     current = key;
-    if (auto p2p = apply_p2p_key(file, key, value, config, types)) {  // P2P configuration file and TransportConfig keys (config_p2p.cpp)
+    if (auto p2p =
+            apply_p2p_key(file, key, value, config,
+                          types)) {  // P2P configuration file and TransportConfig keys (config_p2p.cpp)
       if (!*p2p) return *p2p;
       continue;
     }

@@ -26,8 +26,8 @@ struct PeerAddressConfig {
   std::vector<std::string> addresses;  // "host:port" or "/ip4/host/tcp/port"
 };
 
-// One transport's section (`transport.<name>` in the P2P configuration file, or the flat `<name>_*` TransportConfig keys). The options
-// are validated when loaded and kept as text for the transport to read.
+// One transport's section (`transport.<name>` in the P2P configuration file, or the flat `<name>_*`
+// TransportConfig keys). The options are validated when loaded and kept as text for the transport to read.
 struct TransportSettings {
   bool enabled = true;
   std::map<std::string, std::string> options;
@@ -80,8 +80,9 @@ struct NodeConfig {
   // read from until the store catches up: TCP's flow control holds it back, nothing is dropped.
   std::size_t max_uncommitted_inbound_bytes = std::size_t{64} << 20;
   // The flat TransportConfig keys and the P2P configuration file (docs/configuration.md).
-  std::map<std::string, TransportSettings> transports;                // by name: bitchat, betanet, quic, tcp
-  std::vector<std::string> transport_priority{"htx", "ble", "mesh"};  // htx, ble, mesh, ... (router::rank_from_priority)
+  std::map<std::string, TransportSettings> transports;  // by name: bitchat, betanet, quic, tcp
+  std::vector<std::string> transport_priority{"htx", "ble",
+                                              "mesh"};  // htx, ble, mesh, ... (router::rank_from_priority)
   bool enable_failover = true;
   std::uint64_t failover_timeout_ms = 10'000;  // failover retries happen within this; degraded this long
   int max_retry_attempts = 3;

@@ -43,7 +43,7 @@ struct NodeConfig;
 // Applies one top-level key of the flat TransportConfig keys or the P2P configuration file (p2p_config.yaml)
 // (config_p2p.cpp); nullopt when `key` is not one of them.
 std::optional<std::expected<void, std::string>> apply_p2p_key(const std::filesystem::path& file,
-                                                               const std::string& key,
-                                                               const YAML::Node& value, NodeConfig& config,
-                                                               const transport::TransportRegistry& types);
+                                                              const std::string& key, const YAML::Node& value,
+                                                              NodeConfig& config,
+                                                              const transport::TransportRegistry& types);
 }  // namespace hyphae

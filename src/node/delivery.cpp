@@ -9,10 +9,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "util/json_util.hpp"
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 #include "node/sealing.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae {
 
@@ -671,7 +671,8 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
       for (const auto& bytes : acks) {
         MessageId id;
         id.bytes = bytes;
-        if (auto it = self->app_acks_uncommitted.find(id); it != self->app_acks_uncommitted.end() && --it->second == 0)
+        if (auto it = self->app_acks_uncommitted.find(id);
+            it != self->app_acks_uncommitted.end() && --it->second == 0)
           self->app_acks_uncommitted.erase(it);
       }
     });
@@ -706,7 +707,9 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
 
 void Node::Impl::deliver_to_app(const InboundMessage& message) {
   for (auto& [token, sub] : subscribers) {
-    if (!sub.replayed.empty() && sub.replayed.erase(dedupe_key(dedupe_secret, message.from.bytes(), message.id))) continue;
+    if (!sub.replayed.empty() &&
+        sub.replayed.erase(dedupe_key(dedupe_secret, message.from.bytes(), message.id)))
+      continue;
     sub.handler(message);
   }
 }

@@ -47,8 +47,9 @@ void Node::Impl::hold_inbound(int transport, const PeerId& peer, std::size_t byt
   if (std::find(receive_paused.begin(), receive_paused.end(), key) != receive_paused.end()) return;
   receive_paused.push_back(key);
   ++counters.receive_pauses;
-  log->debug("not reading from {} over {} until the store catches up ({} bytes of its messages wait, {} in all)",
-             peer.to_string(), transports[static_cast<std::size_t>(transport)].name, mine, uncommitted_bytes);
+  log->debug(
+      "not reading from {} over {} until the store catches up ({} bytes of its messages wait, {} in all)",
+      peer.to_string(), transports[static_cast<std::size_t>(transport)].name, mine, uncommitted_bytes);
 }
 
 void Node::Impl::release_inbound(const PeerId& peer, std::size_t bytes) {

@@ -157,9 +157,8 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
   auto st = store::Store::open(config.data_dir / "hyphae.db", options);
   if (!st)
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
-  auto impl =
-      std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity), std::move(*st),
-                             std::move(services.log));
+  auto impl = std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity),
+                                     std::move(*st), std::move(services.log));
   impl->transport_types = std::move(services.transport_types);
   if (auto made = impl->make_transports(); !made) return std::unexpected(made.error());
   return std::unique_ptr<Node>(new Node(std::move(impl)));

@@ -72,8 +72,9 @@ struct MessageStatus {
 struct NodeCounters {
   std::uint64_t sent = 0, delivered = 0, received = 0, duplicates = 0, rejected = 0, ephemeral_sent = 0,
                 ephemeral_received = 0, links_up = 0, links_down = 0,
-                inbox_full = 0,  // durable messages not taken (no ack): their sender's inbox quota was used up
-                receive_pauses = 0;  // sessions not read from while their messages waited to be committed
+                inbox_full =
+                    0,     // durable messages not taken (no ack): their sender's inbox quota was used up
+      receive_pauses = 0;  // sessions not read from while their messages waited to be committed
 };
 
 class Node {
@@ -156,7 +157,8 @@ class Node {
   std::expected<std::vector<std::string>, std::error_code> broadcast(const std::string& channel,
                                                                      const std::string& text);
   // Broadcasts heard (and sent) since `after_seq`, oldest first; `channel` "*" for all, "" public.
-  nlohmann::json broadcasts_json(std::uint64_t after_seq, const std::string& channel, std::size_t limit) const;
+  nlohmann::json broadcasts_json(std::uint64_t after_seq, const std::string& channel,
+                                 std::size_t limit) const;
   nlohmann::json peers_json() const;
   nlohmann::json routes_json() const;
   nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;

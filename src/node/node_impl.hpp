@@ -8,9 +8,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <deque>
-#include <queue>
 #include <limits>
 #include <map>
+#include <queue>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -86,7 +86,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   };
   std::expected<void, std::string> make_transports();
   std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
-  transport::SessionIds session_ids;  // shared by this node's transports
+  transport::SessionIds session_ids;                                    // shared by this node's transports
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
   // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the
@@ -311,7 +311,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   struct PendingInbound {
     InboundMessage message;
     AckTarget ack;
-    bool stranger = false;  // its sender was not added by the app (inbox quota)
+    bool stranger = false;       // its sender was not added by the app (inbox quota)
     std::size_t held_bytes = 0;  // memory it holds until committed (max_uncommitted_inbound_bytes)
     MessageId key;               // dedupe_key(sender, id)
   };

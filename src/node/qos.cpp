@@ -165,7 +165,8 @@ void Node::Impl::drain() {
 }
 
 bool Node::Impl::sign_and_seal(OutMsg& m) {
-  auto env = decode_envelope(m.wire, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
+  auto env =
+      decode_envelope(m.wire, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   auto recipient = x25519_keys.find(m.to);
   if (recipient == x25519_keys.end())  // after a restart the cache starts empty
     if (auto key = Identity::x25519_public_of(m.to)) recipient = x25519_keys.emplace(m.to, *key).first;
@@ -208,7 +209,8 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route, st
         queues[peer].rewind();
         if (ec == Errc::backpressure) busy_peers.insert(fairness_key(peer));
         if (ec == Errc::too_large)
-          log->error("{} refused message {} for {}: {}", slot.name, id.to_hex(), peer.to_string(), ec.message());
+          log->error("{} refused message {} for {}: {}", slot.name, id.to_hex(), peer.to_string(),
+                     ec.message());
       }
       continue;
     }

@@ -14,8 +14,9 @@ bool Node::Impl::admit_session(int transport, const PeerId& peer) {
     log->warn("refusing a {} session with {}: connection limit reached (max_connections {})", slot.name,
               peer.to_string(), config.max_connections);
     meters.err_link->inc();
-    slot.transport->close(peer, {transport::CloseCode::evicted, "connection limit reached (max_connections " +
-                                                                  std::to_string(config.max_connections) + ")"});
+    slot.transport->close(
+        peer, {transport::CloseCode::evicted,
+               "connection limit reached (max_connections " + std::to_string(config.max_connections) + ")"});
     return false;
   }
   if (admission.evict) {

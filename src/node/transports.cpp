@@ -96,9 +96,9 @@ std::expected<void, std::string> Node::Impl::make_transports() {
     // A direct link keeps ack_timeout_ms exactly; a multi-hop path waits at least three of its
     // typical latencies.
     const auto& caps = slot.transport->capabilities();
-    slot.ack_timeout_ms =
-        caps.multi_hop ? std::max<std::uint64_t>(config.ack_timeout_ms, 3 * std::uint64_t{caps.typical_latency_ms})
-                       : config.ack_timeout_ms;
+    slot.ack_timeout_ms = caps.multi_hop ? std::max<std::uint64_t>(config.ack_timeout_ms,
+                                                                   3 * std::uint64_t{caps.typical_latency_ms})
+                                         : config.ack_timeout_ms;
     const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
     const metrics::Labels by = {{"transport", slot.name}};
     slot.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help,
@@ -216,10 +216,11 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
     text = std::string(router::reason_text(m.why));
   if (m.failed_from >= 0) {
     const auto& from = transports[static_cast<std::size_t>(m.failed_from)].name;
-    text += m.failover_cause == kCauseAckTimeout ? "; failover from " + from + ": no ack within " +
-                                                       std::to_string(transports[static_cast<std::size_t>(
-                                                                          m.failed_from)].ack_timeout_ms) + " ms"
-                                                 : "; failover from " + from + ": its session was lost";
+    text += m.failover_cause == kCauseAckTimeout
+                ? "; failover from " + from + ": no ack within " +
+                      std::to_string(transports[static_cast<std::size_t>(m.failed_from)].ack_timeout_ms) +
+                      " ms"
+                : "; failover from " + from + ": its session was lost";
   }
   return text;
 }
@@ -328,7 +329,8 @@ void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
   meters.err_timeout->inc();
   if (now >= state.degraded_until[t])
     log->warn("no ack from {} over {} within {} ms: {} is degraded for this peer for {} ms", m.to.to_string(),
-              transports[t].name, transports[t].ack_timeout_ms, transports[t].name, config.failover_timeout_ms);
+              transports[t].name, transports[t].ack_timeout_ms, transports[t].name,
+              config.failover_timeout_ms);
   ++state.failures[t];
   state.degraded_until[t] = now + config.failover_timeout_ms;
   if (!config.enable_failover) return;

@@ -39,7 +39,8 @@ const OptionSpec* OptionSchema::find(std::string_view key) const {
   return it == specs_.end() ? nullptr : &*it;
 }
 
-std::expected<std::string, std::string> OptionSchema::check(std::string_view key, std::string_view text) const {
+std::expected<std::string, std::string> OptionSchema::check(std::string_view key,
+                                                            std::string_view text) const {
   const OptionSpec* spec = find(key);
   if (!spec) return std::unexpected(std::string(key) + " is not a known setting");
   const std::string name(key);
@@ -83,13 +84,14 @@ std::expected<void, std::string> OptionSchema::check_all(const Options& options)
 }
 
 std::expected<std::uint64_t, std::string> OptionSchema::integer(const Options& options, std::string_view key,
-                                                               std::uint64_t fallback) const {
+                                                                std::uint64_t fallback) const {
   auto it = options.find(std::string(key));
   if (it == options.end()) return fallback;
   auto ok = check(key, it->second);
   if (!ok) return std::unexpected(ok.error());
   long long v = 0;
-  if (!parse_integer(*ok, v) || v < 0) return std::unexpected(std::string(key) + " must be a non-negative integer");
+  if (!parse_integer(*ok, v) || v < 0)
+    return std::unexpected(std::string(key) + " must be a non-negative integer");
   return static_cast<std::uint64_t>(v);
 }
 

@@ -19,10 +19,10 @@ struct OptionSpec {
   enum class Kind : std::uint8_t { boolean, integer, number, text, choice, list };
   std::string key;
   Kind kind = Kind::text;
-  double min = 0, max = 0;            // integer and number: inclusive bounds
-  std::vector<std::string> choices;   // choice
-  std::string default_value;          // as text; empty: none (the transport decides, see doc)
-  std::string doc;                    // one line for people (docs, errors)
+  double min = 0, max = 0;           // integer and number: inclusive bounds
+  std::vector<std::string> choices;  // choice
+  std::string default_value;         // as text; empty: none (the transport decides, see doc)
+  std::string doc;                   // one line for people (docs, errors)
 };
 
 using Options = std::map<std::string, std::string>;
@@ -44,7 +44,8 @@ class OptionSchema {
   // A value outside its rule is an error naming the key (options may come from code, not a file).
   std::expected<std::uint64_t, std::string> integer(const Options& options, std::string_view key,
                                                     std::uint64_t fallback) const;
-  std::expected<double, std::string> number(const Options& options, std::string_view key, double fallback) const;
+  std::expected<double, std::string> number(const Options& options, std::string_view key,
+                                            double fallback) const;
   std::string text(const Options& options, std::string_view key, std::string fallback) const;
 
  private:

@@ -2,10 +2,10 @@
 // BitChat and BetaNet later). The node owns its transports through this interface only and knows
 // none of them by name: they are made by a TransportRegistry from the configuration.
 // A transport delivers authenticated sessions: every record it hands the sink comes from the peer
-// named with it, and every session has an id unique among the node's transports (an epoch: a new session to the
-// same peer gets a new id).
-// Thread-safety: a transport runs on the strand it was created with (the node's); every method and
-// every sink callback runs there. Ownership: the node owns the transports and the sink outlives them.
+// named with it, and every session has an id unique among the node's transports (an epoch: a new session to
+// the same peer gets a new id). Thread-safety: a transport runs on the strand it was created with (the
+// node's); every method and every sink callback runs there. Ownership: the node owns the transports and the
+// sink outlives them.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

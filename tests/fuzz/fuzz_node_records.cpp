@@ -32,7 +32,6 @@
 #include <string>
 #include <vector>
 
-#include "util/json_util.hpp"
 #include "core/envelope.hpp"
 #include "core/identity.hpp"
 #include "crypto/noise/handshake_state.hpp"
@@ -41,6 +40,7 @@
 #include "node/sealing.hpp"
 #include "support/recording_transport.hpp"
 #include "transport/transport.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae {
 namespace {
@@ -82,7 +82,8 @@ std::shared_ptr<const transport::TransportRegistry> fuzz_types() {
   static const auto types = [] {
     auto r = std::make_shared<transport::TransportRegistry>(transport::builtin_registry());
     r->add("fuzzfake",
-           [](transport::TransportContext ctx) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+           [](transport::TransportContext ctx)
+               -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
              auto caps = router::Capabilities::direct_tcp_preset();
              caps.mtu = 1 << 16;
              caps.max_message_size = 1 << 16;

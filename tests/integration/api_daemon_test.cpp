@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "util/json_util.hpp"
 #include "harness.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae::testing {
 namespace {

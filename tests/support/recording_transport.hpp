@@ -33,14 +33,18 @@ class RecordingTransport : public transport::Transport {
   RecordingTransport(std::string name, std::string type, router::Capabilities caps,
                      transport::TransportSink* sink, transport::SessionIds* ids,
                      std::size_t max_sent = std::numeric_limits<std::size_t>::max())
-      : name_(std::move(name)), type_(std::move(type)), caps_(caps), sink_(sink), ids_(ids),
+      : name_(std::move(name)),
+        type_(std::move(type)),
+        caps_(caps),
+        sink_(sink),
+        ids_(ids),
         max_sent_(max_sent) {}
 
-  bool up = true;                             // available()
-  std::map<PeerId, std::uint64_t> sessions;   // live sessions by peer
-  std::map<PeerId, std::size_t> backlogs;     // backlog() of a peer with a session
-  std::map<PeerId, bool> receive_paused;      // the node's last pause_receiving() per peer
-  std::vector<Sent> sent;                     // records the node sent, oldest first
+  bool up = true;                            // available()
+  std::map<PeerId, std::uint64_t> sessions;  // live sessions by peer
+  std::map<PeerId, std::size_t> backlogs;    // backlog() of a peer with a session
+  std::map<PeerId, bool> receive_paused;     // the node's last pause_receiving() per peer
+  std::vector<Sent> sent;                    // records the node sent, oldest first
 
   std::string_view name() const override { return name_; }
   std::string_view type() const override { return type_; }

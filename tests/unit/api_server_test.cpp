@@ -10,8 +10,8 @@
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
-#include "util/json_util.hpp"
 #include "api_test_support.hpp"
+#include "util/json_util.hpp"
 
 namespace hyphae {
 namespace {

@@ -92,7 +92,8 @@ TEST(BitchatMeshNodeSecurity, OnlyASignedLeaveEndsASession) {
   ASSERT_TRUE(sim.run_until([&] { return sim.node(1).session(sim.identity(0).peer_id()) == 0; }, 1000));
   bool left = false;
   for (const auto& e : sim.events(1))
-    if (e.kind == MeshEvent::Kind::peer_down) left = e.reason == transport::CloseCode::remote && e.reason.detail == "left the mesh";
+    if (e.kind == MeshEvent::Kind::peer_down)
+      left = e.reason == transport::CloseCode::remote && e.reason.detail == "left the mesh";
   EXPECT_TRUE(left);
 }
 

@@ -94,7 +94,8 @@ TEST(Config, SeedKeyErrorsNameTheFullKeyAndLine) {
     return r ? std::string() : r.error();
   };
   auto hops = error_of("hops", "transport:\n  bitchat:\n    max_hops: 9\n");
-  EXPECT_NE(hops.find(":3: key 'transport.bitchat.max_hops' must be an integer between 1 and 7"), std::string::npos)
+  EXPECT_NE(hops.find(":3: key 'transport.bitchat.max_hops' must be an integer between 1 and 7"),
+            std::string::npos)
       << hops;
   auto cipher = error_of("cipher", "transport:\n  betanet:\n    encryption: rot13\n");
   EXPECT_NE(cipher.find("transport.betanet.encryption' must be one of"), std::string::npos) << cipher;
@@ -154,7 +155,8 @@ TEST(Config, UncommittedInboundCapAndCommitDelayAreBounded) {
   EXPECT_EQ(config.store_commit_delay_ms, 5u);
   auto tiny = load_config_file(write_temp("tiny", "max_uncommitted_inbound_bytes: 4096\n"), config);
   ASSERT_FALSE(tiny);
-  EXPECT_NE(tiny.error().find("key 'max_uncommitted_inbound_bytes' must be at least 65536"), std::string::npos)
+  EXPECT_NE(tiny.error().find("key 'max_uncommitted_inbound_bytes' must be at least 65536"),
+            std::string::npos)
       << tiny.error();
   auto slow = load_config_file(write_temp("slow", "store_commit_delay_ms: 60000\n"), config);
   ASSERT_FALSE(slow);

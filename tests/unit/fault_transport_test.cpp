@@ -1,11 +1,12 @@
 // FaultTransport over an in-test fake transport: pass-through, lossy, slow, offline and dead.
-#include "core/error.hpp"
 #include "transport/fault/fault_transport.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
 
 namespace hyphae::transport {
 namespace {

@@ -9,12 +9,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/envelope.hpp"
 #include "core/error.hpp"
-#include "support/recording_transport.hpp"
 #include "core/identity.hpp"
 #include "node/node.hpp"
 #include "node/sealing.hpp"
-#include "core/envelope.hpp"
+#include "support/recording_transport.hpp"
 #include "testnet/local_node.hpp"
 #include "transport/transport.hpp"
 
@@ -46,7 +46,8 @@ std::shared_ptr<const transport::TransportRegistry> fake_types() {
   static const auto types = [] {
     auto r = std::make_shared<transport::TransportRegistry>(transport::builtin_registry());
     r->add("fake",
-           [](transport::TransportContext ctx) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+           [](transport::TransportContext ctx)
+               -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
              auto base = router::Capabilities::direct_tcp_preset();
              base.mtu = 1 << 20;
              base.max_message_size = 1 << 20;
@@ -316,14 +317,16 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
   EXPECT_EQ(h.a().data_to(p), 1u);  // and it was never sent again
   // After a restart the store says so too.
   h.on([&] { h.node->stop(); });
-  auto again = Node::create(h.io.get_executor(), [&] {
-    NodeConfig config;
-    config.data_dir = h.dir.path();
-    config.log_level = "off";
-    config.transports["tcp"].enabled = false;
-    config.transports["a"].options["type"] = "fake";
-    return config;
-  }(), {fake_types()});
+  auto again = Node::create(h.io.get_executor(),
+                            [&] {
+                              NodeConfig config;
+                              config.data_dir = h.dir.path();
+                              config.log_level = "off";
+                              config.transports["tcp"].enabled = false;
+                              config.transports["a"].options["type"] = "fake";
+                              return config;
+                            }(),
+                            {fake_types()});
   ASSERT_TRUE(again);
   std::optional<MessageStatus> status;
   boost::asio::post((*again)->executor(), [&] { status = (*again)->status(id); });
@@ -377,7 +380,6 @@ TEST(NodeRouting, FailoverOntoARelayedTransportSignsAndSealsTheMessage) {
   h.on([&] { h.b().deliver(p, RecordKind::ack, id.bytes); });
   EXPECT_EQ(h.state(id), "delivered");
 }
-
 
 // Each transport has its own ack deadline: ack_timeout_ms, or for a multi-hop transport three
 // typical latencies when longer. A direct one keeps ack_timeout_ms whatever its latency.

@@ -22,8 +22,7 @@ awaitable<Response> text(const Call& c, std::string body) {
 
 struct Dispatch {
   RouteTable table;
-  Response run(http::verb method, const std::string& target, std::string body = {},
-               std::string token = {}) {
+  Response run(http::verb method, const std::string& target, std::string body = {}, std::string token = {}) {
     Request req{method, target, 11};
     req.body() = std::move(body);
     if (!token.empty()) req.set(http::field::authorization, token);
@@ -45,7 +44,8 @@ TEST(RouteTable, CapturesLiteralsMethodsAndAuth) {
   d.table.set_fallback_auth(needs("node"));
   d.table.add({http::verb::get, "/v1/messages/{id}", needs("node"),
                [](Call& c) { return text(c, "id=" + c.param("id")); }});
-  d.table.add({http::verb::get, "/v1/messages/batch", needs("node"), [](Call& c) { return text(c, "literal"); }});
+  d.table.add(
+      {http::verb::get, "/v1/messages/batch", needs("node"), [](Call& c) { return text(c, "literal"); }});
   d.table.add({http::verb::post, "/v1/messages", needs("node"),
                [](Call& c) { return text(c, "to=" + c.body.value("to", std::string())); }});
   // Another service on the same engine, with its own rule.

@@ -15,7 +15,8 @@ namespace {
 class NullSink : public transport::TransportSink {
  public:
   void on_session_up(transport::Transport&, const PeerId&, std::uint64_t) override {}
-  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t, const transport::CloseReason&) override {}
+  void on_session_down(transport::Transport&, const PeerId&, std::uint64_t,
+                       const transport::CloseReason&) override {}
   void on_record(transport::Transport&, const PeerId&, std::uint64_t, transport::RecordKind,
                  ByteView) override {}
   void on_drained(transport::Transport&, const PeerId&) override {}
@@ -148,14 +149,15 @@ TEST(TransportConfig, NamedInstancesNeedATypeAndValidCapabilities) {
             std::string::npos)
       << bad_type;
   // A named instance takes its type's options, checked by the schema its folder declares.
-  auto bitchat_named = error_of("bitchat-named", "transport:\n  radio:\n    type: bitchat\n    max_known_peers: 3\n");
+  auto bitchat_named =
+      error_of("bitchat-named", "transport:\n  radio:\n    type: bitchat\n    max_known_peers: 3\n");
   EXPECT_NE(bitchat_named.find(":4: key 'transport.radio.max_known_peers' must be an integer between 16 and "
                                "1000000"),
             std::string::npos)
       << bitchat_named;
   NodeConfig ok_config;
-  EXPECT_TRUE(load_config_file(write_temp("bitchat-bounds", "transport:\n  bitchat:\n    max_sender_buckets: 64\n"),
-                               ok_config));
+  EXPECT_TRUE(load_config_file(
+      write_temp("bitchat-bounds", "transport:\n  bitchat:\n    max_sender_buckets: 64\n"), ok_config));
   EXPECT_EQ(ok_config.transports.at("bitchat").options.at("max_sender_buckets"), "64");
   auto bad_caps = error_of("caps", "transport:\n  lan:\n    type: tcp\n    caps:\n      teleport: true\n");
   EXPECT_NE(bad_caps.find(":5: key 'transport.lan': caps.teleport: unknown capability"), std::string::npos)
@@ -220,30 +222,35 @@ namespace {
 // factory. Registering it is one line; the configuration then knows its options.
 transport::TransportType toy_type() {
   using K = transport::OptionSpec::Kind;
-  return {"toy",
-          "a test transport",
-          {{"type", K::choice, 0, 0, {"toy"}, "toy", "the type"},
-           {"speed", K::integer, 1, 10, {}, "5", "how fast"}},
-          [](transport::TransportContext) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
-            return std::unexpected(std::string("toy transports do not run"));
-          }};
+  return {
+      "toy",
+      "a test transport",
+      {{"type", K::choice, 0, 0, {"toy"}, "toy", "the type"},
+       {"speed", K::integer, 1, 10, {}, "5", "how fast"}},
+      [](transport::TransportContext) -> std::expected<std::unique_ptr<transport::Transport>, std::string> {
+        return std::unexpected(std::string("toy transports do not run"));
+      }};
 }
 
 TEST(TransportRegistry, ATypeBringsItsOptionsToTheConfigurationAndItsFactory) {
   auto types = transport::builtin_registry();
   types.add(toy_type());  // the one registration line
   NodeConfig config;
-  auto ok = load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), config, types);
+  auto ok = load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), config,
+                             types);
   ASSERT_TRUE(ok) << ok.error();
   EXPECT_EQ(config.transports.at("t1").options.at("speed"), "7");
   NodeConfig bad;
-  auto refused = load_config_file(write_temp("toy-bad", "transport:\n  t1:\n    type: toy\n    speed: 70\n"), bad, types);
+  auto refused = load_config_file(write_temp("toy-bad", "transport:\n  t1:\n    type: toy\n    speed: 70\n"),
+                                  bad, types);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().find("key 'transport.t1.speed' must be an integer between 1 and 10"), std::string::npos)
+  EXPECT_NE(refused.error().find("key 'transport.t1.speed' must be an integer between 1 and 10"),
+            std::string::npos)
       << refused.error();
   // Without the registration the same file names the type as unknown.
   NodeConfig plain;
-  EXPECT_FALSE(load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), plain));
+  EXPECT_FALSE(
+      load_config_file(write_temp("toy-ok", "transport:\n  t1:\n    type: toy\n    speed: 7\n"), plain));
 
   // Options from code are checked by make() too, and a type without a factory says so.
   boost::asio::io_context io;
@@ -251,7 +258,8 @@ TEST(TransportRegistry, ATypeBringsItsOptionsToTheConfigurationAndItsFactory) {
   NullSink sink;
   auto fast = types.make("toy", context_for(io, id, sink, {{"speed", "11"}}));
   ASSERT_FALSE(fast);
-  EXPECT_NE(fast.error().find("speed must be an integer between 1 and 10"), std::string::npos) << fast.error();
+  EXPECT_NE(fast.error().find("speed must be an integer between 1 and 10"), std::string::npos)
+      << fast.error();
   auto quic = types.make("quic", context_for(io, id, sink, {}));
   ASSERT_FALSE(quic);
   EXPECT_NE(quic.error().find("not implemented in this build"), std::string::npos) << quic.error();

@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "util/json_util.hpp"
 #include "bitchat/link/lan_link.hpp"
 #include "bitchat/link/radio_link.hpp"
 #include "bitchat/mesh_node.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "util/json_util.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {
@@ -45,7 +45,13 @@ const OptionSchema& bitchat_options() {
   using K = OptionSpec::Kind;
   static const OptionSchema schema{
       {"type", K::choice, 0, 0, {"bitchat"}, "bitchat", "the type, for an instance with a name of its own"},
-      {"nickname", K::text, 0, 0, {}, "", "the announced nickname (1 to 255 bytes; default: the PeerId's start)"},
+      {"nickname",
+       K::text,
+       0,
+       0,
+       {},
+       "",
+       "the announced nickname (1 to 255 bytes; default: the PeerId's start)"},
       {"announce_interval_ms", K::integer, 100, 3'600'000, {}, "", "announce period"},
       {"peer_timeout_ms", K::integer, 300, 86'400'000, {}, "", "a peer not heard for this long is gone"},
       {"sync_interval_ms", K::integer, 0, 3'600'000, {}, "", "store-and-forward sync period (0: off)"},
@@ -57,7 +63,13 @@ const OptionSchema& bitchat_options() {
       {"max_sender_buckets", K::integer, 16, 1'000'000, {}, "", "senders the relay rate-limits at once"},
       {"max_known_peers", K::integer, 16, 1'000'000, {}, "", "peers in the mesh peer table"},
       {"max_sync_reply_bytes", K::integer, 1024, 1 << 20, {}, "", "bytes one sync answer may carry"},
-      {"sync_reply_rate", K::integer, 1, 100'000'000, {}, "", "sync answer bytes per second to one requester"},
+      {"sync_reply_rate",
+       K::integer,
+       1,
+       100'000'000,
+       {},
+       "",
+       "sync answer bytes per second to one requester"},
       {"sync_reply_total_rate", K::integer, 1, 1'000'000'000, {}, "", "sync answer bytes per second in all"},
       {"handshake_reply_rate", K::integer, 1, 100'000, {}, "", "handshake message 1s answered per second"},
       // The LAN link.
@@ -68,7 +80,13 @@ const OptionSchema& bitchat_options() {
       {"listen", K::text, 0, 0, {}, "", "unicast host:port"},
       {"static_peers", K::list, 0, 0, {}, "", "neighbours at fixed host:port addresses"},
       {"beacon_interval_ms", K::integer, 10, 600'000, {}, "", "neighbour beacon period"},
-      {"neighbour_timeout_ms", K::integer, 30, 3'600'000, {}, "", "a neighbour not heard for this long is gone"},
+      {"neighbour_timeout_ms",
+       K::integer,
+       30,
+       3'600'000,
+       {},
+       "",
+       "a neighbour not heard for this long is gone"},
       {"mtu", K::integer, 64, 65507, {}, "", "largest link frame"},
       // The simulated radio instead of the LAN (tests, demos).
       {"link", K::choice, 0, 0, {"lan", "radio"}, "lan", "the link under the mesh"},
@@ -142,12 +160,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   std::error_code start() override {
     if (auto ec = link_->start()) {
       log_->error("transport {}: {} link did not start: {}", context_.name, link_->kind(),
-                    lan_ ? lan_->start_error() : ec.message());
+                  lan_ ? lan_->start_error() : ec.message());
       return ec;
     }
     started_ = true;
     log_->info("transport {}: BitChat mesh ID {} on its {} link{}", context_.name, to_hex(node_.self()),
-                 link_->kind(), lan_ ? " (UDP port " + std::to_string(lan_->listen_port()) + ")" : "");
+               link_->kind(), lan_ ? " (UDP port " + std::to_string(lan_->listen_port()) + ")" : "");
     apply(node_.start(clock_()));
     context_.sink->on_availability(*this, true, "mesh link started");
     return {};
@@ -248,7 +266,7 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     apply(std::move(out));
     if (malformed) {
       log_->warn("transport {}: malformed frame ({} bytes) on link {}: dropping that neighbour",
-                   context_.name, frame.size(), link);
+                 context_.name, frame.size(), link);
       link_->drop(link, "malformed frame");
     }
   }
@@ -260,12 +278,12 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
       switch (e.kind) {
         case K::peer_up:
           log_->info("transport {}: session {} with {} (mesh {})", context_.name, e.session,
-                       e.peer.to_string(), to_hex(e.mesh_id));
+                     e.peer.to_string(), to_hex(e.mesh_id));
           context_.sink->on_session_up(*this, e.peer, e.session);
           break;
         case K::peer_down:
           log_->info("transport {}: session {} with {} down: {}", context_.name, e.session,
-                       e.peer.to_string(), e.reason.text());
+                     e.peer.to_string(), e.reason.text());
           context_.sink->on_session_down(*this, e.peer, e.session, e.reason);
           break;
         case K::record:
@@ -324,12 +342,11 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
   std::uint64_t armed_for_ = 0;
 };
 
-
 }  // namespace
 
 TransportType bitchat_transport_type() {
-  return {"bitchat", "the BitChat mesh: offline, multi-hop, over the LAN (or a simulated radio)", bitchat_options(),
-          &make_bitchat_transport};
+  return {"bitchat", "the BitChat mesh: offline, multi-hop, over the LAN (or a simulated radio)",
+          bitchat_options(), &make_bitchat_transport};
 }
 
 std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context) {
@@ -380,7 +397,8 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
     if (!v) return fail(v.error());
     *f.target = *v;
   }
-  if (context.options.contains("advertisement_interval") && !context.options.contains("announce_interval_ms")) {
+  if (context.options.contains("advertisement_interval") &&
+      !context.options.contains("announce_interval_ms")) {
     auto seconds = schema.number(context.options, "advertisement_interval", 0);
     if (!seconds) return fail(seconds.error());
     mesh.announce_interval_ms = static_cast<std::uint64_t>(*seconds * 1000);

@@ -8,8 +8,8 @@
 // (nickname, announce_interval_ms, peer_timeout_ms, sync_interval_ms, handshake_timeout_ms,
 // eager_sessions, per_sender_rate, total_rate, and the bounds max_sender_buckets, max_known_peers,
 // max_sync_reply_bytes, sync_reply_rate, sync_reply_total_rate, handshake_reply_rate), plus caps.* overrides
-// of the capability table's BitChat column. Thread-safety and ownership: as Transport (everything on the node's strand;
-// the node owns it).
+// of the capability table's BitChat column. Thread-safety and ownership: as Transport (everything on the
+// node's strand; the node owns it).
 #pragma once
 
 #include <expected>

@@ -1,12 +1,12 @@
 // FaultTransport: fault injection over an inner transport (see the header).
 #include "transport/fault/fault_transport.hpp"
 
-#include "core/error.hpp"
-
 #include <algorithm>
 #include <array>
 #include <boost/asio/bind_executor.hpp>
 #include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
 
 namespace hyphae::transport {
 
@@ -63,7 +63,8 @@ void FaultTransport::set_fault(Fault fault) {
                           now_available ? std::string("fault cleared")
                                         : "fault injected: " + std::string(to_string(fault_.mode)));
   if (fault_.mode == FaultMode::dead && !was_dead)
-    for (const auto& peer : inner_->peers_with_sessions()) inner_->close(peer, {CloseCode::fault_injected, "dead"});
+    for (const auto& peer : inner_->peers_with_sessions())
+      inner_->close(peer, {CloseCode::fault_injected, "dead"});
 }
 
 void FaultTransport::stop() {

@@ -8,9 +8,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/address.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
-#include "core/address.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {
@@ -115,7 +115,12 @@ TransportType MeshTransport::type_info() {
           {
               {"type", K::choice, 0, 0, {"tcp"}, "tcp", "the type, for an instance with a name of its own"},
               {"listen", K::text, 0, 0, {}, "127.0.0.1:0", "host:port to accept links on (port 0: any)"},
-              {"max_handshakes", K::integer, 1, 100'000, {}, std::to_string(kDefaultMaxHandshakes),
+              {"max_handshakes",
+               K::integer,
+               1,
+               100'000,
+               {},
+               std::to_string(kDefaultMaxHandshakes),
                "accepted connections still in their handshake; the oldest is closed to admit a new one"},
           },
           &MeshTransport::make};
@@ -197,8 +202,8 @@ void MeshTransport::accept_next() {
                                       ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
                              // Out of file descriptors or memory: retrying at once would spin. Wait, then
                              // accept again.
-                             log_->warn("transport {}: accept: {}; pausing accepts for {} ms",
-                                          context_.name, ec.message(), kAcceptBackoffMs);
+                             log_->warn("transport {}: accept: {}; pausing accepts for {} ms", context_.name,
+                                        ec.message(), kAcceptBackoffMs);
                              ++accept_pauses_;
                              accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
                              accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
@@ -403,7 +408,7 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
   state.dialing = false;
   state.backoff_ms = 0;
   log_->debug("transport {}: link up: {} ({} {})", context_.name, remote.to_string(),
-                link->initiator() ? "dialed" : "accepted", link->remote_address());
+              link->initiator() ? "dialed" : "accepted", link->remote_address());
   context_.sink->on_session_up(*this, remote, link->id());
 }
 
@@ -424,8 +429,8 @@ void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const CloseRe
   }
   if (was_up) peer = link->remote();
   if (!was_up)
-    log_->info("transport {}: link to {} failed before it came up: {}", context_.name,
-                 link->remote_address(), reason.text());
+    log_->info("transport {}: link to {} failed before it came up: {}", context_.name, link->remote_address(),
+               reason.text());
   if (!peer) return;
   auto& state = peers_[*peer];
   if (link->initiator()) state.dialing = false;

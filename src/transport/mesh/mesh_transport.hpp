@@ -78,7 +78,9 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
   mesh::TcpLinkOptions link_options();  // with a new session id
-  std::uint64_t next_session_id() { return context_.session_ids ? context_.session_ids->next() : own_ids_.next(); }
+  std::uint64_t next_session_id() {
+    return context_.session_ids ? context_.session_ids->next() : own_ids_.next();
+  }
 
   TransportContext context_;
   router::Capabilities caps_;
