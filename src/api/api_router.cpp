@@ -10,6 +10,7 @@
 #include <boost/beast/http/status.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api/node_routes.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
 #include "util/json_util.hpp"

@@ -16,7 +16,6 @@
 #include <string_view>
 #include <vector>
 
-#include "api/node_routes.hpp"
 #include "api/route_table.hpp"
 
 namespace hyphae {

@@ -106,9 +106,10 @@ std::expected<double, std::string> OptionSchema::number(const Options& options, 
   return v;
 }
 
-std::string OptionSchema::text(const Options& options, std::string_view key, std::string fallback) const {
-  auto it = options.find(std::string(key));
-  return it == options.end() ? std::move(fallback) : it->second;
+std::string OptionSchema::text(const Options& options, std::string_view key) const {
+  if (auto it = options.find(std::string(key)); it != options.end()) return it->second;
+  const OptionSpec* spec = find(key);
+  return spec ? spec->default_value : std::string();
 }
 
 }  // namespace hyphae::transport

@@ -46,7 +46,8 @@ class OptionSchema {
                                                     std::uint64_t fallback) const;
   std::expected<double, std::string> number(const Options& options, std::string_view key,
                                             double fallback) const;
-  std::string text(const Options& options, std::string_view key, std::string fallback) const;
+  // A text or choice option: its value, or the spec's default_value when absent.
+  std::string text(const Options& options, std::string_view key) const;
 
  private:
   std::vector<OptionSpec> specs_;

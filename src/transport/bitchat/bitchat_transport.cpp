@@ -436,7 +436,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
   auto caps = apply_capability_options(base, context.options);
   if (!caps) return fail(caps.error());
   std::optional<BitChatTransport::RadioPlacement> radio;
-  const auto link = context.options.contains("link") ? context.options.at("link") : std::string("lan");
+  const auto link = schema.text(context.options, "link");
   if (link == "radio") {
     bitchat::RadioMediumOptions ro;
     ro.mtu = lan->mtu;
@@ -450,8 +450,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
     ro.loss = *loss;
     ro.latency_ms = *latency;
     BitChatTransport::RadioPlacement place;
-    const auto medium =
-        context.options.contains("radio_medium") ? context.options.at("radio_medium") : "default";
+    const auto medium = schema.text(context.options, "radio_medium");
     place.medium = bitchat::RadioMedium::named(medium, ro);
     if (auto it = context.options.find("radio_position"); it != context.options.end()) {
       const auto comma = it->second.find(',');
