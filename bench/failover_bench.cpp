@@ -21,7 +21,7 @@
 #include "testnet/local_node.hpp"
 
 using namespace hyphae;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -52,7 +52,7 @@ struct Pair {
   TempDir dir{"hyphae-failover-bench-"};
   std::unique_ptr<Node> a, b;
   std::optional<MessageId> watched;
-  std::optional<Clock::time_point> delivered_at;
+  std::optional<BenchClock::time_point> delivered_at;
 
   Pair() {
     auto made_a = Node::create(io.get_executor(), config_for(dir.path() / "a"));
@@ -63,7 +63,7 @@ struct Pair {
     on_strand([&] {
       if (a->start() || b->start()) throw std::runtime_error("nodes did not start");
       a->on_delivered([this](const MessageId& id) {
-        if (watched && id == *watched) delivered_at = Clock::now();
+        if (watched && id == *watched) delivered_at = BenchClock::now();
       });
     });
     on_strand([&] {
@@ -91,9 +91,9 @@ struct Pair {
     while (!done) io.run_one_for(std::chrono::milliseconds(10));
   }
   template <typename P>
-  bool run_until(P predicate, Clock::duration timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
+  bool run_until(P predicate, BenchClock::duration timeout) {
+    const auto deadline = BenchClock::now() + timeout;
+    while (BenchClock::now() < deadline) {
       if (predicate()) return true;
       io.run_for(std::chrono::milliseconds(1));
     }
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     p.watched = p.send();
     p.delivered_at.reset();
     p.io.run_for(std::chrono::milliseconds(5));
-    const auto died = Clock::now();
+    const auto died = BenchClock::now();
     p.fault("dead");
     if (!p.run_until([&] { return p.delivered_at.has_value(); }, std::chrono::seconds(10)))
       throw std::runtime_error("not delivered after link death");
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     // Silent loss: the session stays up, nothing arrives; the ack timeout triggers the failover.
     p.fault("lossy", 1.0);
     p.delivered_at.reset();
-    const auto sent = Clock::now();
+    const auto sent = BenchClock::now();
     p.watched = p.send();
     if (!p.run_until([&] { return p.delivered_at.has_value(); }, std::chrono::seconds(10)))
       throw std::runtime_error("not delivered after silent loss");

@@ -12,7 +12,7 @@
 #include "fragment/fragment.hpp"
 
 using namespace hyphae;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 && std::string_view(argv[1]) == "--quick" ? 5 : 50;
@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   for (auto& b : msg) b = static_cast<std::uint8_t>(rng());
   const double mib = static_cast<double>(msg.size()) / (1 << 20) * rounds;
 
-  auto t0 = Clock::now();
+  auto t0 = BenchClock::now();
   std::size_t fragments = 0;
   std::vector<std::vector<Bytes>> all;
   for (int i = 0; i < rounds; ++i) {
@@ -30,25 +30,25 @@ int main(int argc, char** argv) {
     fragments = f->size();
     all.push_back(std::move(*f));
   }
-  const double split_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double split_s = std::chrono::duration<double>(BenchClock::now() - t0).count();
 
   fragment::Reassembler r;
-  t0 = Clock::now();
+  t0 = BenchClock::now();
   for (const auto& set : all)
     for (const auto& f : set) {
       auto got = r.accept("peer", f, 0);
       if (!got) return 2;
       if (*got && (*got)->size() != msg.size()) return 3;
     }
-  const double join_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double join_s = std::chrono::duration<double>(BenchClock::now() - t0).count();
   if (r.stats().completed != static_cast<std::uint64_t>(rounds)) return 4;
 
-  t0 = Clock::now();
+  t0 = BenchClock::now();
   unsigned long crc = 0;
   for (int i = 0; i < rounds; ++i)
     for (std::size_t off = 0; off < msg.size(); off += 210)
       crc ^= ::crc32(0L, msg.data() + off, static_cast<uInt>(std::min<std::size_t>(210, msg.size() - off)));
-  const double crc_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double crc_s = std::chrono::duration<double>(BenchClock::now() - t0).count();
 
   const double crc_rate = mib / crc_s;
   std::printf("1 MiB messages at MTU 244: %zu fragments each, %d rounds (crc %lx)\n", fragments, rounds, crc);

@@ -24,7 +24,7 @@
 
 namespace asio = boost::asio;
 using namespace hyphae;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -66,16 +66,16 @@ NodeConfig bench_config(const std::filesystem::path& dir) {
   auto node = Node::create(io.get_executor(), bench_config(dir.path()));
   if (!node) _exit(3);
   std::size_t count = 0;
-  Clock::time_point first, last;
+  BenchClock::time_point first, last;
   asio::post((*node)->executor(), [&] {
     if ((*node)->start()) _exit(4);
     write_all(out_fd, (*node)->peer_id().to_string() + " " + std::to_string((*node)->listen_port()) + "\n");
     (*node)->subscribe([&](const InboundMessage& m) {
-      if (count == 0) first = Clock::now();
+      if (count == 0) first = BenchClock::now();
       ++count;
       if (!m.ephemeral) (*node)->ack(m.id);
       if (count == expected && mode == Mode::ephemeral) {
-        last = Clock::now();
+        last = BenchClock::now();
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(last - first).count();
         write_all(out_fd, std::to_string(ns) + "\n");
       }
@@ -169,13 +169,13 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
   } else if (mode == Mode::durable) {
     std::promise<void> all_delivered;
     std::size_t delivered = 0;
-    Clock::time_point start;
+    BenchClock::time_point start;
     on_strand([&] {
       node.on_delivered([&](const MessageId&) {
         if (++delivered == count) all_delivered.set_value();
       });
     });
-    start = Clock::now();
+    start = BenchClock::now();
     asio::post(node.executor(), [&] {
       SendOptions options;
       for (std::size_t sent = 0; sent < count; sent += 1000) {
@@ -184,7 +184,7 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
       }
     });
     all_delivered.get_future().wait();
-    auto secs = std::chrono::duration<double>(Clock::now() - start).count();
+    auto secs = std::chrono::duration<double>(BenchClock::now() - start).count();
     result.msgs_per_s = static_cast<double>(count) / secs;
   } else {
     // The loop runs on the node's strand: each ack triggers the next send, so the figure is the
@@ -192,16 +192,16 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
     std::vector<double> samples;
     std::size_t warmup = std::min<std::size_t>(200, count / 5);
     std::size_t done_count = 0;
-    Clock::time_point t0;
+    BenchClock::time_point t0;
     std::promise<void> finished;
     auto send_one = [&] {
-      t0 = Clock::now();
+      t0 = BenchClock::now();
       node.send(*receiver, payload, SendOptions{}, [](auto) {});
     };
     on_strand([&] {
       node.on_delivered([&](const MessageId&) {
         if (done_count++ >= warmup)
-          samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+          samples.push_back(std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count());
         if (done_count == count + warmup) {
           finished.set_value();
           return;

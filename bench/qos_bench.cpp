@@ -16,7 +16,7 @@ using hyphae::qos::Config;
 using hyphae::qos::Item;
 using hyphae::qos::Priority;
 using hyphae::qos::Scheduler;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -41,9 +41,9 @@ template <typename Body>
 double median_ns_per_op(std::size_t ops, Body body) {
   std::vector<double> runs;
   for (int r = 0; r < 5; ++r) {
-    const auto t0 = Clock::now();
+    const auto t0 = BenchClock::now();
     const std::uint64_t sink = body();
-    const auto t1 = Clock::now();
+    const auto t1 = BenchClock::now();
     g_sink = g_sink + sink;
     runs.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(ops));
   }

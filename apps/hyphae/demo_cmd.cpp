@@ -12,12 +12,12 @@
 namespace hyphae::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct Narrator {
-  Clock::time_point start = Clock::now();
+  SteadyClock::time_point start = SteadyClock::now();
   void say(const std::string& line) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
     std::cout << "[" << ms / 1000 << "." << (ms % 1000) / 100 << "s] " << line << std::endl;
   }
 };
@@ -151,7 +151,7 @@ void add_demo_command(CLI::App& app, Common& common) {
     {
       // A burst: batches committed to alice's outbox, streamed over the link, acked in groups.
       constexpr int kBurst = 5000;
-      auto t0 = Clock::now();
+      auto t0 = SteadyClock::now();
       std::vector<std::string> ids;
       for (int sent = 0; sent < kBurst; sent += 1000) {
         nlohmann::json payloads = nlohmann::json::array();
@@ -171,7 +171,7 @@ void add_demo_command(CLI::App& app, Common& common) {
           std::chrono::seconds(30));
       if (!drained || !wait_delivered(alice, ids.back(), std::chrono::seconds(5)))
         throw std::runtime_error("the burst was not delivered");
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
       n.say("  alice -> bob: a burst of " + std::to_string(kBurst) +
             " durable messages over tcp, all acknowledged in " + std::to_string(ms) +
             " ms (through the HTTP API, committed on both sides; small messages would otherwise take the "
@@ -189,10 +189,10 @@ void add_demo_command(CLI::App& app, Common& common) {
 
     n.say("Restarting carol on the same port and data directory");
     carol.start();
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     if (!wait_delivered(alice, queued_id, std::chrono::seconds(20)))
       throw std::runtime_error("the queued message was not delivered after carol came back");
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
     n.say("  alice reconnected and delivered it " + std::to_string(ms) + " ms after carol's restart: \"" +
           received_text(carol, queued_id) + "\"");
     n.say("  alice's status for it: " + message_state(alice, queued_id));

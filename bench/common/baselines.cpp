@@ -40,7 +40,7 @@
 namespace hyphae::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 [[noreturn]] void fail(const std::string& what) {
@@ -50,10 +50,10 @@ using namespace std::chrono_literals;
   throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-double micros(Clock::duration d) {
+double micros(BenchClock::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
 }
-double seconds(Clock::duration d) {
+double seconds(BenchClock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
@@ -101,9 +101,9 @@ class Child {
   bool running() const { return pid_ > 0; }
 
   // Waits up to `limit` for the child to exit; returns its wait status, or nullopt if still running.
-  std::optional<int> wait_for(Clock::duration limit) {
+  std::optional<int> wait_for(BenchClock::duration limit) {
     if (pid_ <= 0) return status_;
-    const auto deadline = Clock::now() + limit;
+    const auto deadline = BenchClock::now() + limit;
     for (;;) {
       int status = 0;
       const pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -117,13 +117,13 @@ class Child {
         status_ = 0;
         return status_;
       }
-      if (Clock::now() >= deadline) return std::nullopt;
+      if (BenchClock::now() >= deadline) return std::nullopt;
       std::this_thread::sleep_for(2ms);
     }
   }
 
   // SIGTERM, then SIGKILL after `grace`; always reaps.
-  void terminate(Clock::duration grace) {
+  void terminate(BenchClock::duration grace) {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     if (!wait_for(grace)) kill_and_reap();
@@ -165,7 +165,7 @@ pid_t fork_child(unsigned alarm_s) {
   return pid;
 }
 
-unsigned alarm_seconds(Clock::duration budget) {
+unsigned alarm_seconds(BenchClock::duration budget) {
   return static_cast<unsigned>(std::chrono::ceil<std::chrono::seconds>(budget).count()) + 5;
 }
 
@@ -370,7 +370,7 @@ void start_broker(Broker& b, const std::filesystem::path& dir) {
     }
     b.proc = std::make_unique<Child>(pid);
     b.port = port;
-    const auto deadline = Clock::now() + 5s;
+    const auto deadline = BenchClock::now() + 5s;
     for (;;) {
       if (auto st = b.proc->wait_for(0s)) {
         last_log = read_text(log);
@@ -378,7 +378,7 @@ void start_broker(Broker& b, const std::filesystem::path& dir) {
         fail("mosquitto broker exited at start-up (" + describe_status(*st) + "): " + last_log);
       }
       if (tcp_accepts(port)) return;
-      if (Clock::now() >= deadline) {
+      if (BenchClock::now() >= deadline) {
         b.proc->kill_and_reap();
         fail("mosquitto broker did not accept connections within 5 s: " + read_text(log));
       }
@@ -411,7 +411,7 @@ struct MqttRun {
   bool sub_done = false;
   bool finished = false;  // set by the caller before disconnecting: disconnects are expected then
   std::string error;
-  Clock::time_point t_start{}, t_pub_done{}, t_sub_done{};
+  BenchClock::time_point t_start{}, t_pub_done{}, t_sub_done{};
 
   void set_error(std::string e) {
     std::lock_guard lk(m);
@@ -468,7 +468,7 @@ void pub_on_connect(mosquitto* mosq, void* obj, int rc) {
   run.pub_started = true;
   {
     std::lock_guard lk(run.m);
-    run.t_start = Clock::now();
+    run.t_start = BenchClock::now();
   }
   const std::size_t first = std::min(run.count, kMqttWindow);
   while (run.published < first) {
@@ -484,7 +484,7 @@ void pub_on_publish(mosquitto* mosq, void* obj, int /*mid*/) {
   if (run.published < run.count) mqtt_publish_one(mosq, run);
   if (run.acked == run.count) {
     std::lock_guard lk(run.m);
-    run.t_pub_done = Clock::now();
+    run.t_pub_done = BenchClock::now();
     run.pub_done = true;
     run.cv.notify_all();
   }
@@ -513,7 +513,7 @@ void sub_on_message(mosquitto*, void* obj, const mosquitto_message* msg) {
     run.wrong_size.fetch_add(1, std::memory_order_relaxed);
   if (run.received.fetch_add(1, std::memory_order_relaxed) + 1 == run.count) {
     std::lock_guard lk(run.m);
-    run.t_sub_done = Clock::now();
+    run.t_sub_done = BenchClock::now();
     run.sub_done = true;
     run.cv.notify_all();
   }
@@ -556,7 +556,7 @@ LatencyStats summarize(std::vector<double> samples_us) {
 double zmq_push_pull_msgs_per_s(std::size_t payload, std::size_t count) {
   if (count < 2) throw std::invalid_argument("zmq_push_pull_msgs_per_s: count must be >= 2");
   const auto budget = 10s + std::chrono::microseconds(20) * count;
-  const auto deadline = Clock::now() + budget;
+  const auto deadline = BenchClock::now() + budget;
 
   for (int attempt = 0; attempt < 5; ++attempt) {
     const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
@@ -592,7 +592,7 @@ double zmq_push_pull_msgs_per_s(std::size_t payload, std::size_t count) {
       zmq_msg_t* m;
       ~MsgGuard() { zmq_msg_close(m); }
     } guard{&msg};
-    Clock::time_point t_first{};
+    BenchClock::time_point t_first{};
     for (std::size_t i = 0; i < count;) {
       const int n = zmq_msg_recv(&msg, rx.sock, 0);
       if (n < 0) {
@@ -603,11 +603,11 @@ double zmq_push_pull_msgs_per_s(std::size_t payload, std::size_t count) {
       }
       if (static_cast<std::size_t>(n) != payload)
         fail("zmq PULL: got a " + std::to_string(n) + "-byte message, expected " + std::to_string(payload));
-      if (i == 0) t_first = Clock::now();
+      if (i == 0) t_first = BenchClock::now();
       ++i;
-      if ((i & 0xFFF) == 0 && Clock::now() > deadline) fail("zmq PUSH/PULL exceeded its time budget");
+      if ((i & 0xFFF) == 0 && BenchClock::now() > deadline) fail("zmq PUSH/PULL exceeded its time budget");
     }
-    const auto elapsed = Clock::now() - t_first;
+    const auto elapsed = BenchClock::now() - t_first;
     auto st = child.wait_for(10s);
     if (!st) fail("zmq sender did not exit after delivering all messages");
     if (!WIFEXITED(*st) || WEXITSTATUS(*st) != 0) fail("zmq sender ended with " + describe_status(*st));
@@ -684,7 +684,7 @@ LatencyStats tcp_ping_pong(std::size_t payload, std::size_t round_trips, int pin
   const std::size_t warmup = std::min<std::size_t>(1000, std::max<std::size_t>(10, round_trips / 10));
   const std::size_t total = warmup + round_trips;
   const auto budget = 10s + std::chrono::milliseconds(1) * total;
-  const auto deadline = Clock::now() + budget;
+  const auto deadline = BenchClock::now() + budget;
 
   CpuPin pin(pin_cpu);  // inherited by the child through fork()
 
@@ -726,7 +726,7 @@ LatencyStats tcp_ping_pong(std::size_t payload, std::size_t round_trips, int pin
   std::vector<double> samples;
   samples.reserve(round_trips);
   for (std::size_t i = 0; i < total; ++i) {
-    const auto t0 = Clock::now();
+    const auto t0 = BenchClock::now();
     if (!write_all(sock.get(), out.data(), payload)) fail_errno("tcp_ping_pong: send");
     if (read_all(sock.get(), in.data(), payload) != payload) {
       std::string why = errno == 0 ? std::string("echo closed the connection")
@@ -735,7 +735,7 @@ LatencyStats tcp_ping_pong(std::size_t payload, std::size_t round_trips, int pin
       if (auto st = child.wait_for(0s)) why += "; echo ended with " + describe_status(*st);
       fail("tcp_ping_pong: receive after " + std::to_string(i) + " round trips: " + why);
     }
-    const auto t1 = Clock::now();
+    const auto t1 = BenchClock::now();
     if (i >= warmup) samples.push_back(micros(t1 - t0));
     if ((i & 0x3FF) == 0 && t1 > deadline) fail("tcp_ping_pong exceeded its time budget");
   }

@@ -79,14 +79,14 @@ void Node::Impl::submit_chunk(StagedChunk chunk) {
   for (auto& row : chunk.batch.outbox_inserts) {
     MessageId id;
     id.bytes = row.id;
-    auto it = outbox.find(id);
-    if (it != outbox.end() && it->second.state == store::OutboxState::delivered) {
+    auto* m = delivery.find(id);
+    if (m && m->state == store::OutboxState::delivered) {
       row.state = store::OutboxState::delivered;
-      if (it->second.via >= 0) row.transport = transports[static_cast<std::size_t>(it->second.via)].name;
-      row.transport_reason = transport_reason_of(it->second);
-      row.attempts = it->second.attempts;
-      it->second.stored_attempts = it->second.attempts;
-      row.updated_ms = it->second.updated_ms;
+      if (m->via) row.transport = transports[m->via.index()].name;
+      row.transport_reason = transport_reason_of(*m);
+      row.attempts = m->attempts;
+      m->stored_attempts = m->attempts;
+      row.updated_ms = m->updated_ms;
       row.envelope = Bytes{};
     }
   }

@@ -92,7 +92,7 @@ void Node::Impl::prune_seen(std::uint64_t now) {
 }
 
 void Node::Impl::load_from_store() {
-  auto now = now_ms();
+  auto now = clock->wall_ms();
   last_prune_ms = now;
   for (const auto& key : store->seen_since(seen_cutoff(now, config.timestamp_window_ms))) {
     MessageId id;
@@ -142,7 +142,6 @@ void Node::Impl::load_from_store() {
     m.created_ms = row.created_ms;
     m.updated_ms = row.updated_ms;
     m.expires_ms = row.expires_ms;
-    if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
     m.attempts = row.attempts;
     m.stored_attempts = row.attempts;
     m.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 3));
@@ -152,10 +151,7 @@ void Node::Impl::load_from_store() {
                 to_hex(row.id), row.preference);
     else
       m.preference = row.preference;
-    pending_count += 1;
-    pending_bytes += m.wire.size();
-    outbox.emplace(id, std::move(m));
-    queues[*to].lane(row.priority).ids.push_back(id);
+    delivery.add(id, std::move(m));
     ++loaded;
   }
   if (loaded) log->info("{} unacknowledged messages reloaded from the outbox", loaded);
@@ -193,20 +189,19 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     incoming_bytes += p.size();
   }
   // Back-pressure instead of unbounded memory: the API answers 429 and the caller retries later.
-  if (pending_count + payloads.size() > config.max_pending_messages ||
-      pending_bytes + incoming_bytes > config.max_pending_bytes) {
+  if (delivery.pending_count() + payloads.size() > config.max_pending_messages ||
+      delivery.pending_bytes() + incoming_bytes > config.max_pending_bytes) {
     meters.err_backpressure->inc();
     return done(std::unexpected(make_error_code(Errc::backpressure)));
   }
 
   const bool live = any_session(to);
-  auto now = now_ms();
+  const auto now = clock->wall_ms();
   std::uint32_t ttl = options.ttl_s ? options.ttl_s : config.default_ttl_s;
   store::WriteBatch batch;
   batch.outbox_inserts.reserve(payloads.size());
   std::vector<MessageId> ids;
   ids.reserve(payloads.size());
-  auto& queue = queues[to];
   for (auto& payload : payloads) {
     Envelope env;
     env.id = MessageId::generate();
@@ -249,12 +244,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     m.created_ms = now;
     m.updated_ms = now;
     m.expires_ms = row.expires_ms;
-    if (m.expires_ms) next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
-    pending_count += 1;
-    pending_bytes += m.wire.size();
     batch.outbox_inserts.push_back(std::move(row));
-    outbox.emplace(env.id, std::move(m));
-    queue.lane(static_cast<int>(options.priority)).ids.push_back(env.id);
+    delivery.add(env.id, std::move(m));
     ids.push_back(env.id);
   }
   counters.sent += ids.size();
@@ -264,24 +255,12 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     if (ec) {
       self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());
       self->meters.err_store->inc();
-      for (const auto& id : ids) {
-        auto it = self->outbox.find(id);
-        if (it == self->outbox.end()) continue;
-        self->leave_pending(it->second);
-        it->second.state = store::OutboxState::failed;
-        it->second.reason = "store: " + ec.message();
-      }
+      for (const auto& id : ids) self->delivery.fail(id, "store: " + ec.message());
       done(std::unexpected(ec));
       return;
     }
     done(ids);
   });
-}
-
-void Node::Impl::leave_pending(OutMsg& m) {
-  if (m.state != store::OutboxState::queued && m.state != store::OutboxState::sent) return;
-  pending_count -= 1;
-  pending_bytes -= m.wire.size();
 }
 
 void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options,
@@ -293,20 +272,20 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   // Real-time traffic over the one live session there is needs no selection (the common case).
   Route route;
   auto ps = peers.find(to);
-  if (ps != peers.end() && std::has_single_bit(ps->second.sessions) && options.transport.empty()) {
-    const int only = std::countr_zero(ps->second.sessions);
-    const auto& t = *transports[static_cast<std::size_t>(only)].transport;
+  if (ps != peers.end() && ps->second.sessions.single() && options.transport.empty()) {
+    const auto only = ps->second.sessions.first();
+    const auto& t = *transports[only.index()].transport;
     if (t.available() && payload.size() <= t.capabilities().max_message_size) route.primary = only;
   }
-  if (route.primary < 0)
-    route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, 0, 0);
-  if (route.primary < 0) return done(std::unexpected(make_error_code(Errc::no_link)));
-  auto& slot = transports[static_cast<std::size_t>(route.primary)];
+  if (!route.ok())
+    route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, {});
+  if (!route.ok()) return done(std::unexpected(make_error_code(Errc::no_link)));
+  auto& slot = transports[route.primary.index()];
   if (slot.transport->backlog(to) > kMaxLinkBacklog)
     return done(std::unexpected(make_error_code(Errc::backpressure)));
   Envelope env;
   env.id = MessageId::generate();
-  env.timestamp_ms = now_ms();
+  env.timestamp_ms = clock->wall_ms();
   env.nonce = random_u64();
   env.priority = options.priority;
   env.type = options.type;
@@ -314,7 +293,8 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body)) return done(std::unexpected(ec));
+  if (auto ec = send_record(static_cast<int>(route.primary.index()), to, RecordKind::ephemeral, body))
+    return done(std::unexpected(ec));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
@@ -350,7 +330,7 @@ void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t sessio
   } else if (env.from != peer) {
     return reject("unsigned envelope from a peer other than the session's");
   }
-  auto now = now_ms();
+  auto now = clock->wall_ms();
   if (auto ec = check_time(env, now, config.timestamp_window_ms)) return reject(ec.message());
   if (env.is_sealed()) {
     auto opened = open_payload(seal_keys, env.payload);
@@ -486,37 +466,25 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
     return;
   }
   store::WriteBatch batch;
-  auto now = now_ms();
+  const auto now = clock->wall_ms();
+  const TransportIndex over(static_cast<std::size_t>(transport));
   for (std::size_t off = 0; off < body.size(); off += 16) {
     MessageId id;
     std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(off), 16, id.bytes.begin());
-    auto it = outbox.find(id);
-    if (it == outbox.end() || it->second.to != peer || it->second.state == store::OutboxState::delivered)
-      continue;
-    auto& m = it->second;
-    // The first ack wins; a redundant send credits the transport it came back over.
-    if (m.redundancy > 1) ++slot.wins;
-    // A redundant send is credited to the copy whose ack came first. A single copy keeps the
-    // transport that carried it (the receiver may ack over any live session).
-    if (m.redundancy > 1 && m.via != transport) {
-      m.via = static_cast<std::int8_t>(transport);
-      m.why = router::Reason::none;
-    }
-    leave_pending(it->second);
-    it->second.state = store::OutboxState::delivered;
-    it->second.updated_ms = now;
-    it->second.wire.clear();
-    it->second.wire.shrink_to_fit();
+    auto delivered = delivery.acked(id, peer, over);
+    if (!delivered) continue;
+    const auto& m = *delivered->message;
+    if (delivered->redundant) ++slot.wins;  // the first ack wins: credit the transport it came over
     ++counters.delivered;
     slot.delivered->inc();
-    slot.latency->observe(static_cast<double>(now - std::min(now, it->second.created_ms)) / 1000.0);
+    slot.latency->observe(static_cast<double>(now - std::min(now, m.created_ms)) / 1000.0);
     if (delivered_observer) delivered_observer(id);
     auto& update = batch.outbox_updates.emplace_back();
     update.id = id.bytes;
     update.state = store::OutboxState::delivered;
     update.transport = slot.name;
     update.transport_reason = transport_reason_of(m);
-    update.updated_ms = now;
+    update.updated_ms = m.updated_ms;
     update.add_attempts = m.attempts - m.stored_attempts;
   }
   if (batch.empty()) return;
@@ -539,13 +507,13 @@ void Node::Impl::persist_delivered(std::vector<store::OutboxUpdate> updates) {
       for (const auto& bytes : ids) {
         MessageId id;
         id.bytes = bytes;
-        auto it = self->outbox.find(id);
-        if (it == self->outbox.end()) continue;
-        const auto& m = it->second;
+        const auto* found = self->delivery.find(id);
+        if (!found) continue;
+        const auto& m = *found;
         auto& u = self->delivered_unsaved.emplace_back();
         u.id = bytes;
         u.state = store::OutboxState::delivered;
-        if (m.via >= 0) u.transport = self->transports[static_cast<std::size_t>(m.via)].name;
+        if (m.via) u.transport = self->transports[m.via.index()].name;
         u.transport_reason = self->transport_reason_of(m);
         u.updated_ms = m.updated_ms;
         u.add_attempts = m.attempts - m.stored_attempts;
@@ -556,32 +524,9 @@ void Node::Impl::persist_delivered(std::vector<store::OutboxUpdate> updates) {
     for (const auto& bytes : ids) {
       MessageId id;
       id.bytes = bytes;
-      self->outbox.erase(id);
+      self->delivery.erase(id);
     }
   });
-}
-
-void Node::Impl::expire_outbox() {
-  auto now = now_ms();
-  if (now < next_expiry_ms) return;  // nothing can have expired: skip the scan
-  next_expiry_ms = std::numeric_limits<std::uint64_t>::max();
-  store::WriteBatch batch;
-  for (auto& [id, m] : outbox) {
-    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
-    if (m.expires_ms == 0) continue;
-    if (now < m.expires_ms) {
-      next_expiry_ms = std::min(next_expiry_ms, m.expires_ms);
-      continue;
-    }
-    if (m.state == store::OutboxState::delivered || m.state == store::OutboxState::failed) continue;
-    leave_pending(m);
-    m.state = store::OutboxState::failed;
-    m.reason = "ttl expired before the recipient acknowledged it";
-    m.updated_ms = now;
-    batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m.reason,
-                                                       now, m.attempts - m.stored_attempts});
-  }
-  if (!batch.empty()) stage(std::move(batch), nullptr);
 }
 
 void Node::Impl::deliver_to_app(const InboundMessage& message) {
@@ -619,15 +564,15 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
 }
 
 std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
-  if (auto it = outbox.find(id); it != outbox.end()) {
-    const auto& m = it->second;
+  if (const auto* found = delivery.find(id)) {
+    const auto& m = *found;
     MessageStatus s;
     s.id = id;
     s.direction = "out";
     s.state = std::string(store::to_string(m.state));
     s.peer = m.to;
-    if (m.via >= 0) {
-      s.transport = transports[static_cast<std::size_t>(m.via)].name;
+    if (m.via) {
+      s.transport = transports[m.via.index()].name;
       s.transport_reason = transport_reason_of(m);
     }
     s.reason = m.reason;

@@ -35,9 +35,10 @@ std::shared_ptr<spdlog::logger> make_logger(const PeerId& id, const std::string&
 }  // namespace
 
 Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr<store::Store> st,
-                 std::shared_ptr<spdlog::logger> logger)
+                 std::shared_ptr<spdlog::logger> logger, std::shared_ptr<const Clock> clk)
     : strand(asio::make_strand(executor)),
       config(std::move(cfg)),
+      clock(clk ? std::move(clk) : std::make_shared<SystemClock>()),
       identity(std::move(id)),
       store(std::move(st)),
       log(logger ? std::move(logger) : make_logger(identity.peer_id(), config.log_level)),
@@ -45,7 +46,11 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       lazy_commit_timer(strand),
       routing(router::RoutingOptions{config.route_timeout_ms, config.max_route_hops}),
       pool(router::PoolOptions{config.max_connections, config.connection_idle_timeout_ms, kMinIdleToEvictMs}),
-      connectivity(config.connectivity_probe.empty() ? 0 : config.connectivity_probe_interval_ms) {
+      connectivity(config.connectivity_probe.empty() ? 0 : config.connectivity_probe_interval_ms),
+      delivery(*this, *clock,
+               delivery::DeliverySettings{config.enable_failover,
+                                          static_cast<std::uint32_t>(config.max_retry_attempts),
+                                          config.failover_timeout_ms}) {
   fragment::ReassemblyLimits limits;
   limits.max_message_bytes = config.max_message_bytes + 4096 + 1;  // a record: envelope plus its kind
   reassembler = fragment::Reassembler(limits);
@@ -118,11 +123,10 @@ void Node::Impl::tick() {
   if (!running) return;
   auto now = now_ms();
   for (auto& t : transports) t.transport->tick(now);
-  check_ack_deadlines(now);
+  advance_delivery();
   if (now - last_expiry_ms >= 1000) {
     last_expiry_ms = now;
     if (!delivered_unsaved.empty()) persist_delivered(std::exchange(delivered_unsaved, {}));
-    expire_outbox();
     if (auto dropped = reassembler.expire(now))
       log->warn("dropped {} partly received messages: their fragments stopped coming", dropped);
   }
@@ -158,7 +162,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
   if (!st)
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(config), std::move(*identity),
-                                     std::move(*st), std::move(services.log));
+                                     std::move(*st), std::move(services.log), std::move(services.clock));
   impl->transport_types = std::move(services.transport_types);
   if (auto made = impl->make_transports(); !made) return std::unexpected(made.error());
   return std::unique_ptr<Node>(new Node(std::move(impl)));
@@ -198,7 +202,7 @@ std::string Node::metrics_text() {
   auto& i = *impl_;
   std::size_t queued = 0, in_flight = 0;
   std::array<std::size_t, 4> by_priority{};
-  for (const auto& [id, m] : i.outbox) {  // one pass: by state and by priority
+  for (const auto& [id, m] : i.delivery.messages()) {  // one pass: by state and by priority
     if (m.state == store::OutboxState::queued) ++queued;
     if (m.state == store::OutboxState::sent) ++in_flight;
     if (m.state == store::OutboxState::queued || m.state == store::OutboxState::sent)
@@ -293,9 +297,9 @@ nlohmann::json Node::status_json() const {
   const auto& i = *impl_;
   std::size_t up = 0;
   for (const auto& [peer, state] : i.peers)
-    if (state.sessions) ++up;
+    if (!state.sessions.empty()) ++up;
   std::size_t queued = 0, in_flight = 0;
-  for (const auto& [id, m] : i.outbox) {
+  for (const auto& [id, m] : i.delivery.messages()) {
     if (m.state == store::OutboxState::queued) ++queued;
     if (m.state == store::OutboxState::sent) ++in_flight;
   }
@@ -362,7 +366,7 @@ nlohmann::json Node::peers_json() const {
   for (const auto& [peer, state] : impl_->peers) {
     out.push_back({{"peer_id", peer.to_string()},
                    {"addresses", state.addresses},
-                   {"connected", state.sessions != 0},
+                   {"connected", !state.sessions.empty()},
                    {"last_seen_ms", state.last_seen_ms}});
   }
   return out;

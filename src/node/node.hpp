@@ -30,6 +30,7 @@ class logger;
 
 namespace hyphae {
 
+class Clock;
 namespace transport {
 class TransportRegistry;
 }
@@ -87,6 +88,7 @@ class Node {
   struct Services {
     std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
     std::shared_ptr<spdlog::logger> log;  // null: one named after the node, on the default sinks
+    std::shared_ptr<const Clock> clock;   // null: the system's clocks
   };
   // Loads or creates the identity in config.data_dir, opens the store and makes the configured
   // transports from the registry in `services`. Errors are readable sentences.

@@ -15,7 +15,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/clock.hpp"
 #include "core/identity.hpp"
+#include "delivery/delivery_core.hpp"
 #include "crypto/noise/noise.hpp"
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
@@ -45,7 +47,9 @@ std::uint64_t now_ms();
 using DedupeSecret = std::array<std::uint8_t, 16>;
 MessageId dedupe_key(const DedupeSecret& secret, ByteView from, const MessageId& id);
 
-class Node::Impl : public transport::TransportSink, public std::enable_shared_from_this<Node::Impl> {
+class Node::Impl : public transport::TransportSink,
+                   public delivery::Links,
+                   public std::enable_shared_from_this<Node::Impl> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
   using Transport = transport::Transport;
@@ -58,8 +62,13 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
     std::uint64_t session = 0;
   };
 
+  using TransportIndex = transport::TransportIndex;
+  using TransportSet = transport::TransportSet;
+  using Route = delivery::Route;
+  using OutMsg = delivery::OutboundMessage;
+
   Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store,
-       std::shared_ptr<spdlog::logger> log);
+       std::shared_ptr<spdlog::logger> log, std::shared_ptr<const Clock> clock);
 
   // ---- lifecycle (node.cpp)
   std::error_code start();
@@ -89,15 +98,15 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   transport::SessionIds session_ids;                                    // shared by this node's transports
   int index_of(const Transport& t) const;
   int find_transport(std::string_view name) const;  // -1 if none
-  // Which transport carries a durable message now (-1: none can; it waits in the outbox), and the
-  // rule that decided. Transports in `excluded` (a bit per index) are not considered.
-  struct Route {
-    int primary = -1;
-    std::uint16_t send_mask = 0;  // every transport to send on now (redundancy)
-    router::Reason why = router::Reason::none;
-  };
+  // Which transports carry a message now (none ok(): it waits in the outbox), and the rule that
+  // decided. Transports in `excluded` are not considered.
   Route route_for(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
-                  std::uint8_t redundancy, std::uint16_t excluded, std::uint64_t now);
+                  std::uint8_t redundancy, TransportSet excluded);
+  // delivery::Links: what the delivery core asks of the transports.
+  std::uint64_t session(TransportIndex t, const PeerId& peer) const override;
+  Route route(const PeerId& peer, const OutMsg& m, TransportSet excluded) override;
+  std::uint64_t ack_timeout_ms(TransportIndex t) const override;
+  std::size_t unsent_bytes(TransportIndex t, const PeerId& peer) const override;
   std::string explain_route(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
                             std::uint8_t redundancy) const;
   void count_selection(int transport, router::Reason why);
@@ -111,11 +120,12 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   std::string reassembly_key(int t, const PeerId& peer) const;
   // Sends an ack record of ids: on the target's session if still live, else on any live one.
   void send_acks(const AckTarget& target, ByteView ids);
-  void check_ack_deadlines(std::uint64_t now);
+  // Ack deadlines and TTLs due now (the delivery core decides; this logs, counts and resends).
+  void advance_delivery();
   // After a change that can alter every route (connectivity, power, availability): every waiting
   // message is looked at again.
   void reroute_all();
-  void on_ack_timeout(const MessageId& id, std::uint64_t now);
+  void on_ack_timeout(const delivery::DeliveryCore::AckTimeout& timeout, std::uint64_t now);
   // TransportSink.
   void on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) override;
   void on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
@@ -141,7 +151,6 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // Records deliveries in the store; the outbox entries leave memory only once that committed.
   void persist_delivered(std::vector<store::OutboxUpdate> updates);
   std::vector<store::OutboxUpdate> delivered_unsaved;  // failed to commit: retried every second
-  void expire_outbox();
   // Forgets replay-protection ids old enough that their envelopes would be refused as stale anyway.
   void prune_seen(std::uint64_t now);
   void stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit);
@@ -152,31 +161,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   void add_peer(const PeerId& peer, std::vector<std::string> addresses,
                 std::function<void(std::error_code)> done);
 
-  struct OutMsg {
-    PeerId to;
-    Bytes wire;  // record body as sent on a link
-    bool sealed = false;
-    store::OutboxState state = store::OutboxState::queued;
-    std::uint64_t created_ms = 0, updated_ms = 0, expires_ms = 0;
-    std::uint32_t attempts = 0;
-    std::uint32_t stored_attempts = 0;  // what the store's row says (updates add the difference)
-    std::uint64_t sent_session = 0;     // the session it was last handed to (0: none since a rewind)
-    std::uint64_t first_sent_ms = 0;
-    std::vector<std::uint64_t> extra_sessions;  // redundant copies' sessions
-    std::string reason;
-    std::string preference;  // SendOptions::transport
-    std::uint8_t redundancy = 1;
-    std::int8_t via = -1;         // the transport that carried it last
-    std::uint8_t failovers = 0;   // times it moved to another transport
-    std::uint16_t timed_out = 0;  // transports (bits) whose ack timed out for it
-    std::uint8_t priority = 2;
-    router::Reason why = router::Reason::none;
-    std::uint64_t qos_handle = 0;     // its item in the transmit queue (0: not queued there)
-    std::uint32_t send_seq = 0;       // transmissions on a primary transport so far
-    Route qos_route;                  // the route chosen when it entered the transmit queue
-    std::int8_t failed_from = -1;     // the transport it last failed over from
-    std::uint8_t failover_cause = 0;  // 1: that session was lost, 2: its ack timed out
-  };
+
   // ---- QoS transmit queue (node/qos.cpp): the EMERGENCY / HIGH / NORMAL / LOW queues with
   // capacities (10 / 50 / 200 / 500 by default) between the outbox and the transports. A message
   // enters when a transport can carry it; a full class leaves the rest waiting in the outbox (which
@@ -195,30 +180,16 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   // most `limit` messages; returns how many.
   std::size_t admit(const PeerId& peer, std::size_t limit);
   void drain();  // hands queued messages to their transports in QoS order
-  bool needs_send(const OutMsg& m, const PeerId& peer, const Route& route) const;
-  void transmit(const MessageId& id, OutMsg& m, const Route& route, std::uint64_t now);
+  void transmit(const MessageId& id, OutMsg& m, const Route& route);
   // Re-encodes m.wire signed at origin with a sealed payload (for transports whose sessions do not
   // end at the peer); false, logged, if that cannot be done.
   bool sign_and_seal(OutMsg& m);
 
-  // One lane per priority (EMERGENCY, HIGH, NORMAL, LOW): the pump empties higher lanes first, so
-  // an urgent message overtakes a backlog of ordinary ones to the same peer.
-  struct Lane {
-    std::deque<MessageId> ids;  // send order within the lane; delivered ids are popped lazily
-    std::size_t cursor = 0;     // ids[0, cursor) were sent on the current link
-  };
-  struct PeerQueue {
-    std::array<Lane, 4> lanes;
-    Lane& lane(int priority) { return lanes[static_cast<std::size_t>(std::clamp(priority, 0, 3))]; }
-    void rewind() {  // a session changed: everything unacknowledged is looked at again
-      for (auto& l : lanes) l.cursor = 0;
-    }
-  };
   struct PeerState {
     bool known = false;  // added by the app or stored; otherwise a stranger that dialed us
     std::vector<std::string> addresses;
     std::uint64_t last_seen_ms = 0;
-    std::uint16_t sessions = 0;  // transports (bits) with a live session to the peer
+    TransportSet sessions;  // transports with a live session to the peer
     // Per transport: degraded until (a timed-out ack), and the session's record count when the
     // pool last looked.
     std::array<std::uint64_t, kMaxTransports> degraded_until{};
@@ -232,6 +203,7 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
 
   Strand strand;
   NodeConfig config;
+  std::shared_ptr<const Clock> clock;  // monotonic time for timers, wall time for what is stored
   Identity identity;
   noise::KeyPair seal_keys;  // X25519 form of the identity key: opens sealed payloads
   std::unique_ptr<store::Store> store;
@@ -280,30 +252,15 @@ class Node::Impl : public transport::TransportSink, public std::enable_shared_fr
   bool lazy_commit_armed = false;
   bool running = false;
   std::uint64_t last_expiry_ms = 0;
-  // No pending message expires before this (expire_outbox skips its scan until then).
-  std::uint64_t next_expiry_ms = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t last_prune_ms = 0;
   static constexpr std::uint64_t kSeenPruneIntervalMs = 10 * 60 * 1000;
 
-  std::unordered_map<MessageId, OutMsg> outbox;
-  // Queued and sent messages in `outbox` and their wire bytes (bounded by max_pending_*).
-  std::size_t pending_count = 0, pending_bytes = 0;
-  void leave_pending(OutMsg& m);
+  // The outbox, its lanes, ack deadlines and failover decisions (src/delivery/delivery_core.hpp).
+  delivery::DeliveryCore delivery;
   bool known_transport(std::string_view name) const;  // empty (automatic) or a configured one
-  std::unordered_map<PeerId, PeerQueue> queues;
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
       x25519_keys;  // recipients' sealing keys, derived once
-  // Durable messages handed to a transport, with the time their ack is due: a min-heap on due_ms,
-  // since each transport has its own timeout (TransportSlot::ack_timeout_ms).
-  struct AckDeadline {
-    std::uint64_t due_ms;
-    MessageId id;
-    std::uint64_t session;
-    std::uint32_t send_seq;  // the transmission it was set for (a resend on the same session has another)
-    friend bool operator>(const AckDeadline& a, const AckDeadline& b) { return a.due_ms > b.due_ms; }
-  };
-  std::priority_queue<AckDeadline, std::vector<AckDeadline>, std::greater<>> ack_deadlines;
   DedupeSecret dedupe_secret{};        // random, made in the constructor
   std::unordered_set<MessageId> seen;  // dedupe_key(sender, id) of messages received in the window
   // Received messages staged or being committed, with the session to ack each on. Duplicates that

@@ -39,16 +39,7 @@ void Node::Impl::release_session(int transport, const PeerId& peer) {
 }
 
 bool Node::Impl::has_pending(const PeerId& peer) const {
-  auto q = queues.find(peer);
-  if (q == queues.end()) return false;
-  for (const auto& lane : q->second.lanes)
-    for (const auto& id : lane.ids) {
-      auto it = outbox.find(id);
-      if (it != outbox.end() &&
-          (it->second.state == store::OutboxState::queued || it->second.state == store::OutboxState::sent))
-        return true;
-    }
-  return false;
+  return delivery.has_pending(peer);
 }
 
 void Node::Impl::forget_strangers() {
@@ -56,8 +47,8 @@ void Node::Impl::forget_strangers() {
   // its sessions are gone: fresh identities cost a table entry only while they are connected.
   for (auto it = peers.begin(); it != peers.end();) {
     const auto& [peer, state] = *it;
-    if (state.sessions == 0 && !state.known && !has_pending(peer)) {
-      queues.erase(peer);
+    if (state.sessions.empty() && !state.known && !has_pending(peer)) {
+      delivery.forget_peer(peer);
       ++strangers_forgotten;
       it = peers.erase(it);
     } else {

@@ -36,8 +36,6 @@ router::Reason deciding_reason(const router::Selection& s) {
   return R::none;
 }
 
-constexpr std::uint8_t kCauseSessionLost = 1, kCauseAckTimeout = 2;
-
 }  // namespace
 
 std::expected<void, std::string> Node::Impl::make_transports() {
@@ -135,7 +133,7 @@ bool Node::Impl::known_transport(std::string_view name) const {
 
 bool Node::Impl::any_session(const PeerId& peer) const {
   auto it = peers.find(peer);
-  return it != peers.end() && it->second.sessions != 0;
+  return it != peers.end() && !it->second.sessions.empty();
 }
 
 int Node::Impl::session_transport(const PeerId& peer) const {
@@ -146,12 +144,12 @@ int Node::Impl::session_transport(const PeerId& peer) const {
 
 Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, int priority,
                                         std::string_view preference, std::uint8_t redundancy,
-                                        std::uint16_t excluded, std::uint64_t now) {
+                                        TransportSet excluded) {
   Route route;
   auto ps = peers.find(peer);
-  if (ps == peers.end() || ps->second.sessions == 0) return route;
+  if (ps == peers.end() || ps->second.sessions.empty()) return route;
   const auto& state = ps->second;
-  if (!now) now = now_ms();
+  const auto now = clock->monotonic_ms();
   const std::size_t n = transports.size();
   std::array<router::TransportView, kMaxTransports> views;
   for (std::size_t i = 0; i < n; ++i) {
@@ -159,7 +157,8 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
     auto& v = views[i];
     v.name = transports[i].name;
     v.caps = t.capabilities();
-    v.health.available = (state.sessions >> i & 1u) && !(excluded >> i & 1u) && t.available();
+    v.health.available =
+        state.sessions.contains(TransportIndex(i)) && !excluded.contains(TransportIndex(i)) && t.available();
     v.health.degraded = now < state.degraded_until[i];
     v.health.failure_count = state.failures[i];
   }
@@ -172,8 +171,8 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
   const router::Context ctx = route_context();
   auto sel = router::select(req, std::span<const router::TransportView>(views.data(), n), ctx);
   if (sel.ok()) {
-    route.primary = sel.primary();
-    for (auto i : sel.to_send()) route.send_mask |= static_cast<std::uint16_t>(1u << i);
+    route.primary = TransportIndex(sel.primary());
+    for (auto i : sel.to_send()) route.send.insert(TransportIndex(i));
     route.why = deciding_reason(sel);
     return route;
   }
@@ -182,12 +181,28 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
   // evidence enough: use it rather than hold the message.
   for (std::size_t i = 0; i < n; ++i) {
     if (!views[i].health.available || size > views[i].caps.max_message_size) continue;
-    route.primary = static_cast<int>(i);
-    route.send_mask = static_cast<std::uint16_t>(1u << i);
+    route.primary = TransportIndex(i);
+    route.send = TransportSet::of(route.primary);
     route.why = router::Reason::nothing_fits;
     return route;
   }
   return route;
+}
+
+std::uint64_t Node::Impl::session(TransportIndex t, const PeerId& peer) const {
+  return transports[t.index()].transport->session(peer);
+}
+
+Node::Impl::Route Node::Impl::route(const PeerId& peer, const OutMsg& m, TransportSet excluded) {
+  return route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, excluded);
+}
+
+std::uint64_t Node::Impl::ack_timeout_ms(TransportIndex t) const {
+  return transports[t.index()].ack_timeout_ms;
+}
+
+std::size_t Node::Impl::unsent_bytes(TransportIndex t, const PeerId& peer) const {
+  return transports[t.index()].transport->unsent_bytes(peer);
 }
 
 void Node::Impl::count_selection(int t, router::Reason why) {
@@ -205,7 +220,7 @@ void Node::Impl::count_selection(int t, router::Reason why) {
 
 std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   std::string text;
-  if (m.why == router::Reason::none && m.failed_from >= 0)
+  if (m.why == router::Reason::none && m.failed_from)
     text = "the remaining transport";  // the one that timed out was left out for this message
   else if (m.why == router::Reason::none)
     text = m.redundancy > 1 ? "redundant send: the first ack came back over it"
@@ -214,12 +229,11 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
     text = "no transport fits the policy; sent over the live session anyway";
   else
     text = std::string(router::reason_text(m.why));
-  if (m.failed_from >= 0) {
-    const auto& from = transports[static_cast<std::size_t>(m.failed_from)].name;
-    text += m.failover_cause == kCauseAckTimeout
+  if (m.failed_from) {
+    const auto& from = transports[m.failed_from.index()].name;
+    text += m.failover_cause == delivery::FailoverCause::ack_timeout
                 ? "; failover from " + from + ": no ack within " +
-                      std::to_string(transports[static_cast<std::size_t>(m.failed_from)].ack_timeout_ms) +
-                      " ms"
+                      std::to_string(transports[m.failed_from.index()].ack_timeout_ms) + " ms"
                 : "; failover from " + from + ": its session was lost";
   }
   return text;
@@ -301,47 +315,31 @@ void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
     if (slot.transport->session(target.peer) && send_on(*slot.transport)) return;
 }
 
-void Node::Impl::check_ack_deadlines(std::uint64_t now) {
-  std::vector<PeerId> to_pump;
-  while (!ack_deadlines.empty() && ack_deadlines.top().due_ms <= now) {
-    auto d = ack_deadlines.top();
-    ack_deadlines.pop();
-    auto it = outbox.find(d.id);
-    if (it == outbox.end() || it->second.state != store::OutboxState::sent ||
-        it->second.sent_session != d.session || it->second.send_seq != d.send_seq)
-      continue;
-    on_ack_timeout(d.id, now);
-    if (it->second.state == store::OutboxState::queued &&
-        std::find(to_pump.begin(), to_pump.end(), it->second.to) == to_pump.end())
-      to_pump.push_back(it->second.to);
-  }
-  for (const auto& peer : to_pump) {
-    queues[peer].rewind();
-    pump(peer);
-  }
+void Node::Impl::advance_delivery() {
+  auto due = delivery.advance();
+  if (due.timeouts.empty() && due.expired.empty()) return;
+  const auto now = clock->monotonic_ms();
+  for (const auto& timeout : due.timeouts) on_ack_timeout(timeout, now);
+  for (const auto& peer : due.resend) pump(peer);
+  if (due.expired.empty()) return;
+  store::WriteBatch batch;
+  for (const auto& id : due.expired)
+    if (const auto* m = delivery.find(id))
+      batch.outbox_updates.push_back(store::OutboxUpdate{id.bytes, store::OutboxState::failed, "", m->reason,
+                                                         m->updated_ms, m->attempts - m->stored_attempts});
+  stage(std::move(batch), nullptr);
 }
 
-void Node::Impl::on_ack_timeout(const MessageId& id, std::uint64_t now) {
-  auto& m = outbox.at(id);
-  if (m.via < 0) return;
-  const auto t = static_cast<std::size_t>(m.via);
-  auto& state = peers[m.to];
+void Node::Impl::on_ack_timeout(const delivery::DeliveryCore::AckTimeout& timeout, std::uint64_t now) {
+  const auto t = timeout.transport.index();
+  auto& state = peers[timeout.peer];
   meters.err_timeout->inc();
   if (now >= state.degraded_until[t])
-    log->warn("no ack from {} over {} within {} ms: {} is degraded for this peer for {} ms", m.to.to_string(),
-              transports[t].name, transports[t].ack_timeout_ms, transports[t].name,
-              config.failover_timeout_ms);
+    log->warn("no ack from {} over {} within {} ms: {} is degraded for this peer for {} ms{}",
+              timeout.peer.to_string(), transports[t].name, transports[t].ack_timeout_ms, transports[t].name,
+              config.failover_timeout_ms, timeout.failed_over ? "; failing over" : "");
   ++state.failures[t];
   state.degraded_until[t] = now + config.failover_timeout_ms;
-  if (!config.enable_failover) return;
-  if (m.failovers >= config.max_retry_attempts || now - m.first_sent_ms > config.failover_timeout_ms) return;
-  const auto timed_out = static_cast<std::uint16_t>(m.timed_out | (1u << t));
-  // Fail over only if the route (preference, size, policy) has another transport for it now;
-  // otherwise it keeps waiting for its ack here.
-  if (route_for(m.to, m.wire.size(), m.priority, m.preference, m.redundancy, timed_out, now).primary < 0)
-    return;
-  m.timed_out = timed_out;
-  m.state = store::OutboxState::queued;
 }
 
 void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) {
@@ -350,9 +348,9 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   if (!admit_session(i, peer)) return;
   auto& slot = transports[static_cast<std::size_t>(i)];
   auto& state = peers[peer];
-  state.sessions |= static_cast<std::uint16_t>(1u << i);
+  state.sessions.insert(TransportIndex(static_cast<std::size_t>(i)));
   state.degraded_until[static_cast<std::size_t>(i)] = 0;
-  const auto now = now_ms();
+  const auto now = now_ms();  // wall clock: last_seen is stored
   const auto info = t.session_info(peer);
   if (info && info->hops > 1 && info->next_hop)
     routing.add_mesh(peer, *info->next_hop, slot.name, info->hops, now);
@@ -368,13 +366,8 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
     batch.peer_upserts.push_back(store::PeerRow{Bytes(peer.bytes().begin(), peer.bytes().end()), {}, now});
     stage(std::move(batch), nullptr);
   }
-  auto& queue = queues[peer];
-  const auto bit = static_cast<std::uint16_t>(1u << i);
-  for (auto& lane : queue.lanes)
-    for (const auto& id : lane.ids)
-      if (auto it = outbox.find(id); it != outbox.end())
-        it->second.timed_out &= static_cast<std::uint16_t>(~bit);
-  queue.rewind();  // everything unacknowledged is looked at again: it may go over the new session
+  // Everything unacknowledged is looked at again: it may go over the new session.
+  delivery.session_up(TransportIndex(static_cast<std::size_t>(i)), peer);
   pump(peer);
 }
 
@@ -384,27 +377,19 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
   if (i < 0) return;
   auto& slot = transports[static_cast<std::size_t>(i)];
   auto& state = peers[peer];
-  const auto bit = static_cast<std::uint16_t>(1u << i);
+  const TransportIndex index(static_cast<std::size_t>(i));
   if (running && !reason.orderly()) meters.err_link->inc();
   log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason.text());
-  if (!(state.sessions & bit)) return;  // refused by the pool: never counted as up
-  state.sessions &= static_cast<std::uint16_t>(~bit);
+  if (!state.sessions.contains(index)) return;  // refused by the pool: never counted as up
+  state.sessions.erase(index);
   reassembler.drop_peer(reassembly_key(i, peer));  // the sender resends whole messages
   release_session(i, peer);
   ++counters.links_down;
   report_link_connectivity();
   // What was in flight on that session goes out again, over another transport if one is up.
-  auto& queue = queues[peer];
-  for (auto& lane : queue.lanes)
-    for (auto& id : lane.ids) {
-      auto it = outbox.find(id);
-      if (it != outbox.end() && it->second.state == store::OutboxState::sent &&
-          it->second.sent_session == session)
-        it->second.state = store::OutboxState::queued;
-    }
-  queue.rewind();
+  delivery.session_down(index, peer, session);
   busy_peers.erase(fairness_key(peer));
-  if (running && state.sessions) pump(peer);
+  if (running && !state.sessions.empty()) pump(peer);
   if (running) drain();  // what it had in the transmit queue leaves it (and waits in the outbox)
 }
 
@@ -439,25 +424,17 @@ void Node::Impl::on_availability(Transport& t, bool available, const std::string
   log->info("transport {} is {}: {}", transports[static_cast<std::size_t>(i)].name,
             available ? "available" : "unavailable", reason);
   report_link_connectivity();
-  if (!available) {
-    // Whatever it was carrying goes out again over the others.
-    for (auto& [peer, queue] : queues)
-      for (auto& lane : queue.lanes)
-        for (auto& id : lane.ids) {
-          auto it = outbox.find(id);
-          if (it != outbox.end() && it->second.state == store::OutboxState::sent && it->second.via == i)
-            it->second.state = store::OutboxState::queued, it->second.sent_session = 0;
-        }
-  }
+  // Whatever it was carrying goes out again over the others.
+  if (!available) delivery.transport_unavailable(TransportIndex(static_cast<std::size_t>(i)));
   reroute_all();
 }
 
 void Node::Impl::reroute_all() {
-  for (auto& [peer, queue] : queues) queue.rewind();
+  delivery.rewind_all();
   if (!running) return;
   std::vector<PeerId> with_sessions;
   for (const auto& [peer, state] : peers)
-    if (state.sessions) with_sessions.push_back(peer);
+    if (!state.sessions.empty()) with_sessions.push_back(peer);
   for (const auto& peer : with_sessions) pump(peer);
 }
 
@@ -488,7 +465,7 @@ std::vector<std::string> Node::transport_names() const {
 
 nlohmann::json Node::transports_json() const {
   auto out = nlohmann::json::array();
-  const auto now = now_ms();
+  const auto now = impl_->clock->monotonic_ms();
   for (std::size_t i = 0; i < impl_->transports.size(); ++i) {
     const auto& slot = impl_->transports[i];
     auto j = slot.transport->status_json();

@@ -123,6 +123,10 @@ class Transport {
   virtual std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
   // Bytes queued for `peer` and not yet written out (0 without a session).
   virtual std::size_t backlog(const PeerId& peer) const = 0;
+  // Of those, the bytes that have not reached the socket (a record counted here is not on the
+  // network yet, so its ack cannot be due). The same as backlog() unless the transport holds records
+  // that stand for ones already in flight (the fault injector's delayed records).
+  virtual std::size_t unsent_bytes(const PeerId& peer) const { return backlog(peer); }
   // Closes the session to `peer`, if any, for `reason`.
   virtual void close(const PeerId& peer, const CloseReason& reason) = 0;
   // Stops (true) or resumes (false) reading records from the live session to `peer`; the node holds

@@ -12,7 +12,7 @@ namespace hyphae::transport {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 PeerId peer_n(std::uint8_t n) {
   std::array<std::uint8_t, 32> pub{};
@@ -152,7 +152,7 @@ struct FaultTransportTest : ::testing::Test {
     });
   }
   // Runs the io_context for `d` (or until it has nothing left to do).
-  void run_for(Clock::duration d) {
+  void run_for(SteadyClock::duration d) {
     io.restart();
     io.run_for(d);
   }
@@ -242,21 +242,21 @@ TEST_F(FaultTransportTest, LossyHalfWithAFixedSeedDropsSomeButNotAll) {
 TEST_F(FaultTransportTest, SlowHoldsRecordsForTheDelayInOrder) {
   fake->raise_up(a);
   fault->set_fault({FaultMode::slow, 200, 0});
-  const auto start = Clock::now();
+  const auto start = SteadyClock::now();
   EXPECT_TRUE(send(a, "one"));
   EXPECT_TRUE(send(a, "two"));
   EXPECT_FALSE(send(b, "no session"));
   EXPECT_EQ(fault->backlog(a), 1u + 6u);  // the inner's plus the held bodies
   run_for(100ms);
-  if (Clock::now() - start < 200ms) {
+  if (SteadyClock::now() - start < 200ms) {
     EXPECT_TRUE(fake->sent.empty()) << "arrived before the delay";
   }
   // Back to none: a new record queues behind the held ones rather than overtaking them.
   fault->set_fault({});
   EXPECT_TRUE(send(a, "three"));
   EXPECT_TRUE(fake->sent.empty());
-  while (fake->sent.size() < 3 && Clock::now() - start < 5s) run_for(5ms);
-  const auto arrived = Clock::now() - start;
+  while (fake->sent.size() < 3 && SteadyClock::now() - start < 5s) run_for(5ms);
+  const auto arrived = SteadyClock::now() - start;
   ASSERT_EQ(fake->sent.size(), 3u);
   EXPECT_GE(arrived, 200ms);
   EXPECT_EQ(fake->sent[0].body, "one");
@@ -273,8 +273,8 @@ TEST_F(FaultTransportTest, SlowDropsRecordsWhoseSessionChanged) {
   fake->raise_down(a, first);
   fake->raise_up(a);
   EXPECT_TRUE(send(a, "new session"));
-  const auto start = Clock::now();
-  while (fake->sent.empty() && Clock::now() - start < 5s) run_for(5ms);
+  const auto start = SteadyClock::now();
+  while (fake->sent.empty() && SteadyClock::now() - start < 5s) run_for(5ms);
   run_for(10ms);
   ASSERT_EQ(fake->sent.size(), 1u);
   EXPECT_EQ(fake->sent[0].body, "new session");

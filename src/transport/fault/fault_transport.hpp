@@ -74,6 +74,8 @@ class FaultTransport final : public Transport, private TransportSink {
   std::uint64_t session(const PeerId& peer) const override;
   std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override;
   std::size_t backlog(const PeerId& peer) const override;  // inner's plus records held by slow
+  // Only the inner transport's: a record the fault holds back stands for one on the wire.
+  std::size_t unsent_bytes(const PeerId& peer) const override { return inner_->unsent_bytes(peer); }
   void close(const PeerId& peer, const CloseReason& reason) override { inner_->close(peer, reason); }
   void pause_receiving(const PeerId& peer, bool paused) override { inner_->pause_receiving(peer, paused); }
   std::optional<SessionInfo> session_info(const PeerId& peer) const override;
