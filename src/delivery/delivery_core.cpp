@@ -170,7 +170,9 @@ DeliveryCore::Transmitted DeliveryCore::transmitted(const MessageId& id, Outboun
   if (primary) {
     // A failover: the copy on the transport that carried it timed out or lost its session.
     const bool moved = m.via && m.via != t;
-    if (moved && (m.timed_out.contains(m.via) || links_.session(m.via, m.to) != m.sent_session)) {
+    // (sent_session 0: its transport went away and requeued it.)
+    if (moved && (m.timed_out.contains(m.via) || m.sent_session == 0 ||
+                  links_.session(m.via, m.to) != m.sent_session)) {
       out.failed_over = true;
       out.from = m.via;
       m.failed_from = m.via;

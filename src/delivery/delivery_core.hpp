@@ -93,7 +93,7 @@ class Links {
 struct DeliverySettings {
   bool enable_failover = true;
   std::uint32_t max_retry_attempts = 3;      // failovers per message
-  std::uint64_t failover_timeout_ms = 5000;  // no failover this long after the first transmission
+  std::uint64_t failover_timeout_ms = 10'000;  // no failover this long after the first transmission
   // An ack deadline whose record is still queued behind unsent bytes is pushed back, at most to
   // this many ack timeouts after the transmission (a link that never drains still fails over).
   std::uint32_t max_socket_wait_timeouts = 4;
