@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/envelope.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
@@ -61,8 +62,11 @@ std::shared_ptr<const transport::TransportRegistry> fake_types() {
   return types;
 }
 
+// A node on a ManualClock: its ack deadlines and degradation run on simulated time (pass_ms), so
+// no test waits in real time for a deadline, and "not yet" is checked at the exact millisecond.
 struct Hosted {
   boost::asio::io_context io;
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
   TempDir dir{"hyphae-routing-test-"};
   std::unique_ptr<Node> node;
   explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
@@ -75,7 +79,7 @@ struct Hosted {
     config.ack_timeout_ms = 100;
     config.power_sysfs_root = dir.path().string();  // no readings
     if (tune) tune(config);
-    auto created = Node::create(io.get_executor(), config, {fake_types()});
+    auto created = Node::create(io.get_executor(), config, {fake_types(), nullptr, clock});
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
     on([&] { EXPECT_FALSE(node->start()); });
@@ -88,6 +92,11 @@ struct Hosted {
     io.run_for(std::chrono::milliseconds(20));
   }
   void run_ms(int ms) { io.run_for(std::chrono::milliseconds(ms)); }
+  // Simulated time passes; then the node's next tick (every 50 ms of real time) handles what fell due.
+  void pass_ms(int ms) {
+    clock->advance(static_cast<std::uint64_t>(ms));
+    run_ms(70);
+  }
   Fake& a() { return *fakes().at("a"); }
   Fake& b() { return *fakes().at("b"); }
   MessageId send(const PeerId& to, SendOptions o = {}) {
@@ -119,7 +128,7 @@ TEST(NodeRouting, AForcedTransportWhoseAckTimesOutKeepsWaitingOnIt) {
   o.transport = "a";
   auto id = h.send(p, o);
   EXPECT_EQ(h.a().data_to(p), 1u);
-  h.run_ms(1500);                   // 15 ack timeouts' worth
+  h.pass_ms(1500);                  // 15 ack timeouts' worth
   EXPECT_EQ(h.state(id), "sent");   // still waiting for its ack on a, not queued with a excluded
   EXPECT_EQ(h.b().data_to(p), 0u);  // and never on b
 }
@@ -133,7 +142,7 @@ TEST(NodeRouting, AfterItsFallbackDiesAMessageGoesBackToTheTransportThatTimedOut
   });
   auto id = h.send(p);
   const bool first_on_a = h.a().data_to(p) == 1;
-  h.run_ms(400);  // the ack times out: failover to the other transport
+  h.pass_ms(100);  // the ack times out: failover to the other transport
   EXPECT_EQ(first_on_a ? h.b().data_to(p) : h.a().data_to(p), 1u);
   h.on([&] {
     if (first_on_a)
@@ -271,7 +280,7 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
   const bool on_a = h.a().data_to(p) == 1;
   auto& first = on_a ? h.a() : h.b();
   auto& other = on_a ? h.b() : h.a();
-  h.run_ms(600);
+  h.pass_ms(600);
   // The first transport goes away and comes back on the same session; the other is lost meanwhile.
   h.on([&] {
     first.up = false;
@@ -286,7 +295,7 @@ TEST(NodeRouting, AResendOnTheSameSessionIsNotTimedOutByTheFirstSendsDeadline) {
   EXPECT_EQ(first.data_to(p), 2u);  // resent on the same session
   h.on([&] { other.raise(p); });
   const auto copies_on_other = other.data_to(p);
-  h.run_ms(600);                                 // past the first send's deadline, before the resend's
+  h.pass_ms(600);                                // past the first send's deadline, before the resend's
   EXPECT_EQ(other.data_to(p), copies_on_other);  // no early failover
   EXPECT_EQ(h.state(id), "sent");
 }
@@ -398,9 +407,9 @@ TEST(NodeRouting, AMultiHopTransportGetsALongerAckDeadline) {
   };
   h.send(p);
   ASSERT_EQ(h.b().data_to(p), 1u);
-  h.run_ms(400);  // four of ack_timeout_ms (100), less than b's 900
+  h.pass_ms(899);  // nine of ack_timeout_ms (100), one short of b's 900
   EXPECT_FALSE(timeouts());
-  h.run_ms(800);
+  h.pass_ms(1);
   EXPECT_TRUE(timeouts());
   // Over the direct one the deadline stays at ack_timeout_ms.
   const auto q = some_peer();
@@ -408,7 +417,13 @@ TEST(NodeRouting, AMultiHopTransportGetsALongerAckDeadline) {
   SendOptions o;
   o.transport = "a";
   h.send(q, o);
-  h.run_ms(300);
+  h.pass_ms(99);
+  {
+    std::string text;
+    h.on([&] { text = h.node->metrics_text(); });
+    EXPECT_NE(text.find("p2p_errors_total{kind=\"ack_timeout\"} 1"), std::string::npos);
+  }
+  h.pass_ms(1);
   std::string text;
   h.on([&] { text = h.node->metrics_text(); });
   EXPECT_NE(text.find("p2p_errors_total{kind=\"ack_timeout\"} 2"), std::string::npos);
