@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -67,17 +68,31 @@ void log_failure(std::exception_ptr e) {
 }  // namespace
 
 struct MeshTransport::Dialer {
+  // Resolves and connects, raced against dial_timeout: a peer that drops SYNs (a firewall, a full
+  // accept queue) costs one timeout, not the kernel's minutes of retransmissions.
   static asio::awaitable<void> run(MeshTransport* self, std::shared_ptr<bool> alive, PeerId peer,
-                                   std::string address, asio::strand<asio::any_io_executor> strand) {
+                                   std::string address, asio::strand<asio::any_io_executor> strand,
+                                   std::chrono::milliseconds timeout) {
+    using namespace asio::experimental::awaitable_operators;
     std::string host;
     std::uint16_t port = 0;
     parse_address(address, host, port);
     tcp::socket socket(strand);
     std::string failure;
     try {
-      tcp::resolver resolver(strand);
-      auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
-      co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+      auto connect = [&]() -> asio::awaitable<void> {
+        tcp::resolver resolver(strand);
+        auto endpoints = co_await resolver.async_resolve(host, std::to_string(port), asio::use_awaitable);
+        co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
+      };
+      asio::steady_timer timer(strand);
+      timer.expires_after(timeout);
+      auto first = co_await (connect() || timer.async_wait(asio::use_awaitable));
+      if (first.index() == 1) {
+        failure = "timed out after " + std::to_string(timeout.count()) + " ms";
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      }
     } catch (const boost::system::system_error& e) {
       failure = e.code().message();
     }
@@ -103,8 +118,11 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(Trans
   if (!caps) return std::unexpected("transport " + context.name + ": " + caps.error());
   auto max_handshakes = type_info().options.integer(context.options, "max_handshakes", kDefaultMaxHandshakes);
   if (!max_handshakes) return std::unexpected("transport " + context.name + ": " + max_handshakes.error());
+  auto dial_timeout = type_info().options.integer(context.options, "dial_timeout_ms", kDefaultDialTimeoutMs);
+  if (!dial_timeout) return std::unexpected("transport " + context.name + ": " + dial_timeout.error());
   auto transport = std::make_unique<MeshTransport>(std::move(context), *caps, std::move(listen));
   transport->max_handshakes_ = static_cast<std::size_t>(*max_handshakes);
+  transport->dial_timeout_ = std::chrono::milliseconds(*dial_timeout);
   return transport;
 }
 
@@ -122,6 +140,13 @@ TransportType MeshTransport::type_info() {
                {},
                std::to_string(kDefaultMaxHandshakes),
                "accepted connections still in their handshake; the oldest is closed to admit a new one"},
+              {"dial_timeout_ms",
+               K::integer,
+               10,
+               600'000,
+               {},
+               std::to_string(kDefaultDialTimeoutMs),
+               "how long a dial may take to connect before it counts as failed (and backs off)"},
           },
           &MeshTransport::make};
 }
@@ -133,7 +158,8 @@ MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps
       listen_(std::move(listen)),
       static_key_(noise::KeyPair::generate()),
       acceptor_(context_.strand),
-      accept_backoff_(context_.strand) {}
+      accept_backoff_(context_.strand),
+      table_(stream::SessionTable::Options{context_.reconnect_min_ms, context_.reconnect_max_ms}) {}
 
 MeshTransport::~MeshTransport() {
   stop();
@@ -242,26 +268,17 @@ std::size_t MeshTransport::handshakes_in_flight() const {
   return n;
 }
 
-void MeshTransport::dial(const PeerId& peer, PeerLinks& state) {
-  if (!running_ || state.addresses.empty() || state.dialing || state.link) return;
-  state.dialing = true;
-  // Rotate through the known addresses on successive attempts.
-  auto address = state.addresses.front();
-  std::rotate(state.addresses.begin(), state.addresses.begin() + 1, state.addresses.end());
-  asio::co_spawn(context_.strand, Dialer::run(this, alive_, peer, address, context_.strand), log_failure);
+void MeshTransport::dial(const stream::SessionTable::Dial& dial) {
+  asio::co_spawn(context_.strand,
+                 Dialer::run(this, alive_, dial.peer, dial.address, context_.strand, dial_timeout_),
+                 log_failure);
 }
 
 void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const std::string& failure) {
-  auto& state = peers_[peer];
   if (!failure.empty() || !running_) {
-    state.dialing = false;
-    if (running_) {
-      log_->debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
-      state.backoff_ms =
-          std::min<std::uint64_t>(std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms),
-                                  context_.reconnect_max_ms);
-      state.next_dial_ms = steady_ms() + state.backoff_ms;
-    }
+    if (running_) log_->debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
+    ++dials_failed_;
+    table_.dial_failed(peer, steady_ms());
     return;
   }
   auto link = std::make_shared<mesh::TcpLink>(context_.strand, std::move(socket),
@@ -274,19 +291,14 @@ void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const 
 
 void MeshTransport::tick(std::uint64_t) {
   if (!running_) return;
-  const auto now = steady_ms();
-  for (auto& [peer, state] : peers_) {
-    if (state.link || state.dialing || state.addresses.empty() || now < state.next_dial_ms) continue;
-    if (context_.sink->wants_session(*this, peer)) dial(peer, state);
-  }
+  for (const auto& d :
+       table_.due(steady_ms(), [&](const PeerId& p) { return context_.sink->wants_session(*this, p); }))
+    dial(d);
 }
 
 void MeshTransport::connect_soon(const PeerId& peer) {
-  auto it = peers_.find(peer);
-  if (it == peers_.end()) return;
-  it->second.next_dial_ms = 0;
-  it->second.backoff_ms = 0;
-  dial(peer, it->second);
+  if (!running_) return;
+  if (auto d = table_.dial_now(peer)) dial(*d);
 }
 
 std::error_code MeshTransport::add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
@@ -295,17 +307,14 @@ std::error_code MeshTransport::add_addresses(const PeerId& peer, const std::vect
     std::uint16_t port = 0;
     if (!parse_address(a, host, port)) return Errc::invalid_argument;
   }
-  auto& state = peers_[peer];
-  for (const auto& a : addresses)
-    if (std::find(state.addresses.begin(), state.addresses.end(), a) == state.addresses.end())
-      state.addresses.push_back(a);
+  table_.add_addresses(peer, addresses);
   return {};
 }
 
 MeshTransport::LinkPtr MeshTransport::live(const PeerId& peer) const {
-  auto it = peers_.find(peer);
-  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return nullptr;
-  return it->second.link;
+  auto it = live_.find(peer);
+  if (it == live_.end() || !it->second->established()) return nullptr;
+  return it->second;
 }
 
 std::uint64_t MeshTransport::session(const PeerId& peer) const {
@@ -315,10 +324,10 @@ std::uint64_t MeshTransport::session(const PeerId& peer) const {
 
 std::error_code MeshTransport::send(const PeerId& peer, RecordKind kind, ByteView body) {
   if (!running_) return Errc::closed;
-  auto it = peers_.find(peer);
-  if (it == peers_.end() || !it->second.link || !it->second.link->established()) return Errc::no_link;
+  auto live_link = live(peer);
+  if (!live_link) return Errc::no_link;
   if (body.size() > caps_.mtu) return Errc::too_large;
-  auto& link = *it->second.link;
+  auto& link = *live_link;
   if (link.closing()) return Errc::closed;
   link.send(type_of(kind), body);
   // A peer that never reads has its link closed at the backlog cap (nothing was queued then).
@@ -335,9 +344,9 @@ void MeshTransport::pause_receiving(const PeerId& peer, bool paused) {
 }
 
 void MeshTransport::close(const PeerId& peer, const CloseReason& reason) {
-  auto it = peers_.find(peer);
-  if (it == peers_.end() || !it->second.link) return;
-  auto link = it->second.link;
+  auto it = live_.find(peer);
+  if (it == live_.end()) return;
+  auto link = it->second;
   link->close(reason);
 }
 
@@ -361,8 +370,8 @@ std::optional<SessionInfo> MeshTransport::session_info(const PeerId& peer) const
 
 std::vector<PeerId> MeshTransport::peers_with_sessions() const {
   std::vector<PeerId> out;
-  for (const auto& [peer, state] : peers_)
-    if (state.link && state.link->established()) out.push_back(peer);
+  for (const auto& [peer, link] : live_)
+    if (link->established()) out.push_back(peer);
   return out;
 }
 
@@ -383,30 +392,27 @@ nlohmann::json MeshTransport::status_json() const {
           {"max_handshakes", max_handshakes_},
           {"handshakes_evicted", handshakes_evicted_},
           {"accept_pauses", accept_pauses_},
-          {"known_peers", peers_.size()},
+          {"known_peers", table_.peer_count()},
+          {"dial_timeout_ms", dial_timeout_.count()},
+          {"dials_failed", dials_failed_},
           {"capabilities", capabilities_json(caps_)}};
 }
 
 void MeshTransport::on_link_up(const LinkPtr& link) {
   const PeerId& remote = link->remote();
-  auto& state = peers_[remote];
-  if (state.link && state.link != link) {
-    // Both sides dialed: keep the link dialed by the smaller PeerId, so both ends choose the same one.
-    const auto& me = context_.identity->peer_id();
-    auto dialer_of = [&](const LinkPtr& l) { return l->initiator() ? me : remote; };
-    bool keep_new = dialer_of(link) < dialer_of(state.link) ||
-                    (dialer_of(link) == dialer_of(state.link));  // same dialer: the old one is stale
-    if (!keep_new) {
-      link->close(CloseCode::duplicate);
-      return;
-    }
-    auto old = state.link;
-    state.link = nullptr;
-    old->close(CloseCode::replaced);
+  const auto up = table_.link_up(context_.identity->peer_id(), remote, link->id(), link->initiator());
+  if (up.verdict == stream::SessionTable::Verdict::duplicate) {
+    link->close(CloseCode::duplicate);
+    return;
   }
-  state.link = link;
-  state.dialing = false;
-  state.backoff_ms = 0;
+  if (up.verdict == stream::SessionTable::Verdict::keep_replacing) {
+    if (auto old = live_.find(remote); old != live_.end()) {
+      auto replaced = old->second;
+      live_.erase(old);
+      replaced->close(CloseCode::replaced);
+    }
+  }
+  live_[remote] = link;
   log_->debug("transport {}: link up: {} ({} {})", context_.name, remote.to_string(),
               link->initiator() ? "dialed" : "accepted", link->remote_address());
   context_.sink->on_session_up(*this, remote, link->id());
@@ -415,8 +421,8 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
 void MeshTransport::on_link_record(const LinkPtr& link, const mesh::Record& record) {
   auto kind = kind_of(record.type);
   if (!kind) return;
-  auto it = peers_.find(link->remote());
-  if (it == peers_.end() || it->second.link != link) return;  // a link being replaced
+  auto it = live_.find(link->remote());
+  if (it == live_.end() || it->second != link) return;  // a link being replaced
   context_.sink->on_record(*this, link->remote(), link->id(), *kind, record.body);
 }
 
@@ -432,27 +438,11 @@ void MeshTransport::on_link_down(const LinkPtr& link, bool was_up, const CloseRe
     log_->info("transport {}: link to {} failed before it came up: {}", context_.name, link->remote_address(),
                reason.text());
   if (!peer) return;
-  auto& state = peers_[*peer];
-  if (link->initiator()) state.dialing = false;
-  const bool was_current = state.link == link;
-  if (was_current) state.link = nullptr;
-  if (!state.link && reason == CloseCode::idle) {
-    // Closed by the node's pool: nothing to resend, and the next message dials at once.
-    state.backoff_ms = 0;
-    state.next_dial_ms = 0;
-  } else if (!state.link) {
-    // Redial with exponential backoff (a lost link is retried at once the first time).
-    state.next_dial_ms = steady_ms() + state.backoff_ms;
-    state.backoff_ms = std::min<std::uint64_t>(
-        std::max<std::uint64_t>(state.backoff_ms * 2, context_.reconnect_min_ms), context_.reconnect_max_ms);
-  }
   const PeerId gone = *peer;
-  if (was_current) context_.sink->on_session_down(*this, gone, link->id(), reason);
-  // A peer we have no address for (it dialed us) is forgotten with its last link: fresh identities
-  // must not add entries for ever.
-  if (auto it = peers_.find(gone);
-      it != peers_.end() && !it->second.link && !it->second.dialing && it->second.addresses.empty())
-    peers_.erase(it);
+  if (auto it = live_.find(gone); it != live_.end() && it->second == link) live_.erase(it);
+  const auto down =
+      table_.link_down(gone, link->id(), link->initiator(), reason == CloseCode::idle, steady_ms());
+  if (down.was_current) context_.sink->on_session_down(*this, gone, link->id(), reason);
 }
 
 void MeshTransport::on_link_drained(const LinkPtr& link) {

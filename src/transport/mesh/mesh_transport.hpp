@@ -19,6 +19,7 @@
 
 #include "crypto/noise/noise.hpp"
 #include "transport/mesh/tcp_link.hpp"
+#include "transport/stream/session_table.hpp"
 #include "transport/transport.hpp"
 
 namespace hyphae::transport {
@@ -57,13 +58,6 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
 
  private:
   using LinkPtr = std::shared_ptr<mesh::TcpLink>;
-  struct PeerLinks {
-    std::vector<std::string> addresses;
-    LinkPtr link;  // the established link, if any
-    bool dialing = false;
-    std::uint64_t next_dial_ms = 0;
-    std::uint64_t backoff_ms = 0;
-  };
   struct Dialer;  // the dial coroutine, in the .cpp
 
   void on_link_up(const LinkPtr& link) override;
@@ -74,7 +68,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   // Closes the oldest handshakes in flight while there are max_handshakes_ of them.
   void make_room_for_handshake();
   std::size_t handshakes_in_flight() const;
-  void dial(const PeerId& peer, PeerLinks& state);
+  void dial(const stream::SessionTable::Dial& dial);
   void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
   mesh::TcpLinkOptions link_options();  // with a new session id
@@ -99,7 +93,12 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
   std::set<LinkPtr> links_;                                     // every link, handshaking or up
   std::unordered_map<std::uint64_t, PeerId> dialed_;            // link id -> the peer it was dialed for
-  std::unordered_map<PeerId, PeerLinks> peers_;
+  static constexpr std::int64_t kDefaultDialTimeoutMs = 10'000;
+  std::chrono::milliseconds dial_timeout_{kDefaultDialTimeoutMs};  // option dial_timeout_ms
+  std::uint64_t dials_failed_ = 0;
+  // Addresses, dial backoff and which link is each peer's (transport/stream/session_table.hpp).
+  stream::SessionTable table_;
+  std::unordered_map<PeerId, LinkPtr> live_;  // each peer's current link (as table_ decided)
 };
 
 }  // namespace hyphae::transport
