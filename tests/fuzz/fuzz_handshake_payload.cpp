@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "core/peer_id.hpp"
-#include "transport/mesh/handshake_payload.hpp"
+#include "transport/stream/handshake_payload.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (auto id = hyphae::PeerId::from_bytes({data, size})) {

@@ -4,12 +4,12 @@
 #include <cstdint>
 
 #include "net/frame_reader.hpp"
-#include "transport/mesh/link_records.hpp"
+#include "transport/stream/link_records.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hyphae;
   net::FrameReader frames(size > 0 && (data[0] & 1) ? 1024 : 65535);
-  mesh::RecordReader records(4096);
+  stream::RecordReader records(4096);
   // Feed in two parts, so split reads are exercised too.
   std::size_t half = size / 2;
   for (ByteView part : {ByteView(data, half), ByteView(data + half, size - half)}) {

@@ -4,16 +4,16 @@
 #include <cstdint>
 
 #include "core/identity.hpp"
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/link_session.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hyphae;
   static const Identity identity = Identity::from_seed(std::array<std::uint8_t, 32>{1, 2, 3});
   static const noise::KeyPair link_static = noise::KeyPair::generate();
-  mesh::LinkSession session(identity, link_static, false, std::nullopt);
+  stream::LinkSession session(identity, link_static, false, std::nullopt);
   Bytes out;
   std::size_t cut = size > 0 ? data[0] % (size + 1) : 0;
-  if (!session.on_bytes(ByteView(data, cut), out, [](const mesh::Record&) {}))
-    (void)session.on_bytes(ByteView(data + cut, size - cut), out, [](const mesh::Record&) {});
+  if (!session.on_bytes(ByteView(data, cut), out, [](const stream::Record&) {}))
+    (void)session.on_bytes(ByteView(data + cut, size - cut), out, [](const stream::Record&) {});
   return 0;
 }

@@ -68,7 +68,7 @@ void expect_legit_peer_gets_through(LocalNode& node, const PeerId& node_id) {
   RawPeer good(node.listen_port(), node_id);
   ASSERT_TRUE(good.established());
   auto wire = durable_envelope("still here");
-  good.send(mesh::RecordType::data, wire);
+  good.send(stream::RecordType::data, wire);
   good.pump_until([&] { return !good.acked().empty(); });
   EXPECT_EQ(good.acked().size(), 1u);
 }
@@ -87,7 +87,7 @@ TEST(Flood, AnOversizePingClosesTheLinkAndPingsWithoutReadingStayBounded) {
     RawPeer bad(b.listen_port(), *b_id);
     const Bytes big(1u << 20, 0x42);
     for (int i = 0; i < 64; ++i)
-      if (!bad.try_send(mesh::RecordType::ping, big)) break;
+      if (!bad.try_send(stream::RecordType::ping, big)) break;
     bad.pump_until([] { return false; });
     EXPECT_TRUE(bad.closed()) << "a ping that is not an 8-byte token must close the link";
   }
@@ -97,7 +97,7 @@ TEST(Flood, AnOversizePingClosesTheLinkAndPingsWithoutReadingStayBounded) {
     const std::array<std::uint8_t, 8> token{1, 2, 3, 4, 5, 6, 7, 8};
     for (int batch = 0; batch < 100; ++batch) {
       bool open = true;
-      for (int i = 0; i < 2000 && open; ++i) open = pinger.try_send(mesh::RecordType::ping, token);
+      for (int i = 0; i < 2000 && open; ++i) open = pinger.try_send(stream::RecordType::ping, token);
       if (!open) break;
     }
     std::this_thread::sleep_for(300ms);
@@ -190,13 +190,13 @@ TEST(Flood, InboxQuotaPerSenderRefusesWithoutAnAckAndLosesNothing) {
   for (int i = 0; i < 50; ++i) wires.push_back(durable_envelope("m" + std::to_string(i)));
   // The quota counts committed messages the app has not acknowledged: 20 taken one by one...
   for (std::size_t i = 0; i < 20; ++i) {
-    flooder.send(mesh::RecordType::data, wires[i]);
+    flooder.send(stream::RecordType::data, wires[i]);
     flooder.pump_until([&] { return flooder.acked().size() > i; });
   }
   ASSERT_EQ(flooder.acked().size(), 20u);
   // ...then nothing more from that sender: the first one over is not taken and the session
   // closes, so the sender will offer it again after reconnecting.
-  for (std::size_t i = 20; i < wires.size(); ++i) flooder.try_send(mesh::RecordType::data, wires[i]);
+  for (std::size_t i = 20; i < wires.size(); ++i) flooder.try_send(stream::RecordType::data, wires[i]);
   flooder.pump_until([] { return false; });
   EXPECT_TRUE(flooder.closed());
   EXPECT_EQ(flooder.acked().size(), 20u) << "only the quota is taken (and acked)";
@@ -213,7 +213,7 @@ TEST(Flood, InboxQuotaPerSenderRefusesWithoutAnAckAndLosesNothing) {
   ASSERT_TRUE(wait_until(
       [&] { return ok(b.api().request("GET", "/v1/p2p/status"))["inbox"]["unacknowledged"] == 0; }, 5s));
   RawPeer again(b.listen_port(), *b_id, flooder.identity());  // the sender reconnects and resends
-  for (std::size_t i = 20; i < wires.size(); ++i) again.send(mesh::RecordType::data, wires[i]);
+  for (std::size_t i = 20; i < wires.size(); ++i) again.send(stream::RecordType::data, wires[i]);
   again.pump_until([&] { return again.acked().size() >= 30; });
   EXPECT_EQ(again.acked().size(), 30u);
   EXPECT_EQ(inbox(b).size(), 51u);  // every message, once
@@ -228,8 +228,8 @@ TEST(Flood, MessagesFasterThanCommitsPauseReadingAndLoseNothing) {
   LocalNode b("b", hyphae_binary(), dir.path() / "b");
   constexpr std::size_t kCap = 65536;
   // Each commit waits 20 ms, as on a slow disk: the peer sends far faster than the store commits.
-  start_with_config(b, "max_uncommitted_inbound_bytes: " + std::to_string(kCap) +
-                           "\nstore_commit_delay_ms: 20\n");
+  start_with_config(
+      b, "max_uncommitted_inbound_bytes: " + std::to_string(kCap) + "\nstore_commit_delay_ms: 20\n");
   auto b_id = PeerId::from_string(b.peer_id());
   ASSERT_TRUE(b_id);
 
@@ -238,7 +238,7 @@ TEST(Flood, MessagesFasterThanCommitsPauseReadingAndLoseNothing) {
   std::vector<Bytes> wires;
   for (std::size_t i = 0; i < kMessages; ++i)
     wires.push_back(durable_envelope(std::string(kPayload, static_cast<char>('a' + i % 26))));
-  flooder.send_burst(mesh::RecordType::data, wires);  // 16 MiB in one write
+  flooder.send_burst(stream::RecordType::data, wires);  // 16 MiB in one write
   flooder.pump_until([&] { return flooder.acked().size() >= kMessages; });
   ASSERT_EQ(flooder.acked().size(), kMessages) << "every message is committed and acked";
   EXPECT_FALSE(flooder.closed());
@@ -271,10 +271,10 @@ TEST(Flood, AnotherSendersCopyOfAMessageIdIsNotADuplicate) {
   env.ttl_s = 3600;
   env.flags = envelope_flags::ack_requested;
   env.payload = Bytes{'f', 'a', 'k', 'e'};
-  mallory.send(mesh::RecordType::data, encode_envelope(env, true));
+  mallory.send(stream::RecordType::data, encode_envelope(env, true));
   mallory.pump_until([&] { return !mallory.acked().empty(); });
   env.payload = Bytes{'r', 'e', 'a', 'l'};
-  alice.send(mesh::RecordType::data, encode_envelope(env, true));
+  alice.send(stream::RecordType::data, encode_envelope(env, true));
   alice.pump_until([&] { return !alice.acked().empty(); });
   ASSERT_EQ(alice.acked().size(), 1u);
   // Alice's message was stored and is handed to the app, not acked as a duplicate and dropped.
@@ -286,7 +286,7 @@ TEST(Flood, AnotherSendersCopyOfAMessageIdIsNotADuplicate) {
                                          mallory.identity().peer_id().to_string() + ":fake"}))
       << messages.dump();
   // The same sender's copy again is a duplicate.
-  alice.send(mesh::RecordType::data, encode_envelope(env, true));
+  alice.send(stream::RecordType::data, encode_envelope(env, true));
   alice.pump_until([&] { return alice.acked().size() >= 2; });
   EXPECT_EQ(ok(b.api().request("GET", "/v1/p2p/status"))["counters"]["duplicates"], 1);
 }

@@ -17,7 +17,7 @@
 #include "core/identity.hpp"
 #include "core/peer_id.hpp"
 #include "crypto/noise/noise.hpp"
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/link_session.hpp"
 
 namespace hyphae::testing {
 
@@ -31,21 +31,21 @@ class RawPeer {
   }
   const Identity& identity() const { return identity_; }
   bool established() const { return session_.established(); }
-  void send(mesh::RecordType type, ByteView body) {
+  void send(stream::RecordType type, ByteView body) {
     session_.queue(type, body);
     Bytes wire;
     session_.seal(wire);
     write(wire);
   }
   // Queues every record and writes them in one blocking write (a burst as fast as TCP takes it).
-  void send_burst(mesh::RecordType type, const std::vector<Bytes>& bodies) {
+  void send_burst(stream::RecordType type, const std::vector<Bytes>& bodies) {
     for (const auto& body : bodies) session_.queue(type, body);
     Bytes wire;
     session_.seal(wire);
     write(wire);
   }
   // Sends without ever reading; false once the node closed the connection (or the write failed).
-  bool try_send(mesh::RecordType type, ByteView body) {
+  bool try_send(stream::RecordType type, ByteView body) {
     session_.queue(type, body);
     Bytes wire;
     session_.seal(wire);
@@ -65,9 +65,9 @@ class RawPeer {
         ec = e;
         if (e) return;
         Bytes out;
-        auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const mesh::Record& r) {
+        auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const stream::Record& r) {
           ++records_;
-          if (r.type == mesh::RecordType::ack)
+          if (r.type == stream::RecordType::ack)
             for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16)
               acked_.push_back(to_hex(r.body.subspan(i, 16)));
         });
@@ -98,7 +98,7 @@ class RawPeer {
   boost::asio::ip::tcp::socket socket_;
   Identity identity_;
   noise::KeyPair link_static_ = noise::KeyPair::generate();
-  mesh::LinkSession session_;
+  stream::LinkSession session_;
   std::vector<std::string> acked_;
   std::size_t records_ = 0;
   bool closed_ = false;

@@ -14,8 +14,8 @@
 #include "harness.hpp"
 #include "net/frame_reader.hpp"
 #include "raw_peer.hpp"
-#include "transport/mesh/handshake_payload.hpp"
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/handshake_payload.hpp"
+#include "transport/stream/link_session.hpp"
 
 namespace hyphae::testing {
 namespace {
@@ -230,18 +230,18 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   good.flags = envelope_flags::ack_requested;
   good.payload = Bytes{'o', 'k'};
   auto good_wire = encode_envelope(good, true);
-  peer.send(mesh::RecordType::data, good_wire);
-  peer.send(mesh::RecordType::data, good_wire);  // the same id again: a replay
+  peer.send(stream::RecordType::data, good_wire);
+  peer.send(stream::RecordType::data, good_wire);  // the same id again: a replay
 
   Envelope stale = good;
   stale.id = MessageId::generate();
   stale.ttl_s = 0;
   stale.timestamp_ms = now_ms() - 11 * 60 * 1000;
-  peer.send(mesh::RecordType::data, encode_envelope(stale, true));
+  peer.send(stream::RecordType::data, encode_envelope(stale, true));
   Envelope future = stale;
   future.id = MessageId::generate();
   future.timestamp_ms = now_ms() + 11 * 60 * 1000;
-  peer.send(mesh::RecordType::data, encode_envelope(future, true));
+  peer.send(stream::RecordType::data, encode_envelope(future, true));
 
   Envelope forged;
   forged.id = MessageId::generate();
@@ -251,7 +251,7 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   forged.payload = Bytes{'x'};
   sign_envelope(forged, peer.identity());
   forged.payload[0] = 'y';  // changed after signing
-  peer.send(mesh::RecordType::data, encode_envelope(forged));
+  peer.send(stream::RecordType::data, encode_envelope(forged));
 
   Envelope unopenable;
   unopenable.id = MessageId::generate();
@@ -261,7 +261,7 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   unopenable.flags = envelope_flags::sealed;
   unopenable.payload = Bytes(200, 0x5a);
   sign_envelope(unopenable, peer.identity());
-  peer.send(mesh::RecordType::data, encode_envelope(unopenable));
+  peer.send(stream::RecordType::data, encode_envelope(unopenable));
 
   peer.pump_until([&] { return peer.acked().size() >= 2; });
   ASSERT_EQ(peer.acked().size(), 2u);  // both copies of the good message are acked...

@@ -1,5 +1,5 @@
 // libp2p Noise handshake payload: construction, verification and protobuf leniency rules.
-#include "transport/mesh/handshake_payload.hpp"
+#include "transport/stream/handshake_payload.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "net/frame_reader.hpp"
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/link_session.hpp"
 
 namespace hyphae {
 namespace {
@@ -44,10 +44,10 @@ TEST(FrameReader, RejectsZeroLengthAndOversizeFrames) {
 
 TEST(RecordReader, RecordsSpanFeedsAndUnknownTypesFail) {
   Bytes stream;
-  mesh::put_record(stream, mesh::RecordType::data, as_bytes("hello"));
-  mesh::put_record(stream, mesh::RecordType::ack, Bytes(32, 7));
-  mesh::RecordReader reader(1024);
-  std::vector<mesh::RecordType> types;
+  stream::put_record(stream, stream::RecordType::data, as_bytes("hello"));
+  stream::put_record(stream, stream::RecordType::ack, Bytes(32, 7));
+  stream::RecordReader reader(1024);
+  std::vector<stream::RecordType> types;
   reader.feed(ByteView(stream.data(), 3));
   auto none = reader.next();
   ASSERT_TRUE(none);
@@ -58,31 +58,31 @@ TEST(RecordReader, RecordsSpanFeedsAndUnknownTypesFail) {
     ASSERT_TRUE(r);
     if (!*r) break;
     types.push_back((*r)->type);
-    if ((*r)->type == mesh::RecordType::data) {
+    if ((*r)->type == stream::RecordType::data) {
       EXPECT_EQ(to_string((*r)->body), "hello");
     }
-    if ((*r)->type == mesh::RecordType::ack) {
+    if ((*r)->type == stream::RecordType::ack) {
       EXPECT_EQ((*r)->body.size(), 32u);
     }
   }
-  EXPECT_EQ(types, (std::vector<mesh::RecordType>{mesh::RecordType::data, mesh::RecordType::ack}));
+  EXPECT_EQ(types, (std::vector<stream::RecordType>{stream::RecordType::data, stream::RecordType::ack}));
 
-  mesh::RecordReader bad(1024);
+  stream::RecordReader bad(1024);
   Bytes unknown{0x7f, 0x00};
   bad.feed(unknown);
   EXPECT_EQ(bad.next().error(), make_error_code(Errc::malformed));
   // A length must be minimally encoded: 0x85 0x00 (5 in two bytes) is refused, 0x05 is fine.
-  mesh::RecordReader padded(1024);
+  stream::RecordReader padded(1024);
   padded.feed(Bytes{0x01, 0x85, 0x00, 'h', 'e', 'l', 'l', 'o'});
   EXPECT_EQ(padded.next().error(), make_error_code(Errc::malformed));
-  mesh::RecordReader minimal(1024);
+  stream::RecordReader minimal(1024);
   minimal.feed(Bytes{0x01, 0x05, 'h', 'e', 'l', 'l', 'o'});
   auto five = minimal.next();
   ASSERT_TRUE(five && *five);
   EXPECT_EQ(to_string((*five)->body), "hello");
-  mesh::RecordReader small(10);
+  stream::RecordReader small(10);
   Bytes large;
-  mesh::put_record(large, mesh::RecordType::data, Bytes(11, 1));
+  stream::put_record(large, stream::RecordType::data, Bytes(11, 1));
   small.feed(large);
   EXPECT_EQ(small.next().error(), make_error_code(Errc::too_large));
 }
@@ -92,12 +92,12 @@ struct Pair {
   Identity b_id = Identity::generate();
   noise::KeyPair a_static = noise::KeyPair::generate();
   noise::KeyPair b_static = noise::KeyPair::generate();
-  std::unique_ptr<mesh::LinkSession> a, b;
+  std::unique_ptr<stream::LinkSession> a, b;
   std::vector<std::pair<char, Bytes>> received;  // 'a' or 'b' received this body
 
   explicit Pair(std::optional<PeerId> a_expects = std::nullopt) {
-    a = std::make_unique<mesh::LinkSession>(a_id, a_static, true, a_expects ? a_expects : b_id.peer_id());
-    b = std::make_unique<mesh::LinkSession>(b_id, b_static, false, std::nullopt);
+    a = std::make_unique<stream::LinkSession>(a_id, a_static, true, a_expects ? a_expects : b_id.peer_id());
+    b = std::make_unique<stream::LinkSession>(b_id, b_static, false, std::nullopt);
   }
   // Moves bytes both ways until quiet; returns the first error.
   std::error_code run(Bytes a_out) {
@@ -105,12 +105,12 @@ struct Pair {
     for (int i = 0; i < 10 && (!a_out.empty() || !b_out.empty()); ++i) {
       Bytes next_a, next_b;
       if (!a_out.empty())
-        if (auto ec = b->on_bytes(a_out, next_b, [&](const mesh::Record& r) {
+        if (auto ec = b->on_bytes(a_out, next_b, [&](const stream::Record& r) {
               received.emplace_back('b', Bytes(r.body.begin(), r.body.end()));
             }))
           return ec;
       if (!b_out.empty())
-        if (auto ec = a->on_bytes(b_out, next_a, [&](const mesh::Record& r) {
+        if (auto ec = a->on_bytes(b_out, next_a, [&](const stream::Record& r) {
               received.emplace_back('a', Bytes(r.body.begin(), r.body.end()));
             }))
           return ec;
@@ -130,8 +130,9 @@ TEST(LinkSession, HandshakeProvesBothPeerIdsAndCarriesBatchedRecords) {
   ASSERT_TRUE(p.b->established());
   EXPECT_EQ(p.a->remote(), p.b_id.peer_id());
   EXPECT_EQ(p.b->remote(), p.a_id.peer_id());
-  for (int i = 0; i < 1000; ++i) p.a->queue(mesh::RecordType::data, Bytes(64, static_cast<std::uint8_t>(i)));
-  p.b->queue(mesh::RecordType::ack, Bytes(16, 9));
+  for (int i = 0; i < 1000; ++i)
+    p.a->queue(stream::RecordType::data, Bytes(64, static_cast<std::uint8_t>(i)));
+  p.b->queue(stream::RecordType::ack, Bytes(16, 9));
   Bytes wire;
   p.a->seal(wire);
   // 1000 records of 66 bytes fit in two Noise frames.
@@ -152,12 +153,12 @@ TEST(LinkSession, DialingTheWrongPeerIdFails) {
 TEST(LinkSession, TamperedTransportFrameFailsDecryption) {
   Pair p;
   ASSERT_FALSE(p.run(p.a->start()));
-  p.a->queue(mesh::RecordType::data, as_bytes("payload"));
+  p.a->queue(stream::RecordType::data, as_bytes("payload"));
   Bytes wire;
   p.a->seal(wire);
   wire[5] ^= 1;
   Bytes out;
-  EXPECT_EQ(p.b->on_bytes(wire, out, [](const mesh::Record&) {}), make_error_code(Errc::decrypt_failed));
+  EXPECT_EQ(p.b->on_bytes(wire, out, [](const stream::Record&) {}), make_error_code(Errc::decrypt_failed));
 }
 
 }  // namespace

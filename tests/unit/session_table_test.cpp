@@ -12,7 +12,8 @@
 #include "core/identity.hpp"
 #include "transport/transport.hpp"
 
-namespace hyphae::transport::stream {
+namespace hyphae::stream {
+using namespace hyphae::transport;
 namespace {
 
 PeerId peer_from(std::uint8_t seed) {
@@ -205,4 +206,4 @@ TEST(MeshDial, AConnectThatHangsFailsAfterTheDialTimeout) {
 }
 
 }  // namespace
-}  // namespace hyphae::transport::stream
+}  // namespace hyphae::stream

@@ -27,33 +27,33 @@ std::uint64_t steady_ms() {
                                         .count());
 }
 
-std::optional<RecordKind> kind_of(mesh::RecordType type) {
+std::optional<RecordKind> kind_of(stream::RecordType type) {
   switch (type) {
-    case mesh::RecordType::data:
+    case stream::RecordType::data:
       return RecordKind::data;
-    case mesh::RecordType::ack:
+    case stream::RecordType::ack:
       return RecordKind::ack;
-    case mesh::RecordType::ephemeral:
+    case stream::RecordType::ephemeral:
       return RecordKind::ephemeral;
-    case mesh::RecordType::fragment:
+    case stream::RecordType::fragment:
       return RecordKind::fragment;
     default:
       return std::nullopt;
   }
 }
 
-mesh::RecordType type_of(RecordKind kind) {
+stream::RecordType type_of(RecordKind kind) {
   switch (kind) {
     case RecordKind::data:
-      return mesh::RecordType::data;
+      return stream::RecordType::data;
     case RecordKind::ack:
-      return mesh::RecordType::ack;
+      return stream::RecordType::ack;
     case RecordKind::ephemeral:
-      return mesh::RecordType::ephemeral;
+      return stream::RecordType::ephemeral;
     case RecordKind::fragment:
-      return mesh::RecordType::fragment;
+      return stream::RecordType::fragment;
   }
-  return mesh::RecordType::data;
+  return stream::RecordType::data;
 }
 
 void log_failure(std::exception_ptr e) {
@@ -418,7 +418,7 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
   context_.sink->on_session_up(*this, remote, link->id());
 }
 
-void MeshTransport::on_link_record(const LinkPtr& link, const mesh::Record& record) {
+void MeshTransport::on_link_record(const LinkPtr& link, const stream::Record& record) {
   auto kind = kind_of(record.type);
   if (!kind) return;
   auto it = live_.find(link->remote());

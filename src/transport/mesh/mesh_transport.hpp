@@ -61,7 +61,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   struct Dialer;  // the dial coroutine, in the .cpp
 
   void on_link_up(const LinkPtr& link) override;
-  void on_link_record(const LinkPtr& link, const mesh::Record& record) override;
+  void on_link_record(const LinkPtr& link, const stream::Record& record) override;
   void on_link_down(const LinkPtr& link, bool was_up, const CloseReason& reason) override;
   void on_link_drained(const LinkPtr& link) override;
   void accept_next();

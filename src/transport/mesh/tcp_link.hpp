@@ -18,9 +18,15 @@
 #include <system_error>
 
 #include "transport/close_reason.hpp"
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/link_session.hpp"
 
 namespace hyphae::mesh {
+
+// The secure channel and its records (src/transport/stream/): the layer every stream transport shares.
+using stream::LinkLimits;
+using stream::LinkSession;
+using stream::Record;
+using stream::RecordType;
 
 class TcpLink;
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-namespace hyphae::transport::stream {
+namespace hyphae::stream {
 
 void SessionTable::add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
   auto& state = peers_[peer];
@@ -119,4 +119,4 @@ std::uint64_t SessionTable::next_dial_at(const PeerId& peer) const {
   return it == peers_.end() ? 0 : it->second.next_dial_ms;
 }
 
-}  // namespace hyphae::transport::stream
+}  // namespace hyphae::stream

@@ -16,7 +16,7 @@
 
 #include "core/peer_id.hpp"
 
-namespace hyphae::transport::stream {
+namespace hyphae::stream {
 
 class SessionTable {
  public:
@@ -86,4 +86,4 @@ class SessionTable {
   std::unordered_map<PeerId, PeerState> peers_;
 };
 
-}  // namespace hyphae::transport::stream
+}  // namespace hyphae::stream

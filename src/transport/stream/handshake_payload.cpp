@@ -1,4 +1,4 @@
-#include "transport/mesh/handshake_payload.hpp"
+#include "transport/stream/handshake_payload.hpp"
 
 #include <cstring>
 #include <optional>

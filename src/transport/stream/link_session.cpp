@@ -1,9 +1,9 @@
-#include "transport/mesh/link_session.hpp"
+#include "transport/stream/link_session.hpp"
 
 #include "core/error.hpp"
-#include "transport/mesh/handshake_payload.hpp"
+#include "transport/stream/handshake_payload.hpp"
 
-namespace hyphae::mesh {
+namespace hyphae::stream {
 namespace {
 constexpr std::size_t kTagSize = 16;
 constexpr std::size_t kMaxPlainPerFrame = 65535 - kTagSize;
@@ -143,4 +143,4 @@ void LinkSession::seal(Bytes& wire) {
   pending_.clear();
 }
 
-}  // namespace hyphae::mesh
+}  // namespace hyphae::stream

@@ -11,7 +11,7 @@
 
 #include "core/bytes.hpp"
 
-namespace hyphae::mesh {
+namespace hyphae::stream {
 
 enum class RecordType : std::uint8_t {
   data = 1,       // a durable envelope: the receiver commits it, then acks its id
@@ -46,4 +46,4 @@ class RecordReader {
   std::size_t max_record_;
 };
 
-}  // namespace hyphae::mesh
+}  // namespace hyphae::stream

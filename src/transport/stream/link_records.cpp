@@ -1,8 +1,8 @@
-#include "transport/mesh/link_records.hpp"
+#include "transport/stream/link_records.hpp"
 
 #include "core/error.hpp"
 
-namespace hyphae::mesh {
+namespace hyphae::stream {
 
 void put_record_header(Bytes& out, RecordType type, std::size_t body_size) {
   out.push_back(static_cast<std::uint8_t>(type));
@@ -37,4 +37,4 @@ std::expected<std::optional<Record>, std::error_code> RecordReader::next() {
   return std::optional<Record>{record};
 }
 
-}  // namespace hyphae::mesh
+}  // namespace hyphae::stream

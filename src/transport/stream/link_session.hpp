@@ -14,9 +14,9 @@
 #include "core/peer_id.hpp"
 #include "crypto/noise/noise.hpp"
 #include "net/frame_reader.hpp"
-#include "transport/mesh/link_records.hpp"
+#include "transport/stream/link_records.hpp"
 
-namespace hyphae::mesh {
+namespace hyphae::stream {
 
 struct LinkLimits {
   std::size_t max_record = (1u << 20) + 4096;  // largest record body (envelope) accepted
@@ -73,4 +73,4 @@ class LinkSession {
   bool established_ = false;
 };
 
-}  // namespace hyphae::mesh
+}  // namespace hyphae::stream
