@@ -101,7 +101,7 @@ struct Pair {
   }
   std::size_t sessions() {
     std::size_t n = 0;
-    on_strand([&] { n = a->connections_json().size(); });
+    on_strand([&] { n = a->connections().size(); });
     return n;
   }
   void fault(const char* mode, double loss = 0) {

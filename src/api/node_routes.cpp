@@ -14,6 +14,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "api/node_views.hpp"
 #include "core/error.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
@@ -262,7 +263,9 @@ Response post_broadcast(Node& node, const Call& c) {
     return error_response(c.req, http::status::bad_request,
                           "need {\"text\": string, \"channel\": optional name of letters, digits, - _ .}");
   const auto channel = body.value("channel", std::string());
-  auto sent = node.broadcast(channel, body["text"].get<std::string>());
+  const auto& text = body["text"].get_ref<const std::string&>();
+  auto sent =
+      node.broadcast(channel, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
   if (!sent) {
     const auto ec = sent.error();
     return error_response(c.req, status_for(ec),
@@ -288,7 +291,9 @@ Response get_broadcasts(Node& node, const Call& c) {
   std::uint64_t after = 0, limit = 100;
   if (!paging(c, after, limit))
     return error_response(c.req, http::status::bad_request, "'after' and 'limit' must be numbers");
-  return json_response(c.req, http::status::ok, node.broadcasts_json(after, c.query("channel", "*"), limit));
+  return json_response(
+      c.req, http::status::ok,
+      {{"broadcasts", to_json_array(node.broadcasts(after, c.query("channel", "*"), limit))}});
 }
 
 Response post_fault(Node& node, const Call& c) {
@@ -344,7 +349,7 @@ Response get_messages(Node& node, const Call& c) {
   std::uint64_t after = 0, limit = kMaxRowsPerRequest;
   if (!paging(c, after, limit))
     return error_response(c.req, http::status::bad_request, "'after' and 'limit' must be integers");
-  return json_response(c.req, http::status::ok, {{"messages", node.inbox_json(after, limit)}});
+  return json_response(c.req, http::status::ok, {{"messages", to_json_array(node.inbox(after, limit))}});
 }
 
 Response get_message(Node& node, const Call& c) {
@@ -394,7 +399,7 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
   table.add({v::get, "/metrics", auth, now(metrics_text)});
   table.add({v::get, "/v1/p2p/status", auth, json_of([](Node& n) { return n.status_json(); })});
   table.add({v::get, "/v1/p2p/connections", auth, json_of([](Node& n) {
-               return json{{"connections", n.connections_json()}};
+               return json{{"connections", to_json_array(n.connections())}};
              })});
   table.add({v::get, "/v1/p2p/connectivity", auth, json_of([](Node& n) { return n.connectivity_json(); })});
   table.add({v::post, "/v1/p2p/connectivity", auth, now(post_connectivity)});
@@ -407,10 +412,10 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
              })});
   table.add({v::post, "/v1/p2p/transports/{name}/fault", auth, now(post_fault)});
   table.add({v::get, "/v1/p2p/routes", auth, json_of([](Node& n) {
-               return json{{"routes", n.routes_json()}};
+               return json{{"routes", to_json_array(n.routes())}};
              })});
   table.add({v::get, "/v1/p2p/messages/stream", auth, now(stream)});
-  auto peers = json_of([](Node& n) { return json{{"peers", n.peers_json()}}; });
+  auto peers = json_of([](Node& n) { return json{{"peers", to_json_array(n.peers())}}; });
   auto add_peer = [n](Call& c) { return post_peer(*n, c); };
   auto send = [n](Call& c) { return post_message(*n, c); };
   table.add({v::get, "/v1/peers", auth, peers});

@@ -68,8 +68,8 @@ Result set_option(const std::filesystem::path& file, const std::string& transpor
   return {};
 }
 
-Result apply_transport_section(const std::filesystem::path& file, const YAML::Node& value,
-                               NodeConfig& config, const transport::TransportRegistry& types) {
+Result apply_transport_section(const std::filesystem::path& file, const YAML::Node& value, NodeConfig& config,
+                               const transport::TransportRegistry& types) {
   if (!value.IsMap())
     return std::unexpected(where(file, value, "transport") + " must be a mapping of transports");
   for (auto it = value.begin(); it != value.end(); ++it) {
@@ -205,8 +205,8 @@ Result apply_security_section(const std::filesystem::path& file, const YAML::Nod
 }  // namespace
 
 std::optional<Result> apply_p2p_key(const std::filesystem::path& file, const std::string& key,
-                                     const YAML::Node& value, NodeConfig& config,
-                                     const transport::TransportRegistry& types) {
+                                    const YAML::Node& value, NodeConfig& config,
+                                    const transport::TransportRegistry& types) {
   if (key == "transport") return apply_transport_section(file, value, config, types);
   if (key == "routing") return apply_routing_section(file, value, config);
   if (key == "security") return apply_security_section(file, value);

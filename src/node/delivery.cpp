@@ -7,12 +7,10 @@
 #include <bit>
 #include <boost/asio/post.hpp>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 #include "node/sealing.hpp"
-#include "util/json_util.hpp"
 
 namespace hyphae {
 
@@ -624,28 +622,14 @@ void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses
     for (auto& t : transports) t.transport->connect_soon(peer);
 }
 
-nlohmann::json to_json(const MessageStatus& s) {
-  return {{"id", s.id.to_hex()},        {"direction", s.direction},
-          {"status", s.state},          {"peer", s.peer.to_string()},
-          {"transport", s.transport},   {"transport_reason", s.transport_reason},
-          {"reason", s.reason},         {"created_ms", s.created_ms},
-          {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
-}
-
-nlohmann::json Node::inbox_json(std::uint64_t after_seq, std::size_t limit) const {
-  auto out = nlohmann::json::array();
-  for (const auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
+std::vector<InboxEntry> Node::inbox(std::uint64_t after_seq, std::size_t limit) const {
+  std::vector<InboxEntry> out;
+  for (auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
     auto env = decode_envelope(row.envelope, nullptr,
                                EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
     if (!env) continue;
-    nlohmann::json j{{"seq", row.seq},
-                     {"id", env->id.to_hex()},
-                     {"from", env->from.to_string()},
-                     {"timestamp_ms", env->timestamp_ms},
-                     {"type", env->type},
-                     {"acknowledged", row.app_acked}};
-    put_payload(j, env->payload);  // a payload that is not UTF-8 goes out as payload_base64
-    out.push_back(std::move(j));
+    out.push_back(InboxEntry{row.seq, env->id, env->from, env->timestamp_ms, env->type, row.app_acked,
+                             std::move(env->payload)});
   }
   return out;
 }

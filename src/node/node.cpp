@@ -338,37 +338,26 @@ nlohmann::json Node::status_json() const {
           {"strangers_forgotten", i.strangers_forgotten}};
 }
 
-nlohmann::json Node::connections_json() const {
-  auto out = nlohmann::json::array();
+std::vector<ConnectionView> Node::connections() const {
+  std::vector<ConnectionView> out;
   for (const auto& t : impl_->transports) {
     for (const auto& peer : t.transport->peers_with_sessions()) {
       auto info = t.transport->session_info(peer);
       if (!info) continue;
-      out.push_back({{"peer_id", peer.to_string()},
-                     {"transport", t.name},
-                     {"session", info->id},
-                     {"remote_address", info->remote_address},
-                     {"direction", info->initiator ? "outbound" : "inbound"},
-                     {"age_ms", info->age_ms},
-                     {"bytes_in", info->bytes_in},
-                     {"bytes_out", info->bytes_out},
-                     {"records_in", info->records_in},
-                     {"records_out", info->records_out},
-                     {"hops", info->hops},
-                     {"next_hop", info->next_hop ? info->next_hop->to_string() : peer.to_string()}});
+      out.push_back(ConnectionView{peer, t.name, info->id, info->remote_address, info->initiator,
+                                   info->age_ms, info->bytes_in, info->bytes_out, info->records_in,
+                                   info->records_out, static_cast<std::uint32_t>(info->hops),
+                                   info->next_hop});
     }
   }
   return out;
 }
 
-nlohmann::json Node::peers_json() const {
-  auto out = nlohmann::json::array();
-  for (const auto& [peer, state] : impl_->peers) {
-    out.push_back({{"peer_id", peer.to_string()},
-                   {"addresses", state.addresses},
-                   {"connected", !state.sessions.empty()},
-                   {"last_seen_ms", state.last_seen_ms}});
-  }
+std::vector<PeerView> Node::peers() const {
+  std::vector<PeerView> out;
+  out.reserve(impl_->peers.size());
+  for (const auto& [peer, state] : impl_->peers)
+    out.push_back(PeerView{peer, state.addresses, !state.sessions.empty(), state.last_seen_ms});
   return out;
 }
 

@@ -78,6 +78,50 @@ struct NodeCounters {
       receive_pauses = 0;  // sessions not read from while their messages waited to be committed
 };
 
+// Snapshots of a node's state, for the API's views (src/api/node_views.hpp) and for tests.
+struct ConnectionView {  // one live session
+  PeerId peer;
+  std::string transport;
+  std::uint64_t session = 0;
+  std::string remote_address;
+  bool initiator = false;
+  std::uint64_t age_ms = 0, bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+  std::uint32_t hops = 1;
+  std::optional<PeerId> next_hop;  // for a session that goes through relays
+};
+struct PeerView {
+  PeerId peer;
+  std::vector<std::string> addresses;
+  bool connected = false;
+  std::uint64_t last_seen_ms = 0;
+};
+struct RouteView {
+  PeerId destination, next_hop;
+  std::string transport;
+  std::string kind;  // direct, mesh, cached
+  int hops = 1;
+  std::uint64_t updated_ms = 0, expires_ms = 0;
+};
+struct InboxEntry {  // a received message as stored
+  std::uint64_t seq = 0;
+  MessageId id;
+  PeerId from;
+  std::uint64_t timestamp_ms = 0;
+  std::uint32_t type = 0;
+  bool acknowledged = false;
+  Bytes payload;
+};
+struct BroadcastView {  // a broadcast heard or sent
+  std::uint64_t seq = 0;
+  std::string via;  // the transport
+  std::string channel;
+  Bytes payload;
+  std::optional<PeerId> sender;
+  bool verified = false, own = false;
+  std::uint64_t sent_ms = 0, received_ms = 0;
+  std::vector<std::pair<std::string, std::string>> sender_details;  // as the transport knows the sender
+};
+
 class Node {
  public:
   using Executor = boost::asio::any_io_executor;
@@ -130,9 +174,9 @@ class Node {
   void unsubscribe(std::uint64_t token);
   void ack(const MessageId& id);
 
-  // JSON views for the API.
+  // Views of the node's state (the API turns them into JSON: src/api/node_views.hpp).
   nlohmann::json status_json() const;
-  nlohmann::json connections_json() const;
+  std::vector<ConnectionView> connections() const;
   // The transports this node can send over, in configuration order.
   std::vector<std::string> transport_names() const;
   // Each transport's state, capabilities, sessions and routing counters (GET /v1/p2p/transports).
@@ -154,16 +198,17 @@ class Node {
                            std::optional<double> temperature_c);
   // Public and channel messages (broadcast and multicast) over every transport that can
   // carry them (the BitChat mesh). Returns the transports used. Errors: invalid_argument (empty or
-  // bad channel, empty text), too_large (text over 4096 bytes), no_link (no broadcast transport
-  // is available).
+  // bad channel, empty payload), too_large (payload over 4096 bytes), no_link (no broadcast
+  // transport is available).
   std::expected<std::vector<std::string>, std::error_code> broadcast(const std::string& channel,
-                                                                     const std::string& text);
+                                                                     ByteView payload);
   // Broadcasts heard (and sent) since `after_seq`, oldest first; `channel` "*" for all, "" public.
-  nlohmann::json broadcasts_json(std::uint64_t after_seq, const std::string& channel,
-                                 std::size_t limit) const;
-  nlohmann::json peers_json() const;
-  nlohmann::json routes_json() const;
-  nlohmann::json inbox_json(std::uint64_t after_seq, std::size_t limit) const;
+  std::vector<BroadcastView> broadcasts(std::uint64_t after_seq, const std::string& channel,
+                                        std::size_t limit) const;
+  std::vector<PeerView> peers() const;
+  std::vector<RouteView> routes() const;
+  // Received messages after `after_seq` (acknowledged or not), oldest first.
+  std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;
   // Prometheus text exposition of the node's metrics.
   std::string metrics_text();
@@ -176,8 +221,5 @@ class Node {
   explicit Node(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
-
-// Turns a MessageStatus into the API's JSON shape.
-nlohmann::json to_json(const MessageStatus& status);
 
 }  // namespace hyphae

@@ -86,18 +86,11 @@ void Node::Impl::tick_routing(std::uint64_t now) {
   }
 }
 
-nlohmann::json Node::routes_json() const {
-  auto out = nlohmann::json::array();
-  for (const auto& r : impl_->routing.all(now_ms())) {
-    nlohmann::json j = {{"destination", r.destination.to_string()},
-                        {"next_hop", r.next_hop.to_string()},
-                        {"transport", r.transport},
-                        {"kind", std::string(router::to_string(r.kind))},
-                        {"hops", r.hops},
-                        {"updated_ms", r.updated_ms}};
-    if (r.expires_ms) j["expires_ms"] = r.expires_ms;
-    out.push_back(std::move(j));
-  }
+std::vector<RouteView> Node::routes() const {
+  std::vector<RouteView> out;
+  for (const auto& r : impl_->routing.all(now_ms()))
+    out.push_back(RouteView{r.destination, r.next_hop, r.transport, std::string(router::to_string(r.kind)),
+                            r.hops, r.updated_ms, r.expires_ms});
   return out;
 }
 

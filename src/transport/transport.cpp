@@ -24,7 +24,7 @@ std::expected<E, std::string> parse_enum(const std::string& key, const std::stri
 }
 }  // namespace
 
-std::error_code Transport::broadcast(std::string_view, std::string_view) {
+std::error_code Transport::broadcast(std::string_view, ByteView) {
   return Errc::unsupported;
 }
 

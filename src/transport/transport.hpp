@@ -60,15 +60,16 @@ struct SessionInfo {
 
 class Transport;
 
-// A public or channel message heard on a broadcast-capable transport (the BitChat mesh).
+// A public or channel message heard on a transport with the broadcast capability: bytes on a
+// channel. What a transport knows about the sender beyond its PeerId (the BitChat mesh: its
+// nickname and mesh id) comes as named details, shown as they are.
 struct BroadcastMessage {
   std::string channel;  // empty: the public channel
-  std::string text;
-  std::string sender_mesh_id;    // the transport's own name for the sender (hex)
-  std::string nickname;          // as the sender announced it
+  Bytes payload;
   std::optional<PeerId> sender;  // when its signature verified against a known identity
   bool verified = false;
-  std::uint64_t timestamp_ms = 0;  // the sender's clock
+  std::uint64_t timestamp_ms = 0;                                   // the sender's clock
+  std::vector<std::pair<std::string, std::string>> sender_details;  // e.g. {"nickname", "alice"}
 };
 
 // The node's side of a transport's events, called on the strand.
@@ -150,7 +151,7 @@ class Transport {
 
   // Sends a public message (empty channel) or a channel message to everyone the transport reaches.
   // Errc::unsupported for transports without broadcast.
-  virtual std::error_code broadcast(std::string_view channel, std::string_view text);
+  virtual std::error_code broadcast(std::string_view channel, ByteView payload);
 
   // The listening endpoint's port (0 when the transport does not listen).
   virtual std::uint16_t listen_port() const = 0;

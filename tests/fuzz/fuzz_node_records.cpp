@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "api/node_views.hpp"
 #include "core/envelope.hpp"
 #include "core/identity.hpp"
 #include "crypto/noise/handshake_state.hpp"
@@ -291,17 +292,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // The JSON the API serves from what arrived; dump() throws on text that is not UTF-8.
     on([&] {
-      // Node::inbox_json puts a payload as text whatever its bytes, so a binary payload makes its
-      // dump() throw (GET /v1/p2p/inbox then fails). Dumped leniently unless
+      // The inbox view as GET /v1/messages serves it. Dumped leniently unless
       // HYPHAE_FUZZ_STRICT_INBOX is set, so the rest of the target keeps running meanwhile.
       static const bool strict_inbox = std::getenv("HYPHAE_FUZZ_STRICT_INBOX") != nullptr;
-      std::string out = node->inbox_json(0, 1000).dump(
-          -1, ' ', false,
-          strict_inbox ? nlohmann::json::error_handler_t::strict : nlohmann::json::error_handler_t::replace);
+      std::string out = api::to_json_array(node->inbox(0, 1000))
+                            .dump(-1, ' ', false,
+                                  strict_inbox ? nlohmann::json::error_handler_t::strict
+                                               : nlohmann::json::error_handler_t::replace);
       out += node->status_json().dump();
-      out += node->connections_json().dump();
+      out += api::to_json_array(node->connections()).dump();
       out += node->transports_json().dump();
-      out += node->peers_json().dump();
+      out += api::to_json_array(node->peers()).dump();
       for (const auto& id : received)
         if (!node->status(id)) std::abort();  // a committed message has a status
       (void)out;

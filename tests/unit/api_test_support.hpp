@@ -84,7 +84,7 @@ class ApiHost {
       b_->add_peer(a_->peer_id(), {address}, [](std::error_code) {});
       return 0;
     });
-    ASSERT_TRUE(wait_for([&] { return on_strand([&] { return b_->connections_json().size(); }) == 1; }));
+    ASSERT_TRUE(wait_for([&] { return on_strand([&] { return b_->connections().size(); }) == 1; }));
   }
   // b sends each payload to a (durable); returns once all are committed at b.
   void send_from_b(std::vector<Bytes> payloads) {

@@ -146,9 +146,8 @@ TEST(BitchatRadioLink, WholeNodesInOneProcessCarryAMessageOverFiveRadioHops) {
   auto session_to_far_end = [&] {
     std::uint64_t s = 0;
     boost::asio::post(nodes[0]->executor(), [&] {
-      const auto c = nodes[0]->connections_json();
-      for (const auto& x : c)
-        if (x["peer_id"] == ids[5].to_string()) s = x["hops"].get<std::uint64_t>();
+      for (const auto& x : nodes[0]->connections())
+        if (x.peer == ids[5]) s = x.hops;
     });
     io.run_for(std::chrono::milliseconds(20));
     return s;

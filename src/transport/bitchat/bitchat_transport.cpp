@@ -241,9 +241,10 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
     return j;
   }
 
-  std::error_code broadcast(std::string_view channel, std::string_view text) override {
+  // BitChat carries text: the payload's bytes are the message (the node checks they are UTF-8).
+  std::error_code broadcast(std::string_view channel, ByteView payload) override {
     if (!started_) return Errc::closed;
-    auto out = node_.broadcast(std::string(channel), std::string(text), clock_());
+    auto out = node_.broadcast(std::string(channel), std::string(payload.begin(), payload.end()), clock_());
     if (!out) return out.error();
     apply(std::move(*out));
     return {};
@@ -293,9 +294,8 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
         case K::broadcast: {
           BroadcastMessage b;
           b.channel = e.broadcast.channel;
-          b.text = e.broadcast.text;
-          b.sender_mesh_id = to_hex(e.broadcast.sender);
-          b.nickname = e.broadcast.nickname;
+          b.payload.assign(e.broadcast.text.begin(), e.broadcast.text.end());
+          b.sender_details = {{"nickname", e.broadcast.nickname}, {"mesh_id", to_hex(e.broadcast.sender)}};
           if (e.broadcast.peer) b.sender = *e.broadcast.peer;
           b.verified = e.broadcast.verified;
           b.timestamp_ms = e.broadcast.timestamp_ms;

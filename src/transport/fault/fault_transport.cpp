@@ -187,9 +187,9 @@ void FaultTransport::on_availability(Transport&, bool available, const std::stri
   if (!cut()) sink_.on_availability(*this, available, reason);  // else the node already hears "down"
 }
 
-std::error_code FaultTransport::broadcast(std::string_view channel, std::string_view text) {
+std::error_code FaultTransport::broadcast(std::string_view channel, ByteView payload) {
   if (cut()) return Errc::closed;
-  return inner_->broadcast(channel, text);
+  return inner_->broadcast(channel, payload);
 }
 
 void FaultTransport::on_broadcast(Transport&, const BroadcastMessage& message) {

@@ -87,7 +87,7 @@ class FaultTransport final : public Transport, private TransportSink {
   void set_keepalive_interval(std::uint64_t ms) override { inner_->set_keepalive_interval(ms); }
   void tick(std::uint64_t now_ms) override { inner_->tick(now_ms); }
   std::uint16_t listen_port() const override { return inner_->listen_port(); }
-  std::error_code broadcast(std::string_view channel, std::string_view text) override;
+  std::error_code broadcast(std::string_view channel, ByteView payload) override;
   nlohmann::json status_json() const override;  // inner's, "available" as seen here, plus "fault"
 
  private:
