@@ -158,6 +158,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
   options.synchronous_full = config.store_synchronous_full;
   options.commit_inline_when_idle = true;  // the node's callbacks only post to its strand
   options.commit_delay_ms = config.store_commit_delay_ms;
+  options.write_faults = services.store_faults;
   auto st = store::Store::open(config.data_dir / "hyphae.db", options);
   if (!st)
     return std::unexpected("store " + (config.data_dir / "hyphae.db").string() + ": " + st.error().message());
@@ -242,9 +243,6 @@ std::string Node::metrics_text() {
                {{"transport", t.name}})
         .set(static_cast<double>(t.wins));
   return i.metrics.render();
-}
-void Node::inject_store_failure_for_test(int commits) {
-  impl_->store->inject_write_failure_for_test(commits);
 }
 
 void Node::send(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done) {

@@ -31,6 +31,9 @@ class logger;
 namespace hyphae {
 
 class Clock;
+namespace store {
+class WriteFaults;
+}
 namespace transport {
 class TransportRegistry;
 }
@@ -133,6 +136,8 @@ class Node {
     std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
     std::shared_ptr<spdlog::logger> log;  // null: one named after the node, on the default sinks
     std::shared_ptr<const Clock> clock;   // null: the system's clocks
+    // Drills and tests: arm it to make the store's next commits fail as a full disk would.
+    std::shared_ptr<store::WriteFaults> store_faults;
   };
   // Loads or creates the identity in config.data_dir, opens the store and makes the configured
   // transports from the registry in `services`. Errors are readable sentences.
@@ -212,8 +217,6 @@ class Node {
   const NodeCounters& counters() const;
   // Prometheus text exposition of the node's metrics.
   std::string metrics_text();
-  // Test hook: the next `commits` store commits fail as a full disk would.
-  void inject_store_failure_for_test(int commits);
 
   class Impl;
 

@@ -97,7 +97,8 @@ std::error_code Store::Impl::open(const std::filesystem::path& file) {
 std::expected<std::unique_ptr<Store>, std::error_code> Store::open(const std::filesystem::path& db_file,
                                                                    Options options) {
   auto impl = std::make_unique<Impl>();
-  impl->options = options;
+  impl->options = std::move(options);
+  if (!impl->options.write_faults) impl->options.write_faults = std::make_shared<WriteFaults>();
   if (auto ec = impl->open(db_file)) return std::unexpected(ec);
   Impl* raw = impl.get();
   raw->writer = std::thread([raw] { raw->writer_main(); });
@@ -319,8 +320,8 @@ Stats Store::stats() const {
                impl_->stat_rows.load(std::memory_order_relaxed)};
 }
 
-void Store::inject_write_failure_for_test(int next_n_commits) {
-  impl_->inject_failures.store(next_n_commits < 0 ? 0 : next_n_commits);
+WriteFaults& Store::write_faults() {
+  return *impl_->options.write_faults;
 }
 
 }  // namespace hyphae::store

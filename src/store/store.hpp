@@ -8,6 +8,7 @@
 // refers into the store. Schema, migrations and durability: docs/store.md.
 #pragma once
 
+#include <atomic>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -112,7 +113,26 @@ struct WriteBatch {
   void merge(WriteBatch&& other);
 };
 
+// Fault injection for drills and tests: the next n commits (group commits and apply()) roll back
+// and fail with Errc::store_failed, as a full disk would. Shared by the store and whoever arms it;
+// safe from any thread.
+class WriteFaults {
+ public:
+  void fail_next(int commits) { remaining_.store(commits < 0 ? 0 : commits); }
+  bool take() {  // true (and one fewer left) if this commit must fail
+    int n = remaining_.load();
+    while (n > 0 && !remaining_.compare_exchange_weak(n, n - 1)) {
+    }
+    return n > 0;
+  }
+
+ private:
+  std::atomic<int> remaining_{0};
+};
+
 struct Options {
+  // Armed by a drill or a test; null: the store makes its own (never armed unless write_faults()).
+  std::shared_ptr<WriteFaults> write_faults;
   bool synchronous_full = false;  // PRAGMA synchronous=FULL (survives power loss) instead of NORMAL
   // When the writer is idle and nothing is queued, submit() commits a small batch on the calling
   // thread and runs its callback there before returning (saves two thread wake-ups per commit).
@@ -190,9 +210,8 @@ class Store {
 
   Stats stats() const;
 
-  // Test hook: the next n batch commits (group commits and apply()) roll back and fail with
-  // Errc::store_failed, as a full disk would.
-  void inject_write_failure_for_test(int next_n_commits);
+  // The store's fault switch (Options::write_faults).
+  WriteFaults& write_faults();
 
   struct Impl;
 

@@ -100,7 +100,6 @@ struct Store::Impl {
   std::thread writer;
   std::thread::id writer_id;
 
-  std::atomic<int> inject_failures{0};
   std::atomic<std::uint64_t> stat_transactions{0}, stat_batches{0}, stat_rows{0};
 
   ~Impl();

@@ -264,15 +264,12 @@ std::error_code Store::Impl::load_generations() {
 }
 
 bool Store::Impl::take_injected_failure() {
-  int n = inject_failures.load();
-  while (n > 0 && !inject_failures.compare_exchange_weak(n, n - 1)) {
-  }
-  return n > 0;
+  return options.write_faults->take();
 }
 
 int Store::Impl::commit() {
   if (take_injected_failure()) {
-    spdlog::warn("store: injected commit failure (test hook); rolling back");
+    spdlog::warn("store: injected commit failure (write_faults); rolling back");
     rollback();
     return kInjectedFailure;
   }

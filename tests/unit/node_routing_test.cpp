@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/identity.hpp"
 #include "node/node.hpp"
+#include "store/store.hpp"
 #include "node/sealing.hpp"
 #include "support/recording_transport.hpp"
 #include "testnet/local_node.hpp"
@@ -67,6 +68,7 @@ std::shared_ptr<const transport::TransportRegistry> fake_types() {
 struct Hosted {
   boost::asio::io_context io;
   std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  std::shared_ptr<store::WriteFaults> store_faults = std::make_shared<store::WriteFaults>();
   TempDir dir{"hyphae-routing-test-"};
   std::unique_ptr<Node> node;
   explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
@@ -79,7 +81,7 @@ struct Hosted {
     config.ack_timeout_ms = 100;
     config.power_sysfs_root = dir.path().string();  // no readings
     if (tune) tune(config);
-    auto created = Node::create(io.get_executor(), config, {fake_types(), nullptr, clock});
+    auto created = Node::create(io.get_executor(), config, {fake_types(), nullptr, clock, store_faults});
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
     on([&] { EXPECT_FALSE(node->start()); });
@@ -316,7 +318,7 @@ TEST(NodeRouting, ADeliveryWhoseCommitFailsIsKeptAndWrittenAgain) {
   auto id = h.send(p);
   ASSERT_EQ(h.a().data_to(p), 1u);
   h.on([&] {
-    h.node->inject_store_failure_for_test(1);
+    h.store_faults->fail_next(1);
     h.a().sink().on_record(h.a(), p, h.a().session(p), RecordKind::ack, id.bytes);
   });
   h.run_ms(100);

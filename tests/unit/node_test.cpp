@@ -1,5 +1,6 @@
 // A Node hosted in-process on a test's io_context, with a real SQLite store in a temp directory.
 #include "node/node.hpp"
+#include "store/store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,12 +19,15 @@ struct Hosted {
   boost::asio::io_context io;
   TempDir dir{"hyphae-node-test-"};
   std::unique_ptr<Node> node;
+  std::shared_ptr<store::WriteFaults> store_faults = std::make_shared<store::WriteFaults>();
   explicit Hosted(std::function<void(NodeConfig&)> tune = {}) {
     NodeConfig config;
     config.data_dir = dir.path();
     config.log_level = "off";
     if (tune) tune(config);
-    auto created = Node::create(io.get_executor(), config);
+    Node::Services services;
+    services.store_faults = store_faults;
+    auto created = Node::create(io.get_executor(), config, services);
     if (!created) throw std::runtime_error(created.error());
     node = std::move(*created);
     boost::asio::post(node->executor(), [this] { EXPECT_FALSE(node->start()); });
@@ -45,7 +49,7 @@ TEST(Node, FailingStoreWriteFailsTheSendWithAnError) {
   auto peer = Identity::generate().peer_id();
   std::optional<std::expected<MessageId, std::error_code>> result;
   boost::asio::post(h.node->executor(), [&] {
-    h.node->inject_store_failure_for_test(1);
+    h.store_faults->fail_next(1);
     h.node->send(peer, Bytes{1, 2, 3}, SendOptions{}, [&](auto r) { result = r; });
   });
   h.run_until([&] { return result.has_value(); });

@@ -431,7 +431,7 @@ TEST_F(StoreGroupCommit, InjectedFailureReachesEveryCallbackAndAppliesNothing) {
   auto s = open_ok();
   ASSERT_TRUE(s);
   WriterGate gate(*s);                  // the gate's own empty batch has already committed
-  s->inject_write_failure_for_test(1);  // so the next group, all 50 batches, is the one that fails
+  s->write_faults().fail_next(1);  // so the next group, all 50 batches, is the one that fails
   std::vector<std::error_code> results(50);
   std::atomic<int> calls{0};
   for (std::uint32_t n = 0; n < results.size(); ++n) {
@@ -463,7 +463,7 @@ TEST_F(StoreGroupCommit, InjectedFailureReachesEveryCallbackAndAppliesNothing) {
   EXPECT_TRUE(s->outbox_get(key(0)).has_value());
 
   // apply() honours the hook too.
-  s->inject_write_failure_for_test(1);
+  s->write_faults().fail_next(1);
   WriteBatch b;
   b.outbox_inserts.push_back(outbox(1000, peer_id("bob")));
   EXPECT_EQ(s->apply(b), make_error_code(Errc::store_failed));
