@@ -55,6 +55,21 @@ ShortId id(std::uint8_t b) {
 
 }  // namespace
 
+// Media are found by name in a directory, not in a process-wide table: two directories (two
+// transport registries, two test fixtures) never share a medium; a released one is made afresh.
+TEST(BitchatRadioMedia, ADirectorySharesMediaByNameAndOnlyWithinItself) {
+  bitchat::RadioMedia one, other;
+  auto a = one.get("air", {});
+  EXPECT_EQ(one.get("air", {}), a);
+  EXPECT_NE(one.get("water", {}), a);
+  EXPECT_NE(other.get("air", {}), a);
+  bitchat::RadioMediumOptions wide;
+  wide.range = 0.9;
+  a.reset();
+  auto again = one.get("air", wide);  // the first was released: made with the new options
+  EXPECT_DOUBLE_EQ(again->options().range, 0.9);
+}
+
 TEST(BitchatRadioLink, NeighboursByRangeFramesAndMovement) {
   boost::asio::io_context io;
   auto strand = boost::asio::make_strand(io.get_executor());

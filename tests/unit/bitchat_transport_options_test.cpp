@@ -15,7 +15,7 @@ std::expected<std::unique_ptr<transport::Transport>, std::string> make(
     boost::asio::io_context& io, const Identity& id, std::map<std::string, std::string> options) {
   options["type"] = "bitchat";
   options["listen"] = "127.0.0.1:0";
-  return transport::make_bitchat_transport(
+  return transport::bitchat_transport_type().factory(
       transport::TransportContext{.name = "mesh",
                                   .options = std::move(options),
                                   .strand = boost::asio::make_strand(io.get_executor()),

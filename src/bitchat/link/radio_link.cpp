@@ -53,13 +53,12 @@ double distance(const RadioMedium::Endpoint& a, const RadioMedium::Endpoint& b) 
 
 }  // namespace
 
-std::shared_ptr<RadioMedium> RadioMedium::named(const std::string& name, const RadioMediumOptions& options) {
-  static std::mutex mutex;
-  static std::map<std::string, std::weak_ptr<RadioMedium>> media;
-  std::lock_guard lock(mutex);
-  if (auto existing = media[name].lock()) return existing;
+std::shared_ptr<RadioMedium> RadioMedia::get(const std::string& name, const RadioMediumOptions& options) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(media_, [](const auto& entry) { return entry.second.expired(); });
+  if (auto existing = media_[name].lock()) return existing;
   auto made = std::make_shared<RadioMedium>(options);
-  media[name] = made;
+  media_[name] = made;
   return made;
 }
 

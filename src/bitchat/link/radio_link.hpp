@@ -5,8 +5,8 @@
 // or stopping it brings neighbours up and down, so a test can run real BitChat transports (and
 // whole nodes, many per process) over a radio without sockets. Time is the executors' (real
 // timers); the sans-IO simulators on a simulated clock are RadioSim and MeshSim.
-// Media are shared by name in the process (RadioMedium::named), so transports made from
-// configuration find each other.
+// Media are shared by name through a RadioMedia directory (the transport type made by a registry
+// holds one), so transports made from configuration with the same registry find each other.
 // Thread-safety: a RadioMedium is safe from any thread (one mutex); each RadioLink runs on its
 // strand and calls its sink only there. Ownership: links hold the medium by shared_ptr; the
 // medium holds links weakly, and a destroyed link is never called again.
@@ -15,6 +15,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -36,12 +37,22 @@ struct RadioMediumOptions {
 };
 
 class RadioLink;
+class RadioMedium;
+
+// Media by name: the medium called `name`, made with `options` by whoever asks first, lives while
+// a link uses it. Thread-safe (one mutex).
+class RadioMedia {
+ public:
+  std::shared_ptr<RadioMedium> get(const std::string& name, const RadioMediumOptions& options = {});
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<RadioMedium>> media_;
+};
 
 class RadioMedium : public std::enable_shared_from_this<RadioMedium> {
  public:
   explicit RadioMedium(RadioMediumOptions options) : options_(options), rng_(options.seed) {}
-  // The process-wide medium called `name`, made with `options` by whoever asks first.
-  static std::shared_ptr<RadioMedium> named(const std::string& name, const RadioMediumOptions& options = {});
   const RadioMediumOptions& options() const { return options_; }
   std::size_t size() const;
   struct Endpoint;  // one link on the medium (radio_link.cpp)

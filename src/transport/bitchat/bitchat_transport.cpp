@@ -345,11 +345,14 @@ class BitChatTransport final : public Transport, public bitchat::LinkSink {
 }  // namespace
 
 TransportType bitchat_transport_type() {
+  auto media = std::make_shared<bitchat::RadioMedia>();
   return {"bitchat", "the BitChat mesh: offline, multi-hop, over the LAN (or a simulated radio)",
-          bitchat_options(), &make_bitchat_transport};
+          bitchat_options(),
+          [media](TransportContext context) { return make_bitchat_transport(std::move(context), media); }};
 }
 
-std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context) {
+std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(
+    TransportContext context, const std::shared_ptr<bitchat::RadioMedia>& media) {
   const auto fail = [&](const std::string& why) {
     return std::unexpected("transport " + context.name + ": " + why);
   };
@@ -451,7 +454,7 @@ std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(Tr
     ro.latency_ms = *latency;
     BitChatTransport::RadioPlacement place;
     const auto medium = schema.text(context.options, "radio_medium");
-    place.medium = bitchat::RadioMedium::named(medium, ro);
+    place.medium = media->get(medium, ro);
     if (auto it = context.options.find("radio_position"); it != context.options.end()) {
       const auto comma = it->second.find(',');
       try {

@@ -18,10 +18,17 @@
 
 #include "transport/transport.hpp"
 
+namespace hyphae::bitchat {
+class RadioMedia;
+}
+
 namespace hyphae::transport {
 
-std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(TransportContext context);
-// Type "bitchat": its options and make_bitchat_transport.
+// Radio media (link: radio) are found by name in `media`; transports made with the same directory
+// share them.
+std::expected<std::unique_ptr<Transport>, std::string> make_bitchat_transport(
+    TransportContext context, const std::shared_ptr<bitchat::RadioMedia>& media);
+// Type "bitchat": its options and a factory with a directory of radio media of its own.
 TransportType bitchat_transport_type();
 
 }  // namespace hyphae::transport
