@@ -19,6 +19,7 @@ constexpr std::size_t kMaxStagedRows = 2048;
 }  // namespace
 
 void Node::Impl::stage(store::WriteBatch batch, std::function<void(std::error_code)> on_commit) {
+  assert_on_strand();
   auto& chunk = chunk_for(batch.size());
   chunk.batch.merge(std::move(batch));
   chunk.urgent = true;

@@ -157,6 +157,7 @@ void Node::Impl::load_from_store() {
 
 void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
+  assert_on_strand();
   if (to.empty() || to == identity.peer_id() || payloads.empty() || !known_transport(options.transport) ||
       options.redundancy < 1 || options.redundancy > 8)
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
@@ -174,10 +175,9 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   const std::size_t limit =
       options.transport.empty()
           ? config.max_message_bytes
-          : std::min<std::size_t>(config.max_message_bytes,
-                                  transports[static_cast<std::size_t>(find_transport(options.transport))]
-                                      .transport->capabilities()
-                                      .max_message_size);
+          : std::min<std::size_t>(
+                config.max_message_bytes,
+                slot(find_transport(options.transport)).transport->capabilities().max_message_size);
   std::size_t incoming_bytes = 0;
   for (const auto& p : payloads) {
     if (p.size() > config.max_message_bytes) return done(std::unexpected(make_error_code(Errc::too_large)));
@@ -263,6 +263,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
 
 void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options,
                                 SendHandler done) {
+  assert_on_strand();
   if (payload.size() > config.max_message_bytes)
     return done(std::unexpected(make_error_code(Errc::too_large)));
   if (!known_transport(options.transport))
@@ -291,16 +292,15 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (auto ec = send_record(static_cast<int>(route.primary.index()), to, RecordKind::ephemeral, body))
-    return done(std::unexpected(ec));
+  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body)) return done(std::unexpected(ec));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
 }
 
-void Node::Impl::on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body,
+void Node::Impl::on_data(TransportIndex transport, const PeerId& peer, std::uint64_t session, ByteView body,
                          bool ephemeral) {
-  auto& slot = transports[static_cast<std::size_t>(transport)];
+  auto& slot = this->slot(transport);
   auto decoded =
       decode_envelope(body, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   if (!decoded) {
@@ -420,10 +420,8 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
     // Close the sessions they came in on: their senders resend everything unacknowledged when the
     // session is made again (an ack timeout alone does not resend on the only transport).
     for (const auto& p : batch)
-      if (p.ack.transport >= 0 && transports[static_cast<std::size_t>(p.ack.transport)].transport->session(
-                                      p.ack.peer) == p.ack.session)
-        transports[static_cast<std::size_t>(p.ack.transport)].transport->close(
-            p.ack.peer, {transport::CloseCode::store_failed, "resend"});
+      if (p.ack.transport && slot(p.ack.transport).transport->session(p.ack.peer) == p.ack.session)
+        slot(p.ack.transport).transport->close(p.ack.peer, {transport::CloseCode::store_failed, "resend"});
     std::erase_if(extra_ack_waiters, [&](const ExtraAck& w) { return !awaiting_commit.contains(w.key); });
     return;
   }
@@ -451,12 +449,12 @@ void Node::Impl::on_inbound_committed(std::vector<PendingInbound> batch, std::er
   for (const auto& [target, ids] : acks) send_acks(target, ids);
   counters.received += batch.size();
   for (const auto& p : batch)
-    if (p.ack.transport >= 0) transports[static_cast<std::size_t>(p.ack.transport)].received->inc();
+    if (p.ack.transport) slot(p.ack.transport).received->inc();
   for (const auto& p : batch) deliver_to_app(p.message);
 }
 
-void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
-  auto& slot = transports[static_cast<std::size_t>(transport)];
+void Node::Impl::on_ack(TransportIndex transport, const PeerId& peer, ByteView body) {
+  auto& slot = this->slot(transport);
   if (body.size() % 16 != 0) {
     log->warn("closing {} session to {}: malformed ack record ({} bytes)", slot.name, peer.to_string(),
               body.size());
@@ -465,11 +463,10 @@ void Node::Impl::on_ack(int transport, const PeerId& peer, ByteView body) {
   }
   store::WriteBatch batch;
   const auto now = clock->wall_ms();
-  const TransportIndex over(static_cast<std::size_t>(transport));
   for (std::size_t off = 0; off < body.size(); off += 16) {
     MessageId id;
     std::copy_n(body.begin() + static_cast<std::ptrdiff_t>(off), 16, id.bytes.begin());
-    auto delivered = delivery.acked(id, peer, over);
+    auto delivered = delivery.acked(id, peer, transport);
     if (!delivered) continue;
     const auto& m = *delivered->message;
     if (delivered->redundant) ++slot.wins;  // the first ack wins: credit the transport it came over

@@ -35,21 +35,21 @@ void Node::Impl::uncount_unacked(const MessageId& id, const PeerId* only_from) {
   }
 }
 
-void Node::Impl::hold_inbound(int transport, const PeerId& peer, std::size_t bytes) {
+void Node::Impl::hold_inbound(TransportIndex transport, const PeerId& peer, std::size_t bytes) {
   uncommitted_bytes += bytes;
   uncommitted_peak_bytes = std::max(uncommitted_peak_bytes, uncommitted_bytes);
   const std::size_t mine = uncommitted_by_peer[peer] += bytes;
   const std::size_t cap = config.max_uncommitted_inbound_bytes;
-  if (transport < 0 || (mine <= cap / 4 && uncommitted_bytes <= cap)) return;
+  if (!transport || (mine <= cap / 4 && uncommitted_bytes <= cap)) return;
   // Asked every time, not only the first: the session may have been replaced since.
-  transports[static_cast<std::size_t>(transport)].transport->pause_receiving(peer, true);
-  const std::pair<int, PeerId> key{transport, peer};
+  slot(transport).transport->pause_receiving(peer, true);
+  const std::pair<TransportIndex, PeerId> key{transport, peer};
   if (std::find(receive_paused.begin(), receive_paused.end(), key) != receive_paused.end()) return;
   receive_paused.push_back(key);
   ++counters.receive_pauses;
   log->debug(
       "not reading from {} over {} until the store catches up ({} bytes of its messages wait, {} in all)",
-      peer.to_string(), transports[static_cast<std::size_t>(transport)].name, mine, uncommitted_bytes);
+      peer.to_string(), slot(transport).name, mine, uncommitted_bytes);
 }
 
 void Node::Impl::release_inbound(const PeerId& peer, std::size_t bytes) {
@@ -62,10 +62,10 @@ void Node::Impl::release_inbound(const PeerId& peer, std::size_t bytes) {
   // Hysteresis: a paused session resumes once its share and the total are down to half.
   const std::size_t cap = config.max_uncommitted_inbound_bytes;
   if (uncommitted_bytes > cap / 2) return;
-  std::erase_if(receive_paused, [&](const std::pair<int, PeerId>& paused) {
+  std::erase_if(receive_paused, [&](const std::pair<TransportIndex, PeerId>& paused) {
     auto it = uncommitted_by_peer.find(paused.second);
     if (it != uncommitted_by_peer.end() && it->second > cap / 8) return false;
-    transports[static_cast<std::size_t>(paused.first)].transport->pause_receiving(paused.second, false);
+    slot(paused.first).transport->pause_receiving(paused.second, false);
     return true;
   });
 }

@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -109,6 +110,14 @@ std::error_code Node::Impl::start() {
   return {};
 }
 
+void Node::Impl::on_strand_violation() const {
+  static constexpr const char* kWhy =
+      "node state touched off its strand (a caller must post to Node::executor())";
+  log->critical(kWhy);
+  std::fprintf(stderr, "hyphae: %s\n", kWhy);
+  std::abort();
+}
+
 void Node::Impl::stop() {
   if (!running) return;
   running = false;
@@ -120,6 +129,7 @@ void Node::Impl::stop() {
 }
 
 void Node::Impl::tick() {
+  assert_on_strand();
   if (!running) return;
   auto now = now_ms();
   for (auto& t : transports) t.transport->tick(now);
@@ -189,8 +199,8 @@ std::uint16_t Node::listen_port() const {
   return impl_->transports.empty() ? 0 : impl_->transports.front().transport->listen_port();
 }
 std::uint16_t Node::listen_port(std::string_view transport) const {
-  auto i = impl_->find_transport(transport);
-  return i < 0 ? 0 : impl_->transports[static_cast<std::size_t>(i)].transport->listen_port();
+  const auto t = impl_->find_transport(transport);
+  return t ? impl_->slot(t).transport->listen_port() : 0;
 }
 const NodeConfig& Node::config() const {
   return impl_->config;

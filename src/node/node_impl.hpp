@@ -17,8 +17,8 @@
 
 #include "core/clock.hpp"
 #include "core/identity.hpp"
-#include "delivery/delivery_core.hpp"
 #include "crypto/noise/noise.hpp"
+#include "delivery/delivery_core.hpp"
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
@@ -57,7 +57,7 @@ class Node::Impl : public transport::TransportSink,
   static constexpr std::size_t kMaxTransports = router::kMaxTransports;
   // Where to ack a received message: the session it came in on.
   struct AckTarget {
-    int transport = -1;
+    transport::TransportIndex transport;
     PeerId peer;
     std::uint64_t session = 0;
   };
@@ -69,6 +69,15 @@ class Node::Impl : public transport::TransportSink,
 
   Impl(Executor executor, NodeConfig config, Identity identity, std::unique_ptr<store::Store> store,
        std::shared_ptr<spdlog::logger> log, std::shared_ptr<const Clock> clock);
+
+  // The one-strand rule, checked in debug builds (and with the CMake option HYPHAE_STRAND_CHECKS,
+  // on by default): node state is touched only from `strand`.
+  void assert_on_strand() const {
+#if !defined(NDEBUG) || defined(HYPHAE_STRAND_CHECKS)
+    if (!strand.running_in_this_thread()) on_strand_violation();
+#endif
+  }
+  [[noreturn]] void on_strand_violation() const;
 
   // ---- lifecycle (node.cpp)
   std::error_code start();
@@ -96,8 +105,14 @@ class Node::Impl : public transport::TransportSink,
   std::expected<void, std::string> make_transports();
   std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
   transport::SessionIds session_ids;                                    // shared by this node's transports
-  int index_of(const Transport& t) const;
-  int find_transport(std::string_view name) const;  // -1 if none
+  TransportIndex index_of(const Transport& t) const;                    // none if not this node's
+  TransportIndex find_transport(std::string_view name) const;           // none if no such transport
+  TransportSlot& slot(TransportIndex t) {
+    return transports[t.index()];
+  }
+  const TransportSlot& slot(TransportIndex t) const {
+    return transports[t.index()];
+  }
   // Which transports carry a message now (none ok(): it waits in the outbox), and the rule that
   // decided. Transports in `excluded` are not considered.
   Route route_for(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
@@ -109,15 +124,15 @@ class Node::Impl : public transport::TransportSink,
   std::size_t unsent_bytes(TransportIndex t, const PeerId& peer) const override;
   std::string explain_route(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
                             std::uint8_t redundancy) const;
-  void count_selection(int transport, router::Reason why);
+  void count_selection(TransportIndex transport, router::Reason why);
   bool any_session(const PeerId& peer) const;
   int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
   // Hands a record to transport t, split into fragments when it is larger than the transport's MTU.
   // Errors as Transport::send's (a fragment refused part-way leaves the rest unsent).
-  std::error_code send_record(int t, const PeerId& peer, RecordKind kind, ByteView body);
-  void on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body);
+  std::error_code send_record(TransportIndex t, const PeerId& peer, RecordKind kind, ByteView body);
+  void on_fragment(TransportIndex t, const PeerId& peer, std::uint64_t session, ByteView body);
   fragment::Reassembler reassembler;  // keyed by "transport/peer"
-  std::string reassembly_key(int t, const PeerId& peer) const;
+  std::string reassembly_key(TransportIndex t, const PeerId& peer) const;
   // Sends an ack record of ids: on the target's session if still live, else on any live one.
   void send_acks(const AckTarget& target, ByteView ids);
   // Ack deadlines and TTLs due now (the delivery core decides; this logs, counts and resends).
@@ -146,8 +161,9 @@ class Node::Impl : public transport::TransportSink,
                  std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done);
   void send_ephemeral(const PeerId& to, Bytes payload, const SendOptions& options, SendHandler done);
   void pump(const PeerId& peer);
-  void on_data(int transport, const PeerId& peer, std::uint64_t session, ByteView body, bool ephemeral);
-  void on_ack(int transport, const PeerId& peer, ByteView body);
+  void on_data(TransportIndex transport, const PeerId& peer, std::uint64_t session, ByteView body,
+               bool ephemeral);
+  void on_ack(TransportIndex transport, const PeerId& peer, ByteView body);
   // Records deliveries in the store; the outbox entries leave memory only once that committed.
   void persist_delivered(std::vector<store::OutboxUpdate> updates);
   std::vector<store::OutboxUpdate> delivered_unsaved;  // failed to commit: retried every second
@@ -160,7 +176,6 @@ class Node::Impl : public transport::TransportSink,
   std::optional<MessageStatus> status(const MessageId& id) const;
   void add_peer(const PeerId& peer, std::vector<std::string> addresses,
                 std::function<void(std::error_code)> done);
-
 
   // ---- QoS transmit queue (node/qos.cpp): the EMERGENCY / HIGH / NORMAL / LOW queues with
   // capacities (10 / 50 / 200 / 500 by default) between the outbox and the transports. A message
@@ -175,7 +190,9 @@ class Node::Impl : public transport::TransportSink,
   std::vector<PeerId> waiting_for_room;          // peers with messages a full class turned away
   bool draining = false;
   std::uint64_t qos_evictions = 0;
-  static std::uint64_t fairness_key(const PeerId& peer) { return std::hash<PeerId>{}(peer); }
+  static std::uint64_t fairness_key(const PeerId& peer) {
+    return std::hash<PeerId>{}(peer);
+  }
   // Moves what the peer's lanes hold (and a transport can carry now) into the transmit queue, at
   // most `limit` messages; returns how many.
   std::size_t admit(const PeerId& peer, std::size_t limit);
@@ -218,8 +235,8 @@ class Node::Impl : public transport::TransportSink,
   router::ConnectionPool pool;
   std::uint64_t last_pool_tick_ms = 0;
   // Admits a new session to the pool (closing an evicted idle one); false: refused and closed.
-  bool admit_session(int transport, const PeerId& peer);
-  void release_session(int transport, const PeerId& peer);
+  bool admit_session(TransportIndex transport, const PeerId& peer);
+  void release_session(TransportIndex transport, const PeerId& peer);
   void tick_routing(std::uint64_t now);
   // Drops the table entries of peers with no session, no known address and nothing pending.
   void forget_strangers();
@@ -260,7 +277,7 @@ class Node::Impl : public transport::TransportSink,
   bool known_transport(std::string_view name) const;  // empty (automatic) or a configured one
   std::unordered_map<PeerId, PeerState> peers;
   std::unordered_map<PeerId, std::array<std::uint8_t, 32>>
-      x25519_keys;  // recipients' sealing keys, derived once
+      x25519_keys;                     // recipients' sealing keys, derived once
   DedupeSecret dedupe_secret{};        // random, made in the constructor
   std::unordered_set<MessageId> seen;  // dedupe_key(sender, id) of messages received in the window
   // Received messages staged or being committed, with the session to ack each on. Duplicates that
@@ -276,8 +293,8 @@ class Node::Impl : public transport::TransportSink,
   // (max_uncommitted_inbound_bytes), and the (transport, peer) sessions paused for it.
   std::unordered_map<PeerId, std::size_t> uncommitted_by_peer;
   std::size_t uncommitted_bytes = 0, uncommitted_peak_bytes = 0;
-  std::vector<std::pair<int, PeerId>> receive_paused;
-  void hold_inbound(int transport, const PeerId& peer, std::size_t bytes);
+  std::vector<std::pair<TransportIndex, PeerId>> receive_paused;
+  void hold_inbound(TransportIndex transport, const PeerId& peer, std::size_t bytes);
   void release_inbound(const PeerId& peer, std::size_t bytes);
   void stage_inbound(PendingInbound pending);
   // For writes nobody waits on (app acks): they ride along with the next commit, or go on their own

@@ -7,8 +7,8 @@
 
 namespace hyphae {
 
-bool Node::Impl::admit_session(int transport, const PeerId& peer) {
-  auto& slot = transports[static_cast<std::size_t>(transport)];
+bool Node::Impl::admit_session(TransportIndex transport, const PeerId& peer) {
+  auto& slot = this->slot(transport);
   auto admission = pool.admit(peer, slot.name, now_ms());
   if (!admission.admitted) {
     log->warn("refusing a {} session with {}: connection limit reached (max_connections {})", slot.name,
@@ -21,19 +21,19 @@ bool Node::Impl::admit_session(int transport, const PeerId& peer) {
   }
   if (admission.evict) {
     const auto& [victim, victim_transport] = *admission.evict;
-    const int v = find_transport(victim_transport);
-    if (v >= 0) {
+    const auto v = find_transport(victim_transport);
+    if (v) {
       log->info("closing the idle {} session to {} to make room for {}", victim_transport, victim.to_string(),
                 peer.to_string());
-      transports[static_cast<std::size_t>(v)].transport->close(
+      this->slot(v).transport->close(
           victim, {transport::CloseCode::evicted, "the least recently used idle link, the pool is full"});
     }
   }
   return true;
 }
 
-void Node::Impl::release_session(int transport, const PeerId& peer) {
-  const auto& name = transports[static_cast<std::size_t>(transport)].name;
+void Node::Impl::release_session(TransportIndex transport, const PeerId& peer) {
+  const auto& name = slot(transport).name;
   pool.release(peer, name);
   routing.remove_via(peer, name);
 }
@@ -77,11 +77,11 @@ void Node::Impl::tick_routing(std::uint64_t now) {
     }
   }
   for (const auto& [peer, transport] : pool.idle(now)) {
-    const int i = find_transport(transport);
-    if (i < 0) continue;
+    const auto i = find_transport(transport);
+    if (!i) continue;
     log->info("closing the {} session to {}: idle for {} ms", transport, peer.to_string(),
               config.connection_idle_timeout_ms);
-    transports[static_cast<std::size_t>(i)].transport->close(
+    slot(i).transport->close(
         peer, {transport::CloseCode::idle, std::to_string(config.connection_idle_timeout_ms) + " ms"});
   }
 }

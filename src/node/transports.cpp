@@ -115,20 +115,20 @@ std::expected<void, std::string> Node::Impl::make_transports() {
   return {};
 }
 
-int Node::Impl::index_of(const Transport& t) const {
+Node::Impl::TransportIndex Node::Impl::index_of(const Transport& t) const {
   for (std::size_t i = 0; i < transports.size(); ++i)
-    if (transports[i].transport.get() == &t) return static_cast<int>(i);
-  return -1;
+    if (transports[i].transport.get() == &t) return TransportIndex(i);
+  return TransportIndex::none();
 }
 
-int Node::Impl::find_transport(std::string_view name) const {
+Node::Impl::TransportIndex Node::Impl::find_transport(std::string_view name) const {
   for (std::size_t i = 0; i < transports.size(); ++i)
-    if (transports[i].name == name) return static_cast<int>(i);
-  return -1;
+    if (transports[i].name == name) return TransportIndex(i);
+  return TransportIndex::none();
 }
 
 bool Node::Impl::known_transport(std::string_view name) const {
-  return name.empty() || find_transport(name) >= 0;
+  return name.empty() || find_transport(name).valid();
 }
 
 bool Node::Impl::any_session(const PeerId& peer) const {
@@ -205,8 +205,8 @@ std::size_t Node::Impl::unsent_bytes(TransportIndex t, const PeerId& peer) const
   return transports[t.index()].transport->unsent_bytes(peer);
 }
 
-void Node::Impl::count_selection(int t, router::Reason why) {
-  auto& slot = transports[static_cast<std::size_t>(t)];
+void Node::Impl::count_selection(TransportIndex t, router::Reason why) {
+  auto& slot = this->slot(t);
   auto& counter = slot.selections[static_cast<std::size_t>(why) % slot.selections.size()];
   if (!counter)
     counter =
@@ -239,8 +239,9 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
   return text;
 }
 
-std::error_code Node::Impl::send_record(int t, const PeerId& peer, RecordKind kind, ByteView body) {
-  auto& slot = transports[static_cast<std::size_t>(t)];
+std::error_code Node::Impl::send_record(TransportIndex t, const PeerId& peer, RecordKind kind,
+                                        ByteView body) {
+  auto& slot = this->slot(t);
   const std::size_t mtu = slot.transport->capabilities().mtu;
   if (body.size() <= mtu) return slot.transport->send(peer, kind, body);
   if (!slot.transport->session(peer)) return Errc::no_link;
@@ -262,12 +263,12 @@ std::error_code Node::Impl::send_record(int t, const PeerId& peer, RecordKind ki
   return {};
 }
 
-std::string Node::Impl::reassembly_key(int t, const PeerId& peer) const {
-  return transports[static_cast<std::size_t>(t)].name + "/" + peer.to_string();
+std::string Node::Impl::reassembly_key(TransportIndex t, const PeerId& peer) const {
+  return slot(t).name + "/" + peer.to_string();
 }
 
-void Node::Impl::on_fragment(int t, const PeerId& peer, std::uint64_t session, ByteView body) {
-  auto& slot = transports[static_cast<std::size_t>(t)];
+void Node::Impl::on_fragment(TransportIndex t, const PeerId& peer, std::uint64_t session, ByteView body) {
+  auto& slot = this->slot(t);
   meters.fragments_received->inc();
   auto whole = reassembler.accept(reassembly_key(t, peer), body, now_ms());
   if (!whole) {
@@ -306,8 +307,8 @@ void Node::Impl::send_acks(const AckTarget& target, ByteView ids) {
         return false;
     return true;
   };
-  if (target.transport >= 0) {
-    auto& t = *transports[static_cast<std::size_t>(target.transport)].transport;
+  if (target.transport) {
+    auto& t = *slot(target.transport).transport;
     if (t.session(target.peer) == target.session && send_on(t)) return;
   }
   // That session is gone: any live one to the peer carries the ack (acks are end-to-end).
@@ -343,13 +344,14 @@ void Node::Impl::on_ack_timeout(const delivery::DeliveryCore::AckTimeout& timeou
 }
 
 void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t session) {
-  const int i = index_of(t);
-  if (i < 0) return;
+  assert_on_strand();
+  const auto i = index_of(t);
+  if (!i) return;
   if (!admit_session(i, peer)) return;
-  auto& slot = transports[static_cast<std::size_t>(i)];
+  auto& slot = this->slot(i);
   auto& state = peers[peer];
-  state.sessions.insert(TransportIndex(static_cast<std::size_t>(i)));
-  state.degraded_until[static_cast<std::size_t>(i)] = 0;
+  state.sessions.insert(i);
+  state.degraded_until[i.index()] = 0;
   const auto now = now_ms();  // wall clock: last_seen is stored
   const auto info = t.session_info(peer);
   if (info && info->hops > 1 && info->next_hop)
@@ -367,23 +369,23 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
     stage(std::move(batch), nullptr);
   }
   // Everything unacknowledged is looked at again: it may go over the new session.
-  delivery.session_up(TransportIndex(static_cast<std::size_t>(i)), peer);
+  delivery.session_up(i, peer);
   pump(peer);
 }
 
 void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
                                  const transport::CloseReason& reason) {
-  const int i = index_of(t);
-  if (i < 0) return;
-  auto& slot = transports[static_cast<std::size_t>(i)];
+  assert_on_strand();
+  const auto index = index_of(t);
+  if (!index) return;
+  auto& slot = this->slot(index);
   auto& state = peers[peer];
-  const TransportIndex index(static_cast<std::size_t>(i));
   if (running && !reason.orderly()) meters.err_link->inc();
   log->info("{} session down: {}: {}", slot.name, peer.to_string(), reason.text());
   if (!state.sessions.contains(index)) return;  // refused by the pool: never counted as up
   state.sessions.erase(index);
-  reassembler.drop_peer(reassembly_key(i, peer));  // the sender resends whole messages
-  release_session(i, peer);
+  reassembler.drop_peer(reassembly_key(index, peer));  // the sender resends whole messages
+  release_session(index, peer);
   ++counters.links_down;
   report_link_connectivity();
   // What was in flight on that session goes out again, over another transport if one is up.
@@ -395,8 +397,9 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
 
 void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
                            ByteView body) {
-  const int i = index_of(t);
-  if (i < 0) return;
+  assert_on_strand();
+  const auto i = index_of(t);
+  if (!i) return;
   switch (kind) {
     case RecordKind::data:
       on_data(i, peer, session, body, false);
@@ -419,13 +422,12 @@ void Node::Impl::on_drained(Transport& t, const PeerId& peer) {
 }
 
 void Node::Impl::on_availability(Transport& t, bool available, const std::string& reason) {
-  const int i = index_of(t);
-  if (i < 0) return;
-  log->info("transport {} is {}: {}", transports[static_cast<std::size_t>(i)].name,
-            available ? "available" : "unavailable", reason);
+  const auto i = index_of(t);
+  if (!i) return;
+  log->info("transport {} is {}: {}", slot(i).name, available ? "available" : "unavailable", reason);
   report_link_connectivity();
   // Whatever it was carrying goes out again over the others.
-  if (!available) delivery.transport_unavailable(TransportIndex(static_cast<std::size_t>(i)));
+  if (!available) delivery.transport_unavailable(i);
   reroute_all();
 }
 
@@ -445,15 +447,15 @@ bool Node::Impl::wants_session(Transport& t, const PeerId& peer) {
 
 std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
   if (transports.empty()) return Errc::unsupported;
-  std::map<int, std::vector<std::string>> by_transport;
+  std::map<std::size_t, std::vector<std::string>> by_transport;
   for (const auto& a : addresses) {
     auto [name, address] = split_transport_address(a);
-    const int i = name.empty() ? 0 : find_transport(name);
-    if (i < 0) return Errc::invalid_argument;  // names no transport of this node
-    by_transport[i].push_back(std::move(address));
+    const auto t = name.empty() ? TransportIndex(0) : find_transport(name);
+    if (!t) return Errc::invalid_argument;  // names no transport of this node
+    by_transport[t.index()].push_back(std::move(address));
   }
   for (const auto& [i, list] : by_transport)
-    if (auto ec = transports[static_cast<std::size_t>(i)].transport->add_addresses(peer, list)) return ec;
+    if (auto ec = transports[i].transport->add_addresses(peer, list)) return ec;
   return {};
 }
 
@@ -484,9 +486,9 @@ nlohmann::json Node::transports_json() const {
 
 std::error_code Node::inject_fault(std::string_view transport, std::string_view mode, std::uint64_t delay_ms,
                                    double loss) {
-  const int i = impl_->find_transport(transport);
-  if (i < 0) return Errc::not_found;
-  auto& slot = impl_->transports[static_cast<std::size_t>(i)];
+  const auto t = impl_->find_transport(transport);
+  if (!t) return Errc::not_found;
+  auto& slot = impl_->slot(t);
   if (!slot.fault) return Errc::unsupported;
   auto m = transport::fault_mode_from_string(mode);
   if (!m || loss < 0 || loss > 1) return Errc::invalid_argument;

@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   bool upgrade = false;
   std::optional<hyphae::api::Response> res;
-  boost::asio::co_spawn(w.io, w.router->handle(req, upgrade),
+  boost::asio::co_spawn(w.node->executor(), w.router->handle(req, upgrade),  // on the node's strand
                         [&](std::exception_ptr e, hyphae::api::Response r) {
                           if (e) std::abort();  // the router must answer, never throw
                           res = std::move(r);

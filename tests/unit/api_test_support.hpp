@@ -39,18 +39,21 @@ class ApiHost {
     thread_ = std::thread([this] { io_.run(); });
     port_ = on_strand([&] {
       EXPECT_FALSE(a_->start());
-      EXPECT_FALSE(b_->start());
       api_ = std::make_unique<ApiServer>(*a_, token_);
       EXPECT_FALSE(api_->start("127.0.0.1:0"));
       return api_->port();
     });
+    EXPECT_FALSE(on_b([&] { return b_->start(); }));
   }
   ~ApiHost() {
     on_strand([&] {
       api_->stop();
       a_->stop();
-      b_->stop();
       api_.reset();
+      return 0;
+    });
+    on_b([&] {
+      b_->stop();
       return 0;
     });
     work_.reset();
@@ -58,12 +61,21 @@ class ApiHost {
     thread_.join();
   }
 
-  // Runs `f` on the nodes' strand and returns its result.
+  // Runs `f` on node a's strand (where its API server runs too) and returns its result.
   template <typename F>
   std::invoke_result_t<F> on_strand(F f) {
+    return run_on(a_->executor(), std::move(f));
+  }
+  // Runs `f` on node b's strand.
+  template <typename F>
+  std::invoke_result_t<F> on_b(F f) {
+    return run_on(b_->executor(), std::move(f));
+  }
+  template <typename Executor, typename F>
+  std::invoke_result_t<F> run_on(const Executor& executor, F f) {
     std::packaged_task<std::invoke_result_t<F>()> task(std::move(f));
     auto result = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
+    boost::asio::post(executor, [&task] { task(); });
     return result.get();
   }
 
@@ -80,17 +92,19 @@ class ApiHost {
   // b dials a and waits until the session is up.
   void link() {
     const auto address = "127.0.0.1:" + std::to_string(on_strand([&] { return a_->listen_port(); }));
-    on_strand([&] {
-      b_->add_peer(a_->peer_id(), {address}, [](std::error_code) {});
+    const auto a_id = a_->peer_id();
+    on_b([&] {
+      b_->add_peer(a_id, {address}, [](std::error_code) {});
       return 0;
     });
-    ASSERT_TRUE(wait_for([&] { return on_strand([&] { return b_->connections().size(); }) == 1; }));
+    ASSERT_TRUE(wait_for([&] { return on_b([&] { return b_->connections().size(); }) == 1; }));
   }
   // b sends each payload to a (durable); returns once all are committed at b.
   void send_from_b(std::vector<Bytes> payloads) {
     std::promise<bool> done;
-    on_strand([&] {
-      b_->send_many(a_->peer_id(), std::move(payloads), SendOptions{},
+    const auto a_id = a_->peer_id();
+    on_b([&] {
+      b_->send_many(a_id, std::move(payloads), SendOptions{},
                     [&](auto result) { done.set_value(result.has_value()); });
       return 0;
     });
