@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +32,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+using namespace boost::asio::experimental::awaitable_operators;
 using api::Request;
 using api::Response;
 using asio::awaitable;
@@ -288,27 +290,28 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<Connection> conn, Reques
       co_await q->signal.async_wait(asio::redirect_error(use_awaitable, wec));
     }
   };
-  asio::co_spawn(node_.executor(), writer(queue, conn, timeout()), [conn](std::exception_ptr e) {
-    log_failure("api: message stream writer", e);
-    if (e) conn->close();
-  });
-
-  beast::flat_buffer buffer;
-  while (!queue->closed) {
-    buffer.clear();
-    co_await ws.async_read(buffer, asio::redirect_error(use_awaitable, ec));
-    if (ec || !running_) break;
-    std::string error_frame;
-    if (auto id = api::parse_stream_frame(beast::buffers_to_string(buffer.data()), error_frame)) {
-      node_.ack(*id);
-      if (queue->unacked.erase(id->to_hex()) && queue->unacked.empty()) queue->wake();
-      continue;
+  // Reader: takes acks (and answers bad frames) until the client goes or the stream closes.
+  auto reader = [&]() -> awaitable<void> {
+    beast::flat_buffer buffer;
+    while (!queue->closed) {
+      buffer.clear();
+      co_await ws.async_read(buffer, asio::redirect_error(use_awaitable, ec));
+      if (ec || !running_) break;
+      std::string error_frame;
+      if (auto id = api::parse_stream_frame(beast::buffers_to_string(buffer.data()), error_frame)) {
+        node_.ack(*id);
+        if (queue->unacked.erase(id->to_hex()) && queue->unacked.empty()) queue->wake();
+        continue;
+      }
+      push(std::move(error_frame), {});
     }
-    push(std::move(error_frame), {});
-  }
-  end_subscription(*conn);
-  queue->closed = true;
-  queue->wake();  // the writer sees `closed` and ends; it holds the connection until then
+    end_subscription(*conn);
+    queue->closed = true;
+    queue->wake();  // the writer sees `closed` and ends
+  };
+  // The session owns both halves: it ends when both have (an exception in one cancels the other
+  // and reaches the session's supervisor, which closes the connection). Nothing outlives it.
+  co_await (reader() && writer(queue, conn, timeout()));
 }
 
 awaitable<void> ApiServer::Impl::accept_loop() {

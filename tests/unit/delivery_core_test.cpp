@@ -74,6 +74,9 @@ struct Case {
   const char* name;
   std::vector<const char*> script;
 };
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class Script {
  public:
