@@ -140,7 +140,7 @@ PairResult run_pair(Mode mode, std::size_t payload_size, std::size_t count) {
   bool up = wait_until(
       [&] {
         bool ok = false;
-        on_strand([&] { ok = node.status_json()["connections"].get<int>() == 1; });
+        on_strand([&] { ok = node.status_view().connections == 1; });
         return ok;
       },
       std::chrono::seconds(10));

@@ -224,7 +224,7 @@ Response post_connectivity(Node& node, const Call& c) {
   std::optional<bool> online;
   if (body["online"].is_boolean()) online = body["online"].get<bool>();
   node.set_connectivity_override(online);  // the API runs on the node's strand
-  return json_response(c.req, http::status::ok, node.connectivity_json());
+  return json_response(c.req, http::status::ok, to_json(node.connectivity_view()));
 }
 
 Response post_power(Node& node, const Call& c) {
@@ -253,7 +253,7 @@ Response post_power(Node& node, const Call& c) {
     charging = body["charging"].get<bool>();
   }
   node.set_power_overrides(*battery, charging, *temperature);
-  return json_response(c.req, http::status::ok, node.power_json());
+  return json_response(c.req, http::status::ok, to_json(node.power_view()));
 }
 
 Response post_broadcast(Node& node, const Call& c) {
@@ -316,7 +316,7 @@ Response post_fault(Node& node, const Call& c) {
   if (ec)
     return error_response(c.req, http::status::bad_request,
                           "'mode' must be none, slow, lossy, offline or dead, and 'loss' in [0, 1]");
-  return json_response(c.req, http::status::ok, {{"transports", node.transports_json()}});
+  return json_response(c.req, http::status::ok, {{"transports", to_json_array(node.transport_status())}});
 }
 
 awaitable<Response> post_peer(Node& node, Call& c) {
@@ -397,18 +397,19 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
                return ready(json_response(c.req, http::status::ok, {{"ok", true}}));
              }});
   table.add({v::get, "/metrics", auth, now(metrics_text)});
-  table.add({v::get, "/v1/p2p/status", auth, json_of([](Node& n) { return n.status_json(); })});
+  table.add({v::get, "/v1/p2p/status", auth, json_of([](Node& n) { return to_json(n.status_view()); })});
   table.add({v::get, "/v1/p2p/connections", auth, json_of([](Node& n) {
                return json{{"connections", to_json_array(n.connections())}};
              })});
-  table.add({v::get, "/v1/p2p/connectivity", auth, json_of([](Node& n) { return n.connectivity_json(); })});
+  table.add({v::get, "/v1/p2p/connectivity", auth,
+             json_of([](Node& n) { return to_json(n.connectivity_view()); })});
   table.add({v::post, "/v1/p2p/connectivity", auth, now(post_connectivity)});
-  table.add({v::get, "/v1/p2p/power", auth, json_of([](Node& n) { return n.power_json(); })});
+  table.add({v::get, "/v1/p2p/power", auth, json_of([](Node& n) { return to_json(n.power_view()); })});
   table.add({v::post, "/v1/p2p/power", auth, now(post_power)});
   table.add({v::post, "/v1/p2p/broadcast", auth, now(post_broadcast)});
   table.add({v::get, "/v1/p2p/broadcasts", auth, now(get_broadcasts)});
   table.add({v::get, "/v1/p2p/transports", auth, json_of([](Node& n) {
-               return json{{"transports", n.transports_json()}};
+               return json{{"transports", to_json_array(n.transport_status())}};
              })});
   table.add({v::post, "/v1/p2p/transports/{name}/fault", auth, now(post_fault)});
   table.add({v::get, "/v1/p2p/routes", auth, json_of([](Node& n) {

@@ -1,6 +1,9 @@
 // JSON for the node's views.
 #include "api/node_views.hpp"
 
+#include "power/policy.hpp"
+#include "router/connectivity.hpp"
+#include "transport/transport.hpp"
 #include "util/json_util.hpp"
 
 namespace hyphae::api {
@@ -72,6 +75,104 @@ nlohmann::json to_json(const MessageStatus& s) {
           {"transport", s.transport},   {"transport_reason", s.transport_reason},
           {"reason", s.reason},         {"created_ms", s.created_ms},
           {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
+}
+
+nlohmann::json to_json(const TransportStatus& t) {
+  auto j = t.transport->status_json();
+  j["name"] = t.name;
+  j["degraded_peers"] = t.degraded_peers;
+  j["redundant_wins"] = t.redundant_wins;
+  j["failovers_to"] = t.failovers_to;
+  j["fault_injection"] = t.fault_injection;
+  return j;
+}
+
+nlohmann::json to_json(const NodeStatus& s) {
+  const auto& c = s.counters;
+  const auto& in = s.inbox;
+  return {{"peer_id", s.peer_id.to_string()},
+          {"listen", s.listen},
+          {"listen_port", s.listen_port},
+          {"running", s.running},
+          {"has_internet", s.has_internet},
+          {"connectivity_basis", s.connectivity_basis},
+          {"transports", to_json_array(s.transports)},
+          {"connections", s.connections},
+          {"known_peers", s.known_peers},
+          {"outbox", {{"queued", s.outbox_queued}, {"in_flight", s.outbox_in_flight}}},
+          {"counters",
+           {{"sent", c.sent},
+            {"delivered", c.delivered},
+            {"received", c.received},
+            {"duplicates", c.duplicates},
+            {"rejected", c.rejected},
+            {"ephemeral_sent", c.ephemeral_sent},
+            {"ephemeral_received", c.ephemeral_received},
+            {"links_up", c.links_up},
+            {"links_down", c.links_down},
+            {"inbox_full", c.inbox_full},
+            {"receive_pauses", c.receive_pauses}}},
+          {"inbox",
+           {{"unacknowledged", in.unacknowledged},
+            {"from_strangers", in.from_strangers},
+            {"senders", in.senders},
+            {"max_per_peer", in.max_per_peer},
+            {"max_messages", in.max_messages},
+            {"uncommitted_bytes", in.uncommitted_bytes},
+            {"uncommitted_peak_bytes", in.uncommitted_peak_bytes},
+            {"sessions_paused", in.sessions_paused},
+            {"max_uncommitted_bytes", in.max_uncommitted_bytes}}},
+          {"strangers_forgotten", s.strangers_forgotten}};
+}
+
+nlohmann::json to_json(const ConnectivityView& view) {
+  const auto& c = *view.state;
+  auto history = nlohmann::json::array();
+  for (const auto& h : c.history())
+    history.push_back({{"online", h.online},
+                       {"at_ms", h.at_ms},
+                       {"basis", std::string(router::to_string(h.basis))},
+                       {"detail", h.detail}});
+  nlohmann::json out = {{"online", c.online()},
+                        {"basis", std::string(router::to_string(c.basis()))},
+                        {"since_ms", c.since_ms()},
+                        {"probe", view.probe},
+                        {"history", history}};
+  out["override"] = c.override_value() ? nlohmann::json(*c.override_value()) : nlohmann::json(nullptr);
+  return out;
+}
+
+nlohmann::json to_json(const PowerView& view) {
+  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  const auto& measured = *view.measured;
+  const auto& overrides = *view.overrides;
+  const auto& effective = *view.effective;
+  const auto& p = *view.policy;
+  return {{"measured",
+           {{"battery", opt(measured.battery_fraction)},
+            {"charging", measured.charging},
+            {"temperature_c", opt(measured.temperature_c)},
+            {"sysfs_root", view.sysfs_root},
+            {"notes", view.notes}}},
+          {"overrides",
+           {{"battery", opt(overrides.battery_fraction)},
+            {"charging", opt(overrides.charging)},
+            {"temperature_c", opt(overrides.temperature_c)}}},
+          {"effective",
+           {{"battery", opt(effective.battery_fraction)},
+            {"charging", effective.charging},
+            {"temperature_c", opt(effective.temperature_c)}}},
+          {"policy",
+           {{"battery_level", std::string(power::to_string(p.battery_level))},
+            {"thermal_level", std::string(power::to_string(p.thermal_level))},
+            {"allowed_transports", power::to_string(p.allowed_transports)},
+            {"keepalive_interval_ms", p.heartbeat_interval.count()},
+            {"discovery_enabled", p.discovery_enabled},
+            {"discovery_interval_ms", p.discovery_interval.count()},
+            {"max_connections", p.max_connections},
+            {"thermal_throttling", p.thermal_throttling},
+            {"throughput_factor", p.throughput_factor},
+            {"reasons", p.reasons}}}};
 }
 
 }  // namespace hyphae::api

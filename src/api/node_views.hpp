@@ -17,6 +17,10 @@ nlohmann::json to_json(const RouteView& r);
 nlohmann::json to_json(const InboxEntry& m);
 nlohmann::json to_json(const BroadcastView& b);
 nlohmann::json to_json(const MessageStatus& s);
+nlohmann::json to_json(const TransportStatus& t);  // the transport's own status, with the node's counters
+nlohmann::json to_json(const NodeStatus& s);
+nlohmann::json to_json(const ConnectivityView& c);
+nlohmann::json to_json(const PowerView& p);
 
 // A JSON array of the views.
 template <class View>

@@ -4,7 +4,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <nlohmann/json.hpp>
 
 #include "node/node_impl.hpp"
 
@@ -100,21 +99,8 @@ void Node::set_connectivity_override(std::optional<bool> online) {
   i.after_connectivity_input(before);
 }
 
-nlohmann::json Node::connectivity_json() const {
-  const auto& c = impl_->connectivity;
-  auto history = nlohmann::json::array();
-  for (const auto& h : c.history())
-    history.push_back({{"online", h.online},
-                       {"at_ms", h.at_ms},
-                       {"basis", std::string(router::to_string(h.basis))},
-                       {"detail", h.detail}});
-  nlohmann::json out = {{"online", c.online()},
-                        {"basis", std::string(router::to_string(c.basis()))},
-                        {"since_ms", c.since_ms()},
-                        {"probe", impl_->config.connectivity_probe},
-                        {"history", history}};
-  out["override"] = c.override_value() ? nlohmann::json(*c.override_value()) : nlohmann::json(nullptr);
-  return out;
+ConnectivityView Node::connectivity_view() const {
+  return ConnectivityView{&impl_->connectivity, impl_->config.connectivity_probe};
 }
 
 }  // namespace hyphae

@@ -7,7 +7,6 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
@@ -301,49 +300,30 @@ void Node::ack(const MessageId& id) {
   impl_->app_acked(id);
 }
 
-nlohmann::json Node::status_json() const {
+NodeStatus Node::status_view() const {
   const auto& i = *impl_;
-  std::size_t up = 0;
+  NodeStatus s;
+  s.peer_id = i.identity.peer_id();
+  s.listen = i.config.listen;
+  s.listen_port = listen_port();
+  s.running = i.running;
+  s.has_internet = i.connectivity.online();
+  s.connectivity_basis = std::string(router::to_string(i.connectivity.basis()));
+  s.transports = transport_status();
   for (const auto& [peer, state] : i.peers)
-    if (!state.sessions.empty()) ++up;
-  std::size_t queued = 0, in_flight = 0;
+    if (!state.sessions.empty()) ++s.connections;
+  s.known_peers = i.peers.size();
   for (const auto& [id, m] : i.delivery.messages()) {
-    if (m.state == store::OutboxState::queued) ++queued;
-    if (m.state == store::OutboxState::sent) ++in_flight;
+    if (m.state == store::OutboxState::queued) ++s.outbox_queued;
+    if (m.state == store::OutboxState::sent) ++s.outbox_in_flight;
   }
-  return {{"peer_id", i.identity.peer_id().to_string()},
-          {"listen", i.config.listen},
-          {"listen_port", listen_port()},
-          {"running", i.running},
-          {"has_internet", i.connectivity.online()},
-          {"connectivity_basis", std::string(router::to_string(i.connectivity.basis()))},
-          {"transports", transports_json()},
-          {"connections", up},
-          {"known_peers", i.peers.size()},
-          {"outbox", {{"queued", queued}, {"in_flight", in_flight}}},
-          {"counters",
-           {{"sent", i.counters.sent},
-            {"delivered", i.counters.delivered},
-            {"received", i.counters.received},
-            {"duplicates", i.counters.duplicates},
-            {"rejected", i.counters.rejected},
-            {"ephemeral_sent", i.counters.ephemeral_sent},
-            {"ephemeral_received", i.counters.ephemeral_received},
-            {"links_up", i.counters.links_up},
-            {"links_down", i.counters.links_down},
-            {"inbox_full", i.counters.inbox_full},
-            {"receive_pauses", i.counters.receive_pauses}}},
-          {"inbox",
-           {{"unacknowledged", i.inbox_unacked.size()},
-            {"from_strangers", i.inbox_unacked_strangers},
-            {"senders", i.inbox_unacked_by_peer.size()},
-            {"max_per_peer", i.config.max_inbox_per_peer},
-            {"max_messages", i.config.max_inbox_messages},
-            {"uncommitted_bytes", i.uncommitted_bytes},
-            {"uncommitted_peak_bytes", i.uncommitted_peak_bytes},
-            {"sessions_paused", i.receive_paused.size()},
-            {"max_uncommitted_bytes", i.config.max_uncommitted_inbound_bytes}}},
-          {"strangers_forgotten", i.strangers_forgotten}};
+  s.counters = i.counters;
+  s.inbox = InboxStatus{
+      i.inbox_unacked.size(),      i.inbox_unacked_strangers,   i.inbox_unacked_by_peer.size(),
+      i.config.max_inbox_per_peer, i.config.max_inbox_messages, i.uncommitted_bytes,
+      i.uncommitted_peak_bytes,    i.receive_paused.size(),     i.config.max_uncommitted_inbound_bytes};
+  s.strangers_forgotten = i.strangers_forgotten;
+  return s;
 }
 
 std::vector<ConnectionView> Node::connections() const {

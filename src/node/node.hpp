@@ -11,7 +11,6 @@
 #include <expected>
 #include <functional>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,12 +30,21 @@ class logger;
 namespace hyphae {
 
 class Clock;
+namespace router {
+class Connectivity;
+}
+namespace power {
+struct PowerState;
+struct PowerOverrides;
+struct PowerPolicy;
+}  // namespace power
 namespace store {
 class WriteFaults;
 }
 namespace transport {
+class Transport;
 class TransportRegistry;
-}
+}  // namespace transport
 
 struct SendOptions {
   bool ephemeral = false;  // real-time: no outbox, no ack; fails at once without a live link
@@ -81,7 +89,44 @@ struct NodeCounters {
       receive_pauses = 0;  // sessions not read from while their messages waited to be committed
 };
 
-// Snapshots of a node's state, for the API's views (src/api/node_views.hpp) and for tests.
+// Snapshots of a node's state, for the API's views (src/api/node_views.hpp) and for tests. They are
+// read on the node's strand and refer to nothing that outlives the call unless said.
+struct TransportStatus {
+  std::string name;
+  const transport::Transport* transport = nullptr;  // its own status (status_json()), read on the strand
+  std::size_t degraded_peers = 0;                   // peers for which a timed-out ack degraded it
+  std::uint64_t redundant_wins = 0, failovers_to = 0;
+  bool fault_injection = false;
+};
+struct InboxStatus {
+  std::size_t unacknowledged = 0, from_strangers = 0, senders = 0, max_per_peer = 0, max_messages = 0;
+  std::size_t uncommitted_bytes = 0, uncommitted_peak_bytes = 0, sessions_paused = 0,
+              max_uncommitted_bytes = 0;
+};
+struct NodeStatus {
+  PeerId peer_id;
+  std::string listen;
+  std::uint16_t listen_port = 0;
+  bool running = false, has_internet = false;
+  std::string connectivity_basis;
+  std::vector<TransportStatus> transports;
+  std::size_t connections = 0, known_peers = 0, outbox_queued = 0, outbox_in_flight = 0;
+  NodeCounters counters;
+  InboxStatus inbox;
+  std::uint64_t strangers_forgotten = 0;
+};
+struct PowerView {  // refers into the node: read it on the strand, before the node changes
+  const power::PowerState* measured;
+  const power::PowerOverrides* overrides;
+  const power::PowerState* effective;
+  const power::PowerPolicy* policy;
+  std::string sysfs_root;
+  std::vector<std::string> notes;  // files the readings could not use
+};
+struct ConnectivityView {
+  const router::Connectivity* state;  // refers into the node: read it on the strand
+  std::string probe;                  // the configured probe address ("" : none)
+};
 struct ConnectionView {  // one live session
   PeerId peer;
   std::string transport;
@@ -180,24 +225,24 @@ class Node {
   void ack(const MessageId& id);
 
   // Views of the node's state (the API turns them into JSON: src/api/node_views.hpp).
-  nlohmann::json status_json() const;
+  NodeStatus status_view() const;
   std::vector<ConnectionView> connections() const;
   // The transports this node can send over, in configuration order.
   std::vector<std::string> transport_names() const;
-  // Each transport's state, capabilities, sessions and routing counters (GET /v1/p2p/transports).
-  nlohmann::json transports_json() const;
+  // Each transport, with the node's counters for it (GET /v1/p2p/transports).
+  std::vector<TransportStatus> transport_status() const;
   // Fault injection (config fault_injection: true): makes a transport slow, lossy, offline or dead.
   // mode: none | slow | lossy | offline | dead. Errors: not_found (no such transport),
   // invalid_argument (bad mode), unsupported (fault injection is off).
   std::error_code inject_fault(std::string_view transport, std::string_view mode, std::uint64_t delay_ms,
                                double loss);
   // Whether this node has internet, on what evidence, and the recent switches (router/connectivity.hpp).
-  nlohmann::json connectivity_json() const;
+  ConnectivityView connectivity_view() const;
   // Manual override (API and config): true/false forces the state, nullopt returns to detection.
   void set_connectivity_override(std::optional<bool> online);
   // Battery, charging and temperature (measured, overridden, effective) and what the power policy
   // decided (GET /v1/p2p/power).
-  nlohmann::json power_json() const;
+  PowerView power_view() const;
   // Overrides (API and config): a value replaces the measured one, nullopt returns to measuring.
   void set_power_overrides(std::optional<double> battery, std::optional<bool> charging,
                            std::optional<double> temperature_c);

@@ -2,7 +2,6 @@
 // overrides from the config or the API; the readings feed every route (router::select applies the
 // battery and thermal rules per message, with EMERGENCY exempt) and the policy sets the keepalive
 // period of new sessions and the connection cap.
-#include <nlohmann/json.hpp>
 
 #include "node/node_impl.hpp"
 #include "power/sysfs.hpp"
@@ -85,35 +84,10 @@ void Node::set_power_overrides(std::optional<double> battery, std::optional<bool
   i.apply_power();
 }
 
-nlohmann::json Node::power_json() const {
+PowerView Node::power_view() const {
   const auto& i = *impl_;
-  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  const auto& p = i.power_policy;
-  return {{"measured",
-           {{"battery", opt(i.power_measured.battery_fraction)},
-            {"charging", i.power_measured.charging},
-            {"temperature_c", opt(i.power_measured.temperature_c)},
-            {"sysfs_root", i.config.power_sysfs_root},
-            {"notes", i.power_notes}}},
-          {"overrides",
-           {{"battery", opt(i.power_overrides.battery_fraction)},
-            {"charging", opt(i.power_overrides.charging)},
-            {"temperature_c", opt(i.power_overrides.temperature_c)}}},
-          {"effective",
-           {{"battery", opt(i.power_state.battery_fraction)},
-            {"charging", i.power_state.charging},
-            {"temperature_c", opt(i.power_state.temperature_c)}}},
-          {"policy",
-           {{"battery_level", std::string(power::to_string(p.battery_level))},
-            {"thermal_level", std::string(power::to_string(p.thermal_level))},
-            {"allowed_transports", power::to_string(p.allowed_transports)},
-            {"keepalive_interval_ms", p.heartbeat_interval.count()},
-            {"discovery_enabled", p.discovery_enabled},
-            {"discovery_interval_ms", p.discovery_interval.count()},
-            {"max_connections", p.max_connections},
-            {"thermal_throttling", p.thermal_throttling},
-            {"throughput_factor", p.throughput_factor},
-            {"reasons", p.reasons}}}};
+  return PowerView{&i.power_measured, &i.power_overrides,        &i.power_state,
+                   &i.power_policy,   i.config.power_sysfs_root, i.power_notes};
 }
 
 }  // namespace hyphae

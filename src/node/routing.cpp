@@ -1,7 +1,6 @@
 // Node::Impl's routing table and connection pool: direct routes follow the sessions, cached
 // routes come from the store, the pool caps the live links (max_connections) and closes idle ones
 // (connection_idle_timeout_ms), after which a peer is dialed again only when a message waits.
-#include <nlohmann/json.hpp>
 
 #include "node/node_impl.hpp"
 

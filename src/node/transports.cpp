@@ -5,7 +5,6 @@
 
 #include <bit>
 #include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
@@ -465,21 +464,16 @@ std::vector<std::string> Node::transport_names() const {
   return out;
 }
 
-nlohmann::json Node::transports_json() const {
-  auto out = nlohmann::json::array();
+std::vector<TransportStatus> Node::transport_status() const {
+  std::vector<TransportStatus> out;
   const auto now = impl_->clock->monotonic_ms();
   for (std::size_t i = 0; i < impl_->transports.size(); ++i) {
     const auto& slot = impl_->transports[i];
-    auto j = slot.transport->status_json();
     std::size_t degraded = 0;
     for (const auto& [peer, state] : impl_->peers)
       if (now < state.degraded_until[i]) ++degraded;
-    j["name"] = slot.name;
-    j["degraded_peers"] = degraded;
-    j["redundant_wins"] = slot.wins;
-    j["failovers_to"] = slot.failovers_to;
-    j["fault_injection"] = slot.fault != nullptr;
-    out.push_back(std::move(j));
+    out.push_back(TransportStatus{slot.name, slot.transport.get(), degraded, slot.wins, slot.failovers_to,
+                                  slot.fault != nullptr});
   }
   return out;
 }

@@ -299,9 +299,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             .dump(-1, ' ', false,
                                   strict_inbox ? nlohmann::json::error_handler_t::strict
                                                : nlohmann::json::error_handler_t::replace);
-      out += node->status_json().dump();
+      out += api::to_json(node->status_view()).dump();
       out += api::to_json_array(node->connections()).dump();
-      out += node->transports_json().dump();
+      out += api::to_json_array(node->transport_status()).dump();
       out += api::to_json_array(node->peers()).dump();
       for (const auto& id : received)
         if (!node->status(id)) std::abort();  // a committed message has a status
