@@ -60,31 +60,43 @@ struct Pair {
     if (!made_a || !made_b) throw std::runtime_error(made_a ? made_b.error() : made_a.error());
     a = std::move(*made_a);
     b = std::move(*made_b);
+    bool b_started = false;
+    on_strand(*b, [&] { b_started = !b->start(); });
+    if (!b_started) throw std::runtime_error("node b did not start");
     on_strand([&] {
-      if (a->start() || b->start()) throw std::runtime_error("nodes did not start");
+      if (a->start()) throw std::runtime_error("node a did not start");
       a->on_delivered([this](const MessageId& id) {
         if (watched && id == *watched) delivered_at = BenchClock::now();
       });
     });
+    std::uint16_t tcp_port = 0, lan_port = 0;
+    on_strand(*b, [&] {
+      tcp_port = b->listen_port();
+      lan_port = b->listen_port("lan");
+    });
+    const auto b_id = b->peer_id();
     on_strand([&] {
-      const auto lan = "lan=127.0.0.1:" + std::to_string(b->listen_port("lan"));
-      a->add_peer(b->peer_id(), {"127.0.0.1:" + std::to_string(b->listen_port()), lan},
+      a->add_peer(b_id,
+                  {"127.0.0.1:" + std::to_string(tcp_port), "lan=127.0.0.1:" + std::to_string(lan_port)},
                   [](std::error_code) {});
     });
     if (!run_until([&] { return sessions() == 2; }, std::chrono::seconds(10)))
       throw std::runtime_error("the nodes did not connect over both transports");
   }
   ~Pair() {
-    on_strand([&] {
-      a->stop();
-      b->stop();
-    });
+    on_strand([&] { a->stop(); });
+    on_strand(*b, [&] { b->stop(); });
     io.run_for(std::chrono::milliseconds(50));
   }
+  // Runs f on node a's strand (or the given node's), driving the io_context until it ran.
   template <typename F>
   void on_strand(F f) {
+    on_strand(*a, std::move(f));
+  }
+  template <typename F>
+  void on_strand(Node& node, F f) {
     bool done = false;
-    boost::asio::post(a->executor(), [&] {
+    boost::asio::post(node.executor(), [&] {
       f();
       done = true;
     });
