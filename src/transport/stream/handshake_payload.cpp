@@ -4,53 +4,16 @@
 #include <optional>
 
 #include "core/error.hpp"
+#include "util/protobuf.hpp"
 
 namespace hyphae {
 namespace {
 
 constexpr std::size_t kPrefixSize = sizeof(kNoiseStaticKeySigPrefix) - 1;
-constexpr std::uint64_t kMaxFieldNumber = (1u << 29) - 1;
-
-enum WireType : std::uint8_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
-
-// One protobuf field. For kLengthDelimited, bytes is the value; for kVarint, varint is.
-struct Field {
-  std::uint64_t number = 0;
-  std::uint8_t wire_type = 0;
-  std::uint64_t varint = 0;
-  ByteView bytes;
-};
-
-// Reads the next field at data[pos...]; false on malformed or truncated input. Groups (wire
-// types 3 and 4, deprecated) are rejected.
-bool next_field(ByteView data, std::size_t& pos, Field& f) {
-  std::uint64_t tag = 0;
-  if (!get_uvarint(data, pos, tag)) return false;
-  f.number = tag >> 3;
-  f.wire_type = static_cast<std::uint8_t>(tag & 7);
-  if (f.number == 0 || f.number > kMaxFieldNumber) return false;
-  switch (f.wire_type) {
-    case kVarint:
-      return get_uvarint(data, pos, f.varint);
-    case kFixed64:
-      if (data.size() - pos < 8) return false;
-      pos += 8;
-      return true;
-    case kFixed32:
-      if (data.size() - pos < 4) return false;
-      pos += 4;
-      return true;
-    case kLengthDelimited: {
-      std::uint64_t len = 0;
-      if (!get_uvarint(data, pos, len) || len > data.size() - pos) return false;
-      f.bytes = data.subspan(pos, static_cast<std::size_t>(len));
-      pos += static_cast<std::size_t>(len);
-      return true;
-    }
-    default:
-      return false;
-  }
-}
+using protobuf::Field;
+using protobuf::kLengthDelimited;
+using protobuf::kVarint;
+using protobuf::next_field;
 
 // PublicKey{Type=1 (varint), Data=2 (bytes)} parsed per protobuf rules (any order, unknown fields
 // skipped, last occurrence wins). The PeerId is re-derived from the key, so the encoding need not
