@@ -169,6 +169,19 @@ DROP TABLE inbox;
 ALTER TABLE inbox_v6 RENAME TO inbox;
 )sql";
 
+// Version 7: signed peer records (discovery), one per peer: the newest sequence number wins, and
+// where it came from (the peer itself, a peer that answered a query, a coordinator, the registry).
+constexpr const char* kV7 = R"sql(
+CREATE TABLE peer_records(
+  peer         BLOB    PRIMARY KEY,
+  seq          INTEGER NOT NULL,
+  envelope     BLOB    NOT NULL,
+  source       TEXT    NOT NULL DEFAULT '',
+  received_ms  INTEGER NOT NULL,
+  expires_ms   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
@@ -176,6 +189,7 @@ constexpr Migration kMigrations[] = {
     {4, "outbox_transport_reason", kV4},
     {5, "outbox_preference_redundancy", kV5},
     {6, "inbox_unique_per_sender", kV6},
+    {7, "peer_records", kV7},
 };
 
 constexpr const char* kAuditTable =

@@ -171,7 +171,8 @@ void Store::Impl::writer_main() {
 }
 
 void Store::Impl::commit_group(std::span<Pending> group) {
-  if (options.commit_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.commit_delay_ms));
+  if (options.commit_delay_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.commit_delay_ms));
   std::lock_guard lk(write_mu);
   commit_group_locked(group);
 }
@@ -289,8 +290,7 @@ void Store::submit(WriteBatch batch, std::function<void(std::error_code)> done) 
     // still holding q_mu keeps the order: anything submitted after us commits after us.
     if (impl_->options.commit_inline_when_idle && impl_->writer_waiting && impl_->queue.empty() &&
         !impl_->stop && !impl_->options.synchronous_full && impl_->options.commit_delay_ms == 0 &&
-        batch.size() <= 64 &&
-        std::this_thread::get_id() != impl_->writer_id) {
+        batch.size() <= 64 && std::this_thread::get_id() != impl_->writer_id) {
       std::unique_lock write_lock(impl_->write_mu, std::try_to_lock);
       if (write_lock.owns_lock()) {
         ++impl_->submitted;

@@ -8,8 +8,8 @@
 // refers into the store. Schema, migrations and durability: docs/store.md.
 #pragma once
 
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -93,6 +93,18 @@ struct RouteRow {
   std::uint64_t expires_ms = 0;
 };
 
+// A signed peer record as received (discovery/peer_record.hpp): the envelope as it came, its
+// sequence number and expiry, and where it came from ("self", "query:<PeerId>", "registry", ...).
+// An upsert with a sequence number not above the stored one is ignored (no replay of an older record).
+struct PeerRecordRow {
+  Bytes peer;
+  std::uint64_t seq = 0;
+  Bytes envelope;
+  std::string source;
+  std::uint64_t received_ms = 0;
+  std::uint64_t expires_ms = 0;
+};
+
 // Everything one logical operation writes; applied atomically. Within a batch the kinds apply in
 // field order (outbox inserts, outbox updates, inbox inserts, inbox acks, peers, routes), each in
 // vector order. Batches of one group commit apply in submission order.
@@ -103,6 +115,7 @@ struct WriteBatch {
   std::vector<MessageKey> inbox_app_acks;    // app consumed these
   std::vector<PeerRow> peer_upserts;         // merge addresses (union), max last_seen
   std::vector<RouteRow> route_upserts;
+  std::vector<PeerRecordRow> record_upserts;
   // When set: app-acked inbox rows received before this time (ms) are deleted, last in the batch.
   std::uint64_t inbox_prune_acked_before_ms = 0;
 
@@ -207,6 +220,8 @@ class Store {
   std::vector<PeerRow> peers();
   std::optional<PeerRow> peer(const Bytes& id);
   std::vector<RouteRow> routes();  // ordered by destination, hops, newest first
+  std::optional<PeerRecordRow> peer_record(const Bytes& peer);
+  std::vector<PeerRecordRow> peer_records();  // ordered by peer
 
   Stats stats() const;
 

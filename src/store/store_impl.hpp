@@ -43,6 +43,7 @@ struct WriteStmts {
   sql::Stmt inbox_insert, inbox_envelope_insert, inbox_ack, inbox_prune_envelopes, inbox_prune;
   sql::Stmt peer_upsert, peer_address;
   sql::Stmt route_upsert;
+  sql::Stmt record_upsert;
 };
 
 // Prepared once per read connection.
@@ -53,6 +54,7 @@ struct ReadStmts {
   sql::Stmt seen_since, seen_one, unacked_senders;
   sql::Stmt peers_all, peer_one;
   sql::Stmt routes_all;
+  sql::Stmt records_all, record_one;
 };
 
 // A submitted batch waiting for (or in) a group commit.

@@ -67,6 +67,17 @@ InboxRow inbox_row(const sql::Stmt& s) {
   return r;
 }
 
+PeerRecordRow record_row(const sql::Stmt& s) {
+  PeerRecordRow r;
+  r.peer = s.col_bytes(0);
+  r.seq = s.col_u64(1);
+  r.envelope = s.col_bytes(2);
+  r.source = s.col_text(3);
+  r.received_ms = s.col_u64(4);
+  r.expires_ms = s.col_u64(5);
+  return r;
+}
+
 RouteRow route_row(const sql::Stmt& s) {
   RouteRow r;
   r.destination = s.col_bytes(0);
@@ -135,6 +146,10 @@ std::error_code Store::Impl::prepare_read() {
       {&r.routes_all,
        "SELECT destination, next_hop, transport, hops, updated_ms, expires_ms FROM peer_routes"
        " ORDER BY destination, hops, updated_ms DESC"},
+      {&r.records_all,
+       "SELECT peer, seq, envelope, source, received_ms, expires_ms FROM peer_records ORDER BY peer"},
+      {&r.record_one,
+       "SELECT peer, seq, envelope, source, received_ms, expires_ms FROM peer_records WHERE peer = ?1"},
   };
   for (const Def& d : defs) {
     if (rdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -334,6 +349,26 @@ std::optional<PeerRow> Store::peer(const Bytes& id) {
   fold_peer_rows(impl_->rdb, s, out);
   if (out.empty()) return std::nullopt;
   return std::move(out.front());
+}
+
+std::optional<PeerRecordRow> Store::peer_record(const Bytes& peer) {
+  std::vector<PeerRecordRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.record_one;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, peer);
+  for_each_row(impl_->rdb, s, "peer record", [&](const sql::Stmt& st) { out.push_back(record_row(st)); });
+  if (out.empty()) return std::nullopt;
+  return std::move(out.front());
+}
+
+std::vector<PeerRecordRow> Store::peer_records() {
+  std::vector<PeerRecordRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.records_all;
+  sql::ResetGuard reset(s);
+  for_each_row(impl_->rdb, s, "peer records", [&](const sql::Stmt& st) { out.push_back(record_row(st)); });
+  return out;
 }
 
 std::vector<RouteRow> Store::routes() {

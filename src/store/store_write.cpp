@@ -29,7 +29,8 @@ bool WriteBatch::empty() const {
 
 std::size_t WriteBatch::size() const {
   return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
-         peer_upserts.size() + route_upserts.size() + (inbox_prune_acked_before_ms ? 1 : 0);
+         peer_upserts.size() + route_upserts.size() + record_upserts.size() +
+         (inbox_prune_acked_before_ms ? 1 : 0);
 }
 
 namespace {
@@ -54,6 +55,7 @@ void WriteBatch::merge(WriteBatch&& o) {
   move_append(inbox_app_acks, o.inbox_app_acks);
   move_append(peer_upserts, o.peer_upserts);
   move_append(route_upserts, o.route_upserts);
+  move_append(record_upserts, o.record_upserts);
   inbox_prune_acked_before_ms = std::max(inbox_prune_acked_before_ms, o.inbox_prune_acked_before_ms);
   o.inbox_prune_acked_before_ms = 0;
 }
@@ -137,6 +139,12 @@ std::error_code Store::Impl::prepare_write() {
        " ON CONFLICT(destination, next_hop, transport) DO UPDATE SET hops = excluded.hops,"
        " updated_ms = excluded.updated_ms, expires_ms = excluded.expires_ms"
        " WHERE excluded.updated_ms >= peer_routes.updated_ms"},
+      {&w.record_upsert,
+       "INSERT INTO peer_records(peer, seq, envelope, source, received_ms, expires_ms)"
+       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+       " ON CONFLICT(peer) DO UPDATE SET seq = excluded.seq, envelope = excluded.envelope,"
+       " source = excluded.source, received_ms = excluded.received_ms, expires_ms = excluded.expires_ms"
+       " WHERE excluded.seq > peer_records.seq"},
   };
   for (const Def& d : defs) {
     if (wdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -218,6 +226,16 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_text(3, r.transport);
     s.bind_i64(4, r.hops);
     s.bind_u64(5, r.updated_ms);
+    s.bind_u64(6, r.expires_ms);
+    if (int rc = run(s)) return rc;
+  }
+  for (const PeerRecordRow& r : b.record_upserts) {
+    sql::Stmt& s = w.record_upsert;
+    s.bind_blob(1, r.peer);
+    s.bind_u64(2, r.seq);
+    s.bind_blob(3, r.envelope);
+    s.bind_text(4, r.source);
+    s.bind_u64(5, r.received_ms);
     s.bind_u64(6, r.expires_ms);
     if (int rc = run(s)) return rc;
   }

@@ -430,7 +430,7 @@ TEST_F(StoreGroupCommit, TwoThreadsTenThousandBatchesAreGrouped) {
 TEST_F(StoreGroupCommit, InjectedFailureReachesEveryCallbackAndAppliesNothing) {
   auto s = open_ok();
   ASSERT_TRUE(s);
-  WriterGate gate(*s);                  // the gate's own empty batch has already committed
+  WriterGate gate(*s);             // the gate's own empty batch has already committed
   s->write_faults().fail_next(1);  // so the next group, all 50 batches, is the one that fails
   std::vector<std::error_code> results(50);
   std::atomic<int> calls{0};
@@ -726,3 +726,51 @@ TEST_F(StoreInbox, UniquePerSenderAndAckedRowsArePruned) {
   ASSERT_FALSE(s->apply(next));
   EXPECT_GT(s->inbox_after(0, false, SIZE_MAX).back().seq, newest);
 }
+
+namespace {
+
+using StoreRecords = hyphae::store::test_support::StoreTest;
+
+PeerRecordRow record_row(std::string_view peer, std::uint64_t seq, std::string source) {
+  PeerRecordRow r;
+  r.peer = peer_id(peer);
+  r.seq = seq;
+  r.envelope = Bytes(40, static_cast<std::uint8_t>(seq));
+  r.source = std::move(source);
+  r.received_ms = 1000 + seq;
+  r.expires_ms = 9000;
+  return r;
+}
+
+// One record per peer; only a higher sequence number replaces it (an older one replayed by a
+// registry or a relay changes nothing), and the records survive a restart.
+TEST_F(StoreRecords, ANewerRecordReplacesTheStoredOneAnOlderOneNeverDoes) {
+  {
+    auto s = open_ok();
+    WriteBatch b;
+    b.record_upserts = {record_row("alice", 5, "self"), record_row("bob", 1, "registry")};
+    ASSERT_FALSE(s->apply(b));
+    WriteBatch older;
+    older.record_upserts = {record_row("alice", 4, "query:mallory"), record_row("alice", 5, "query:mallory")};
+    ASSERT_FALSE(s->apply(older));
+    auto alice = s->peer_record(peer_id("alice"));
+    ASSERT_TRUE(alice);
+    EXPECT_EQ(alice->seq, 5u);
+    EXPECT_EQ(alice->source, "self");
+    WriteBatch newer;
+    newer.record_upserts = {record_row("alice", 7, "registry")};
+    ASSERT_FALSE(s->apply(newer));
+  }
+  auto s = open_ok();  // after a restart
+  auto all = s->peer_records();
+  ASSERT_EQ(all.size(), 2u);
+  auto alice = s->peer_record(peer_id("alice"));
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(alice->seq, 7u);
+  EXPECT_EQ(alice->source, "registry");
+  EXPECT_EQ(alice->envelope, Bytes(40, 7));
+  EXPECT_EQ(alice->expires_ms, 9000u);
+  EXPECT_FALSE(s->peer_record(peer_id("carol")));
+}
+
+}  // namespace
