@@ -345,6 +345,49 @@ awaitable<Response> post_peer(Node& node, Call& c) {
                           {{"peer_id", peer->to_string()}, {"addresses", addresses}});
 }
 
+Response get_record(Node& node, const Call& c) {
+  auto envelope = node.signed_record();
+  if (!envelope) return error_response(c.req, status_for(envelope.error()), envelope.error().message());
+  auto record = discovery::open_peer_record(*envelope);
+  if (!record)
+    return error_response(c.req, http::status::internal_server_error, "cannot read its own record");
+  auto j = to_json(*record);
+  j["envelope_base64"] = base64_encode(*envelope);
+  return json_response(c.req, http::status::ok, j);
+}
+
+// A peer's signed record, given by the application (from a registry, a QR code, another node).
+awaitable<Response> post_record(Node& node, Call& c) {
+  const auto& body = c.body;
+  const Request& req = c.req;
+  if (!body.is_object() || !body.contains("envelope_base64") || !body["envelope_base64"].is_string())
+    co_return error_response(req, http::status::bad_request,
+                             "'envelope_base64' (a signed peer record) is required");
+  auto envelope = base64_decode(body["envelope_base64"].get<std::string>());
+  if (!envelope) co_return error_response(req, http::status::bad_request, "'envelope_base64' is not base64");
+  std::function<void(std::function<void(std::expected<LearnedRecord, std::error_code>)>)> start =
+      [&](std::function<void(std::expected<LearnedRecord, std::error_code>)> done) {
+        node.learn_record(*envelope, "api", std::move(done));
+      };
+  auto learned = co_await await_result(start);
+  if (!learned) {
+    const auto ec = learned.error();
+    if (ec == Errc::replay)
+      co_return error_response(req, http::status::conflict, "an older record than the one held (a replay)");
+    if (ec == Errc::stale) co_return error_response(req, http::status::bad_request, "the record has expired");
+    if (ec == Errc::bad_signature || ec == Errc::peer_id_mismatch)
+      co_return error_response(req, http::status::bad_request,
+                               "the record's signature does not verify for the peer it names");
+    if (ec == Errc::malformed)
+      co_return error_response(req, http::status::bad_request, "not a signed peer record");
+    co_return error_response(req, status_for(ec), ec.message());
+  }
+  auto j = to_json(learned->record);
+  j["usable_addresses"] = learned->addresses;
+  j["stored"] = learned->stored;
+  co_return json_response(req, learned->stored ? http::status::created : http::status::ok, j);
+}
+
 Response get_messages(Node& node, const Call& c) {
   std::uint64_t after = 0, limit = kMaxRowsPerRequest;
   if (!paging(c, after, limit))
@@ -421,6 +464,8 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
   auto send = [n](Call& c) { return post_message(*n, c); };
   table.add({v::get, "/v1/peers", auth, peers});
   table.add({v::post, "/v1/peers", auth, add_peer});
+  table.add({v::get, "/v1/p2p/record", auth, now(get_record)});
+  table.add({v::post, "/v1/p2p/records", auth, [n](Call& c) { return post_record(*n, c); }});
   table.add({v::get, "/v1/messages", auth, now(get_messages)});
   table.add({v::post, "/v1/messages", auth, send});
   table.add({v::post, "/v1/messages/batch", auth, [n](Call& c) { return post_batch(*n, c); }});

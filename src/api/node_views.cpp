@@ -1,6 +1,7 @@
 // JSON for the node's views.
 #include "api/node_views.hpp"
 
+#include "discovery/multiaddr.hpp"
 #include "power/policy.hpp"
 #include "router/connectivity.hpp"
 #include "transport/transport.hpp"
@@ -75,6 +76,20 @@ nlohmann::json to_json(const MessageStatus& s) {
           {"transport", s.transport},   {"transport_reason", s.transport_reason},
           {"reason", s.reason},         {"created_ms", s.created_ms},
           {"updated_ms", s.updated_ms}, {"attempts", s.attempts}};
+}
+
+nlohmann::json to_json(const discovery::PeerRecord& r) {
+  auto addresses = nlohmann::json::array();
+  for (const auto& a : r.addresses)
+    if (auto text = discovery::multiaddr_to_text(a)) addresses.push_back(*text);
+  auto coordinators = nlohmann::json::array();
+  for (const auto& c : r.coordinators) coordinators.push_back(c.to_string());
+  nlohmann::json j{{"peer_id", r.peer.to_string()}, {"seq", r.seq},
+                   {"addresses", addresses},        {"role", std::string(discovery::to_string(r.role))},
+                   {"services", r.services},        {"coordinators", coordinators}};
+  if (r.expires_ms) j["expires_ms"] = r.expires_ms;
+  if (!r.region.empty()) j["region"] = r.region;
+  return j;
 }
 
 nlohmann::json to_json(const TransportStatus& t) {

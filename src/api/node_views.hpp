@@ -21,6 +21,7 @@ nlohmann::json to_json(const TransportStatus& t);  // the transport's own status
 nlohmann::json to_json(const NodeStatus& s);
 nlohmann::json to_json(const ConnectivityView& c);
 nlohmann::json to_json(const PowerView& p);
+nlohmann::json to_json(const discovery::PeerRecord& r);  // addresses as text multiaddrs
 
 // A JSON array of the views.
 template <class View>

@@ -87,6 +87,7 @@ std::error_code Node::Impl::start() {
   }
   running = true;
   load_from_store();
+  load_records();
   for (const auto& p : config.peers) {
     auto peer = PeerId::from_string(p.id);
     if (!peer) {

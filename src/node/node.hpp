@@ -21,6 +21,7 @@
 #include "core/envelope.hpp"
 #include "core/message_id.hpp"
 #include "core/peer_id.hpp"
+#include "discovery/peer_record.hpp"
 #include "node/config.hpp"
 
 namespace spdlog {
@@ -159,6 +160,11 @@ struct InboxEntry {  // a received message as stored
   bool acknowledged = false;
   Bytes payload;
 };
+struct LearnedRecord {
+  discovery::PeerRecord record;
+  std::vector<std::string> addresses;  // the ones this node can dial (as text multiaddrs)
+  bool stored = false;                 // false: a repeat of the record already held
+};
 struct BroadcastView {  // a broadcast heard or sent
   std::uint64_t seq = 0;
   std::string via;  // the transport
@@ -257,6 +263,15 @@ class Node {
                                         std::size_t limit) const;
   std::vector<PeerView> peers() const;
   std::vector<RouteView> routes() const;
+  // This node's signed peer record (discovery/peer_record.hpp): its TCP addresses, a sequence
+  // number above every earlier one. Call on the strand.
+  std::expected<Bytes, std::error_code> signed_record();
+  // A peer's signed record, from the peer itself, a query answer, a coordinator or the registry
+  // (`source` says which). It is verified, kept if newer than the one held, and its addresses are
+  // given to the transports. Errors: malformed, bad_signature, peer_id_mismatch (signed by someone
+  // else), replay (older than the one held), stale (expired), invalid_argument (this node's own).
+  void learn_record(ByteView envelope, std::string source,
+                    std::function<void(std::expected<LearnedRecord, std::error_code>)> done);
   // Received messages after `after_seq` (acknowledged or not), oldest first.
   std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;

@@ -155,6 +155,12 @@ class Node::Impl : public transport::TransportSink,
   // Addresses of the form "name=address" belong to that transport; the rest to the first one.
   std::error_code give_addresses(const PeerId& peer, const std::vector<std::string>& addresses);
 
+  // ---- peer records (records.cpp)
+  std::uint64_t own_record_seq = 0;
+  // Gives a record's TCP addresses to the first TCP transport; returns them as text.
+  std::vector<std::string> give_record_addresses(const discovery::PeerRecord& record);
+  void load_records();
+
   // ---- delivery (delivery.cpp)
   void load_from_store();
   void send_many(const PeerId& to, std::vector<Bytes> payloads, const SendOptions& options,

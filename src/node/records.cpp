@@ -1,0 +1,132 @@
+// Node: its own signed peer record, and the records it learns from others (kept in the store's
+// peer_records, newest sequence number only). A learned record's TCP addresses go to the first
+// TCP transport, so a message to that PeerId dials it without anyone typing an address.
+#include <algorithm>
+
+#include "core/address.hpp"
+#include "core/error.hpp"
+#include "discovery/multiaddr.hpp"
+#include "node/node_impl.hpp"
+
+namespace hyphae {
+
+namespace {
+
+// "/ip4/h/tcp/p" (or /ip6/, /dns/) for a TCP listener at host:port; empty for a wildcard host,
+// which says nothing about where to dial.
+std::string tcp_multiaddr(const std::string& host, std::uint16_t port) {
+  if (host.empty() || host == "0.0.0.0" || host == "::") return {};
+  const bool v4 = host.find_first_not_of("0123456789.") == std::string::npos;
+  const bool v6 = host.find(':') != std::string::npos;
+  return std::string(v4 ? "/ip4/" : v6 ? "/ip6/" : "/dns/") + host + "/tcp/" + std::to_string(port);
+}
+
+}  // namespace
+
+std::expected<Bytes, std::error_code> Node::signed_record() {
+  auto& i = *impl_;
+  i.assert_on_strand();
+  discovery::PeerRecord record;
+  record.peer = i.identity.peer_id();
+  // Newer than any record this node signed before, also across restarts (the wall clock).
+  record.seq = std::max(i.own_record_seq + 1, i.clock->wall_ms());
+  i.own_record_seq = record.seq;
+  record.services = {"messaging"};
+  for (const auto& slot : i.transports) {
+    if (slot.transport->type() != "tcp" || !slot.transport->listen_port()) continue;
+    const auto section = i.config.transports.find(slot.name);
+    std::string listen = i.config.listen;
+    if (slot.name != kDirectTransport && section != i.config.transports.end()) {
+      auto it = section->second.options.find("listen");
+      if (it != section->second.options.end()) listen = it->second;
+    }
+    std::string host;
+    std::uint16_t port = 0;
+    if (!parse_address(listen, host, port)) continue;
+    const auto text = tcp_multiaddr(host, slot.transport->listen_port());
+    if (text.empty()) continue;
+    if (auto bytes = discovery::multiaddr_from_text(text)) record.addresses.push_back(std::move(*bytes));
+  }
+  return discovery::seal_peer_record(i.identity, record);
+}
+
+std::vector<std::string> Node::Impl::give_record_addresses(const discovery::PeerRecord& record) {
+  std::vector<std::string> given;
+  const auto tcp = std::find_if(transports.begin(), transports.end(),
+                                [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+  for (const auto& bytes : record.addresses) {
+    auto text = discovery::multiaddr_to_text(bytes);
+    if (!text) continue;
+    std::string host;
+    std::uint16_t port = 0;
+    if (tcp == transports.end() || !parse_address(*text, host, port)) continue;  // not a TCP address
+    given.push_back(*text);
+  }
+  if (!given.empty()) {
+    std::vector<std::string> named;
+    for (const auto& a : given) named.push_back(tcp->name + "=" + a);
+    if (auto ec = give_addresses(record.peer, named))
+      log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(),
+                ec.message());
+  }
+  return given;
+}
+
+void Node::learn_record(ByteView envelope, std::string source,
+                        std::function<void(std::expected<LearnedRecord, std::error_code>)> done) {
+  auto& i = *impl_;
+  i.assert_on_strand();
+  auto record = discovery::open_peer_record(envelope);
+  if (!record) return done(std::unexpected(record.error()));
+  if (record->peer == i.identity.peer_id())
+    return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  const Bytes peer_bytes(record->peer.bytes().begin(), record->peer.bytes().end());
+  std::optional<discovery::PeerRecord> held;
+  if (auto row = i.store->peer_record(peer_bytes)) {
+    discovery::PeerRecord current;
+    current.peer = record->peer;
+    current.seq = row->seq;
+    current.expires_ms = row->expires_ms;
+    held = current;
+  }
+  const auto now = i.clock->wall_ms();
+  switch (discovery::judge_record(held ? &*held : nullptr, *record, now)) {
+    case discovery::RecordVerdict::expired:
+      return done(std::unexpected(make_error_code(Errc::stale)));
+    case discovery::RecordVerdict::replay:
+      return done(std::unexpected(make_error_code(Errc::replay)));
+    case discovery::RecordVerdict::repeat:
+    case discovery::RecordVerdict::accept:
+      break;
+  }
+  LearnedRecord learned{*record, i.give_record_addresses(*record), false};
+  if (held && held->seq == record->seq) return done(std::move(learned));  // a repeat: nothing to write
+  learned.stored = true;
+  store::WriteBatch batch;
+  batch.record_upserts.push_back(store::PeerRecordRow{peer_bytes, record->seq,
+                                                      Bytes(envelope.begin(), envelope.end()),
+                                                      std::move(source), now, record->expires_ms});
+  i.stage(std::move(batch),
+          [done = std::move(done), learned = std::move(learned)](std::error_code ec) mutable {
+            if (ec) return done(std::unexpected(ec));
+            done(std::move(learned));
+          });
+  if (i.running)
+    for (auto& t : i.transports)
+      if (i.has_pending(record->peer)) t.transport->connect_soon(record->peer);
+}
+
+void Node::Impl::load_records() {
+  const auto now = clock->wall_ms();
+  std::size_t loaded = 0;
+  for (const auto& row : store->peer_records()) {
+    if (row.expires_ms && row.expires_ms <= now) continue;
+    auto record = discovery::open_peer_record(row.envelope);  // checked again: the file is not trusted
+    if (!record) continue;
+    give_record_addresses(*record);
+    ++loaded;
+  }
+  if (loaded) log->info("{} peer records reloaded", loaded);
+}
+
+}  // namespace hyphae
