@@ -56,6 +56,16 @@ const Protocol* by_code(std::uint64_t code) {
   return nullptr;
 }
 
+// The multiformats unsigned varint: minimal encoding only (each value has one spelling, so a
+// multiaddr has one binary form).
+bool get_minimal_uvarint(ByteView bytes, std::size_t& pos, std::uint64_t& value) {
+  const auto start = pos;
+  if (!get_uvarint(bytes, pos, value)) return false;
+  Bytes minimal;
+  put_uvarint(minimal, value);
+  return minimal.size() == pos - start;
+}
+
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 255) return false;
   for (char c : name)
@@ -136,7 +146,7 @@ std::expected<std::string, std::error_code> multiaddr_to_text(ByteView bytes) {
   std::size_t pos = 0;
   while (pos < bytes.size()) {
     std::uint64_t code = 0;
-    if (!get_uvarint(bytes, pos, code)) return bad();
+    if (!get_minimal_uvarint(bytes, pos, code)) return bad();
     const auto* p = by_code(code);
     if (!p) return bad();
     out += '/';
@@ -171,7 +181,7 @@ std::expected<std::string, std::error_code> multiaddr_to_text(ByteView bytes) {
       case Value::name:
       case Value::peer: {
         std::uint64_t len = 0;
-        if (!get_uvarint(bytes, pos, len) || len > bytes.size() - pos) return bad();
+        if (!get_minimal_uvarint(bytes, pos, len) || len > bytes.size() - pos) return bad();
         const auto value = bytes.subspan(pos, static_cast<std::size_t>(len));
         pos += static_cast<std::size_t>(len);
         if (p->value == Value::name) {

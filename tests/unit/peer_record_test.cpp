@@ -174,6 +174,10 @@ TEST(Multiaddr, TextErrorsNameTheProblemAndBinaryErrorsAreMalformed) {
   EXPECT_FALSE(multiaddr_to_text(Bytes{0x04, 0x7f}));        // truncated ip4
   EXPECT_FALSE(multiaddr_to_text(Bytes{0x99, 0x99, 0x01}));  // unknown code
   EXPECT_FALSE(multiaddr_to_text(Bytes{0x35, 0x05, 'a'}));   // length past the end
+  // A code or a length in a longer varint than it needs (found by fuzzing): one binary form only.
+  EXPECT_TRUE(multiaddr_to_text(Bytes{0x06, 0x00, 0x50}));
+  EXPECT_FALSE(multiaddr_to_text(Bytes{0x86, 0x00, 0x00, 0x50}));
+  EXPECT_FALSE(multiaddr_to_text(Bytes{0x35, 0x81, 0x00, 'a'}));
 }
 
 }  // namespace
