@@ -1,0 +1,21 @@
+// Fuzz target: PEER_QUERY and PEER_FOUND decoding. What decodes must re-encode to something that
+// decodes to the same message.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "discovery/peer_query.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace hyphae::discovery;
+  const hyphae::ByteView input(data, size);
+  if (auto q = decode_peer_query(input)) {
+    auto again = decode_peer_query(encode_peer_query(*q));
+    if (!again || !(*again == *q)) std::abort();
+  }
+  if (auto f = decode_peer_found(input)) {
+    auto again = decode_peer_found(encode_peer_found(*f));
+    if (!again || !(*again == *f)) std::abort();
+  }
+  return 0;
+}
