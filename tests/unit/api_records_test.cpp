@@ -67,6 +67,34 @@ TEST(ApiRecords, AGivenRecordIsEnoughToMessageThatPeerId) {
   EXPECT_EQ(h.on_b([&] { return received.front(); }), "hello b");
 }
 
+// A message to a PeerId nobody can reach waits in the outbox; the peer's record appearing later
+// (from a registry, a query answer, the app) makes the node dial it and deliver.
+TEST(ApiRecords, AMessageThatWaitedGoesOutWhenThePeersRecordAppears) {
+  ApiHost h;
+  ApiClient client(h.endpoint());
+  const auto b_id = h.b().peer_id();
+  std::vector<std::string> received;
+  h.on_b([&] {
+    return h.b().subscribe(
+        [&](const InboundMessage& m) { received.emplace_back(m.payload.begin(), m.payload.end()); });
+  });
+  auto sent =
+      client.request("POST", "/v1/messages", nlohmann::json{{"to", b_id.to_string()}, {"payload", "waited"}});
+  ASSERT_EQ(sent.status / 100, 2) << sent.body.dump();
+  const auto id = sent.body["id"].get<std::string>();
+  // No address is known for b: the message is stored and waits (nothing to dial).
+  EXPECT_EQ(client.request("GET", "/v1/messages/" + id).body["status"], "queued");
+  auto b_record = h.on_b([&] { return *h.b().signed_record(); });
+  ASSERT_EQ(
+      client.request("POST", "/v1/p2p/records", nlohmann::json{{"envelope_base64", base64_encode(b_record)}})
+          .status,
+      201);
+  ASSERT_TRUE(ApiHost::wait_for([&] { return h.on_b([&] { return received.size(); }) == 1; }));
+  EXPECT_EQ(h.on_b([&] { return received.front(); }), "waited");
+  ASSERT_TRUE(ApiHost::wait_for(
+      [&] { return client.request("GET", "/v1/messages/" + id).body["status"] == "delivered"; }));
+}
+
 TEST(ApiRecords, TamperedForeignSignedOlderAndBrokenRecordsAreRefused) {
   ApiHost h;
   ApiClient client(h.endpoint());
