@@ -61,9 +61,8 @@ const Protocol* by_code(std::uint64_t code) {
 bool get_minimal_uvarint(ByteView bytes, std::size_t& pos, std::uint64_t& value) {
   const auto start = pos;
   if (!get_uvarint(bytes, pos, value)) return false;
-  Bytes minimal;
-  put_uvarint(minimal, value);
-  return minimal.size() == pos - start;
+  // Minimal: a single byte, or a last byte that is not zero (it carries the value's top bits).
+  return pos - start == 1 || bytes[pos - 1] != 0;
 }
 
 bool valid_name(std::string_view name) {

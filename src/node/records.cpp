@@ -111,9 +111,8 @@ void Node::learn_record(ByteView envelope, std::string source,
             if (ec) return done(std::unexpected(ec));
             done(std::move(learned));
           });
-  if (i.running)
-    for (auto& t : i.transports)
-      if (i.has_pending(record->peer)) t.transport->connect_soon(record->peer);
+  if (i.running && i.has_pending(record->peer))
+    for (auto& t : i.transports) t.transport->connect_soon(record->peer);
 }
 
 void Node::Impl::load_records() {

@@ -49,8 +49,11 @@ void SessionTable::back_off(PeerState& state, std::uint64_t now) {
   // The first retry waits the current backoff (none after a link that was up: it is redialed at
   // once); each failure doubles it, within [reconnect_min_ms, reconnect_max_ms].
   state.next_dial_ms = now + state.backoff_ms;
-  state.backoff_ms =
-      std::min(std::max(state.backoff_ms * 2, options_.reconnect_min_ms), options_.reconnect_max_ms);
+  state.backoff_ms = next_backoff(state.backoff_ms);
+}
+
+std::uint64_t SessionTable::next_backoff(std::uint64_t current) const {
+  return std::min(std::max(current * 2, options_.reconnect_min_ms), options_.reconnect_max_ms);
 }
 
 void SessionTable::dial_failed(const PeerId& peer, std::uint64_t now) {
@@ -59,8 +62,7 @@ void SessionTable::dial_failed(const PeerId& peer, std::uint64_t now) {
   auto& state = it->second;
   state.dialing = false;
   // A failed connect waits at least the minimum before the next attempt.
-  state.backoff_ms =
-      std::min(std::max(state.backoff_ms * 2, options_.reconnect_min_ms), options_.reconnect_max_ms);
+  state.backoff_ms = next_backoff(state.backoff_ms);
   state.next_dial_ms = now + state.backoff_ms;
 }
 

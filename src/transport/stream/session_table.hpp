@@ -81,6 +81,7 @@ class SessionTable {
   };
   std::optional<Dial> start_dial(const PeerId& peer, PeerState& state);
   void back_off(PeerState& state, std::uint64_t now);
+  std::uint64_t next_backoff(std::uint64_t current) const;  // doubled, within the bounds
 
   Options options_;
   std::unordered_map<PeerId, PeerState> peers_;
