@@ -41,13 +41,32 @@ std::string_view to_string(Step step) {
   return "live_session";
 }
 
-DiscoveryChain::DiscoveryChain(const Clock& clock, ChainOptions options) : clock_(clock), options_(options) {}
-
 namespace {
 bool searching(PeerState s) {
   return s == PeerState::discovering || s == PeerState::signaling || s == PeerState::connecting;
 }
 }  // namespace
+
+DiscoveryChain::DiscoveryChain(const Clock& clock, ChainOptions options) : clock_(clock), options_(options) {}
+
+Search& DiscoveryChain::state_of(const PeerId& peer) {
+  if (auto it = searches_.find(peer); it != searches_.end()) return it->second;
+  // Past the bound, the oldest finished searches are forgotten; running ones are kept (they are
+  // bounded by max_searches themselves).
+  for (std::size_t looked = 0; searches_.size() >= options_.max_remembered && looked < order_.size();
+       ++looked) {
+    const PeerId oldest = order_.front();
+    order_.pop_front();
+    auto it = searches_.find(oldest);
+    if (it != searches_.end() && searching(it->second.state)) {
+      order_.push_back(oldest);
+      continue;
+    }
+    searches_.erase(oldest);
+  }
+  order_.push_back(peer);
+  return searches_[peer];
+}
 
 std::size_t DiscoveryChain::running() const {
   std::size_t n = 0;

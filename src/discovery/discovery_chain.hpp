@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,7 +48,8 @@ std::string_view to_string(Step step);
 struct ChainOptions {
   // When each step starts at the latest, from the start of the search (ms).
   std::array<std::uint64_t, kSteps> start_by_ms{0, 5, 50, 200, 500, 1000};
-  std::size_t max_searches = 256;  // peers searched at once; more are refused (the caller retries)
+  std::size_t max_searches = 256;     // peers searched at once; more are refused (the caller retries)
+  std::size_t max_remembered = 4096;  // finished searches kept for their views; the oldest go first
 };
 
 struct StepRecord {
@@ -89,9 +91,10 @@ class DiscoveryChain {
 
   const Search* search(const PeerId& peer) const;
   std::size_t running() const;
+  std::size_t remembered() const { return searches_.size(); }
 
  private:
-  Search& state_of(const PeerId& peer) { return searches_[peer]; }
+  Search& state_of(const PeerId& peer);  // makes room (forgetting finished searches) for a new peer
   bool step_started(const Search& s, Step step) const;
   StepRecord* record_of(Search& s, Step step);
   void start_step(const PeerId& peer, Search& s, Step step, std::vector<Action>& out);
@@ -102,6 +105,7 @@ class DiscoveryChain {
   const Clock& clock_;
   ChainOptions options_;
   std::unordered_map<PeerId, Search> searches_;
+  std::deque<PeerId> order_;  // peers in the order their entries were made
 };
 
 }  // namespace hyphae::discovery

@@ -139,5 +139,24 @@ TEST(DiscoveryChain, SearchesAreBounded) {
   EXPECT_EQ(chain.running(), 2u);
 }
 
+// Finished searches are kept for their views, but not for ever: a node that searches for
+// thousands of PeerIds keeps at most max_remembered of them, and never forgets a running one.
+TEST(DiscoveryChain, FinishedSearchesAreForgottenPastTheBound) {
+  ManualClock clock;
+  ChainOptions options;
+  options.max_remembered = 16;
+  DiscoveryChain chain(clock, options);
+  const auto running = Identity::generate().peer_id();
+  chain.find(running);
+  for (int i = 0; i < 1000; ++i) {
+    const auto p = Identity::generate().peer_id();
+    chain.find(p);
+    chain.found(p, Step::live_session);
+  }
+  EXPECT_LE(chain.remembered(), 16u);
+  ASSERT_NE(chain.search(running), nullptr);
+  EXPECT_EQ(chain.search(running)->state, PeerState::discovering);
+}
+
 }  // namespace
 }  // namespace hyphae::discovery
