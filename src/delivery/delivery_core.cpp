@@ -45,6 +45,16 @@ bool DeliveryCore::has_pending(const PeerId& peer) const {
   return false;
 }
 
+std::size_t DeliveryCore::pending_for(const PeerId& peer) const {
+  auto q = lanes_.find(peer);
+  if (q == lanes_.end()) return 0;
+  std::size_t n = 0;
+  for (const auto& lane : q->second.lanes)
+    for (const auto& id : lane.ids)
+      if (const auto* m = find(id); m && m->pending()) ++n;
+  return n;
+}
+
 void DeliveryCore::forget_peer(const PeerId& peer) {
   if (!has_pending(peer)) lanes_.erase(peer);
 }

@@ -112,6 +112,7 @@ class DeliveryCore {
   std::size_t pending_count() const { return pending_count_; }
   std::size_t pending_bytes() const { return pending_bytes_; }
   bool has_pending(const PeerId& peer) const;
+  std::size_t pending_for(const PeerId& peer) const;  // messages to peer not yet acknowledged
   void forget_peer(const PeerId& peer);  // its lanes (only when it has nothing pending)
   // A message that will never go out (its outbox write failed).
   void fail(const MessageId& id, std::string reason);

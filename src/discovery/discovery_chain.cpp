@@ -75,6 +75,11 @@ std::size_t DiscoveryChain::running() const {
   return n;
 }
 
+bool DiscoveryChain::running_for(const PeerId& peer) const {
+  auto it = searches_.find(peer);
+  return it != searches_.end() && searching(it->second.state);
+}
+
 const Search* DiscoveryChain::search(const PeerId& peer) const {
   auto it = searches_.find(peer);
   return it == searches_.end() ? nullptr : &it->second;
@@ -154,6 +159,7 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::found(const PeerId& peer, St
   r->outcome = "found";
   s.found_by = step;
   s.state = step == Step::live_session ? PeerState::connected : PeerState::connecting;
+  s.connecting_since_ms = now;
   for (auto& other : s.steps)
     if (!other.ended_ms) {
       other.ended_ms = now;
@@ -211,6 +217,11 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::advance() {
   std::vector<Action> out;
   const auto now = clock_.monotonic_ms();
   for (auto& [peer, s] : searches_) {
+    if ((s.state == PeerState::connecting || s.state == PeerState::signaling) &&
+        now >= s.connecting_since_ms + options_.connect_timeout_ms) {
+      auto more = connect_failed(peer, "no session within " + std::to_string(options_.connect_timeout_ms) + " ms");
+      out.insert(out.end(), more.begin(), more.end());
+    }
     if (s.state != PeerState::discovering) continue;
     for (std::size_t i = 0; i < kSteps && s.state == PeerState::discovering; ++i) {
       const auto step = static_cast<Step>(i);
@@ -219,6 +230,24 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::advance() {
     }
   }
   return out;
+}
+
+std::optional<std::uint64_t> DiscoveryChain::next_due_ms() const {
+  std::optional<std::uint64_t> due;
+  const auto consider = [&due](std::uint64_t at) {
+    if (!due || at < *due) due = at;
+  };
+  for (const auto& [peer, s] : searches_) {
+    if (s.state == PeerState::connecting || s.state == PeerState::signaling)
+      consider(s.connecting_since_ms + options_.connect_timeout_ms);
+    if (s.state != PeerState::discovering) continue;
+    for (std::size_t i = 0; i < kSteps; ++i)
+      if (!step_started(s, static_cast<Step>(i))) {
+        consider(s.started_ms + options_.start_by_ms[i]);
+        break;
+      }
+  }
+  return due;
 }
 
 }  // namespace hyphae::discovery

@@ -50,6 +50,8 @@ struct ChainOptions {
   std::array<std::uint64_t, kSteps> start_by_ms{0, 5, 50, 200, 500, 1000};
   std::size_t max_searches = 256;     // peers searched at once; more are refused (the caller retries)
   std::size_t max_remembered = 4096;  // finished searches kept for their views; the oldest go first
+  // A peer found but still without a session this long after: connecting failed, the search goes on.
+  std::uint64_t connect_timeout_ms = 3000;
 };
 
 struct StepRecord {
@@ -61,6 +63,7 @@ struct StepRecord {
 struct Search {
   PeerState state = PeerState::disconnected;
   std::uint64_t started_ms = 0;
+  std::uint64_t connecting_since_ms = 0;  // when a step found it (state connecting)
   std::optional<Step> found_by;
   std::vector<StepRecord> steps;
 };
@@ -86,11 +89,15 @@ class DiscoveryChain {
   std::vector<Action> connect_failed(const PeerId& peer, std::string why);
   // A session went down: the peer is disconnected (a new search starts on the next send).
   void disconnected(const PeerId& peer);
-  // Steps whose time has come.
+  // Steps whose time has come, and connections that did not come up in connect_timeout_ms.
   std::vector<Action> advance();
+  // When advance() has something to do next (monotonic ms); empty when no search waits on time.
+  std::optional<std::uint64_t> next_due_ms() const;
+  const ChainOptions& options() const { return options_; }
 
   const Search* search(const PeerId& peer) const;
   std::size_t running() const;
+  bool running_for(const PeerId& peer) const;  // a search for it is under way
   std::size_t remembered() const { return searches_.size(); }
 
  private:

@@ -50,7 +50,9 @@ Node::Impl::Impl(Executor executor, NodeConfig cfg, Identity id, std::unique_ptr
       delivery(*this, *clock,
                delivery::DeliverySettings{config.enable_failover,
                                           static_cast<std::uint32_t>(config.max_retry_attempts),
-                                          config.failover_timeout_ms}) {
+                                          config.failover_timeout_ms}),
+      chain(*clock),
+      discovery_timer(strand) {
   fragment::ReassemblyLimits limits;
   limits.max_message_bytes = config.max_message_bytes + 4096 + 1;  // a record: envelope plus its kind
   reassembler = fragment::Reassembler(limits);
@@ -123,6 +125,7 @@ void Node::Impl::stop() {
   running = false;
   tick_timer.cancel();
   lazy_commit_timer.cancel();
+  discovery_timer.cancel();
   for (auto& t : transports) t.transport->stop();
   commit_staged(/*force=*/true);
   store->flush();
@@ -143,6 +146,7 @@ void Node::Impl::tick() {
   tick_connectivity(now);
   tick_power(now);
   tick_routing(now);
+  tick_discovery();
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);

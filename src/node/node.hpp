@@ -165,6 +165,33 @@ struct LearnedRecord {
   std::vector<std::string> addresses;  // the ones this node can dial (as text multiaddrs)
   bool stored = false;                 // false: a repeat of the record already held
 };
+// How the node looked for a peer (the discovery chain: docs/discovery.md), GET /v1/p2p/peers/{id}.
+struct DiscoveryStepView {
+  std::string step;               // live_session, cache, peer_query, coordinators, registry, store_and_forward
+  std::uint64_t budget_ms = 0;    // when the step starts at the latest, from the start of the search
+  std::uint64_t started_after_ms = 0;  // from the start of the search
+  std::optional<std::uint64_t> took_ms;  // empty: still out
+  std::string outcome;                   // "found", or why the chain moved on
+};
+struct PeerDiscoveryView {
+  PeerId peer;
+  std::string state;  // DISCONNECTED, DISCOVERING, SIGNALING, CONNECTING, CONNECTED, FAILED, STORE_AND_FORWARD
+  std::string found_by;        // the step that found it; empty if none (yet)
+  std::uint64_t age_ms = 0;    // since the search started (0: never searched)
+  std::vector<DiscoveryStepView> steps;
+  std::vector<std::string> sessions;   // transports with a live session to it
+  std::vector<std::string> addresses;  // where this node would dial it
+  std::uint64_t pending = 0;           // messages waiting for it
+  std::optional<std::uint64_t> record_seq;  // the signed record held for it
+  std::string record_source;
+};
+struct DiscoveryCounters {
+  std::uint64_t searches = 0, found = 0, store_and_forward = 0;
+  std::uint64_t queries_sent = 0, queries_received = 0, queries_answered = 0, queries_forwarded = 0;
+  std::uint64_t queries_dropped = 0;  // duplicates, over the rate, unknown
+  std::uint64_t answers_received = 0, answers_unsolicited = 0, answers_passed_back = 0;
+  std::uint64_t records_pushed = 0, records_learned = 0, records_refused = 0, malformed = 0;
+};
 struct BroadcastView {  // a broadcast heard or sent
   std::uint64_t seq = 0;
   std::string via;  // the transport
@@ -272,6 +299,11 @@ class Node {
   // else), replay (older than the one held), stale (expired), invalid_argument (this node's own).
   void learn_record(ByteView envelope, std::string source,
                     std::function<void(std::expected<LearnedRecord, std::error_code>)> done);
+  // Looks for a peer through the discovery chain (it is not connected and no search is running) and
+  // returns where that stands; a send to an unreachable PeerId starts the same search.
+  PeerDiscoveryView find(const PeerId& peer);
+  PeerDiscoveryView discovery_view(const PeerId& peer) const;
+  const DiscoveryCounters& discovery_counters() const;
   // Received messages after `after_seq` (acknowledged or not), oldest first.
   std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;

@@ -19,6 +19,8 @@
 #include "core/identity.hpp"
 #include "crypto/noise/noise.hpp"
 #include "delivery/delivery_core.hpp"
+#include "discovery/discovery_chain.hpp"
+#include "discovery/peer_query.hpp"
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
 #include "node/node.hpp"
@@ -157,8 +159,16 @@ class Node::Impl : public transport::TransportSink,
 
   // ---- peer records (records.cpp)
   std::uint64_t own_record_seq = 0;
+  static constexpr std::uint64_t kOwnRecordTtlMs = 3600'000;  // a signed record is valid this long
+  std::expected<Bytes, std::error_code> sign_own_record();
+  // Verifies, judges and keeps a peer's record (Node::learn_record).
+  void learn_record(ByteView envelope, std::string source,
+                    std::function<void(std::expected<LearnedRecord, std::error_code>)> done);
+  // The record held for `peer` in the store, opened, if it has not expired.
+  std::optional<discovery::PeerRecord> held_record(const PeerId& peer, Bytes* envelope = nullptr) const;
   // Gives a record's TCP addresses to the first TCP transport; returns them as text.
   std::vector<std::string> give_record_addresses(const discovery::PeerRecord& record);
+  std::vector<std::string> dialable_addresses(const discovery::PeerRecord& record) const;  // as text
   void load_records();
 
   // ---- delivery (delivery.cpp)
@@ -382,6 +392,47 @@ class Node::Impl : public transport::TransportSink,
   static constexpr std::size_t kBroadcastRing = 1000;
   std::deque<StoredBroadcast> broadcasts;
   std::uint64_t broadcast_seq = 0;
+  // ---- discovery (discovery.cpp): the chain that looks for unreachable peers, PEER_QUERY and
+  // PEER_FOUND on the links, and this node's record pushed to every new session.
+  discovery::DiscoveryChain chain;
+  discovery::QueryResponder responder;
+  boost::asio::steady_timer discovery_timer;
+  bool discovery_timer_armed = false;
+  struct OwnQuery {
+    PeerId target;
+    discovery::Step step;
+    std::uint64_t sent_ms;
+  };
+  // Queries this node sent, and queries it passed on (answers go back to `origin`); both bounded
+  // (kMaxQueriesOut) and forgotten after kQueryMemoryMs.
+  struct ForwardedQuery {
+    PeerId origin;
+    PeerId target;
+    std::uint64_t at_ms;
+  };
+  static constexpr std::size_t kMaxQueriesOut = 1024, kQueryFanout = 8;
+  static constexpr std::uint64_t kQueryMemoryMs = 10'000, kRediscoverAfterMs = 30'000;
+  static constexpr std::uint32_t kQueryHops = 2;
+  std::unordered_map<std::uint64_t, OwnQuery> own_queries;
+  std::unordered_map<std::uint64_t, ForwardedQuery> forwarded_queries;
+  Bytes own_record;                  // signed, pushed to new sessions; re-signed before it expires
+  std::uint64_t own_record_expires_ms = 0;
+  DiscoveryCounters discovery_counters;
+  // Starts a search for `peer` unless it is connected or being searched for.
+  void discover(const PeerId& peer);
+  void run_discovery(std::vector<discovery::DiscoveryChain::Action> actions);
+  void arm_discovery_timer();
+  void tick_discovery();
+  std::uint64_t last_rediscover_ms = 0;
+  void on_discovery(TransportIndex t, const PeerId& from, std::uint64_t session, ByteView body);
+  void on_peer_query(TransportIndex t, const PeerId& from, ByteView body);
+  void on_peer_found(TransportIndex t, const PeerId& from, ByteView body);
+  void push_own_record(TransportIndex t, const PeerId& peer);
+  // Sends a discovery message to `peer` over a transport with a session to it; false if none can.
+  bool send_discovery(const PeerId& peer, std::uint8_t type, ByteView body, TransportIndex prefer = {});
+  std::size_t send_query(const PeerId& target, discovery::Step step, const std::vector<PeerId>& to);
+  std::vector<PeerId> neighbours(const PeerId& except) const;
+
   // Last, so it is destroyed first: a transport's callbacks may touch every member above.
   std::vector<TransportSlot> transports;
 };

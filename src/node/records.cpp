@@ -1,6 +1,7 @@
 // Node: its own signed peer record, and the records it learns from others (kept in the store's
-// peer_records, newest sequence number only). A learned record's TCP addresses go to the first
-// TCP transport, so a message to that PeerId dials it without anyone typing an address.
+// peer_records, newest sequence number only). A record's TCP addresses go to the first TCP
+// transport when a message waits for that PeerId (or the discovery chain finds it in the cache), so
+// the message goes out without anyone typing an address.
 #include <algorithm>
 
 #include "core/address.hpp"
@@ -24,14 +25,19 @@ std::string tcp_multiaddr(const std::string& host, std::uint16_t port) {
 }  // namespace
 
 std::expected<Bytes, std::error_code> Node::signed_record() {
-  auto& i = *impl_;
-  i.assert_on_strand();
+  impl_->assert_on_strand();
+  return impl_->sign_own_record();
+}
+
+std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
+  auto& i = *this;
   discovery::PeerRecord record;
   record.peer = i.identity.peer_id();
   // Newer than any record this node signed before, also across restarts (the wall clock).
   record.seq = std::max(i.own_record_seq + 1, i.clock->wall_ms());
   i.own_record_seq = record.seq;
   record.services = {"messaging"};
+  record.expires_ms = i.clock->wall_ms() + kOwnRecordTtlMs;
   for (const auto& slot : i.transports) {
     if (slot.transport->type() != "tcp" || !slot.transport->listen_port()) continue;
     const auto section = i.config.transports.find(slot.name);
@@ -50,32 +56,50 @@ std::expected<Bytes, std::error_code> Node::signed_record() {
   return discovery::seal_peer_record(i.identity, record);
 }
 
-std::vector<std::string> Node::Impl::give_record_addresses(const discovery::PeerRecord& record) {
-  std::vector<std::string> given;
-  const auto tcp = std::find_if(transports.begin(), transports.end(),
-                                [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+std::vector<std::string> Node::Impl::dialable_addresses(const discovery::PeerRecord& record) const {
+  std::vector<std::string> out;
+  const bool has_tcp = std::any_of(transports.begin(), transports.end(),
+                                   [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+  if (!has_tcp) return out;
   for (const auto& bytes : record.addresses) {
     auto text = discovery::multiaddr_to_text(bytes);
-    if (!text) continue;
     std::string host;
     std::uint16_t port = 0;
-    if (tcp == transports.end() || !parse_address(*text, host, port)) continue;  // not a TCP address
-    given.push_back(*text);
+    if (text && parse_address(*text, host, port)) out.push_back(*text);  // a TCP address
   }
-  if (!given.empty()) {
-    std::vector<std::string> named;
-    for (const auto& a : given) named.push_back(tcp->name + "=" + a);
-    if (auto ec = give_addresses(record.peer, named))
-      log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(),
-                ec.message());
-  }
+  return out;
+}
+
+std::vector<std::string> Node::Impl::give_record_addresses(const discovery::PeerRecord& record) {
+  auto given = dialable_addresses(record);
+  if (given.empty()) return given;
+  const auto tcp = std::find_if(transports.begin(), transports.end(),
+                                [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+  std::vector<std::string> named;
+  for (const auto& a : given) named.push_back(tcp->name + "=" + a);
+  if (auto ec = give_addresses(record.peer, named))
+    log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(), ec.message());
   return given;
 }
 
 void Node::learn_record(ByteView envelope, std::string source,
                         std::function<void(std::expected<LearnedRecord, std::error_code>)> done) {
-  auto& i = *impl_;
-  i.assert_on_strand();
+  impl_->assert_on_strand();
+  impl_->learn_record(envelope, std::move(source), std::move(done));
+}
+
+std::optional<discovery::PeerRecord> Node::Impl::held_record(const PeerId& peer, Bytes* envelope) const {
+  auto row = store->peer_record(Bytes(peer.bytes().begin(), peer.bytes().end()));
+  if (!row || (row->expires_ms && row->expires_ms <= clock->wall_ms())) return std::nullopt;
+  auto record = discovery::open_peer_record(row->envelope);  // checked again: the file is not trusted
+  if (!record || record->peer != peer) return std::nullopt;
+  if (envelope) *envelope = std::move(row->envelope);
+  return std::move(*record);
+}
+
+void Node::Impl::learn_record(ByteView envelope, std::string source,
+                              std::function<void(std::expected<LearnedRecord, std::error_code>)> done) {
+  auto& i = *this;
   auto record = discovery::open_peer_record(envelope);
   if (!record) return done(std::unexpected(record.error()));
   if (record->peer == i.identity.peer_id())
@@ -99,7 +123,11 @@ void Node::learn_record(ByteView envelope, std::string source,
     case discovery::RecordVerdict::accept:
       break;
   }
-  LearnedRecord learned{*record, i.give_record_addresses(*record), false};
+  // The transports get the addresses only when something waits for the peer (or a search runs);
+  // otherwise the discovery chain's cache step hands them over when they are needed.
+  const bool wanted = i.has_pending(record->peer) || i.chain.running_for(record->peer);
+  LearnedRecord learned{*record, wanted ? i.give_record_addresses(*record) : i.dialable_addresses(*record),
+                        false};
   if (held && held->seq == record->seq) return done(std::move(learned));  // a repeat: nothing to write
   learned.stored = true;
   store::WriteBatch batch;
@@ -122,7 +150,7 @@ void Node::Impl::load_records() {
     if (row.expires_ms && row.expires_ms <= now) continue;
     auto record = discovery::open_peer_record(row.envelope);  // checked again: the file is not trusted
     if (!record) continue;
-    give_record_addresses(*record);
+    if (has_pending(record->peer)) give_record_addresses(*record);
     ++loaded;
   }
   if (loaded) log->info("{} peer records reloaded", loaded);

@@ -367,6 +367,8 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
     batch.peer_upserts.push_back(store::PeerRow{Bytes(peer.bytes().begin(), peer.bytes().end()), {}, now});
     stage(std::move(batch), nullptr);
   }
+  if (chain.search(peer)) chain.connected(peer);
+  push_own_record(i, peer);  // so the peer can answer queries for this node
   // Everything unacknowledged is looked at again: it may go over the new session.
   delivery.session_up(i, peer);
   pump(peer);
@@ -390,6 +392,7 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
   // What was in flight on that session goes out again, over another transport if one is up.
   delivery.session_down(index, peer, session);
   busy_peers.erase(fairness_key(peer));
+  if (state.sessions.empty()) chain.disconnected(peer);
   if (running && !state.sessions.empty()) pump(peer);
   if (running) drain();  // what it had in the transmit queue leaves it (and waits in the outbox)
 }
@@ -411,6 +414,9 @@ void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t sessi
       break;
     case RecordKind::fragment:
       on_fragment(i, peer, session, body);
+      break;
+    case RecordKind::discovery:
+      on_discovery(i, peer, session, body);
       break;
   }
 }

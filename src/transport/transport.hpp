@@ -45,6 +45,9 @@ enum class RecordKind : std::uint8_t {
   // One fragment (src/fragment) of a data or ephemeral record larger than the transport's MTU:
   // the reassembled bytes are the record kind (one byte) and the record body.
   fragment = 4,
+  // A discovery message (src/discovery/link_messages.hpp): a peer's own signed record, a
+  // PEER_QUERY or a PEER_FOUND. Never stored, never acked.
+  discovery = 5,
 };
 
 struct SessionInfo {

@@ -110,7 +110,7 @@ const OptionSchema& bitchat_options() {
 }
 
 std::optional<RecordKind> kind_of(std::uint8_t byte) {
-  if (byte >= 1 && byte <= 4) return static_cast<RecordKind>(byte);
+  if (byte >= 1 && byte <= 5) return static_cast<RecordKind>(byte);
   return std::nullopt;
 }
 

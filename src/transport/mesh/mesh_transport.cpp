@@ -37,6 +37,8 @@ std::optional<RecordKind> kind_of(stream::RecordType type) {
       return RecordKind::ephemeral;
     case stream::RecordType::fragment:
       return RecordKind::fragment;
+    case stream::RecordType::discovery:
+      return RecordKind::discovery;
     default:
       return std::nullopt;
   }
@@ -52,6 +54,8 @@ stream::RecordType type_of(RecordKind kind) {
       return stream::RecordType::ephemeral;
     case RecordKind::fragment:
       return stream::RecordType::fragment;
+    case RecordKind::discovery:
+      return stream::RecordType::discovery;
   }
   return stream::RecordType::data;
 }

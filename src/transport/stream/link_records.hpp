@@ -21,6 +21,7 @@ enum class RecordType : std::uint8_t {
   ephemeral = 5,  // an envelope for real-time delivery: no store, no ack
   close = 6,      // UTF-8 reason; the sender closes after it
   fragment = 7,   // one fragment of a larger record (docs/wire-format.md, "Fragments")
+  discovery = 8,  // a discovery message: a signed peer record, PEER_QUERY or PEER_FOUND
 };
 
 struct Record {
