@@ -1,7 +1,10 @@
-// `hyphae peers add|list`, `hyphae send`, `hyphae recv`, `hyphae status`: clients of a running node's API.
+// `hyphae peers add|list`, `hyphae send`, `hyphae recv`, `hyphae status`, `hyphae find`: clients of a
+// running node's API.
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <thread>
 
 #include "api/client.hpp"
 #include "commands.hpp"
@@ -117,6 +120,58 @@ void add_client_commands(CLI::App& app, Common& common) {
     auto body = status_id->empty() ? checked(client.request("GET", "/v1/p2p/status"))
                                    : checked(client.request("GET", "/v1/messages/" + *status_id));
     std::cout << (common.json ? body.dump() : body.dump(2)) << "\n";
+  });
+}
+
+void add_find_command(CLI::App& app, Common& common) {
+  auto* find = app.add_subcommand(
+      "find", "look for a peer through the discovery chain and print its timeline: hyphae find PEERID");
+  struct FindArgs {
+    std::string peer;
+    double timeout_s = 5;
+  };
+  auto args = std::make_shared<FindArgs>();
+  find->add_option("peer", args->peer, "the PeerId to look for")->required();
+  find->add_option("--timeout", args->timeout_s, "seconds to follow the search (default 5)");
+  find->callback([&common, args] {
+    auto client = connect_to_node(common);
+    auto view = checked(client.request("POST", "/v1/p2p/peers/" + args->peer + "/find"));
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<long>(args->timeout_s * 1000));
+    if (!common.json) std::cout << "looking for " << args->peer << "\n";
+    std::size_t started_shown = 0, ended_shown = 0;  // steps whose start / end were printed (in order)
+    auto settled = [](const nlohmann::json& v) {
+      const auto state = v["state"].get<std::string>();
+      return state == "CONNECTED" || state == "STORE_AND_FORWARD" || state == "FAILED";
+    };
+    for (;;) {
+      const auto& steps = view["steps"];
+      if (!common.json) {
+        for (; started_shown < steps.size(); ++started_shown) {
+          const auto& s = steps[started_shown];
+          std::cout << "  +" << s["started_after_ms"].get<std::uint64_t>() << " ms  "
+                    << s["step"].get<std::string>() << "  started (budget "
+                    << s["budget_ms"].get<std::uint64_t>() << " ms)\n";
+        }
+        for (; ended_shown < steps.size() && !steps[ended_shown]["took_ms"].is_null(); ++ended_shown) {
+          const auto& s = steps[ended_shown];
+          std::cout << "  +" << s["started_after_ms"].get<std::uint64_t>() + s["took_ms"].get<std::uint64_t>()
+                    << " ms  " << s["step"].get<std::string>() << "  " << s["outcome"].get<std::string>()
+                    << " (took " << s["took_ms"].get<std::uint64_t>() << " ms)\n";
+        }
+        std::cout.flush();
+      }
+      if (settled(view) || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      view = checked(client.request("GET", "/v1/p2p/peers/" + args->peer));
+    }
+    if (common.json) {
+      std::cout << view.dump() << "\n";
+      return;
+    }
+    std::cout << "state " << view["state"].get<std::string>();
+    if (!view["found_by"].is_null()) std::cout << ", found by " << view["found_by"].get<std::string>();
+    std::cout << " after " << view["age_ms"].get<std::uint64_t>() << " ms\n";
   });
 }
 

@@ -24,6 +24,7 @@ nlohmann::json checked(const ApiResponse& response);
 void add_id_command(CLI::App& app, Common& common);
 void add_node_command(CLI::App& app, Common& common);
 void add_client_commands(CLI::App& app, Common& common);
+void add_find_command(CLI::App& app, Common& common);  // `hyphae find PEERID`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
 

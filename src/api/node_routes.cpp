@@ -356,6 +356,16 @@ Response get_record(Node& node, const Call& c) {
   return json_response(c.req, http::status::ok, j);
 }
 
+// Where the discovery chain stands for a peer; POST .../find starts a search first.
+Response get_peer_discovery(Node& node, const Call& c, bool start) {
+  auto peer = PeerId::from_string(c.param("id"));
+  if (!peer) return error_response(c.req, http::status::bad_request, "not a PeerId: " + c.param("id"));
+  if (*peer == node.peer_id())
+    return error_response(c.req, http::status::bad_request, "this is the node's own PeerId");
+  auto view = start ? node.find(*peer) : node.discovery_view(*peer);
+  return json_response(c.req, start ? http::status::accepted : http::status::ok, to_json(view));
+}
+
 // A peer's signed record, given by the application (from a registry, a QR code, another node).
 awaitable<Response> post_record(Node& node, Call& c) {
   const auto& body = c.body;
@@ -465,6 +475,12 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
   table.add({v::get, "/v1/peers", auth, peers});
   table.add({v::post, "/v1/peers", auth, add_peer});
   table.add({v::get, "/v1/p2p/record", auth, now(get_record)});
+  table.add({v::get, "/v1/p2p/peers/{id}", auth,
+             now([](Node& n, const Call& c) { return get_peer_discovery(n, c, false); })});
+  table.add({v::post, "/v1/p2p/peers/{id}/find", auth,
+             now([](Node& n, const Call& c) { return get_peer_discovery(n, c, true); })});
+  table.add(
+      {v::get, "/v1/p2p/discovery", auth, json_of([](Node& n) { return to_json(n.discovery_counters()); })});
   table.add({v::post, "/v1/p2p/records", auth, [n](Call& c) { return post_record(*n, c); }});
   table.add({v::get, "/v1/messages", auth, now(get_messages)});
   table.add({v::post, "/v1/messages", auth, send});

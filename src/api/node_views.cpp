@@ -42,6 +42,42 @@ nlohmann::json to_json(const RouteView& r) {
   return j;
 }
 
+nlohmann::json to_json(const PeerDiscoveryView& v) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : v.steps) {
+    nlohmann::json j{{"step", s.step},
+                     {"budget_ms", s.budget_ms},
+                     {"started_after_ms", s.started_after_ms},
+                     {"outcome", s.outcome}};
+    j["took_ms"] = s.took_ms ? nlohmann::json(*s.took_ms) : nlohmann::json(nullptr);
+    steps.push_back(std::move(j));
+  }
+  nlohmann::json j{{"peer", v.peer.to_string()}, {"state", v.state},       {"age_ms", v.age_ms},
+                   {"steps", std::move(steps)},  {"sessions", v.sessions}, {"addresses", v.addresses},
+                   {"pending", v.pending}};
+  j["found_by"] = v.found_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.found_by);
+  if (v.record_seq) j["record"] = {{"seq", *v.record_seq}, {"source", v.record_source}};
+  return j;
+}
+
+nlohmann::json to_json(const DiscoveryCounters& c) {
+  return {{"searches", c.searches},
+          {"found", c.found},
+          {"store_and_forward", c.store_and_forward},
+          {"queries_sent", c.queries_sent},
+          {"queries_received", c.queries_received},
+          {"queries_answered", c.queries_answered},
+          {"queries_forwarded", c.queries_forwarded},
+          {"queries_dropped", c.queries_dropped},
+          {"answers_received", c.answers_received},
+          {"answers_unsolicited", c.answers_unsolicited},
+          {"answers_passed_back", c.answers_passed_back},
+          {"records_pushed", c.records_pushed},
+          {"records_learned", c.records_learned},
+          {"records_refused", c.records_refused},
+          {"malformed", c.malformed}};
+}
+
 nlohmann::json to_json(const InboxEntry& m) {
   nlohmann::json j{{"seq", m.seq},
                    {"id", m.id.to_hex()},

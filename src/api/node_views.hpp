@@ -22,6 +22,8 @@ nlohmann::json to_json(const NodeStatus& s);
 nlohmann::json to_json(const ConnectivityView& c);
 nlohmann::json to_json(const PowerView& p);
 nlohmann::json to_json(const discovery::PeerRecord& r);  // addresses as text multiaddrs
+nlohmann::json to_json(const PeerDiscoveryView& v);
+nlohmann::json to_json(const DiscoveryCounters& c);
 
 // A JSON array of the views.
 template <class View>

@@ -131,8 +131,9 @@ awaitable<Response> RouteTable::dispatch(const Request& req, bool& upgrade) {
   Call call{req, target, {}, json(), false};
   matches(*found, target.segments, &call);
   const auto m = req.method();
-  if ((m == http::verb::post || m == http::verb::put || m == http::verb::patch ||
-       (m == http::verb::delete_ && !req.body().empty()))) {
+  // An empty body is no body (null), for actions that take no arguments (POST .../find).
+  if ((m == http::verb::post || m == http::verb::put || m == http::verb::patch || m == http::verb::delete_) &&
+      !req.body().empty()) {
     call.body = json::parse(req.body(), nullptr, false);
     if (call.body.is_discarded())
       co_return error_response(req, http::status::bad_request, "body is not valid JSON");

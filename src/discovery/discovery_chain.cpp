@@ -1,6 +1,8 @@
 // DiscoveryChain: the timeline of steps that look for a peer.
 #include "discovery/discovery_chain.hpp"
 
+#include <algorithm>
+
 namespace hyphae::discovery {
 
 std::string_view to_string(PeerState state) {
@@ -143,6 +145,7 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::find(const PeerId& peer, boo
   s = Search{};
   s.state = PeerState::discovering;
   s.started_ms = clock_.monotonic_ms();
+  s.timeline_ms = s.started_ms;
   start_step(peer, s, Step::live_session, out);
   return out;
 }
@@ -203,6 +206,12 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::connect_failed(const PeerId&
     if (auto* r = record_of(s, *s.found_by)) r->outcome = "found; connecting failed: " + why;
   s.found_by.reset();
   s.state = PeerState::discovering;
+  const auto now = clock_.monotonic_ms();
+  for (std::size_t i = 0; i < kSteps; ++i)
+    if (!step_started(s, static_cast<Step>(i))) {
+      s.timeline_ms = now - std::min(now, options_.start_by_ms[i]);  // the next step is due now
+      break;
+    }
   continue_after(peer, s, out);
   return out;
 }
@@ -219,13 +228,14 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::advance() {
   for (auto& [peer, s] : searches_) {
     if ((s.state == PeerState::connecting || s.state == PeerState::signaling) &&
         now >= s.connecting_since_ms + options_.connect_timeout_ms) {
-      auto more = connect_failed(peer, "no session within " + std::to_string(options_.connect_timeout_ms) + " ms");
+      auto more =
+          connect_failed(peer, "no session within " + std::to_string(options_.connect_timeout_ms) + " ms");
       out.insert(out.end(), more.begin(), more.end());
     }
     if (s.state != PeerState::discovering) continue;
     for (std::size_t i = 0; i < kSteps && s.state == PeerState::discovering; ++i) {
       const auto step = static_cast<Step>(i);
-      if (step_started(s, step) || now < s.started_ms + options_.start_by_ms[i]) continue;
+      if (step_started(s, step) || now < s.timeline_ms + options_.start_by_ms[i]) continue;
       start_step(peer, s, step, out);
     }
   }
@@ -243,7 +253,7 @@ std::optional<std::uint64_t> DiscoveryChain::next_due_ms() const {
     if (s.state != PeerState::discovering) continue;
     for (std::size_t i = 0; i < kSteps; ++i)
       if (!step_started(s, static_cast<Step>(i))) {
-        consider(s.started_ms + options_.start_by_ms[i]);
+        consider(s.timeline_ms + options_.start_by_ms[i]);
         break;
       }
   }

@@ -64,6 +64,9 @@ struct Search {
   PeerState state = PeerState::disconnected;
   std::uint64_t started_ms = 0;
   std::uint64_t connecting_since_ms = 0;  // when a step found it (state connecting)
+  // What the steps' times count from: the start, moved on after a failed connect so that the
+  // remaining steps keep their spacing instead of all starting at once.
+  std::uint64_t timeline_ms = 0;
   std::optional<Step> found_by;
   std::vector<StepRecord> steps;
 };

@@ -122,8 +122,9 @@ void Node::Impl::run_discovery(std::vector<discovery::DiscoveryChain::Action> ac
       case Step::peer_query: {
         const auto asked = send_query(peer, Step::peer_query, neighbours(peer));
         if (!asked)
-          next = chain.empty(peer, Step::peer_query,
-                             own_queries.size() >= kMaxQueriesOut ? "too many queries out" : "no connected peer to ask");
+          next = chain.empty(
+              peer, Step::peer_query,
+              own_queries.size() >= kMaxQueriesOut ? "too many queries out" : "no connected peer to ask");
         break;  // otherwise the step stays out until an answer or the next step's time
       }
       case Step::coordinators: {
@@ -338,9 +339,11 @@ PeerDiscoveryView make_view(const Node::Impl& i, const PeerId& peer) {
   }
   if (auto it = i.peers.find(peer); it != i.peers.end()) {
     for (std::size_t t = 0; t < i.transports.size(); ++t)
-      if (it->second.sessions.contains(transport::TransportIndex(t))) v.sessions.push_back(i.transports[t].name);
+      if (it->second.sessions.contains(transport::TransportIndex(t)))
+        v.sessions.push_back(i.transports[t].name);
     v.addresses = it->second.addresses;
-    if (!v.sessions.empty() && (v.state == "DISCONNECTED" || v.state == "STORE_AND_FORWARD")) v.state = "CONNECTED";
+    if (!v.sessions.empty() && (v.state == "DISCONNECTED" || v.state == "STORE_AND_FORWARD"))
+      v.state = "CONNECTED";
   }
   v.pending = i.delivery.pending_for(peer);
   if (auto row = i.store->peer_record(Bytes(peer.bytes().begin(), peer.bytes().end()))) {

@@ -167,21 +167,22 @@ struct LearnedRecord {
 };
 // How the node looked for a peer (the discovery chain: docs/discovery.md), GET /v1/p2p/peers/{id}.
 struct DiscoveryStepView {
-  std::string step;               // live_session, cache, peer_query, coordinators, registry, store_and_forward
-  std::uint64_t budget_ms = 0;    // when the step starts at the latest, from the start of the search
-  std::uint64_t started_after_ms = 0;  // from the start of the search
+  std::string step;             // live_session, cache, peer_query, coordinators, registry, store_and_forward
+  std::uint64_t budget_ms = 0;  // when the step starts at the latest, from the start of the search
+  std::uint64_t started_after_ms = 0;    // from the start of the search
   std::optional<std::uint64_t> took_ms;  // empty: still out
   std::string outcome;                   // "found", or why the chain moved on
 };
 struct PeerDiscoveryView {
   PeerId peer;
-  std::string state;  // DISCONNECTED, DISCOVERING, SIGNALING, CONNECTING, CONNECTED, FAILED, STORE_AND_FORWARD
-  std::string found_by;        // the step that found it; empty if none (yet)
-  std::uint64_t age_ms = 0;    // since the search started (0: never searched)
+  std::string
+      state;  // DISCONNECTED, DISCOVERING, SIGNALING, CONNECTING, CONNECTED, FAILED, STORE_AND_FORWARD
+  std::string found_by;      // the step that found it; empty if none (yet)
+  std::uint64_t age_ms = 0;  // since the search started (0: never searched)
   std::vector<DiscoveryStepView> steps;
-  std::vector<std::string> sessions;   // transports with a live session to it
-  std::vector<std::string> addresses;  // where this node would dial it
-  std::uint64_t pending = 0;           // messages waiting for it
+  std::vector<std::string> sessions;        // transports with a live session to it
+  std::vector<std::string> addresses;       // where this node would dial it
+  std::uint64_t pending = 0;                // messages waiting for it
   std::optional<std::uint64_t> record_seq;  // the signed record held for it
   std::string record_source;
 };

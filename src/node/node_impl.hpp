@@ -415,7 +415,7 @@ class Node::Impl : public transport::TransportSink,
   static constexpr std::uint32_t kQueryHops = 2;
   std::unordered_map<std::uint64_t, OwnQuery> own_queries;
   std::unordered_map<std::uint64_t, ForwardedQuery> forwarded_queries;
-  Bytes own_record;                  // signed, pushed to new sessions; re-signed before it expires
+  Bytes own_record;  // signed, pushed to new sessions; re-signed before it expires
   std::uint64_t own_record_expires_ms = 0;
   DiscoveryCounters discovery_counters;
   // Starts a search for `peer` unless it is connected or being searched for.

@@ -78,7 +78,8 @@ std::vector<std::string> Node::Impl::give_record_addresses(const discovery::Peer
   std::vector<std::string> named;
   for (const auto& a : given) named.push_back(tcp->name + "=" + a);
   if (auto ec = give_addresses(record.peer, named))
-    log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(), ec.message());
+    log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(),
+              ec.message());
   return given;
 }
 

@@ -447,7 +447,8 @@ void Node::Impl::reroute_all() {
 
 bool Node::Impl::wants_session(Transport& t, const PeerId& peer) {
   // With idle trimming, sessions are made on demand: only for a peer that has something waiting.
-  return config.connection_idle_timeout_ms == 0 || has_pending(peer);
+  // A search that found the peer wants its session too (`hyphae find`).
+  return config.connection_idle_timeout_ms == 0 || has_pending(peer) || chain.running_for(peer);
 }
 
 std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {

@@ -156,6 +156,9 @@ struct Options {
   // Drills and tests: the writer waits this long before each commit, as on a slow disk. Turns off
   // commit_inline_when_idle (the wait belongs on the writer thread). 0 (no wait) in production.
   std::uint32_t commit_delay_ms = 0;
+  // Peer records kept (peer_records): past this, a commit that adds records drops expired ones
+  // and then the least recently received, so strangers' records cannot fill the disk.
+  std::uint64_t max_peer_records = 10'000;
 };
 
 struct Stats {

@@ -44,6 +44,7 @@ struct WriteStmts {
   sql::Stmt peer_upsert, peer_address;
   sql::Stmt route_upsert;
   sql::Stmt record_upsert;
+  sql::Stmt record_prune;
 };
 
 // Prepared once per read connection.

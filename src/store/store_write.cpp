@@ -145,6 +145,11 @@ std::error_code Store::Impl::prepare_write() {
        " ON CONFLICT(peer) DO UPDATE SET seq = excluded.seq, envelope = excluded.envelope,"
        " source = excluded.source, received_ms = excluded.received_ms, expires_ms = excluded.expires_ms"
        " WHERE excluded.seq > peer_records.seq"},
+      // Over the bound: expired records go first, then the least recently received.
+      {&w.record_prune,
+       "DELETE FROM peer_records WHERE peer IN (SELECT peer FROM peer_records"
+       " ORDER BY (expires_ms != 0 AND expires_ms <= ?1) DESC, received_ms ASC"
+       " LIMIT max(0, (SELECT count(*) FROM peer_records) - ?2))"},
   };
   for (const Def& d : defs) {
     if (wdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -238,6 +243,11 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_u64(5, r.received_ms);
     s.bind_u64(6, r.expires_ms);
     if (int rc = run(s)) return rc;
+  }
+  if (!b.record_upserts.empty()) {
+    w.record_prune.bind_u64(1, b.record_upserts.back().received_ms);
+    w.record_prune.bind_u64(2, options.max_peer_records);
+    if (int rc = run(w.record_prune)) return rc;
   }
   if (b.inbox_prune_acked_before_ms) {
     w.inbox_prune_envelopes.bind_u64(1, b.inbox_prune_acked_before_ms);

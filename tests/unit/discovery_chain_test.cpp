@@ -158,5 +158,43 @@ TEST(DiscoveryChain, FinishedSearchesAreForgottenPastTheBound) {
   EXPECT_EQ(chain.search(running)->state, PeerState::discovering);
 }
 
+TEST(DiscoveryChain, AFoundPeerWithoutASessionInTimeResumesTheSearch) {
+  Fixture f;
+  f.chain.find(f.carol);
+  EXPECT_EQ(steps_of(f.chain.empty(f.carol, Step::live_session, "no live session")), "cache");
+  EXPECT_EQ(steps_of(f.chain.found(f.carol, Step::cache)), "-");
+  EXPECT_EQ(f.state(), PeerState::connecting);
+  const auto found_at = f.clock.monotonic_ms();
+  EXPECT_EQ(f.chain.next_due_ms(), found_at + f.chain.options().connect_timeout_ms);
+  EXPECT_EQ(f.advance(f.chain.options().connect_timeout_ms - 1), "-");
+  EXPECT_EQ(f.state(), PeerState::connecting);
+  // The session did not come: the next step starts, and the cache step says what happened.
+  EXPECT_EQ(f.advance(1), "peer_query");
+  EXPECT_EQ(f.state(), PeerState::discovering);
+  EXPECT_EQ(f.step(Step::cache).outcome, "found; connecting failed: no session within 3000 ms");
+  // The steps left keep their spacing from there (the query has until the coordinators' time).
+  EXPECT_EQ(f.advance(149), "-");
+  EXPECT_EQ(f.advance(1), "coordinators");
+}
+
+TEST(DiscoveryChain, NextDueIsTheEarliestStepStartOfAnyRunningSearch) {
+  Fixture f;
+  EXPECT_FALSE(f.chain.next_due_ms());  // nothing running
+  const auto t0 = f.clock.monotonic_ms();
+  f.chain.find(f.carol);
+  EXPECT_EQ(f.chain.next_due_ms(), t0 + 5);  // the cache step's time
+  f.chain.empty(f.carol, Step::live_session, "none");
+  f.chain.empty(f.carol, Step::cache, "none");
+  EXPECT_EQ(f.chain.next_due_ms(), t0 + 200);  // the peer query is out: the coordinators' time
+  f.clock.advance(10);
+  const auto dave = Identity::generate().peer_id();
+  f.chain.find(dave);
+  EXPECT_EQ(f.chain.next_due_ms(), t0 + 10 + 5);
+  EXPECT_TRUE(f.chain.running_for(dave));
+  f.chain.found(dave, Step::live_session);
+  EXPECT_FALSE(f.chain.running_for(dave));
+  EXPECT_EQ(f.chain.next_due_ms(), t0 + 200);
+}
+
 }  // namespace
 }  // namespace hyphae::discovery

@@ -773,4 +773,33 @@ TEST_F(StoreRecords, ANewerRecordReplacesTheStoredOneAnOlderOneNeverDoes) {
   EXPECT_FALSE(s->peer_record(peer_id("carol")));
 }
 
+// A flood of records (fresh identities cost nothing) is bounded: past max_peer_records, expired
+// records go first, then the least recently received; the newest ones stay.
+TEST_F(StoreRecords, RecordsBeyondTheBoundDropExpiredOnesFirstThenTheOldest) {
+  Options o;
+  o.max_peer_records = 100;
+  auto s = open_ok(o);
+  WriteBatch expired;
+  auto gone = record_row("expired", 1, "session");
+  gone.received_ms = 5000;
+  gone.expires_ms = 1;  // long expired
+  expired.record_upserts.push_back(gone);
+  ASSERT_FALSE(s->apply(expired));
+  for (int round = 0; round < 10; ++round) {
+    WriteBatch flood;
+    for (int i = 0; i < 100; ++i) {
+      auto r = record_row("flood-" + std::to_string(round) + "-" + std::to_string(i), 1, "session");
+      r.received_ms = 10'000 + static_cast<std::uint64_t>(round * 100 + i);
+      flood.record_upserts.push_back(std::move(r));
+    }
+    ASSERT_FALSE(s->apply(flood));
+    EXPECT_LE(s->peer_records().size(), 100u);
+  }
+  EXPECT_EQ(s->peer_records().size(), 100u);
+  EXPECT_FALSE(s->peer_record(peer_id("expired")));
+  EXPECT_FALSE(s->peer_record(peer_id("flood-0-0")));
+  EXPECT_TRUE(s->peer_record(peer_id("flood-9-99")));
+  EXPECT_TRUE(s->peer_record(peer_id("flood-9-0")));
+}
+
 }  // namespace
