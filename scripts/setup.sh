@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev liblz4-dev zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev
+  libpqxx-dev postgresql libssl-dev openssl
   iproute2 procps curl jq
 )
 if [ "${1:-}" = "--fuzz" ]; then

@@ -25,6 +25,7 @@ void add_id_command(CLI::App& app, Common& common);
 void add_node_command(CLI::App& app, Common& common);
 void add_client_commands(CLI::App& app, Common& common);
 void add_find_command(CLI::App& app, Common& common);  // `hyphae find PEERID`
+void add_registry_command(CLI::App& app, Common& common);  // `hyphae registry`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
 

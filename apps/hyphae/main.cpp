@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add_node_command(app, common);
   add_client_commands(app, common);
   add_find_command(app, common);
+  add_registry_command(app, common);
   add_mesh_commands(app, common);
   add_demo_command(app, common);
   try {
