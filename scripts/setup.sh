@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev
   libpqxx-dev postgresql libssl-dev openssl
-  iproute2 procps curl jq
+  iproute2 procps curl jq python3
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # libFuzzer builds need a clang whose C++ library support includes std::expected (clang 14 lacks it).

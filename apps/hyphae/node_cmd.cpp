@@ -48,6 +48,7 @@ void add_node_command(CLI::App& app, Common& common) {
   auto* cmd = app.add_subcommand("node", "run the node daemon in the foreground");
   struct Options {
     std::string config_file, listen, api_listen, log_level;
+    std::string registry_url, registry_network, registry_token, registry_ca_file;
     std::vector<std::string> peers;
   };
   auto opts = std::make_shared<Options>();
@@ -56,6 +57,12 @@ void add_node_command(CLI::App& app, Common& common) {
   cmd->add_option("--api-listen", opts->api_listen, "HTTP API host:port (default 127.0.0.1:0)");
   cmd->add_option("--peer", opts->peers, "a peer to connect to, PEERID@host:port (repeatable)");
   cmd->add_option("--log-level", opts->log_level, "trace, debug, info, warn, error");
+  cmd->add_option("--registry", opts->registry_url,
+                  "a peer registry to announce to and look peers up in (http(s)://host:port)");
+  cmd->add_option("--network", opts->registry_network, "the registry network (default \"default\")");
+  cmd->add_option("--registry-token", opts->registry_token,
+                  "the registry's bearer token for that network (or $HYPHAE_REGISTRY_TOKEN)");
+  cmd->add_option("--registry-ca", opts->registry_ca_file, "PEM certificates to trust for an https registry");
   cmd->callback([&common, opts] {
     NodeConfig config;
     config.data_dir = common.data_dir;
@@ -67,6 +74,12 @@ void add_node_command(CLI::App& app, Common& common) {
     if (!opts->listen.empty()) config.listen = opts->listen;
     if (!opts->api_listen.empty()) config.api_listen = opts->api_listen;
     if (!opts->log_level.empty()) config.log_level = opts->log_level;
+    if (!opts->registry_url.empty()) config.registry_url = opts->registry_url;
+    if (!opts->registry_network.empty()) config.registry_network = opts->registry_network;
+    if (!opts->registry_token.empty()) config.registry_token = opts->registry_token;
+    if (config.registry_token.empty())
+      if (const char* env = std::getenv("HYPHAE_REGISTRY_TOKEN")) config.registry_token = env;
+    if (!opts->registry_ca_file.empty()) config.registry_ca_file = opts->registry_ca_file;
     for (const auto& p : opts->peers) {
       auto at = p.find('@');
       if (at == std::string::npos) throw std::runtime_error("--peer must be PEERID@host:port");

@@ -25,6 +25,8 @@ void add_registry_command(CLI::App& app, Common& common) {
   cmd->add_option("--threads", opts->threads, "worker threads, each with a database connection (default 2)");
   cmd->add_option("--max-ttl", *max_ttl_s, "seconds an announcement lives at most (default 3600)");
   cmd->add_option("--rate", opts->service.requests_per_second, "requests per second per token (default 200)");
+  cmd->add_option("--burst", opts->service.burst,
+                  "requests a token may make at once before --rate applies (default 400)");
   cmd->add_option("--port-file", *port_file, "write the bound port to this file once listening");
 
   auto* token = cmd->add_subcommand("token", "manage the bearer tokens of networks");

@@ -479,8 +479,19 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
              now([](Node& n, const Call& c) { return get_peer_discovery(n, c, false); })});
   table.add({v::post, "/v1/p2p/peers/{id}/find", auth,
              now([](Node& n, const Call& c) { return get_peer_discovery(n, c, true); })});
-  table.add(
-      {v::get, "/v1/p2p/discovery", auth, json_of([](Node& n) { return to_json(n.discovery_counters()); })});
+  table.add({v::get, "/v1/p2p/discovery", auth, json_of([](Node& n) {
+               auto j = to_json(n.discovery_counters());
+               const auto& r = n.registry_counters();
+               j["registry"] = {{"url", n.config().registry_url},
+                                {"network", n.config().registry_network},
+                                {"announces", r.announces},
+                                {"announce_failures", r.announce_failures},
+                                {"lookups", r.lookups},
+                                {"lookups_found", r.lookups_found},
+                                {"lookup_failures", r.lookup_failures},
+                                {"last_error", r.last_error}};
+               return j;
+             })});
   table.add({v::post, "/v1/p2p/records", auth, [n](Call& c) { return post_record(*n, c); }});
   table.add({v::get, "/v1/messages", auth, now(get_messages)});
   table.add({v::post, "/v1/messages", auth, send});

@@ -61,7 +61,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "optimize_for",
                                               "device_type",
                                               "power",
-                                              "qos"};
+                                              "qos",
+                                              "registry"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -257,6 +258,38 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
           return std::unexpected(where(file, field_node, name) + " is not a known setting");
         }
         if (!pr) return pr;
+      }
+    } else if (key == "registry") {
+      if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
+      for (auto p = value.begin(); p != value.end(); ++p) {
+        const YAML::Node field_node = p->first;
+        const YAML::Node v = p->second;
+        auto field_text = scalar_text(file, field_node, "registry");
+        if (!field_text) return std::unexpected(field_text.error());
+        const std::string field = *field_text;
+        const std::string name = "registry." + field;
+        std::expected<void, std::string> rr;
+        if (field == "url") {
+          rr = read_scalar(file, v, name, config.registry_url);
+          if (rr && !config.registry_url.starts_with("http://") &&
+              !config.registry_url.starts_with("https://"))
+            return std::unexpected(where(file, v, name) + " must be an http:// or https:// URL");
+        } else if (field == "network") {
+          rr = read_scalar(file, v, name, config.registry_network);
+        } else if (field == "token") {
+          rr = read_scalar(file, v, name, config.registry_token);
+        } else if (field == "ca_file") {
+          rr = read_scalar(file, v, name, config.registry_ca_file);
+        } else if (field == "announce_interval_s") {
+          std::uint64_t seconds = 0;
+          rr = read_scalar(file, v, name, seconds);
+          if (rr && (seconds < 1 || seconds > 86'400))
+            return std::unexpected(where(file, v, name) + " must be between 1 and 86400");
+          config.registry_announce_interval_ms = seconds * 1000;
+        } else {
+          return std::unexpected(where(file, field_node, name) + " is not a known setting");
+        }
+        if (!rr) return rr;
       }
     } else if (key == "connection_idle_timeout_ms") {
       r = read_scalar(file, value, key, config.connection_idle_timeout_ms);

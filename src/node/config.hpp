@@ -111,6 +111,13 @@ struct NodeConfig {
   std::optional<bool> charging_override;
   std::optional<double> temperature_override_c;
   std::uint64_t discovery_interval_ms = 30'000;
+  // The peer registry (docs/registry.md): this node announces its signed record there and looks
+  // up peers the discovery chain cannot find otherwise. Empty url: no registry.
+  std::string registry_url;  // http(s)://host:port
+  std::string registry_network = "default";
+  std::string registry_token;
+  std::string registry_ca_file;  // HTTPS: trust this PEM file instead of the system's store
+  std::uint64_t registry_announce_interval_ms = 60'000;
   bool load_balance = true;
   std::string log_level = "info";
 };

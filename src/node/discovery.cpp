@@ -53,14 +53,19 @@ bool Node::Impl::send_discovery(const PeerId& peer, std::uint8_t type, ByteView 
   return false;
 }
 
-void Node::Impl::push_own_record(TransportIndex t, const PeerId& peer) {
+const Bytes& Node::Impl::current_own_record() {
   const auto now = clock->wall_ms();
   if (own_record.empty() || now + kOwnRecordTtlMs / 2 >= own_record_expires_ms) {
-    auto signed_record = sign_own_record();
-    if (!signed_record) return;
-    own_record = std::move(*signed_record);
-    own_record_expires_ms = now + kOwnRecordTtlMs;
+    if (auto signed_record = sign_own_record()) {
+      own_record = std::move(*signed_record);
+      own_record_expires_ms = now + kOwnRecordTtlMs;
+    }
   }
+  return own_record;
+}
+
+void Node::Impl::push_own_record(TransportIndex t, const PeerId& peer) {
+  if (current_own_record().empty()) return;
   if (send_discovery(peer, static_cast<std::uint8_t>(LinkMessageType::record), own_record, t))
     ++discovery_counters.records_pushed;
 }
@@ -140,7 +145,10 @@ void Node::Impl::run_discovery(std::vector<discovery::DiscoveryChain::Action> ac
         break;
       }
       case Step::registry:
-        next = chain.empty(peer, Step::registry, "no registry configured");
+        if (config.registry_url.empty())
+          next = chain.empty(peer, Step::registry, "no registry configured");
+        else
+          look_up_in_registry(peer);  // answers later
         break;
       case Step::store_and_forward:
         ++discovery_counters.store_and_forward;
@@ -231,8 +239,7 @@ void Node::Impl::on_peer_query(TransportIndex t, const PeerId& from, ByteView bo
   Bytes envelope;
   bool known = false;
   if (query->looking_for == identity.peer_id()) {
-    push_own_record(t, from);  // keeps own_record fresh
-    envelope = own_record;
+    envelope = current_own_record();
     known = !envelope.empty();
   } else if (query->looking_for != from) {
     known = held_record(query->looking_for, &envelope).has_value();

@@ -147,6 +147,7 @@ void Node::Impl::tick() {
   tick_power(now);
   tick_routing(now);
   tick_discovery();
+  tick_registry();
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);

@@ -193,6 +193,10 @@ struct DiscoveryCounters {
   std::uint64_t answers_received = 0, answers_unsolicited = 0, answers_passed_back = 0;
   std::uint64_t records_pushed = 0, records_learned = 0, records_refused = 0, malformed = 0;
 };
+struct RegistryCounters {
+  std::uint64_t announces = 0, announce_failures = 0, lookups = 0, lookups_found = 0, lookup_failures = 0;
+  std::string last_error;
+};
 struct BroadcastView {  // a broadcast heard or sent
   std::uint64_t seq = 0;
   std::string via;  // the transport
@@ -305,6 +309,7 @@ class Node {
   PeerDiscoveryView find(const PeerId& peer);
   PeerDiscoveryView discovery_view(const PeerId& peer) const;
   const DiscoveryCounters& discovery_counters() const;
+  const RegistryCounters& registry_counters() const;
   // Received messages after `after_seq` (acknowledged or not), oldest first.
   std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;

@@ -428,6 +428,14 @@ class Node::Impl : public transport::TransportSink,
   void on_peer_query(TransportIndex t, const PeerId& from, ByteView body);
   void on_peer_found(TransportIndex t, const PeerId& from, ByteView body);
   void push_own_record(TransportIndex t, const PeerId& peer);
+  const Bytes& current_own_record();  // signed again when half its lifetime is over
+  // ---- the registry (registry_client.cpp)
+  void look_up_in_registry(const PeerId& peer);
+  void announce_to_registry();
+  void tick_registry();
+  std::uint64_t next_announce_ms = 0;  // monotonic
+  bool announce_in_flight = false;
+  RegistryCounters registry_counters;
   // Sends a discovery message to `peer` over a transport with a session to it; false if none can.
   bool send_discovery(const PeerId& peer, std::uint8_t type, ByteView body, TransportIndex prefer = {});
   std::size_t send_query(const PeerId& target, discovery::Step step, const std::vector<PeerId>& to);
