@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, network TEXT NOT NULL, created_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS peers(
   network TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT NOT NULL,
-  role TEXT NOT NULL, coordinators TEXT NOT NULL, expires_ms BIGINT NOT NULL,
+  role TEXT NOT NULL, coordinators TEXT NOT NULL, record_json TEXT NOT NULL, expires_ms BIGINT NOT NULL,
   last_seen_ms BIGINT NOT NULL, PRIMARY KEY(network, peer));
 CREATE INDEX IF NOT EXISTS peers_expiry ON peers(expires_ms);
 CREATE TABLE IF NOT EXISTS coordinators(
@@ -42,24 +42,27 @@ class PgRegistryDb final : public RegistryDb {
     });
     conn_.prepare("token_insert", "INSERT INTO tokens(hash, network, created_ms) VALUES($1, $2, $3)");
     conn_.prepare("token_select", "SELECT network FROM tokens WHERE hash = $1");
-    conn_.prepare(
-        "peer_upsert",
-        "INSERT INTO peers(network, peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms)"
-        " VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(network, peer) DO UPDATE SET"
-        " seq = excluded.seq, envelope = excluded.envelope, role = excluded.role,"
-        " coordinators = excluded.coordinators, expires_ms = excluded.expires_ms,"
-        " last_seen_ms = excluded.last_seen_ms WHERE excluded.seq > peers.seq");
+    conn_.prepare("peer_upsert",
+                  "INSERT INTO peers(network, peer, seq, envelope, role, coordinators, record_json, "
+                  "expires_ms, last_seen_ms)"
+                  " VALUES($1, $2, $3, $4, $5, $6, $9, $7, $8) ON CONFLICT(network, peer) DO UPDATE SET"
+                  " seq = excluded.seq, envelope = excluded.envelope, role = excluded.role,"
+                  " coordinators = excluded.coordinators, record_json = excluded.record_json, expires_ms = "
+                  "excluded.expires_ms,"
+                  " last_seen_ms = excluded.last_seen_ms WHERE excluded.seq > peers.seq");
     conn_.prepare(
         "peer_touch",
         "UPDATE peers SET last_seen_ms = GREATEST(last_seen_ms, $4) WHERE network = $1 AND peer = $2"
         " AND seq = $3 RETURNING seq");
-    conn_.prepare("peer_select",
-                  "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms FROM peers"
-                  " WHERE network = $1 AND peer = $2 AND expires_ms > $3");
-    conn_.prepare("active_select",
-                  "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms FROM peers"
-                  " WHERE network = $1 AND expires_ms > $2 AND peer COLLATE \"C\" > $3 ORDER BY peer COLLATE "
-                  "\"C\" LIMIT $4");
+    conn_.prepare(
+        "peer_select",
+        "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms, record_json FROM peers"
+        " WHERE network = $1 AND peer = $2 AND expires_ms > $3");
+    conn_.prepare(
+        "active_select",
+        "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms, record_json FROM peers"
+        " WHERE network = $1 AND expires_ms > $2 AND peer COLLATE \"C\" > $3 ORDER BY peer COLLATE "
+        "\"C\" LIMIT $4");
     conn_.prepare("heartbeat_upsert",
                   "INSERT INTO coordinators(network, peer, last_seen_ms, envelope) VALUES($1, $2, $3, $4)"
                   " ON CONFLICT(network, peer) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
@@ -89,8 +92,9 @@ class PgRegistryDb final : public RegistryDb {
   AnnounceResult announce(const PeerRow& row) override {
     return run([&] {
       pqxx::work w(conn_);
-      auto up = w.exec_prepared("peer_upsert", row.network, row.peer, i64(row.seq), row.envelope_base64,
-                                row.role, row.coordinators, i64(row.expires_ms), i64(row.last_seen_ms));
+      auto up =
+          w.exec_prepared("peer_upsert", row.network, row.peer, i64(row.seq), row.envelope_base64, row.role,
+                          row.coordinators, i64(row.expires_ms), i64(row.last_seen_ms), row.record_json);
       AnnounceResult result = AnnounceResult::stored;
       if (up.affected_rows() == 0) {
         auto touched =
@@ -163,6 +167,7 @@ class PgRegistryDb final : public RegistryDb {
     p.coordinators = r[4].as<std::string>();
     p.expires_ms = r[5].as<std::uint64_t>();
     p.last_seen_ms = r[6].as<std::uint64_t>();
+    p.record_json = r[7].as<std::string>();
     return p;
   }
   template <typename F>

@@ -27,6 +27,7 @@ struct PeerRow {
   std::string envelope_base64;  // the signed record as announced
   std::string role;             // BASIC, RELAY, SUPER_PEER
   std::string coordinators;     // space-separated PeerIds from the record
+  std::string record_json;      // the record as the API shows it (verified and rendered once, at announce)
   std::uint64_t expires_ms = 0;
   std::uint64_t last_seen_ms = 0;
 };

@@ -103,6 +103,21 @@ bool RegistryService::take_token(const std::string& token_hash) {
   return true;
 }
 
+std::optional<std::string> RegistryService::network_of(RegistryDb& db, const std::string& token_hash) {
+  const auto now = clock_.monotonic_ms();
+  {
+    std::lock_guard lock(tokens_mutex_);
+    if (auto it = tokens_.find(token_hash); it != tokens_.end() && it->second.until_ms > now)
+      return it->second.network;
+  }
+  auto network = db.token_network(token_hash);
+  if (!network) return network;  // unknown tokens are not cached: a flood of them cannot fill the cache
+  std::lock_guard lock(tokens_mutex_);
+  if (tokens_.size() >= options_.max_buckets) tokens_.clear();
+  tokens_[token_hash] = CachedToken{*network, now + kTokenCacheMs};
+  return network;
+}
+
 RegistryReply RegistryService::handle(RegistryDb& db, const RegistryRequest& request) {
   if (request.body.size() > options_.max_body_bytes)
     return error(413, "body over " + std::to_string(options_.max_body_bytes) + " bytes");
@@ -119,7 +134,7 @@ std::optional<RegistryReply> RegistryService::authorize(RegistryDb& db, const Re
   if (!request.authorization.starts_with(kBearer) || request.authorization.size() == kBearer.size())
     return error(401, "an 'Authorization: Bearer <token>' header is required");
   const auto hash = hash_token(std::string_view(request.authorization).substr(kBearer.size()));
-  const auto token_network = db.token_network(hash);
+  const auto token_network = network_of(db, hash);
   if (!token_network) return error(401, "unknown token");
   if (*token_network != network) return error(403, "this token is for another network");
   if (!take_token(hash)) return error(429, "too many requests for this token; slow down");
@@ -190,6 +205,7 @@ RegistryReply RegistryService::announce(RegistryDb& db, const std::string& netwo
   row.envelope_base64 = envelope_text;
   row.role = std::string(discovery::to_string(record->role));
   row.coordinators = join_coordinators(*record);
+  row.record_json = api::to_json(*record).dump();
   row.expires_ms = record->expires_ms ? std::min(record->expires_ms, now + options_.max_ttl_ms)
                                       : now + options_.max_ttl_ms;
   row.last_seen_ms = now;
@@ -216,8 +232,8 @@ RegistryReply RegistryService::peer(RegistryDb& db, const std::string& network, 
                      {"lastSeen", row->last_seen_ms},
                      {"expires_ms", row->expires_ms},
                      {"envelope_base64", row->envelope_base64}};
-  if (auto bytes = base64_decode(row->envelope_base64))
-    if (auto record = discovery::open_peer_record(*bytes)) out["record"] = api::to_json(*record);
+  // Verified when it was announced: shown as rendered then (no signature check per lookup).
+  out["record"] = nlohmann::json::parse(row->record_json, nullptr, false);
   // The coordinators the peer was last attached to, with their own records so they can be dialed.
   auto coordinators = nlohmann::json::array();
   std::string_view list = row->coordinators;

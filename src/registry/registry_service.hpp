@@ -65,6 +65,15 @@ class RegistryService {
   std::optional<RegistryReply> authorize(RegistryDb& db, const RegistryRequest& request,
                                          const std::string& network);
   bool take_token(const std::string& token_hash);
+  // A token's network, from a small cache (kTokenCacheMs) in front of the database.
+  std::optional<std::string> network_of(RegistryDb& db, const std::string& token_hash);
+  static constexpr std::uint64_t kTokenCacheMs = 10'000;
+  struct CachedToken {
+    std::string network;
+    std::uint64_t until_ms;
+  };
+  std::mutex tokens_mutex_;
+  std::unordered_map<std::string, CachedToken> tokens_;
   RegistryReply announce(RegistryDb& db, const std::string& network, const std::string& body,
                          bool coordinator);
   RegistryReply peer(RegistryDb& db, const std::string& network, const std::string& peer);

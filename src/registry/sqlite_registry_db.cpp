@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, network TEXT NOT NULL, created_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS peers(
   network TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT NOT NULL,
-  role TEXT NOT NULL, coordinators TEXT NOT NULL, expires_ms BIGINT NOT NULL,
+  role TEXT NOT NULL, coordinators TEXT NOT NULL, record_json TEXT NOT NULL, expires_ms BIGINT NOT NULL,
   last_seen_ms BIGINT NOT NULL, PRIMARY KEY(network, peer));
 CREATE INDEX IF NOT EXISTS peers_expiry ON peers(expires_ms);
 CREATE TABLE IF NOT EXISTS coordinators(
@@ -44,18 +44,20 @@ class SqliteRegistryDb final : public RegistryDb {
     prepare(token_select_, "SELECT network FROM tokens WHERE hash = ?1");
     prepare(peer_seq_, "SELECT seq FROM peers WHERE network = ?1 AND peer = ?2");
     prepare(peer_upsert_,
-            "INSERT INTO peers(network, peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms)"
-            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(network, peer) DO UPDATE SET"
+            "INSERT INTO peers(network, peer, seq, envelope, role, coordinators, record_json, expires_ms, "
+            "last_seen_ms)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, ?8) ON CONFLICT(network, peer) DO UPDATE SET"
             " seq = excluded.seq, envelope = excluded.envelope, role = excluded.role,"
-            " coordinators = excluded.coordinators, expires_ms = excluded.expires_ms,"
+            " coordinators = excluded.coordinators, record_json = excluded.record_json, expires_ms = "
+            "excluded.expires_ms,"
             " last_seen_ms = excluded.last_seen_ms WHERE excluded.seq > peers.seq");
     prepare(peer_touch_,
             "UPDATE peers SET last_seen_ms = max(last_seen_ms, ?3) WHERE network = ?1 AND peer = ?2");
     prepare(peer_select_,
-            "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms FROM peers"
+            "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms, record_json FROM peers"
             " WHERE network = ?1 AND peer = ?2 AND expires_ms > ?3");
     prepare(active_select_,
-            "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms FROM peers"
+            "SELECT peer, seq, envelope, role, coordinators, expires_ms, last_seen_ms, record_json FROM peers"
             " WHERE network = ?1 AND expires_ms > ?2 AND peer > ?3 ORDER BY peer LIMIT ?4");
     prepare(heartbeat_upsert_,
             "INSERT INTO coordinators(network, peer, last_seen_ms, envelope) VALUES(?1, ?2, ?3, ?4)"
@@ -111,6 +113,7 @@ class SqliteRegistryDb final : public RegistryDb {
         peer_upsert_.bind_text(6, r.coordinators);
         peer_upsert_.bind_u64(7, r.expires_ms);
         peer_upsert_.bind_u64(8, r.last_seen_ms);
+        peer_upsert_.bind_text(9, r.record_json);
         step_done(peer_upsert_, "peer upsert");
       }
       check(db_.exec("COMMIT"), "commit");
@@ -180,6 +183,7 @@ class SqliteRegistryDb final : public RegistryDb {
     r.coordinators = s.col_text(4);
     r.expires_ms = s.col_u64(5);
     r.last_seen_ms = s.col_u64(6);
+    r.record_json = s.col_text(7);
     return r;
   }
   void check(int rc, const char* what) {

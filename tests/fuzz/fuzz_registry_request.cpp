@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   request.method = std::string(method);
   request.target = std::string(target);
-  request.authorization = std::string(authorization) == "good" ? "Bearer good-token" : std::string(authorization);
+  request.authorization =
+      std::string(authorization) == "good" ? "Bearer good-token" : std::string(authorization);
   request.body = std::string(input);
   const auto reply = service.handle(db, request);
   if (reply.status < 200 || reply.status > 599 || !reply.body.is_object()) std::abort();

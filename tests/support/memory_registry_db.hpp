@@ -33,7 +33,8 @@ class MemoryRegistryDb final : public RegistryDb {
     it->second = row;
     return AnnounceResult::stored;
   }
-  std::optional<PeerRow> peer(const std::string& network, const std::string& peer, std::uint64_t now) override {
+  std::optional<PeerRow> peer(const std::string& network, const std::string& peer,
+                              std::uint64_t now) override {
     auto it = peers_.find({network, peer});
     if (it == peers_.end() || it->second.expires_ms <= now) return std::nullopt;
     return it->second;
