@@ -22,7 +22,18 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js runs the third-party JavaScript clients the tests drive (tests/js): Debian's nodejs and
+# npm unless a Node.js is installed already.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs npm); fi
+install_js() {
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ ! -d "$root/tests/js/node_modules" ] || [ "$root/tests/js/package-lock.json" -nt "$root/tests/js/node_modules" ]; then
+    if (cd "$root/tests/js" && npm ci --no-audit --no-fund --silent); then touch "$root/tests/js/node_modules"; else
+      echo "setup: npm ci in tests/js failed: the Socket.IO client tests will fail until it succeeds" >&2; fi
+  fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
+  install_js
   exit 0
 fi
 echo "setup: installing ${missing[*]}"
@@ -31,3 +42,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq || true
 $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
+install_js

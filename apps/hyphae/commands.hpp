@@ -24,8 +24,9 @@ nlohmann::json checked(const ApiResponse& response);
 void add_id_command(CLI::App& app, Common& common);
 void add_node_command(CLI::App& app, Common& common);
 void add_client_commands(CLI::App& app, Common& common);
-void add_find_command(CLI::App& app, Common& common);  // `hyphae find PEERID`
+void add_find_command(CLI::App& app, Common& common);      // `hyphae find PEERID`
 void add_registry_command(CLI::App& app, Common& common);  // `hyphae registry`
+void add_signal_command(CLI::App& app, Common& common);    // `hyphae signal`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
 

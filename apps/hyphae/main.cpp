@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add_client_commands(app, common);
   add_find_command(app, common);
   add_registry_command(app, common);
+  add_signal_command(app, common);
   add_mesh_commands(app, common);
   add_demo_command(app, common);
   try {
