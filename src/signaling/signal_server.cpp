@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "core/address.hpp"
+#include "signaling/socket_io.hpp"
 #include "util/json_util.hpp"
 
 namespace hyphae::signaling {
@@ -145,7 +146,8 @@ struct SignalServer::Impl : std::enable_shared_from_this<SignalServer::Impl> {
       auto body = out.message;
       const auto type = body.value("type", "");
       body.erase("type");
-      push(out.to, "42" + nlohmann::json::array({event_of_type(type), body}).dump());
+      push(out.to, encode_socket_io_frame(
+                       {2, 0, "/", std::nullopt, nlohmann::json::array({event_of_type(type), body})}));
     }
     for (const auto& c : actions.close) close(c.conn, c.reason);
   }
@@ -171,48 +173,52 @@ struct SignalServer::Impl : std::enable_shared_from_this<SignalServer::Impl> {
       engine_ping(conn, s);
     });
   }
-  void socket_io_packet(SignalCore::ConnId conn, const std::shared_ptr<Session>& s, std::string_view packet) {
-    if (packet.empty()) return close(conn, "empty Engine.IO packet");
-    const char eio = packet[0];
-    if (eio == '3') {
-      s->last_pong_ms = steady_ms();
-      return;
+  void socket_io_packet(SignalCore::ConnId conn, const std::shared_ptr<Session>& s, std::string_view frame) {
+    auto engine = parse_engine_packet(frame);
+    if (!engine) return close(conn, "malformed Engine.IO packet");
+    switch (engine->type) {
+      case '3':
+        s->last_pong_ms = steady_ms();
+        return;
+      case '1':
+        return close(conn, "client closed");
+      case '6':
+        return;
+      case '4':
+        break;
+      default:
+        return close(conn, "unexpected Engine.IO packet (a client does not ping in v4)");
     }
-    if (eio == '1') return close(conn, "client closed");
-    if (eio == '6') return;
-    if (eio != '4') return close(conn, "unexpected Engine.IO packet");
-    std::string_view sio = packet.substr(1);
-    if (sio.empty()) return close(conn, "empty Socket.IO packet");
-    const char type = sio[0];
-    sio.remove_prefix(1);
-    if (!sio.empty() && sio[0] == '/')
-      return push(conn,
-                  "44" + std::string(sio.substr(0, sio.find(','))) + ",{\"message\":\"Invalid namespace\"}");
-    if (type == '0') {  // CONNECT {auth}
+    auto packet = parse_socket_io_packet(engine->data);
+    if (!packet) return close(conn, "malformed Socket.IO packet");
+    if (packet->nsp != "/") {
+      SocketIoPacket refusal{4, 0, packet->nsp, std::nullopt, {{"message", "Invalid namespace"}}};
+      return push(conn, encode_socket_io_frame(refusal));
+    }
+    if (packet->type == 0) {  // CONNECT {auth}
       if (s->io_connected) return;
-      auto auth = sio.empty() ? nlohmann::json::object() : nlohmann::json::parse(sio, nullptr, false);
+      const auto& auth = packet->data;
       if (!auth.is_object() || !auth.contains("deviceId") || !auth["deviceId"].is_string()) {
-        push(conn, "44{\"message\":\"auth.deviceId (a PeerId) is required\"}");
+        push(conn, encode_socket_io_frame(
+                       {4, 0, "/", std::nullopt, {{"message", "auth.deviceId (a PeerId) is required"}}}));
         return close(conn, "no device id");
       }
       s->io_connected = true;
-      push(conn, "40" + nlohmann::json{{"sid", random_sid()}}.dump());
+      push(conn, encode_socket_io_frame({0, 0, "/", std::nullopt, {{"sid", random_sid()}}}));
       return deliver(core.connected(conn, auth["deviceId"].get<std::string>(), steady_ms()));
     }
     if (!s->io_connected) return close(conn, "the first Socket.IO packet must be CONNECT");
-    if (type == '1') return close(conn, "client disconnected");
-    if (type != '2') return close(conn, "unsupported Socket.IO packet type");
-    std::size_t digits = 0;
-    while (digits < sio.size() && sio[digits] >= '0' && sio[digits] <= '9') ++digits;
-    const std::string ack_id(sio.substr(0, digits));
-    auto event = nlohmann::json::parse(sio.substr(digits), nullptr, false);
-    if (!event.is_array() || event.empty() || !event[0].is_string())
-      return close(conn, "malformed Socket.IO event");
-    const char* core_type = type_of_event(event[0].get<std::string>());
-    nlohmann::json message = event.size() > 1 && event[1].is_object() ? event[1] : nlohmann::json::object();
+    if (packet->type == 1) return close(conn, "client disconnected");
+    if (packet->type != 2)
+      return close(conn, "unsupported Socket.IO packet type (binary events are not used)");
+    const char* core_type = type_of_event(packet->data[0].get<std::string>());
+    nlohmann::json message =
+        packet->data.size() > 1 && packet->data[1].is_object() ? packet->data[1] : nlohmann::json::object();
     message["type"] = core_type ? core_type : "UNKNOWN";
     deliver(core.received(conn, message.dump(), steady_ms()));
-    if (!ack_id.empty()) push(conn, "43" + ack_id + "[{\"ok\":true}]");
+    if (packet->ack_id)
+      push(conn,
+           encode_socket_io_frame({3, 0, "/", packet->ack_id, nlohmann::json::array({{{"ok", true}}})}));
   }
 
   // ---- sessions
