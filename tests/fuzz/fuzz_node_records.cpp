@@ -1,5 +1,5 @@
-// Fuzz target: a Node's record dispatch (TransportSink::on_record: data, ephemeral, ack and fragment
-// records) for records arriving on an authenticated session, then the JSON the API renders from
+// Fuzz target: a Node's record dispatch (TransportSink::on_record: data, ephemeral, ack, fragment
+// and discovery records) for records arriving on an authenticated session, then the JSON the API renders from
 // what was received (inbox_json, put_payload as the message stream does, status and connection
 // views). A real Node runs in-process on a fresh data dir with an in-test transport (type
 // "fuzzfake") whose session to a fixed peer is already up, as after a completed handshake.
@@ -10,7 +10,8 @@
 //   3 ephemeral record, raw     4 signed envelope built from the bytes (see signed_record), as a
 //   data or ephemeral record    5 a record (kind byte + body) cut into fragments by the node's own
 //   fragmenter, sent in order or reversed    6 session down, then up again (a new session id)
-//   7 the node sends the bytes to the peer; 8 acks the last data record the node sent; 9 runs the
+//   7 the node sends the bytes to the peer; 8 acks the last data record the node sent; 9 delivers
+//   the bytes (if any) as a discovery record (a pushed record, PEER_QUERY, PEER_FOUND) and runs the
 //   node's strand for a moment (commits).
 // Node and peer keys come from fixed seeds, so the seed corpus (envelopes made by the real encoder)
 // is valid for every run; signed envelopes are stamped relative to the current time.
@@ -281,6 +282,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
               if (auto env = decode_envelope(it->body)) t->deliver(peer, RecordKind::ack, env->id.bytes);
               break;
             }
+            break;
+          case 9:
+            if (!body.empty()) t->deliver(peer, RecordKind::discovery, body);
             break;
           default:
             break;
