@@ -62,6 +62,7 @@ std::expected<SocketIoPacket, std::error_code> parse_socket_io_packet(std::strin
   if ((p.type == 3 || p.type == 6) && (!p.data.is_array() || !p.ack_id)) return malformed();
   if (p.type == 0 && !p.data.is_null() && !p.data.is_object()) return malformed();
   if (p.type == 1 && !p.data.is_null()) return malformed();
+  if (p.type == 4 && !p.data.is_object() && !p.data.is_string()) return malformed();
   return p;
 }
 

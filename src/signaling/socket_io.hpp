@@ -33,7 +33,9 @@ struct SocketIoPacket {
   friend bool operator==(const SocketIoPacket&, const SocketIoPacket&) = default;
 };
 // The packet inside an Engine.IO message. Errc::malformed: a bad type, attachment count, ack id or
-// JSON; an EVENT whose data is not a non-empty array starting with a string; at most 1 MiB.
+// JSON; data of the wrong shape for the type (CONNECT: an object or none; DISCONNECT: none;
+// EVENT: a non-empty array starting with a string; ACK: an array; CONNECT_ERROR: an object or a
+// string); more than 1 MiB. (A number or other bare value would run into the ack id's digits.)
 std::expected<SocketIoPacket, std::error_code> parse_socket_io_packet(std::string_view text);
 // The Engine.IO message frame ("4" + packet) for a Socket.IO packet.
 std::string encode_socket_io_frame(const SocketIoPacket& packet);

@@ -49,7 +49,7 @@ TEST(SocketIo, EngineIoPacketTypesAndMalformedPacketsAreTold) {
   for (const char* ok : {"0{}", "1", "2", "3", "4x", "5", "6"}) EXPECT_TRUE(parse_engine_packet(ok)) << ok;
   for (const char* bad : {"", "7", "x", "b4AAA"}) EXPECT_FALSE(parse_engine_packet(bad)) << bad;
   for (const char* bad : {"", "7", "2", "2{}", "2[]", "2[1]", "2[\"ev\"", "3[]", "35{}", "1{}", "0[1]",
-                          "5[\"m\"]", "5x-[\"m\"]", "21234567890123456789012[\"e\"]"})
+                          "5[\"m\"]", "5x-[\"m\"]", "21234567890123456789012[\"e\"]", "4444 444"})
     EXPECT_FALSE(parse_socket_io_packet(bad)) << bad;
 }
 
