@@ -75,7 +75,13 @@ nlohmann::json to_json(const DiscoveryCounters& c) {
           {"records_pushed", c.records_pushed},
           {"records_learned", c.records_learned},
           {"records_refused", c.records_refused},
-          {"malformed", c.malformed}};
+          {"malformed", c.malformed},
+          {"mdns",
+           {{"running", c.mdns_running},
+            {"peers", c.mdns_peers},
+            {"queries_sent", c.mdns_queries_sent},
+            {"answers_sent", c.mdns_answers_sent},
+            {"packets_dropped", c.mdns_packets_dropped}}}};
 }
 
 nlohmann::json to_json(const InboxEntry& m) {

@@ -62,7 +62,9 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "device_type",
                                               "power",
                                               "qos",
-                                              "registry"};
+                                              "registry",
+                                              "mdns",
+                                              "mdns_interval_s"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -259,6 +261,14 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
         }
         if (!pr) return pr;
       }
+    } else if (key == "mdns") {
+      r = read_scalar(file, value, key, config.mdns);
+    } else if (key == "mdns_interval_s") {
+      std::uint64_t seconds = 0;
+      r = read_scalar(file, value, key, seconds);
+      if (r && (seconds < 1 || seconds > 3600))
+        return std::unexpected(where(file, value, key) + " must be between 1 and 3600");
+      config.mdns_interval_ms = seconds * 1000;
     } else if (key == "registry") {
       if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
       for (auto p = value.begin(); p != value.end(); ++p) {

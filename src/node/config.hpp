@@ -118,6 +118,10 @@ struct NodeConfig {
   std::string registry_token;
   std::string registry_ca_file;  // HTTPS: trust this PEM file instead of the system's store
   std::uint64_t registry_announce_interval_ms = 60'000;
+  // mDNS discovery on the LAN (docs/discovery.md): announce and browse `_p2p._udp.local`. A node
+  // whose TCP listener is on loopback listens and asks but advertises nothing.
+  bool mdns = true;
+  std::uint64_t mdns_interval_ms = 10'000;
   bool load_balance = true;
   std::string log_level = "info";
 };

@@ -116,7 +116,8 @@ void Node::Impl::run_discovery(std::vector<discovery::DiscoveryChain::Action> ac
         const bool has_addresses = state != peers.end() && !state->second.addresses.empty();
         std::vector<std::string> from_record;
         if (auto record = held_record(peer)) from_record = give_record_addresses(*record);
-        if (has_addresses || !from_record.empty()) {
+        const bool heard_on_lan = give_mdns_addresses(peer);
+        if (has_addresses || !from_record.empty() || heard_on_lan) {
           next = chain.found(peer, Step::cache);
           for (auto& t : transports) t.transport->connect_soon(peer);
         } else {
@@ -352,6 +353,9 @@ PeerDiscoveryView make_view(const Node::Impl& i, const PeerId& peer) {
     if (!v.sessions.empty() && (v.state == "DISCONNECTED" || v.state == "STORE_AND_FORWARD"))
       v.state = "CONNECTED";
   }
+  if (auto heard = i.mdns_peers.find(peer); heard != i.mdns_peers.end())
+    for (const auto& a : heard->second.addresses)
+      if (std::find(v.addresses.begin(), v.addresses.end(), a) == v.addresses.end()) v.addresses.push_back(a);
   v.pending = i.delivery.pending_for(peer);
   if (auto row = i.store->peer_record(Bytes(peer.bytes().begin(), peer.bytes().end()))) {
     v.record_seq = row->seq;
@@ -379,7 +383,16 @@ PeerDiscoveryView Node::discovery_view(const PeerId& peer) const {
 }
 
 const DiscoveryCounters& Node::discovery_counters() const {
-  return impl_->discovery_counters;
+  auto& i = *impl_;
+  auto& c = i.discovery_counters;
+  c.mdns_running = i.mdns != nullptr;
+  c.mdns_peers = i.mdns_peers.size();
+  if (i.mdns) {
+    c.mdns_queries_sent = i.mdns->counters().queries_sent;
+    c.mdns_answers_sent = i.mdns->counters().answers_sent;
+    c.mdns_packets_dropped = i.mdns->counters().packets_dropped;
+  }
+  return c;
 }
 
 }  // namespace hyphae

@@ -90,6 +90,7 @@ std::error_code Node::Impl::start() {
   running = true;
   load_from_store();
   load_records();
+  start_mdns();
   for (const auto& p : config.peers) {
     auto peer = PeerId::from_string(p.id);
     if (!peer) {
@@ -126,6 +127,7 @@ void Node::Impl::stop() {
   tick_timer.cancel();
   lazy_commit_timer.cancel();
   discovery_timer.cancel();
+  if (mdns) mdns->stop();
   for (auto& t : transports) t.transport->stop();
   commit_staged(/*force=*/true);
   store->flush();

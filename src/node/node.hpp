@@ -192,6 +192,9 @@ struct DiscoveryCounters {
   std::uint64_t queries_dropped = 0;  // duplicates, over the rate, unknown
   std::uint64_t answers_received = 0, answers_unsolicited = 0, answers_passed_back = 0;
   std::uint64_t records_pushed = 0, records_learned = 0, records_refused = 0, malformed = 0;
+  // mDNS on the LAN
+  bool mdns_running = false;
+  std::uint64_t mdns_peers = 0, mdns_queries_sent = 0, mdns_answers_sent = 0, mdns_packets_dropped = 0;
 };
 struct RegistryCounters {
   std::uint64_t announces = 0, announce_failures = 0, lookups = 0, lookups_found = 0, lookup_failures = 0;

@@ -20,6 +20,7 @@
 #include "crypto/noise/noise.hpp"
 #include "delivery/delivery_core.hpp"
 #include "discovery/discovery_chain.hpp"
+#include "discovery/mdns_service.hpp"
 #include "discovery/peer_query.hpp"
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
@@ -429,6 +430,18 @@ class Node::Impl : public transport::TransportSink,
   void on_peer_found(TransportIndex t, const PeerId& from, ByteView body);
   void push_own_record(TransportIndex t, const PeerId& peer);
   const Bytes& current_own_record();  // signed again when half its lifetime is over
+  // ---- mDNS on the LAN (mdns.cpp): peers heard of, newest first out of a bounded map
+  std::unique_ptr<discovery::MdnsService> mdns;
+  struct MdnsPeerEntry {
+    std::vector<std::string> addresses;  // text multiaddrs
+    std::uint64_t heard_ms = 0;          // monotonic
+  };
+  static constexpr std::size_t kMaxMdnsPeers = 256;
+  std::unordered_map<PeerId, MdnsPeerEntry> mdns_peers;
+  void start_mdns();
+  void on_mdns_peer(const discovery::MdnsPeer& peer);
+  // The LAN addresses mDNS heard for `peer`, given to the TCP transport; false if none.
+  bool give_mdns_addresses(const PeerId& peer);
   // ---- the registry (registry_client.cpp)
   void look_up_in_registry(const PeerId& peer);
   void announce_to_registry();

@@ -200,4 +200,59 @@ class NetnsLine {
   std::vector<std::string> made_;   // namespaces to delete
 };
 
+// One LAN segment: a switch namespace with a bridge, and n member namespaces each with an `eth0`
+// veth on it (10.78.0.<i+1>/24, multicast on). Needs what NetnsLine needs.
+class NetnsLan {
+ public:
+  explicit NetnsLan(std::size_t n) {
+    if (n == 0 || n > 200) throw std::invalid_argument("NetnsLan: 1 to 200 members");
+    auto ip = find_ip_command();
+    if (!ip) throw std::runtime_error("NetnsLan: the `ip` command (iproute2) is not installed");
+    ip_ = NetnsLine::quote(ip->string());
+    const std::string prefix = "hl" + std::to_string(::getpid()) + "-";
+    try {
+      switch_ = prefix + "sw";
+      make(switch_);
+      must(ip_ + " -n " + switch_ + " link add br0 type bridge");
+      must(ip_ + " -n " + switch_ + " link set br0 up");
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto name = prefix + std::to_string(i);
+        make(name);
+        members_.push_back(name);
+        const auto port = "p" + std::to_string(i);
+        must(ip_ + " -n " + name + " link add eth0 type veth peer name " + port + " netns " + switch_);
+        must(ip_ + " -n " + switch_ + " link set " + port + " master br0 up");
+        must(ip_ + " -n " + name + " addr add " + address(i) + "/24 dev eth0");
+        must(ip_ + " -n " + name + " link set eth0 multicast on up");
+      }
+    } catch (...) {
+      remove_all();
+      throw;
+    }
+  }
+  ~NetnsLan() { remove_all(); }
+  NetnsLan(const NetnsLan&) = delete;
+  NetnsLan& operator=(const NetnsLan&) = delete;
+  const std::string& ns(std::size_t i) const { return members_.at(i); }
+  static std::string address(std::size_t i) { return "10.78.0." + std::to_string(i + 1); }
+
+ private:
+  void make(const std::string& name) {
+    NetnsLine::run(ip_ + " netns del " + name);
+    must(ip_ + " netns add " + name);
+    made_.push_back(name);
+    must(ip_ + " -n " + name + " link set lo up");
+  }
+  static void must(const std::string& command) {
+    auto r = NetnsLine::run(command);
+    if (r.status != 0) throw std::runtime_error("NetnsLan: `" + command + "` failed: " + r.output);
+  }
+  void remove_all() noexcept {
+    for (const auto& name : made_) NetnsLine::run(ip_ + " netns del " + name);
+    made_.clear();
+  }
+  std::string ip_, switch_;
+  std::vector<std::string> members_, made_;
+};
+
 }  // namespace hyphae::testing

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "net/interfaces.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::bitchat {
@@ -105,49 +106,10 @@ std::string endpoint_text(const udp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-struct Interface {
-  std::string name;
-  asio::ip::address_v4 address;
-  bool operator==(const Interface&) const = default;
-};
+using Interface = net::Ipv4Interface;
 
-// Every usable interface (names empty) or the named ones, each with its first IPv4 address.
 std::expected<std::vector<Interface>, std::string> find_interfaces(const std::vector<std::string>& names) {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return std::unexpected(std::string("getifaddrs: ") + std::strerror(errno));
-  std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> guard(list, ::freeifaddrs);
-  auto ipv4_of = [](const ifaddrs* ifa) {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(ifa->ifa_addr);
-    return asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
-  };
-  std::vector<Interface> out;
-  auto have = [&](const std::string& name) {
-    return std::any_of(out.begin(), out.end(), [&](const Interface& i) { return i.name == name; });
-  };
-  if (names.empty()) {
-    for (const ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
-      if (ifa->ifa_addr == nullptr || ifa->ifa_addr->sa_family != AF_INET) continue;
-      unsigned flags = ifa->ifa_flags;
-      if (!(flags & IFF_UP) || !(flags & IFF_MULTICAST) || (flags & IFF_LOOPBACK)) continue;
-      if (!have(ifa->ifa_name)) out.push_back({ifa->ifa_name, ipv4_of(ifa)});
-    }
-    return out;
-  }
-  for (const auto& name : names) {
-    if (have(name)) continue;
-    const ifaddrs* found = nullptr;
-    for (const ifaddrs* ifa = list; ifa != nullptr && !found; ifa = ifa->ifa_next)
-      if (ifa->ifa_addr != nullptr && ifa->ifa_addr->sa_family == AF_INET && name == ifa->ifa_name)
-        found = ifa;
-    if (!found) {
-      if (::if_nametoindex(name.c_str()) == 0)
-        return std::unexpected("interface " + name + " does not exist");
-      return std::unexpected("interface " + name + " has no IPv4 address");
-    }
-    if (!(found->ifa_flags & IFF_UP)) spdlog::warn("lan: interface {} is down", name);
-    out.push_back({name, ipv4_of(found)});
-  }
-  return out;
+  return net::ipv4_interfaces(names);
 }
 
 }  // namespace
