@@ -11,6 +11,7 @@ packages=(
   libzmq3-dev mosquitto libmosquitto-dev
   libpqxx-dev postgresql libssl-dev openssl
   iproute2 procps curl jq python3
+  avahi-daemon avahi-utils dbus
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # libFuzzer builds need a clang whose C++ library support includes std::expected (clang 14 lacks it).

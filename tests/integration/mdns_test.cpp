@@ -3,6 +3,7 @@
 // only each other's PeerIds. A node listening on loopback advertises nothing.
 #include <thread>
 
+#include "core/identity.hpp"
 #include "harness.hpp"
 #include "netns.hpp"
 
@@ -79,6 +80,70 @@ TEST(Mdns, FourNodesOnOneLanFindEachOtherAndExchangeMessages) {
                    .body.value("status", "") == "delivered";
       },
       15s));
+}
+
+}  // namespace
+}  // namespace hyphae::testing
+
+namespace hyphae::testing {
+namespace {
+
+// The avahi tools in a namespace of the same LAN, each namespace with its own avahi-daemon.
+struct Avahi {
+  std::string script = std::string(HYPHAE_SOURCE_DIR) + "/tests/services/avahi_netns.sh";
+  std::string ns;
+  std::filesystem::path dir;
+  Avahi(std::string netns, std::filesystem::path work) : ns(std::move(netns)), dir(std::move(work)) {
+    auto r = NetnsLine::run("bash " + script + " start " + ns + " " + dir.string() + " avahi-" + ns);
+    if (r.status != 0) throw std::runtime_error("avahi did not start: " + r.output);
+  }
+  ~Avahi() { NetnsLine::run("bash " + script + " stop " + dir.string()); }
+  std::string run(const std::string& command) {
+    return NetnsLine::run("timeout 10 bash " + script + " run " + ns + " " + dir.string() + " " + command)
+        .output;
+  }
+};
+
+TEST(Mdns, AvahiSeesOurNodeAndOurNodeFindsAServicePublishedWithAvahi) {
+  if (auto why = NetnsLine::unavailable_reason())
+    GTEST_SKIP() << "network namespaces are not available here: " << *why;
+  if (NetnsLine::run("command -v avahi-daemon avahi-browse avahi-publish dbus-daemon").status != 0)
+    GTEST_SKIP() << "avahi-daemon, avahi-utils or dbus is missing (scripts/setup.sh installs them)";
+  NetnsLan lan(2);
+  TempDir dir;
+  Avahi avahi(lan.ns(1), dir.path() / "avahi");
+  LocalNode node("node", hyphae_binary(), dir.path() / "node", {"--listen", "0.0.0.0:4001"});
+  node.set_netns(lan.ns(0));
+  node.set_listen_host("");
+  node.start();
+  // avahi-browse resolves our service, with the TXT record libp2p tools read.
+  const std::string expected = "dnsaddr=/ip4/" + NetnsLan::address(0) + "/tcp/4001/p2p/" + node.peer_id();
+  std::string seen;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        seen = avahi.run("avahi-browse -rtp _p2p._udp");
+        return seen.find(expected) != std::string::npos;
+      },
+      15s))
+      << seen;
+  EXPECT_NE(seen.find("=;eth0;IPv4;"), std::string::npos) << seen;  // a resolved entry
+  // A service avahi-publish announces is found by our node.
+  const auto other = Identity::generate().peer_id().to_string();
+  ChildProcess publish(
+      "/bin/bash",
+      {avahi.script, "run", avahi.ns, avahi.dir.string(), "avahi-publish", "-s", "interop-test", "_p2p._udp",
+       "4001", "dnsaddr=/ip4/" + NetnsLan::address(1) + "/tcp/4001/p2p/" + other},
+      dir.path() / "publish.log");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto view = node.api().request("GET", "/v1/p2p/peers/" + other).body;
+        for (const auto& a : view["addresses"])
+          if (a == "/ip4/" + NetnsLan::address(1) + "/tcp/4001") return true;
+        return false;
+      },
+      20s))
+      << node.api().request("GET", "/v1/p2p/discovery").body.dump();
+  publish.stop(SIGTERM);
 }
 
 }  // namespace
