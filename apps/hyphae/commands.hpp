@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "api/client.hpp"
@@ -29,6 +30,11 @@ void add_registry_command(CLI::App& app, Common& common);  // `hyphae registry`
 void add_signal_command(CLI::App& app, Common& common);    // `hyphae signal`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
+
+// Writes `port` to `port_file` (if any), waits for SIGINT or SIGTERM, calls `stop`, then `wait`
+// (which returns once the server's threads are done).
+void serve_until_signal(const std::string& what, std::uint16_t port, const std::string& port_file,
+                        const std::function<void()>& stop, const std::function<void()>& wait);
 
 // The path of this executable (for the demo, which starts nodes as child processes).
 std::filesystem::path self_executable();

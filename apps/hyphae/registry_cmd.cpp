@@ -2,8 +2,6 @@
 // a bearer token for a network (printed once; only its hash is stored).
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fstream>
 #include <iostream>
 
@@ -53,19 +51,8 @@ void add_registry_command(CLI::App& app, Common& common) {
     opts->service.max_ttl_ms = *max_ttl_s * 1000;
     registry::RegistryServer server(*opts, spdlog::default_logger());
     if (auto started = server.start(); !started) throw std::runtime_error(started.error());
-    if (!port_file->empty()) {
-      const auto tmp = *port_file + ".tmp";
-      std::ofstream(tmp) << server.port() << "\n";
-      std::filesystem::rename(tmp, *port_file);
-    }
-    boost::asio::io_context signals_io;
-    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code, int sig) {
-      spdlog::info("signal {}: stopping the registry", sig);
-      server.stop();
-    });
-    signals_io.run();
-    server.run();
+    serve_until_signal(
+        "registry", server.port(), *port_file, [&] { server.stop(); }, [&] { server.run(); });
   });
 }
 

@@ -1,8 +1,6 @@
 // `hyphae signal`: runs the signaling server (docs/signaling.md).
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fstream>
 
 #include "commands.hpp"
@@ -24,19 +22,8 @@ void add_signal_command(CLI::App& app, Common&) {
   cmd->callback([opts, port_file] {
     signaling::SignalServer server(*opts);
     if (auto started = server.start(); !started) throw std::runtime_error(started.error());
-    if (!port_file->empty()) {
-      const auto tmp = *port_file + ".tmp";
-      std::ofstream(tmp) << server.port() << "\n";
-      std::filesystem::rename(tmp, *port_file);
-    }
-    boost::asio::io_context signals_io;
-    boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code, int sig) {
-      spdlog::info("signal {}: stopping the signaling server", sig);
-      server.stop();
-    });
-    signals_io.run();
-    server.run();
+    serve_until_signal(
+        "signaling server", server.port(), *port_file, [&] { server.stop(); }, [&] { server.run(); });
   });
 }
 

@@ -8,19 +8,6 @@ namespace hyphae::registry {
 
 namespace {
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS tokens(
-  hash TEXT PRIMARY KEY, network TEXT NOT NULL, created_ms BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS peers(
-  network TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT NOT NULL,
-  role TEXT NOT NULL, coordinators TEXT NOT NULL, record_json TEXT NOT NULL, expires_ms BIGINT NOT NULL,
-  last_seen_ms BIGINT NOT NULL, PRIMARY KEY(network, peer));
-CREATE INDEX IF NOT EXISTS peers_expiry ON peers(expires_ms);
-CREATE TABLE IF NOT EXISTS coordinators(
-  network TEXT NOT NULL, peer TEXT NOT NULL, last_seen_ms BIGINT NOT NULL, envelope TEXT NOT NULL,
-  PRIMARY KEY(network, peer));
-)sql";
-
 long long i64(std::uint64_t v) {
   return static_cast<long long>(v);
 }
@@ -37,7 +24,7 @@ class PgRegistryDb final : public RegistryDb {
       pqxx::work w(conn_);
       // Two servers starting at once: one creates the tables, the other waits for its lock.
       w.exec("SELECT pg_advisory_xact_lock(8470)");
-      w.exec(kSchema);
+      w.exec(kRegistrySchema);
       w.commit();
     });
     conn_.prepare("token_insert", "INSERT INTO tokens(hash, network, created_ms) VALUES($1, $2, $3)");

@@ -63,6 +63,9 @@ class RegistryDb {
   virtual std::string backend() const = 0;  // "sqlite" or "postgresql"
 };
 
+// The tables both backends create when missing (the same SQL runs on SQLite and PostgreSQL).
+extern const char* const kRegistrySchema;
+
 // Opens the database a --db URL names. Throws RegistryDbError with a readable reason.
 std::unique_ptr<RegistryDb> open_registry_db(const std::string& url);
 bool is_postgresql_url(const std::string& url);

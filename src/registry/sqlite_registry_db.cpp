@@ -14,19 +14,6 @@ using store::sql::Db;
 using store::sql::ResetGuard;
 using store::sql::Stmt;
 
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS tokens(
-  hash TEXT PRIMARY KEY, network TEXT NOT NULL, created_ms BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS peers(
-  network TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT NOT NULL,
-  role TEXT NOT NULL, coordinators TEXT NOT NULL, record_json TEXT NOT NULL, expires_ms BIGINT NOT NULL,
-  last_seen_ms BIGINT NOT NULL, PRIMARY KEY(network, peer));
-CREATE INDEX IF NOT EXISTS peers_expiry ON peers(expires_ms);
-CREATE TABLE IF NOT EXISTS coordinators(
-  network TEXT NOT NULL, peer TEXT NOT NULL, last_seen_ms BIGINT NOT NULL, envelope TEXT NOT NULL,
-  PRIMARY KEY(network, peer));
-)sql";
-
 class SqliteRegistryDb final : public RegistryDb {
  public:
   explicit SqliteRegistryDb(const std::string& path) {
@@ -39,7 +26,7 @@ class SqliteRegistryDb final : public RegistryDb {
   }
 
   void migrate() override {
-    check(db_.exec(kSchema), "schema");
+    check(db_.exec(kRegistrySchema), "schema");
     prepare(token_insert_, "INSERT INTO tokens(hash, network, created_ms) VALUES(?1, ?2, ?3)");
     prepare(token_select_, "SELECT network FROM tokens WHERE hash = ?1");
     prepare(peer_seq_, "SELECT seq FROM peers WHERE network = ?1 AND peer = ?2");
@@ -208,6 +195,19 @@ class SqliteRegistryDb final : public RegistryDb {
 };
 
 }  // namespace
+
+const char* const kRegistrySchema = R"sql(
+CREATE TABLE IF NOT EXISTS tokens(
+  hash TEXT PRIMARY KEY, network TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS peers(
+  network TEXT NOT NULL, peer TEXT NOT NULL, seq BIGINT NOT NULL, envelope TEXT NOT NULL,
+  role TEXT NOT NULL, coordinators TEXT NOT NULL, record_json TEXT NOT NULL, expires_ms BIGINT NOT NULL,
+  last_seen_ms BIGINT NOT NULL, PRIMARY KEY(network, peer));
+CREATE INDEX IF NOT EXISTS peers_expiry ON peers(expires_ms);
+CREATE TABLE IF NOT EXISTS coordinators(
+  network TEXT NOT NULL, peer TEXT NOT NULL, last_seen_ms BIGINT NOT NULL, envelope TEXT NOT NULL,
+  PRIMARY KEY(network, peer));
+)sql";
 
 bool is_postgresql_url(const std::string& url) {
   return url.starts_with("postgresql://") || url.starts_with("postgres://");
