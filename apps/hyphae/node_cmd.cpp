@@ -48,7 +48,7 @@ void add_node_command(CLI::App& app, Common& common) {
   auto* cmd = app.add_subcommand("node", "run the node daemon in the foreground");
   struct Options {
     std::string config_file, listen, api_listen, log_level;
-    std::string registry_url, registry_network, registry_token, registry_ca_file;
+    std::string registry_url, registry_network, registry_token, registry_ca_file, role;
     std::vector<std::string> peers;
   };
   auto opts = std::make_shared<Options>();
@@ -63,6 +63,9 @@ void add_node_command(CLI::App& app, Common& common) {
   cmd->add_option("--registry-token", opts->registry_token,
                   "the registry's bearer token for that network (or $HYPHAE_REGISTRY_TOKEN)");
   cmd->add_option("--registry-ca", opts->registry_ca_file, "PEM certificates to trust for an https registry");
+  cmd->add_option("--role", opts->role,
+                  "basic (default), relay or super_peer: what this node's record offers")
+      ->check(CLI::IsMember({"basic", "relay", "super_peer"}));
   cmd->callback([&common, opts] {
     NodeConfig config;
     config.data_dir = common.data_dir;
@@ -74,6 +77,7 @@ void add_node_command(CLI::App& app, Common& common) {
     if (!opts->listen.empty()) config.listen = opts->listen;
     if (!opts->api_listen.empty()) config.api_listen = opts->api_listen;
     if (!opts->log_level.empty()) config.log_level = opts->log_level;
+    if (!opts->role.empty()) config.role = opts->role;
     if (!opts->registry_url.empty()) config.registry_url = opts->registry_url;
     if (!opts->registry_network.empty()) config.registry_network = opts->registry_network;
     if (!opts->registry_token.empty()) config.registry_token = opts->registry_token;

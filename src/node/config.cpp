@@ -64,6 +64,7 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "qos",
                                               "registry",
                                               "mdns",
+                                              "role",
                                               "mdns_interval_s"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
@@ -261,6 +262,10 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
         }
         if (!pr) return pr;
       }
+    } else if (key == "role") {
+      r = read_scalar(file, value, key, config.role);
+      if (r && config.role != "basic" && config.role != "relay" && config.role != "super_peer")
+        return std::unexpected(where(file, value, key) + " must be basic, relay or super_peer");
     } else if (key == "mdns") {
       r = read_scalar(file, value, key, config.mdns);
     } else if (key == "mdns_interval_s") {

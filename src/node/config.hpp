@@ -113,6 +113,9 @@ struct NodeConfig {
   std::uint64_t discovery_interval_ms = 30'000;
   // The peer registry (docs/registry.md): this node announces its signed record there and looks
   // up peers the discovery chain cannot find otherwise. Empty url: no registry.
+  // What this node offers others (its signed record's role): basic, relay or super_peer. A relay or
+  // super peer sends the registry coordinator heartbeats instead of plain announcements.
+  std::string role = "basic";
   std::string registry_url;  // http(s)://host:port
   std::string registry_network = "default";
   std::string registry_token;

@@ -248,8 +248,10 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
   }
   counters.sent += ids.size();
   // Hand the messages to a transport first, so the socket write is not queued behind the commit.
-  if (live) pump(to);
-  else discover(to);  // nobody to hand them to: look for the peer (docs/discovery.md)
+  if (live)
+    pump(to);
+  else
+    discover(to);  // nobody to hand them to: look for the peer (docs/discovery.md)
   stage(std::move(batch), [self = shared_from_this(), ids, done = std::move(done)](std::error_code ec) {
     if (ec) {
       self->log->error("outbox commit failed: {}; {} sends fail", ec.message(), ids.size());

@@ -37,6 +37,10 @@ std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
   record.seq = std::max(i.own_record_seq + 1, i.clock->wall_ms());
   i.own_record_seq = record.seq;
   record.services = {"messaging"};
+  if (i.config.role == "relay" || i.config.role == "super_peer") {
+    record.role = i.config.role == "relay" ? discovery::PeerRole::relay : discovery::PeerRole::super_peer;
+    record.services.push_back("relay");
+  }
   record.expires_ms = i.clock->wall_ms() + kOwnRecordTtlMs;
   for (const auto& slot : i.transports) {
     if (slot.transport->type() != "tcp" || !slot.transport->listen_port()) continue;

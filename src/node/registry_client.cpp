@@ -33,10 +33,16 @@ void Node::Impl::announce_to_registry() {
   if (record.empty()) return;
   net::HttpRequest request;
   request.method = "POST";
-  request.url = registry_base(config) + "/network/" + config.registry_network + "/announce";
+  // A coordinator (relay or super peer) sends heartbeats: they announce it and mark it online for
+  // the peers that list it.
+  const bool coordinator = config.role != "basic";
+  request.url = registry_base(config) + (coordinator ? "/coordinator/heartbeat"
+                                                     : "/network/" + config.registry_network + "/announce");
   request.bearer_token = config.registry_token;
   request.ca_file = config.registry_ca_file;
-  request.body = nlohmann::json{{"envelope_base64", base64_encode(record)}}.dump();
+  nlohmann::json body{{"envelope_base64", base64_encode(record)}};
+  if (coordinator) body["network"] = config.registry_network;
+  request.body = body.dump();
   announce_in_flight = true;
   net::http_fetch(strand, std::move(request), [self = shared_from_this()](net::HttpResult r) {
     self->announce_in_flight = false;

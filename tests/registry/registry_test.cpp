@@ -305,6 +305,16 @@ TEST_P(Registry, TwoNodesThatWereNeverIntroducedFindEachOtherThroughIt) {
       15s));
   auto view = alice.api().request("GET", "/v1/p2p/peers/" + bob.peer_id()).body;
   EXPECT_EQ(view["found_by"], "registry") << view.dump();
+  // A super peer sends coordinator heartbeats: the registry lists it with its role.
+  LocalNode hub("hub", HYPHAE_BIN, dir_.path() / "hub", node_args({"--role", "super_peer"}));
+  hub.start();
+  ASSERT_TRUE(wait_until(
+      [&] { return api.request("GET", "/network/lab/peer/" + hub.peer_id()).status == 200; }, 10s));
+  auto hub_entry = api.request("GET", "/network/lab/peer/" + hub.peer_id()).body;
+  EXPECT_EQ(hub_entry["record"]["role"], "SUPER_PEER") << hub_entry.dump();
+  EXPECT_NE(
+      std::find(hub_entry["record"]["services"].begin(), hub_entry["record"]["services"].end(), "relay"),
+      hub_entry["record"]["services"].end());
   EXPECT_EQ(view["record"]["source"], "registry");
   auto counters = alice.api().request("GET", "/v1/p2p/discovery").body["registry"];
   EXPECT_GE(counters["announces"].get<int>(), 1);
