@@ -1,6 +1,11 @@
 // mDNS on one LAN segment (network namespaces on a bridge): four nodes with nothing configured but
 // a listener on the LAN find each other through `_p2p._udp.local` and exchange messages knowing
 // only each other's PeerIds. A node listening on loopback advertises nothing.
+#include "discovery/mdns.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/multicast.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <thread>
 
 #include "core/identity.hpp"
@@ -144,6 +149,49 @@ TEST(Mdns, AvahiSeesOurNodeAndOurNodeFindsAServicePublishedWithAvahi) {
       20s))
       << node.api().request("GET", "/v1/p2p/discovery").body.dump();
   publish.stop(SIGTERM);
+}
+
+}  // namespace
+}  // namespace hyphae::testing
+
+namespace hyphae::testing {
+namespace {
+
+// A stranger on the LAN floods mDNS answers for 600 fresh PeerIds and sends garbage: the node keeps
+// at most 256 peers heard, counts the garbage as dropped, and still answers and finds real peers.
+TEST(Mdns, AFloodOfAdvertisedPeersAndGarbageStaysBounded) {
+  if (auto why = NetnsLine::unavailable_reason())
+    GTEST_SKIP() << "network namespaces are not available here: " << *why;
+  NetnsLan lan(2);
+  TempDir dir;
+  LocalNode node("node", hyphae_binary(), dir.path() / "node", {"--listen", "0.0.0.0:4001"});
+  node.set_netns(lan.ns(0));
+  node.set_listen_host("");
+  node.start();
+  in_netns(lan.ns(1), [&] {
+    boost::asio::io_context io;
+    boost::asio::ip::udp::socket socket(io, boost::asio::ip::udp::v4());
+    socket.set_option(boost::asio::ip::multicast::outbound_interface(
+        boost::asio::ip::make_address_v4(NetnsLan::address(1))));
+    const boost::asio::ip::udp::endpoint group(boost::asio::ip::make_address_v4("224.0.0.251"), 5353);
+    for (int i = 0; i < 600; ++i) {
+      discovery::MdnsAdvert advert;
+      advert.self = Identity::generate().peer_id();
+      advert.peer_name = discovery::random_mdns_peer_name();
+      advert.addresses = {"/ip4/10.78.0.2/tcp/" + std::to_string(5000 + i)};
+      socket.send_to(boost::asio::buffer(*discovery::mdns_response(advert)), group);
+      const std::string garbage = "\x01\x02 not dns " + std::to_string(i);
+      socket.send_to(boost::asio::buffer(garbage), group);
+      if (i % 25 == 0)
+        std::this_thread::sleep_for(2ms);  // paced: the bound is under test, not the socket buffer
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return mdns_of(node)["packets_dropped"].get<int>() >= 500; }, 10s))
+      << mdns_of(node).dump();
+  std::this_thread::sleep_for(300ms);
+  auto m = mdns_of(node);
+  EXPECT_EQ(m["peers"], 256) << m.dump();
+  EXPECT_TRUE(node.running());
 }
 
 }  // namespace
