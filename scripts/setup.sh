@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev
   libpqxx-dev postgresql libssl-dev openssl
-  iproute2 procps curl jq python3
+  iproute2 nftables procps curl jq python3
   avahi-daemon avahi-utils dbus
 )
 if [ "${1:-}" = "--fuzz" ]; then

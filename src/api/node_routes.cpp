@@ -490,6 +490,24 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
                                 {"lookups_found", r.lookups_found},
                                 {"lookup_failures", r.lookup_failures},
                                 {"last_error", r.last_error}};
+               const auto relay = n.relay_view();
+               auto reserved_at = nlohmann::json::array();
+               for (const auto& p : relay.reserved_at) reserved_at.push_back(p.to_string());
+               j["relay"] = {{"serving", relay.serving},
+                             {"reservations", relay.reservations},
+                             {"circuits", relay.circuits},
+                             {"circuits_open", relay.circuits_open},
+                             {"circuits_opened", relay.circuits_opened},
+                             {"circuits_refused", relay.circuits_refused},
+                             {"reservations_refused", relay.reservations_refused},
+                             {"bytes_relayed", relay.bytes_relayed},
+                             {"messages_relayed", relay.messages_relayed},
+                             {"dropped", relay.dropped},
+                             {"held_messages", relay.held_messages},
+                             {"held_stored", relay.held_stored},
+                             {"held_delivered", relay.held_delivered},
+                             {"held_refused", relay.held_refused},
+                             {"reserved_at", reserved_at}};
                return j;
              })});
   table.add({v::post, "/v1/p2p/records", auth, [n](Call& c) { return post_record(*n, c); }});

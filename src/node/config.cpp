@@ -23,6 +23,57 @@ constexpr std::uint64_t kMaxTimestampWindowS = 7 * 24 * 3600;
 
 namespace {
 
+// The `relay:` section: relay_reservations for every node, the limits a relay grants.
+std::expected<void, std::string> read_relay_section(const std::filesystem::path& file,
+                                                    const YAML::Node& value, NodeConfig& config) {
+  if (!value.IsMap()) return std::unexpected(where(file, value, "relay") + " must be a mapping");
+  auto& l = config.relay_limits;
+  for (auto p = value.begin(); p != value.end(); ++p) {
+    const YAML::Node field_node = p->first;
+    const YAML::Node v = p->second;
+    auto field_text = scalar_text(file, field_node, "relay");
+    if (!field_text) return std::unexpected(field_text.error());
+    const std::string field = *field_text;
+    const std::string name = "relay." + field;
+    std::uint64_t n = 0;
+    if (auto rr = read_scalar(file, v, name, n); !rr) return rr;
+    const auto in = [&](std::uint64_t lo, std::uint64_t hi) -> std::expected<void, std::string> {
+      if (n < lo || n > hi)
+        return std::unexpected(where(file, v, name) + " must be between " + std::to_string(lo) + " and " +
+                               std::to_string(hi));
+      return {};
+    };
+    std::expected<void, std::string> rr;
+    if (field == "reservations") {
+      if (rr = in(0, 8); rr) config.relay_reservations = n;
+    } else if (field == "reservation_ttl_s") {
+      if (rr = in(10, 86'400); rr) l.reservation_ttl_ms = n * 1000;
+    } else if (field == "max_reservations") {
+      if (rr = in(1, 1'000'000); rr) l.max_reservations = n;
+    } else if (field == "max_circuits") {
+      if (rr = in(1, 1'000'000); rr) l.max_circuits = n;
+    } else if (field == "max_circuits_per_peer") {
+      if (rr = in(1, 100'000); rr) l.max_circuits_per_peer = n;
+    } else if (field == "max_circuit_bytes") {
+      if (rr = in(4096, std::uint64_t{1} << 40); rr) l.max_circuit_bytes = n;
+    } else if (field == "max_circuit_duration_s") {
+      if (rr = in(1, 7 * 86'400); rr) l.max_circuit_duration_ms = n * 1000;
+    } else if (field == "max_held_per_peer") {
+      if (rr = in(0, 1'000'000); rr) l.max_held_per_peer = n;
+    } else if (field == "max_held_messages") {
+      if (rr = in(0, 10'000'000); rr) l.max_held_messages = n;
+    } else if (field == "max_held_bytes") {
+      if (rr = in(0, std::uint64_t{1} << 40); rr) l.max_held_bytes = n;
+    } else if (field == "held_ttl_s") {
+      if (rr = in(1, 30 * 86'400); rr) l.held_ttl_ms = n * 1000;
+    } else {
+      return std::unexpected(where(file, field_node, name) + " is not a known setting");
+    }
+    if (!rr) return rr;
+  }
+  return {};
+}
+
 // Applies every top-level key of `root`; `current` names the key being applied, for the caller's
 // last-resort error message should yaml-cpp still throw.
 std::expected<void, std::string> apply_config(const std::filesystem::path& file, const YAML::Node& root,
@@ -65,7 +116,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "registry",
                                               "mdns",
                                               "role",
-                                              "mdns_interval_s"};
+                                              "mdns_interval_s",
+                                              "relay"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -274,6 +326,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
       if (r && (seconds < 1 || seconds > 3600))
         return std::unexpected(where(file, value, key) + " must be between 1 and 3600");
       config.mdns_interval_ms = seconds * 1000;
+    } else if (key == "relay") {
+      r = read_relay_section(file, value, config);
     } else if (key == "registry") {
       if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
       for (auto p = value.begin(); p != value.end(); ++p) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/address.hpp"  // parse_address and friends, used with the configuration
+#include "relay/relay_limits.hpp"
 #include "router/selection.hpp"
 
 namespace hyphae {
@@ -125,6 +126,11 @@ struct NodeConfig {
   // whose TCP listener is on loopback listens and asks but advertises nothing.
   bool mdns = true;
   std::uint64_t mdns_interval_ms = 10'000;
+  // Relaying (docs/discovery.md, "Relays"): how many relays this node keeps a reservation at (the
+  // peers whose records say relay or super_peer; 0: none), and, for a relay or super peer, what it
+  // grants (config `relay:`).
+  std::size_t relay_reservations = 2;
+  relay::RelayLimits relay_limits;
   bool load_balance = true;
   std::string log_level = "info";
 };

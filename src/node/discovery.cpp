@@ -215,6 +215,7 @@ void Node::Impl::on_discovery(TransportIndex t, const PeerId& from, std::uint64_
                   record ? "not its own" : record.error().message());
         return;
       }
+      consider_relay(*record);
       learn_record(message->body, "session:" + slot(t).name,
                    [self = shared_from_this(), from](std::expected<LearnedRecord, std::error_code> r) {
                      if (r && r->stored) ++self->discovery_counters.records_learned;
@@ -249,7 +250,10 @@ void Node::Impl::on_peer_query(TransportIndex t, const PeerId& from, ByteView bo
   using V = discovery::QueryResponder::Verdict;
   switch (decision.verdict) {
     case V::answer: {
-      discovery::PeerFound answer{query->request_id, query->looking_for, std::move(envelope), false};
+      // A relay says whether it relays to the peer (the peer holds a reservation here).
+      const bool can_relay =
+          relay_core && relay_core->has_reservation(query->looking_for, clock->monotonic_ms());
+      discovery::PeerFound answer{query->request_id, query->looking_for, std::move(envelope), can_relay};
       if (send_discovery(from, static_cast<std::uint8_t>(LinkMessageType::peer_found),
                          discovery::encode_peer_found(answer), t))
         ++discovery_counters.queries_answered;
@@ -280,7 +284,6 @@ void Node::Impl::on_peer_query(TransportIndex t, const PeerId& from, ByteView bo
 }
 
 void Node::Impl::on_peer_found(TransportIndex t, const PeerId& from, ByteView body) {
-  (void)t;
   auto answer = discovery::decode_peer_found(body);
   if (!answer) {
     ++discovery_counters.malformed;
@@ -297,7 +300,11 @@ void Node::Impl::on_peer_found(TransportIndex t, const PeerId& from, ByteView bo
       fwd != forwarded_queries.end() && fwd->second.target == answer->looking_for) {
     const auto origin = fwd->second.origin;
     forwarded_queries.erase(fwd);  // one answer goes back per query passed on
-    if (send_discovery(origin, static_cast<std::uint8_t>(LinkMessageType::peer_found), body))
+    // can_relay spoke for the node that answered, not for this one: it does not travel back.
+    auto passed = *answer;
+    passed.can_relay = false;
+    if (send_discovery(origin, static_cast<std::uint8_t>(LinkMessageType::peer_found),
+                       discovery::encode_peer_found(passed)))
       ++discovery_counters.answers_passed_back;
     return;
   }
@@ -308,14 +315,20 @@ void Node::Impl::on_peer_found(TransportIndex t, const PeerId& from, ByteView bo
   }
   const auto step = own->second.step;
   const auto target = own->second.target;
+  const bool via_relay = answer->can_relay && t && slot(t).transport->type() == "tcp";
   learn_record(answer->record, "peer_query:" + from.to_string(),
-               [self = shared_from_this(), target, step](std::expected<LearnedRecord, std::error_code> r) {
+               [self = shared_from_this(), target, step, via_relay,
+                from](std::expected<LearnedRecord, std::error_code> r) {
                  if (!r) {
                    // A repeat of a record already held is fine; a stale or replayed one is not news.
                    ++self->discovery_counters.records_refused;
                    return;
                  }
                  if (r->stored) ++self->discovery_counters.records_learned;
+                 if (via_relay) {  // the neighbour that answered relays to it
+                   self->give_relays(target, {from});
+                   r->addresses.push_back("/p2p/" + from.to_string() + "/p2p-circuit");
+                 }
                  if (r->addresses.empty()) return;  // nothing this node can dial: the chain goes on
                  ++self->discovery_counters.found;
                  self->run_discovery(self->chain.found(target, step));

@@ -150,6 +150,7 @@ void Node::Impl::tick() {
   tick_routing(now);
   tick_discovery();
   tick_registry();
+  tick_relay(now);
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);
@@ -183,6 +184,7 @@ std::expected<std::unique_ptr<Node>, std::string> Node::create(Executor executor
                                      std::move(*st), std::move(services.log), std::move(services.clock));
   impl->transport_types = std::move(services.transport_types);
   if (auto made = impl->make_transports(); !made) return std::unexpected(made.error());
+  impl->init_relay();
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 

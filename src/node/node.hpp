@@ -160,6 +160,14 @@ struct InboxEntry {  // a received message as stored
   bool acknowledged = false;
   Bytes payload;
 };
+struct RelayView {
+  bool serving = false;  // role relay or super_peer
+  std::size_t reservations = 0, circuits = 0, circuits_open = 0;
+  std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
+  std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
+  std::uint64_t held_messages = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
+  std::vector<PeerId> reserved_at;  // relays holding a reservation for this node
+};
 struct LearnedRecord {
   discovery::PeerRecord record;
   std::vector<std::string> addresses;  // the ones this node can dial (as text multiaddrs)
@@ -313,6 +321,8 @@ class Node {
   PeerDiscoveryView discovery_view(const PeerId& peer) const;
   const DiscoveryCounters& discovery_counters() const;
   const RegistryCounters& registry_counters() const;
+  // Relaying: what this node does as a relay (role relay or super_peer) and as a client of relays.
+  RelayView relay_view() const;
   // Received messages after `after_seq` (acknowledged or not), oldest first.
   std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;

@@ -27,11 +27,13 @@
 #include "node/node.hpp"
 #include "power/policy.hpp"
 #include "qos/scheduler.hpp"
+#include "relay/relay_core.hpp"
 #include "router/connection_pool.hpp"
 #include "router/connectivity.hpp"
 #include "router/routing_table.hpp"
 #include "router/selection.hpp"
 #include "store/store.hpp"
+#include "transport/relay/relay_transport.hpp"
 #include "transport/transport.hpp"
 
 namespace hyphae {
@@ -51,6 +53,7 @@ using DedupeSecret = std::array<std::uint8_t, 16>;
 MessageId dedupe_key(const DedupeSecret& secret, ByteView from, const MessageId& id);
 
 class Node::Impl : public transport::TransportSink,
+                   public transport::RelayCarrier,
                    public delivery::Links,
                    public std::enable_shared_from_this<Node::Impl> {
  public:
@@ -106,6 +109,8 @@ class Node::Impl : public transport::TransportSink,
     std::array<metrics::Counter*, 64> selections{};  // by router::Reason, created on first use
   };
   std::expected<void, std::string> make_transports();
+  transport::TransportContext transport_context(std::string name, std::map<std::string, std::string> options);
+  void add_slot(TransportSlot slot);                                    // with its meters and ack timeout
   std::shared_ptr<const transport::TransportRegistry> transport_types;  // null: the built-in types
   transport::SessionIds session_ids;                                    // shared by this node's transports
   TransportIndex index_of(const Transport& t) const;                    // none if not this node's
@@ -453,6 +458,42 @@ class Node::Impl : public transport::TransportSink,
   bool send_discovery(const PeerId& peer, std::uint8_t type, ByteView body, TransportIndex prefer = {});
   std::size_t send_query(const PeerId& target, discovery::Step step, const std::vector<PeerId>& to);
   std::vector<PeerId> neighbours(const PeerId& except) const;
+
+  // ---- relaying (relay.cpp): the relay transport's carrier (the direct links to relays), the relay
+  // side for a node with role relay or super_peer, and the messages it holds for offline peers.
+  transport::RelayTransport* relay_transport = nullptr;  // one of `transports`; null without TCP
+  std::unique_ptr<relay::RelayCore> relay_core;          // role relay or super_peer only
+  bool carrier_up(const PeerId& relay) const override;
+  std::error_code send_to_relay(const PeerId& relay, ByteView message) override;
+  std::size_t carrier_backlog(const PeerId& relay) const override;
+  void want_carrier(const PeerId& relay) override;
+  TransportIndex carrier_of(const PeerId& peer) const;  // a direct transport with a session to peer
+  bool is_relay_transport(TransportIndex t) const;
+  void init_relay();
+  void on_relay(TransportIndex t, const PeerId& from, ByteView body);
+  void send_relay_out(relay::RelayCore::Out& out);
+  void tick_relay(std::uint64_t now);
+  // A direct session to `peer` came up / went down / drained: the relay transport and core hear it.
+  void carrier_session_up(TransportIndex t, const PeerId& peer);
+  void carrier_session_down(TransportIndex t, const PeerId& peer);
+  void carrier_drained(const PeerId& peer);
+  // A peer's record says it relays: keep a reservation there (relay_reservations).
+  void consider_relay(const discovery::PeerRecord& record);
+  // Gives the relay transport the peer's relays (its record's coordinators).
+  void give_relays(const PeerId& peer, const std::vector<PeerId>& relays);
+  void own_relays_changed();
+  // Flow control of relayed bytes: sources not read from while the destination's link is full.
+  static constexpr std::size_t kRelayBacklogBytes = 1u << 20;
+  std::unordered_map<PeerId, std::vector<PeerId>> paused_for;  // destination -> sources paused
+  std::uint64_t relay_dropped = 0;
+  // Held messages (STORE): counts for the view.
+  std::uint64_t held_count = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
+  // Relays a circuit waits for: their direct links are wanted until then (monotonic ms), at most
+  // kMaxCarriersWanted.
+  std::unordered_map<PeerId, std::uint64_t> carriers_wanted;
+  static constexpr std::size_t kMaxCarriersWanted = 256;
+  std::uint64_t last_relay_tick_ms = 0;
+  relay::RelayCore::Out relay_out;  // scratch
 
   // Last, so it is destroyed first: a transport's callbacks may touch every member above.
   std::vector<TransportSlot> transports;

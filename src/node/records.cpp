@@ -42,6 +42,7 @@ std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
     record.services.push_back("relay");
   }
   record.expires_ms = i.clock->wall_ms() + kOwnRecordTtlMs;
+  if (i.relay_transport) record.coordinators = i.relay_transport->reserved_relays();
   for (const auto& slot : i.transports) {
     if (slot.transport->type() != "tcp" || !slot.transport->listen_port()) continue;
     const auto section = i.config.transports.find(slot.name);
@@ -71,16 +72,24 @@ std::vector<std::string> Node::Impl::dialable_addresses(const discovery::PeerRec
     std::uint16_t port = 0;
     if (text && parse_address(*text, host, port)) out.push_back(*text);  // a TCP address
   }
+  // Its coordinators relay to it: a circuit through one of them.
+  if (relay_transport)
+    for (const auto& c : record.coordinators)
+      if (c != identity.peer_id() && c != record.peer)
+        out.push_back("/p2p/" + c.to_string() + "/p2p-circuit");
   return out;
 }
 
 std::vector<std::string> Node::Impl::give_record_addresses(const discovery::PeerRecord& record) {
   auto given = dialable_addresses(record);
   if (given.empty()) return given;
+  give_relays(record.peer, record.coordinators);
   const auto tcp = std::find_if(transports.begin(), transports.end(),
                                 [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
   std::vector<std::string> named;
-  for (const auto& a : given) named.push_back(tcp->name + "=" + a);
+  for (const auto& a : given)
+    if (!a.ends_with("/p2p-circuit")) named.push_back(tcp->name + "=" + a);
+  if (named.empty()) return given;
   if (auto ec = give_addresses(record.peer, named))
     log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(),
               ec.message());

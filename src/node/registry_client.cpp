@@ -84,6 +84,17 @@ void Node::Impl::look_up_in_registry(const PeerId& peer) {
     }
     auto envelope = base64_decode(body["envelope_base64"].get<std::string>());
     if (!envelope) return empty("registry: the record is not base64");
+    // The coordinators it was last seen with come with their own signed records: learned first, so
+    // a circuit through one of them can dial it (at most a few; each is checked like any record).
+    if (body.contains("lastCoordinators") && body["lastCoordinators"].is_array()) {
+      std::size_t taken = 0;
+      for (const auto& c : body["lastCoordinators"]) {
+        if (++taken > 4) break;
+        if (!c.is_object() || !c.contains("envelope_base64") || !c["envelope_base64"].is_string()) continue;
+        if (auto record = base64_decode(c["envelope_base64"].get<std::string>()))
+          self->learn_record(*record, "registry", [](auto) {});
+      }
+    }
     self->learn_record(
         *envelope, "registry", [self, peer](std::expected<LearnedRecord, std::error_code> learned) {
           auto& c = self->registry_counters;

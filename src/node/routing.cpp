@@ -68,10 +68,16 @@ void Node::Impl::tick_routing(std::uint64_t now) {
       auto info = slot.transport->session_info(peer);
       if (!info) continue;
       auto& state = peers[peer];
-      if (info->hops > 1 && info->next_hop)  // a multi-hop session: its route, refreshed
+      if (is_relay_transport(TransportIndex(i)) && info->next_hop)  // relayed: a server route
+        routing.add_server(peer, *info->next_hop, slot.name, now);
+      else if (info->hops > 1 && info->next_hop)  // a multi-hop session: its route, refreshed
         routing.add_mesh(peer, *info->next_hop, slot.name, info->hops, now);
       const std::uint64_t records = info->records_in + info->records_out;
-      if (records != state.records_seen[i] || has_pending(peer)) pool.touch(peer, slot.name, now);
+      // Links a reservation rides on stay up while it is kept (on either side).
+      const bool relay_link = (relay_transport && relay_transport->wants_relay(peer)) ||
+                              (relay_core && relay_core->has_reservation(peer, clock->monotonic_ms()));
+      if (records != state.records_seen[i] || has_pending(peer) || relay_link)
+        pool.touch(peer, slot.name, now);
       state.records_seen[i] = records;
     }
   }

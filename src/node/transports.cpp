@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "node/node_impl.hpp"
 #include "transport/fault/fault_transport.hpp"
+#include "transport/relay/relay_transport.hpp"
 
 namespace hyphae {
 
@@ -37,6 +38,28 @@ router::Reason deciding_reason(const router::Selection& s) {
 
 }  // namespace
 
+transport::TransportContext Node::Impl::transport_context(std::string name,
+                                                          std::map<std::string, std::string> options) {
+  // Designated: a default-constructed strand has no executor.
+  return transport::TransportContext{
+      .name = std::move(name),
+      .options = std::move(options),
+      .strand = strand,
+      .identity = &identity,
+      .sink = this,
+      .session_ids = &session_ids,
+      .log = log,
+      // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
+      .max_record_bytes = config.max_message_bytes + 4096,
+      .handshake_timeout_ms = config.handshake_timeout_ms,
+      .keepalive_interval_ms = power_policy.heartbeat_interval.count() > 0
+                                   ? static_cast<std::uint64_t>(power_policy.heartbeat_interval.count())
+                                   : config.keepalive_interval_ms,
+      .reconnect_min_ms = config.reconnect_min_ms,
+      .reconnect_max_ms = config.reconnect_max_ms,
+  };
+}
+
 std::expected<void, std::string> Node::Impl::make_transports() {
   struct Wanted {
     std::string name, type;
@@ -60,24 +83,7 @@ std::expected<void, std::string> Node::Impl::make_transports() {
     return std::unexpected("at most " + std::to_string(kMaxTransports) + " transports can be configured");
   const auto& registry = transport_types ? *transport_types : transport::default_registry();
   for (auto& w : wanted) {
-    // Designated: a default-constructed strand has no executor.
-    transport::TransportContext context{
-        .name = w.name,
-        .options = std::move(w.options),
-        .strand = strand,
-        .identity = &identity,
-        .sink = this,
-        .session_ids = &session_ids,
-        .log = log,
-        // A record carries one envelope: payload, a sealed payload's overhead, and the envelope header.
-        .max_record_bytes = config.max_message_bytes + 4096,
-        .handshake_timeout_ms = config.handshake_timeout_ms,
-        .keepalive_interval_ms = power_policy.heartbeat_interval.count() > 0
-                                     ? static_cast<std::uint64_t>(power_policy.heartbeat_interval.count())
-                                     : config.keepalive_interval_ms,
-        .reconnect_min_ms = config.reconnect_min_ms,
-        .reconnect_max_ms = config.reconnect_max_ms,
-    };
+    auto context = transport_context(w.name, std::move(w.options));
     TransportSlot slot;
     slot.name = w.name;
     if (config.fault_injection) {
@@ -90,28 +96,44 @@ std::expected<void, std::string> Node::Impl::make_transports() {
       if (!made) return std::unexpected(made.error());
       slot.transport = std::move(*made);
     }
-    // A direct link keeps ack_timeout_ms exactly; a multi-hop path waits at least three of its
-    // typical latencies.
-    const auto& caps = slot.transport->capabilities();
-    slot.ack_timeout_ms = caps.multi_hop ? std::max<std::uint64_t>(config.ack_timeout_ms,
-                                                                   3 * std::uint64_t{caps.typical_latency_ms})
-                                         : config.ack_timeout_ms;
-    const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
-    const metrics::Labels by = {{"transport", slot.name}};
-    slot.sent_durable = &metrics.counter("p2p_messages_sent_total", sent_help,
-                                         {{"transport", slot.name}, {"mode", "durable"}});
-    slot.sent_ephemeral = &metrics.counter("p2p_messages_sent_total", sent_help,
-                                           {{"transport", slot.name}, {"mode", "ephemeral"}});
-    slot.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox", by);
-    slot.delivered = &metrics.counter("p2p_messages_delivered_total",
-                                      "Durable messages acknowledged by their recipient", by);
-    slot.latency = &metrics.histogram(
-        "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
-        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
-        by);
-    transports.push_back(std::move(slot));
+    add_slot(std::move(slot));
+  }
+  // Relayed sessions ride on the direct links: one relay transport beside the first TCP one.
+  if (find_transport(std::string(kDirectTransport)) && transports.size() < kMaxTransports &&
+      !find_transport(transport::RelayTransport::kType)) {
+    auto context = transport_context(std::string(transport::RelayTransport::kType), {});
+    TransportSlot slot;
+    slot.name = context.name;
+    auto relayed =
+        std::make_unique<transport::RelayTransport>(std::move(context), *this, config.relay_reservations);
+    relay_transport = relayed.get();
+    slot.transport = std::move(relayed);
+    add_slot(std::move(slot));
   }
   return {};
+}
+
+void Node::Impl::add_slot(TransportSlot slot) {
+  // A direct link keeps ack_timeout_ms exactly; a multi-hop path waits at least three of its
+  // typical latencies.
+  const auto& caps = slot.transport->capabilities();
+  slot.ack_timeout_ms = caps.multi_hop ? std::max<std::uint64_t>(config.ack_timeout_ms,
+                                                                 3 * std::uint64_t{caps.typical_latency_ms})
+                                       : config.ack_timeout_ms;
+  const std::string sent_help = "Messages handed to a transport (durable ones count each attempt)";
+  const metrics::Labels by = {{"transport", slot.name}};
+  slot.sent_durable =
+      &metrics.counter("p2p_messages_sent_total", sent_help, {{"transport", slot.name}, {"mode", "durable"}});
+  slot.sent_ephemeral = &metrics.counter("p2p_messages_sent_total", sent_help,
+                                         {{"transport", slot.name}, {"mode", "ephemeral"}});
+  slot.received = &metrics.counter("p2p_messages_received_total", "Messages committed to the inbox", by);
+  slot.delivered = &metrics.counter("p2p_messages_delivered_total",
+                                    "Durable messages acknowledged by their recipient", by);
+  slot.latency = &metrics.histogram(
+      "p2p_message_latency_seconds", "From send() to the recipient's ack, durable messages",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
+      by);
+  transports.push_back(std::move(slot));
 }
 
 Node::Impl::TransportIndex Node::Impl::index_of(const Transport& t) const {
@@ -353,7 +375,9 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   state.degraded_until[i.index()] = 0;
   const auto now = now_ms();  // wall clock: last_seen is stored
   const auto info = t.session_info(peer);
-  if (info && info->hops > 1 && info->next_hop)
+  if (is_relay_transport(i) && info && info->next_hop)
+    routing.add_server(peer, *info->next_hop, slot.name, now);
+  else if (info && info->hops > 1 && info->next_hop)
     routing.add_mesh(peer, *info->next_hop, slot.name, info->hops, now);
   else
     routing.set_direct(peer, slot.name, now);
@@ -369,6 +393,12 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   }
   if (chain.search(peer)) chain.connected(peer);
   push_own_record(i, peer);  // so the peer can answer queries for this node
+  carrier_session_up(i, peer);
+  // A direct session replaces a relayed one: the circuit is closed, its traffic moves over.
+  if (!is_relay_transport(i) && slot.transport->type() == "tcp" && relay_transport &&
+      relay_transport->session(peer))
+    relay_transport->close(peer,
+                           {transport::CloseCode::replaced, "a direct session replaced the relayed one"});
   // Everything unacknowledged is looked at again: it may go over the new session.
   delivery.session_up(i, peer);
   pump(peer);
@@ -387,6 +417,7 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
   state.sessions.erase(index);
   reassembler.drop_peer(reassembly_key(index, peer));  // the sender resends whole messages
   release_session(index, peer);
+  carrier_session_down(index, peer);
   ++counters.links_down;
   report_link_connectivity();
   // What was in flight on that session goes out again, over another transport if one is up.
@@ -418,10 +449,14 @@ void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t sessi
     case RecordKind::discovery:
       on_discovery(i, peer, session, body);
       break;
+    case RecordKind::relay:
+      on_relay(i, peer, body);
+      break;
   }
 }
 
 void Node::Impl::on_drained(Transport& t, const PeerId& peer) {
+  if (t.type() == "tcp") carrier_drained(peer);
   busy_peers.erase(fairness_key(peer));
   pump(peer);
 }
@@ -448,7 +483,10 @@ void Node::Impl::reroute_all() {
 bool Node::Impl::wants_session(Transport& t, const PeerId& peer) {
   // With idle trimming, sessions are made on demand: only for a peer that has something waiting.
   // A search that found the peer wants its session too (`hyphae find`).
-  return config.connection_idle_timeout_ms == 0 || has_pending(peer) || chain.running_for(peer);
+  // A relay this node keeps a reservation at is wanted too.
+  return config.connection_idle_timeout_ms == 0 || has_pending(peer) || chain.running_for(peer) ||
+         (relay_transport && &t != relay_transport &&
+          (relay_transport->wants_relay(peer) || carriers_wanted.contains(peer)));
 }
 
 std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {

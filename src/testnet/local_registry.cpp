@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "testnet/local_node.hpp"
+
 namespace hyphae {
 
 int run_command(const std::string& command, std::string& output) {
@@ -40,17 +42,29 @@ void LocalRegistry::set_tls(std::filesystem::path cert, std::filesystem::path ke
   key_ = std::move(key);
 }
 
+void LocalRegistry::set_netns(std::string ns, std::string host) {
+  netns_ = std::move(ns);
+  host_ = std::move(host);
+}
+
 void LocalRegistry::start() {
   const auto port_file = dir_ / "port";
   std::filesystem::remove(port_file);
   std::vector<std::string> args{
-      "registry",    "--listen",        "127.0.0.1:" + std::to_string(port_), "--db", db_url_,
+      "registry",    "--listen",        host_ + ":" + std::to_string(port_), "--db", db_url_,
       "--port-file", port_file.string()};
   if (!cert_.empty()) {
     args.insert(args.end(), {"--cert", cert_.string(), "--key", key_.string()});
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-  process_ = ChildProcess(binary_, args, log_file());
+  if (netns_.empty()) {
+    process_ = ChildProcess(binary_, args, log_file());
+  } else {
+    auto ip = find_ip_command();
+    if (!ip) throw std::runtime_error("the registry cannot run in a namespace: no `ip` command");
+    args.insert(args.begin(), {"netns", "exec", netns_, binary_.string()});
+    process_ = ChildProcess(*ip, args, log_file());
+  }
   const bool up = wait_until([&] { return std::filesystem::exists(port_file) || !process_.running(); },
                              std::chrono::seconds(15));
   if (!up || !std::filesystem::exists(port_file)) {
@@ -67,7 +81,7 @@ void LocalRegistry::stop() {
 }
 
 std::string LocalRegistry::url() const {
-  return std::string(cert_.empty() ? "http" : "https") + "://127.0.0.1:" + std::to_string(port_);
+  return std::string(cert_.empty() ? "http" : "https") + "://" + host_ + ":" + std::to_string(port_);
 }
 
 std::string LocalRegistry::create_token(const std::string& network) {
@@ -103,6 +117,19 @@ std::string create_test_database(const std::string& server_url, const std::strin
   w.exec("CREATE DATABASE " + w.quote_name(name));
   const auto slash = server_url.rfind('/');
   return server_url.substr(0, slash + 1) + name;
+}
+
+std::string test_postgresql_socket_url(const std::string& database_url) {
+  const char* dir = std::getenv("HYPHAE_TEST_PG_DIR");
+  // postgresql://user:pass@127.0.0.1:PORT/DB -> postgresql://user:pass@/DB?host=DIR&port=PORT
+  const auto at = database_url.find('@');
+  const auto colon = database_url.find(':', at == std::string::npos ? 0 : at);
+  const auto slash = database_url.find('/', at == std::string::npos ? 0 : at);
+  if (!dir || at == std::string::npos || colon == std::string::npos || slash == std::string::npos ||
+      colon > slash)
+    return database_url;
+  const std::string port = database_url.substr(colon + 1, slash - colon - 1);
+  return database_url.substr(0, at + 1) + database_url.substr(slash) + "?host=" + dir + "&port=" + port;
 }
 
 void make_self_signed_certificate(const std::filesystem::path& dir, std::filesystem::path& cert,

@@ -30,12 +30,15 @@ class LocalRegistry {
   const std::string& db_url() const { return db_url_; }
   std::filesystem::path log_file() const { return dir_ / "registry.log"; }
   void set_tls(std::filesystem::path cert, std::filesystem::path key);
+  // Runs it as `ip netns exec <ns> hyphae registry --listen <host>:0` (url() then names that host).
+  void set_netns(std::string ns, std::string host);
 
  private:
   std::filesystem::path binary_, dir_;
   std::string db_url_;
   std::vector<std::string> extra_args_;
   std::filesystem::path cert_, key_;
+  std::string netns_, host_ = "127.0.0.1";
   unsigned short port_ = 0;
   ChildProcess process_;
 };
@@ -45,6 +48,9 @@ class LocalRegistry {
 std::optional<std::string> test_postgresql_url(std::string* why_not);
 // Creates an empty database on that server and returns its URL (throws on failure).
 std::string create_test_database(const std::string& server_url, const std::string& name);
+// The same database over the server's Unix socket (in $HYPHAE_TEST_PG_DIR), which a process in
+// another network namespace can reach; the TCP URL itself when there is no socket directory.
+std::string test_postgresql_socket_url(const std::string& database_url);
 
 // A self-signed certificate and key for 127.0.0.1 (openssl req), written into dir.
 void make_self_signed_certificate(const std::filesystem::path& dir, std::filesystem::path& cert,

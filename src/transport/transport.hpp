@@ -48,6 +48,9 @@ enum class RecordKind : std::uint8_t {
   // A discovery message (src/discovery/link_messages.hpp): a peer's own signed record, a
   // PEER_QUERY or a PEER_FOUND. Never stored, never acked.
   discovery = 5,
+  // A relay message (src/relay/relay_messages.hpp) between a node and a relay it has a direct
+  // link to: reservations, circuits and their bytes, held messages. Direct transports only.
+  relay = 6,
 };
 
 struct SessionInfo {

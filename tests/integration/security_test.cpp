@@ -181,7 +181,7 @@ TEST(Security, ApiErrorsAreJsonWithStatusCodes) {
   auto forced = api.request("POST", "/v1/messages",
                             nlohmann::json{{"to", someone}, {"payload", "x"}, {"transport", "bitchat"}});
   EXPECT_EQ(forced.status, 400);
-  EXPECT_EQ(forced.body["error"], "transport 'bitchat' is not available on this node (available: tcp)")
+  EXPECT_EQ(forced.body["error"], "transport 'bitchat' is not available on this node (available: tcp, relay)")
       << forced.raw;
   EXPECT_EQ(api.request("POST", "/v1/messages/batch",
                         nlohmann::json{{"to", someone}, {"payloads", {"x"}}, {"transport", 7}})

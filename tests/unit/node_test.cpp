@@ -113,7 +113,8 @@ TEST(Node, ATransportPreferenceForAnUnknownTransportIsRefused) {
   EXPECT_EQ(results[0], make_error_code(Errc::invalid_argument));
   EXPECT_FALSE(results[1]);
   EXPECT_FALSE(results[2]);
-  EXPECT_EQ(h.node->transport_names(), std::vector<std::string>{"tcp"});
+  // TCP, and the relay transport that rides on it.
+  EXPECT_EQ(h.node->transport_names(), (std::vector<std::string>{"tcp", "relay"}));
 }
 
 TEST(Node, PendingBytesLimit) {

@@ -39,6 +39,8 @@ std::optional<RecordKind> kind_of(stream::RecordType type) {
       return RecordKind::fragment;
     case stream::RecordType::discovery:
       return RecordKind::discovery;
+    case stream::RecordType::relay:
+      return RecordKind::relay;
     default:
       return std::nullopt;
   }
@@ -56,6 +58,8 @@ stream::RecordType type_of(RecordKind kind) {
       return stream::RecordType::fragment;
     case RecordKind::discovery:
       return stream::RecordType::discovery;
+    case RecordKind::relay:
+      return stream::RecordType::relay;
   }
   return stream::RecordType::data;
 }

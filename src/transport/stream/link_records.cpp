@@ -22,7 +22,7 @@ std::expected<std::optional<Record>, std::error_code> RecordReader::next() {
   ByteView rest(buffer_.data() + consumed_, buffer_.size() - consumed_);
   if (rest.empty()) return std::optional<Record>{};
   auto type = rest[0];
-  if (type < 1 || type > 8) return std::unexpected(make_error_code(Errc::malformed));
+  if (type < 1 || type > 9) return std::unexpected(make_error_code(Errc::malformed));
   std::size_t pos = 1;
   std::uint64_t length = 0;
   if (!get_uvarint(rest, pos, length)) {

@@ -22,6 +22,7 @@ enum class RecordType : std::uint8_t {
   close = 6,      // UTF-8 reason; the sender closes after it
   fragment = 7,   // one fragment of a larger record (docs/wire-format.md, "Fragments")
   discovery = 8,  // a discovery message: a signed peer record, PEER_QUERY or PEER_FOUND
+  relay = 9,      // a relay message: reservations, circuits, held messages
 };
 
 struct Record {

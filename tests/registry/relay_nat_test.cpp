@@ -1,0 +1,154 @@
+// Relays through a super peer between real node processes in network namespaces: Alice and Carol
+// each sit behind their own NAT (masquerade, nothing gets in), Bob is a SUPER_PEER on the public
+// network, the registry runs in another namespace (on SQLite, and on the test PostgreSQL server
+// reached over its Unix socket). Alice knows only Carol's PeerId: she finds her through a PEER_QUERY
+// to Bob and reaches her over Bob's relay; a node that knows nobody finds her through the registry's
+// record of her coordinators.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "integration/nat_lab.hpp"
+#include "testnet/local_node.hpp"
+#include "testnet/local_registry.hpp"
+
+namespace hyphae {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::NatLab;
+using testing::NetnsLine;
+
+nlohmann::json get(LocalNode& node, const std::string& path) {
+  auto r = node.api().request("GET", path);
+  EXPECT_EQ(r.status, 200) << path << ": " << r.raw;
+  return r.body;
+}
+
+std::string send_text(LocalNode& from, const std::string& to, const std::string& text) {
+  auto r = from.api().request("POST", "/v1/messages", nlohmann::json{{"to", to}, {"payload", text}});
+  EXPECT_EQ(r.status, 201) << r.raw;
+  return r.body.value("id", "");
+}
+
+bool delivered(LocalNode& node, const std::string& id) {
+  return node.api().request("GET", "/v1/messages/" + id).body.value("status", "") == "delivered";
+}
+
+// The texts of the messages in the node's inbox.
+std::vector<std::string> inbox_texts(LocalNode& node) {
+  std::vector<std::string> out;
+  const auto body = get(node, "/v1/messages?limit=1000");
+  for (const auto& m : body["messages"]) out.push_back(m.value("payload", ""));
+  return out;
+}
+
+// The route to `peer` as GET /v1/p2p/routes lists it first (the best), or null.
+nlohmann::json route_to(LocalNode& node, const std::string& peer) {
+  const auto body = get(node, "/v1/p2p/routes");
+  for (const auto& r : body["routes"])
+    if (r["destination"] == peer) return r;
+  return nullptr;
+}
+
+class RelayNat : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (auto why = NetnsLine::unavailable_reason()) GTEST_SKIP() << *why;
+    if (auto why = NatLab::nat_unavailable()) GTEST_SKIP() << *why;
+    if (GetParam() == "postgresql") {
+      std::string why;
+      auto server = test_postgresql_url(&why);
+      if (!server) GTEST_SKIP() << "PostgreSQL: " << why;
+      db_url_ = test_postgresql_socket_url(create_test_database(*server, "t_relay_nat"));
+    } else {
+      db_url_ = "sqlite:" + (dir_.path() / "registry.db").string();
+    }
+    lab_ = std::make_unique<NatLab>();
+    registry_ = std::make_unique<LocalRegistry>(HYPHAE_BIN, dir_.path() / "registry", db_url_);
+    registry_->set_netns(lab_->ns(NatLab::srv), NatLab::kServer);
+    registry_->start();
+    token_ = registry_->create_token("lab");
+  }
+
+  std::unique_ptr<LocalNode> node(const std::string& name, NatLab::Ns where, const std::string& host,
+                                  std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"--registry", registry_->url(),   "--network",
+                                  "lab",        "--registry-token", token_};
+    args.insert(args.end(), more.begin(), more.end());
+    auto n = std::make_unique<LocalNode>(name, HYPHAE_BIN, dir_.path() / name, args);
+    n->set_netns(lab_->ns(where));
+    n->set_listen_host(host);
+    n->start();
+    return n;
+  }
+  static std::string peer_arg(LocalNode& n) {
+    return n.peer_id() + "@" + std::string(NatLab::kPublic) + ":" + std::to_string(n.listen_port());
+  }
+
+  TempDir dir_;
+  std::string db_url_, token_;
+  std::unique_ptr<NatLab> lab_;
+  std::unique_ptr<LocalRegistry> registry_;
+};
+
+TEST_P(RelayNat, APeerBehindANatIsFoundAndReachedThroughASuperPeersRelay) {
+  auto bob = node("bob", NatLab::pub, NatLab::kPublic, {"--role", "super_peer"});
+  auto carol = node("carol", NatLab::lan_c, NatLab::kLanC, {"--peer", peer_arg(*bob)});
+  auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob)});
+
+  // The NATs are real: nothing from the public side reaches into a home network.
+  EXPECT_NE(lab_->exec(NatLab::pub, "curl -s -m 2 http://" + std::string(NatLab::kLanC) + ":" +
+                                        std::to_string(carol->listen_port()))
+                .status,
+            0);
+  // Carol reserves a slot at Bob (his record says super peer) and lists him as her coordinator.
+  ASSERT_TRUE(
+      wait_until([&] { return get(*carol, "/v1/p2p/discovery")["relay"]["reserved_at"].size() == 1; }, 20s))
+      << get(*carol, "/v1/p2p/discovery").dump();
+  EXPECT_EQ(get(*carol, "/v1/p2p/discovery")["relay"]["reserved_at"][0], bob->peer_id());
+  ASSERT_TRUE(wait_until([&] { return get(*bob, "/v1/p2p/discovery")["relay"]["reservations"] >= 2; }, 20s));
+
+  // Alice knows only Carol's PeerId.
+  const auto id = send_text(*alice, carol->peer_id(), "through the relay");
+  ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 30s))
+      << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump();
+  auto view = get(*alice, "/v1/p2p/peers/" + carol->peer_id());
+  EXPECT_EQ(view["found_by"], "peer_query") << view.dump();
+  auto route = route_to(*alice, carol->peer_id());
+  ASSERT_FALSE(route.is_null()) << get(*alice, "/v1/p2p/routes").dump();
+  EXPECT_EQ(route["kind"], "server") << route.dump();
+  EXPECT_EQ(route["next_hop"], bob->peer_id()) << route.dump();
+  EXPECT_EQ(route["transport"], "relay");
+  auto texts = inbox_texts(*carol);
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "through the relay"), 1);
+  // Bob carried ciphertext for them; Carol answers over the same circuit.
+  auto bob_relay = get(*bob, "/v1/p2p/discovery")["relay"];
+  EXPECT_GE(bob_relay["circuits_opened"].get<int>(), 1) << bob_relay.dump();
+  EXPECT_GT(bob_relay["bytes_relayed"].get<int>(), 0);
+  const auto reply = send_text(*carol, alice->peer_id(), "and back");
+  ASSERT_TRUE(wait_until([&] { return delivered(*carol, reply); }, 20s));
+  texts = inbox_texts(*alice);
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "and back"), 1);
+
+  // Dave knows nobody at all, only the registry: Carol's record there names Bob as her coordinator
+  // (with Bob's own record), so Dave dials Bob and reaches her over his relay.
+  auto dave = node("dave", NatLab::lan_a, NatLab::kLanA);
+  const auto from_dave = send_text(*dave, carol->peer_id(), "via the registry");
+  ASSERT_TRUE(wait_until([&] { return delivered(*dave, from_dave); }, 30s))
+      << get(*dave, "/v1/p2p/peers/" + carol->peer_id()).dump();
+  view = get(*dave, "/v1/p2p/peers/" + carol->peer_id());
+  EXPECT_EQ(view["found_by"], "registry") << view.dump();
+  route = route_to(*dave, carol->peer_id());
+  ASSERT_FALSE(route.is_null());
+  EXPECT_EQ(route["kind"], "server") << route.dump();
+  EXPECT_EQ(route["next_hop"], bob->peer_id());
+  texts = inbox_texts(*carol);
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "via the registry"), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RelayNat, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace hyphae
