@@ -507,6 +507,7 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
                              {"held_stored", relay.held_stored},
                              {"held_delivered", relay.held_delivered},
                              {"held_refused", relay.held_refused},
+                             {"held_at_relays", relay.held_at_relays},
                              {"reserved_at", reserved_at}};
                return j;
              })});

@@ -56,7 +56,9 @@ nlohmann::json to_json(const PeerDiscoveryView& v) {
                    {"steps", std::move(steps)},  {"sessions", v.sessions}, {"addresses", v.addresses},
                    {"pending", v.pending}};
   j["found_by"] = v.found_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.found_by);
-  if (v.record_seq) j["record"] = {{"seq", *v.record_seq}, {"source", v.record_source}};
+  if (v.record_seq)
+    j["record"] = {
+        {"seq", *v.record_seq}, {"source", v.record_source}, {"coordinators", v.record_coordinators}};
   return j;
 }
 

@@ -464,6 +464,7 @@ void Node::Impl::on_ack(TransportIndex transport, const PeerId& peer, ByteView b
     slot.transport->close(peer, {transport::CloseCode::malformed, "ack record"});
     return;
   }
+  held_acked(peer, body);  // messages this node held for the peer as its relay
   store::WriteBatch batch;
   const auto now = clock->wall_ms();
   for (std::size_t off = 0; off < body.size(); off += 16) {

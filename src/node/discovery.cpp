@@ -154,6 +154,7 @@ void Node::Impl::run_discovery(std::vector<discovery::DiscoveryChain::Action> ac
       case Step::store_and_forward:
         ++discovery_counters.store_and_forward;
         log->info("no way to {} found: its messages wait (store-and-forward)", peer.to_string());
+        store_at_coordinators(peer);  // and a coordinator of it holds them, if it has one
         break;
     }
     actions.insert(actions.end(), next.begin(), next.end());
@@ -373,11 +374,13 @@ PeerDiscoveryView make_view(const Node::Impl& i, const PeerId& peer) {
   if (auto row = i.store->peer_record(Bytes(peer.bytes().begin(), peer.bytes().end()))) {
     v.record_seq = row->seq;
     v.record_source = row->source;
-    if (auto record = discovery::open_peer_record(row->envelope))
+    if (auto record = discovery::open_peer_record(row->envelope)) {
       for (const auto& a : record->addresses)
         if (auto text = discovery::multiaddr_to_text(a);
             text && std::find(v.addresses.begin(), v.addresses.end(), *text) == v.addresses.end())
           v.addresses.push_back(*text);
+      for (const auto& c : record->coordinators) v.record_coordinators.push_back(c.to_string());
+    }
   }
   return v;
 }

@@ -166,7 +166,8 @@ struct RelayView {
   std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
   std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
   std::uint64_t held_messages = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
-  std::vector<PeerId> reserved_at;  // relays holding a reservation for this node
+  std::uint64_t held_at_relays = 0;  // this node's messages a coordinator took to hold
+  std::vector<PeerId> reserved_at;   // relays holding a reservation for this node
 };
 struct LearnedRecord {
   discovery::PeerRecord record;
@@ -193,6 +194,7 @@ struct PeerDiscoveryView {
   std::uint64_t pending = 0;                // messages waiting for it
   std::optional<std::uint64_t> record_seq;  // the signed record held for it
   std::string record_source;
+  std::vector<std::string> record_coordinators;  // the record's coordinators (relays it is reserved at)
 };
 struct DiscoveryCounters {
   std::uint64_t searches = 0, found = 0, store_and_forward = 0;

@@ -223,6 +223,7 @@ class Node::Impl : public transport::TransportSink,
   // Re-encodes m.wire signed at origin with a sealed payload (for transports whose sessions do not
   // end at the peer); false, logged, if that cannot be done.
   bool sign_and_seal(OutMsg& m);
+  std::optional<Bytes> signed_sealed_wire(const OutMsg& m);  // the same, as a copy (m untouched)
 
   struct PeerState {
     bool known = false;  // added by the app or stored; otherwise a stranger that dialed us
@@ -486,8 +487,28 @@ class Node::Impl : public transport::TransportSink,
   static constexpr std::size_t kRelayBacklogBytes = 1u << 20;
   std::unordered_map<PeerId, std::vector<PeerId>> paused_for;  // destination -> sources paused
   std::uint64_t relay_dropped = 0;
-  // Held messages (STORE): counts for the view.
-  std::uint64_t held_count = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
+  // ---- held messages (held.cpp). As a relay: what it holds per recipient (counts and bytes, with
+  // a key per message), what it handed over and waits for acks of. As a sender: messages a
+  // coordinator holds for their recipient.
+  struct HeldQuota {
+    std::uint64_t messages = 0, bytes = 0;
+  };
+  std::unordered_map<PeerId, HeldQuota> held_by_recipient;
+  std::unordered_set<MessageId> held_keys;  // dedupe_key(recipient, id)
+  std::unordered_map<PeerId, std::unordered_set<MessageId>> held_in_flight;
+  std::uint64_t held_count = 0, held_bytes = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
+  std::unordered_map<MessageId, PeerId> handed_to_relay;  // message -> the coordinator asked to hold it
+  std::uint64_t held_at_relays = 0;
+  std::uint64_t last_held_expiry_ms = 0;
+  static constexpr std::size_t kHeldHandOverBatch = 256, kMaxHandedToRelay = 10'000;
+  void load_held();
+  void on_store(TransportIndex t, const PeerId& from, const relay::RelayMessage& m);
+  void hand_over_held(const PeerId& recipient);
+  void held_acked(const PeerId& from, ByteView ids);
+  void held_link_down(const PeerId& peer);
+  void expire_held();
+  void store_at_coordinators(const PeerId& peer);
+  void on_store_result(const PeerId& relay, const relay::RelayMessage& m);
   // Relays a circuit waits for: their direct links are wanted until then (monotonic ms), at most
   // kMaxCarriersWanted.
   std::unordered_map<PeerId, std::uint64_t> carriers_wanted;

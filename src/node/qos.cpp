@@ -110,6 +110,15 @@ void Node::Impl::drain() {
 }
 
 bool Node::Impl::sign_and_seal(OutMsg& m) {
+  auto wire = signed_sealed_wire(m);
+  if (!wire) return false;
+  delivery.replace_wire(m, std::move(*wire));
+  m.sealed = true;
+  return true;
+}
+
+std::optional<Bytes> Node::Impl::signed_sealed_wire(const OutMsg& m) {
+  if (m.sealed) return m.wire;
   auto env =
       decode_envelope(m.wire, nullptr, EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
   auto recipient = x25519_keys.find(m.to);
@@ -118,18 +127,16 @@ bool Node::Impl::sign_and_seal(OutMsg& m) {
   if (!env || recipient == x25519_keys.end()) {
     log->error("cannot sign and seal a message for {}: {}", m.to.to_string(),
                env ? "no sealing key" : env.error().message());
-    return false;
+    return std::nullopt;
   }
   env->from = identity.peer_id();
   env->to = m.to;
   auto sealed = seal_payload(seal_keys, recipient->second, env->payload);
-  if (!sealed) return false;
+  if (!sealed) return std::nullopt;
   env->payload = std::move(*sealed);
   env->flags |= envelope_flags::sealed;
   sign_envelope(*env, identity);
-  delivery.replace_wire(m, encode_envelope(*env));
-  m.sealed = true;
-  return true;
+  return encode_envelope(*env);
 }
 
 void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route) {

@@ -18,6 +18,7 @@ void Node::Impl::init_relay() {
     relay_core = std::make_unique<relay::RelayCore>(
         config.relay_limits, [this](const PeerId& p) { return carrier_of(p).valid(); });
   if (relay_transport) relay_transport->on_reservations_changed = [this] { own_relays_changed(); };
+  load_held();
 }
 
 bool Node::Impl::is_relay_transport(TransportIndex t) const {
@@ -76,6 +77,8 @@ void Node::Impl::on_relay(TransportIndex t, const PeerId& from, ByteView body) {
     ++relay_dropped;  // relay messages travel on direct links only
     return;
   }
+  if (m->type == RelayType::store) return on_store(t, from, *m);
+  if (m->type == RelayType::store_result) return on_store_result(from, *m);
   if (!relay::to_relay(m->type)) {
     if (relay_transport) relay_transport->on_relay_message(from, *m);
     return;
@@ -128,10 +131,12 @@ void Node::Impl::carrier_drained(const PeerId& peer) {
 void Node::Impl::carrier_session_up(TransportIndex t, const PeerId& peer) {
   if (slot(t).transport->type() != "tcp") return;
   if (relay_transport) relay_transport->on_carrier_up(peer);
+  hand_over_held(peer);  // messages held for it while it was away
 }
 
 void Node::Impl::carrier_session_down(TransportIndex t, const PeerId& peer) {
   if (slot(t).transport->type() != "tcp" || carrier_of(peer)) return;  // another direct link remains
+  held_link_down(peer);
   if (relay_core) {
     relay_core->on_peer_down(peer, relay_out);
     send_relay_out(relay_out);
@@ -148,6 +153,14 @@ void Node::Impl::tick_relay(std::uint64_t now) {
   if (relay_core) {
     relay_core->tick(clock->monotonic_ms(), relay_out);
     send_relay_out(relay_out);
+  }
+  if (mono >= last_held_expiry_ms + 60'000) {
+    last_held_expiry_ms = mono;
+    expire_held();
+    std::erase_if(handed_to_relay, [&](const auto& h) {
+      const auto* m = delivery.find(h.first);
+      return !m || !m->pending();
+    });
   }
 }
 
@@ -200,6 +213,7 @@ RelayView Node::relay_view() const {
   v.held_stored = i.held_stored;
   v.held_delivered = i.held_delivered;
   v.held_refused = i.held_refused;
+  v.held_at_relays = i.held_at_relays;
   if (i.relay_transport) v.reserved_at = i.relay_transport->reserved_relays();
   return v;
 }

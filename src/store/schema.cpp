@@ -182,6 +182,21 @@ CREATE TABLE peer_records(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 8: messages a relay holds for an offline peer (signed at origin, sealed to the recipient),
+// handed over once when it comes back and deleted when it acks them.
+constexpr const char* kV8 = R"sql(
+CREATE TABLE held_messages(
+  recipient   BLOB    NOT NULL,
+  id          BLOB    NOT NULL,
+  sender      BLOB    NOT NULL,
+  envelope    BLOB    NOT NULL,
+  stored_ms   INTEGER NOT NULL,
+  expires_ms  INTEGER NOT NULL,
+  PRIMARY KEY(recipient, id)
+) WITHOUT ROWID;
+CREATE INDEX held_messages_expiry ON held_messages(expires_ms);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
@@ -190,6 +205,7 @@ constexpr Migration kMigrations[] = {
     {5, "outbox_preference_redundancy", kV5},
     {6, "inbox_unique_per_sender", kV6},
     {7, "peer_records", kV7},
+    {8, "held_messages", kV8},
 };
 
 constexpr const char* kAuditTable =

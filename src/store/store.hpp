@@ -105,6 +105,21 @@ struct PeerRecordRow {
   std::uint64_t expires_ms = 0;
 };
 
+// A message a relay holds for `recipient` (an envelope signed by `sender` and sealed to the
+// recipient), until the recipient acks it or it expires.
+struct HeldRow {
+  Bytes recipient;
+  Bytes id;  // 16 bytes
+  Bytes sender;
+  Bytes envelope;
+  std::uint64_t stored_ms = 0;
+  std::uint64_t expires_ms = 0;
+};
+struct HeldKey {
+  Bytes recipient;
+  Bytes id;
+};
+
 // Everything one logical operation writes; applied atomically. Within a batch the kinds apply in
 // field order (outbox inserts, outbox updates, inbox inserts, inbox acks, peers, routes), each in
 // vector order. Batches of one group commit apply in submission order.
@@ -116,6 +131,10 @@ struct WriteBatch {
   std::vector<PeerRow> peer_upserts;         // merge addresses (union), max last_seen
   std::vector<RouteRow> route_upserts;
   std::vector<PeerRecordRow> record_upserts;
+  std::vector<HeldRow> held_inserts;  // INSERT OR IGNORE by (recipient, id)
+  std::vector<HeldKey> held_deletes;
+  // When set: held messages that expired before this time (ms) are deleted.
+  std::uint64_t held_expire_before_ms = 0;
   // When set: app-acked inbox rows received before this time (ms) are deleted, last in the batch.
   std::uint64_t inbox_prune_acked_before_ms = 0;
 
@@ -225,6 +244,14 @@ class Store {
   std::vector<RouteRow> routes();  // ordered by destination, hops, newest first
   std::optional<PeerRecordRow> peer_record(const Bytes& peer);
   std::vector<PeerRecordRow> peer_records();  // ordered by peer
+  // Held messages for a recipient, oldest first, at most `limit`.
+  std::vector<HeldRow> held_for(const Bytes& recipient, std::size_t limit);
+  // Per recipient: how many messages are held and their bytes (for the quotas at start).
+  struct HeldCount {
+    Bytes recipient;
+    std::uint64_t messages = 0, bytes = 0;
+  };
+  std::vector<HeldCount> held_counts();
 
   Stats stats() const;
 

@@ -45,6 +45,7 @@ struct WriteStmts {
   sql::Stmt route_upsert;
   sql::Stmt record_upsert;
   sql::Stmt record_prune;
+  sql::Stmt held_insert, held_delete, held_expire;
 };
 
 // Prepared once per read connection.
@@ -56,6 +57,7 @@ struct ReadStmts {
   sql::Stmt peers_all, peer_one;
   sql::Stmt routes_all;
   sql::Stmt records_all, record_one;
+  sql::Stmt held_for, held_counts;
 };
 
 // A submitted batch waiting for (or in) a group commit.

@@ -150,6 +150,11 @@ std::error_code Store::Impl::prepare_read() {
        "SELECT peer, seq, envelope, source, received_ms, expires_ms FROM peer_records ORDER BY peer"},
       {&r.record_one,
        "SELECT peer, seq, envelope, source, received_ms, expires_ms FROM peer_records WHERE peer = ?1"},
+      {&r.held_for,
+       "SELECT recipient, id, sender, envelope, stored_ms, expires_ms FROM held_messages"
+       " WHERE recipient = ?1 ORDER BY stored_ms LIMIT ?2"},
+      {&r.held_counts,
+       "SELECT recipient, count(*), sum(length(envelope)) FROM held_messages GROUP BY recipient"},
   };
   for (const Def& d : defs) {
     if (rdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -368,6 +373,37 @@ std::vector<PeerRecordRow> Store::peer_records() {
   sql::Stmt& s = impl_->r.records_all;
   sql::ResetGuard reset(s);
   for_each_row(impl_->rdb, s, "peer records", [&](const sql::Stmt& st) { out.push_back(record_row(st)); });
+  return out;
+}
+
+std::vector<HeldRow> Store::held_for(const Bytes& recipient, std::size_t limit) {
+  std::vector<HeldRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.held_for;
+  sql::ResetGuard reset(s);
+  s.bind_blob(1, recipient);
+  s.bind_i64(2, sql_limit(limit));
+  for_each_row(impl_->rdb, s, "held messages", [&](const sql::Stmt& st) {
+    HeldRow r;
+    r.recipient = st.col_bytes(0);
+    r.id = st.col_bytes(1);
+    r.sender = st.col_bytes(2);
+    r.envelope = st.col_bytes(3);
+    r.stored_ms = st.col_u64(4);
+    r.expires_ms = st.col_u64(5);
+    out.push_back(std::move(r));
+  });
+  return out;
+}
+
+std::vector<Store::HeldCount> Store::held_counts() {
+  std::vector<HeldCount> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.held_counts;
+  sql::ResetGuard reset(s);
+  for_each_row(impl_->rdb, s, "held counts", [&](const sql::Stmt& st) {
+    out.push_back(HeldCount{st.col_bytes(0), st.col_u64(1), st.col_u64(2)});
+  });
   return out;
 }
 

@@ -29,8 +29,8 @@ bool WriteBatch::empty() const {
 
 std::size_t WriteBatch::size() const {
   return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
-         peer_upserts.size() + route_upserts.size() + record_upserts.size() +
-         (inbox_prune_acked_before_ms ? 1 : 0);
+         peer_upserts.size() + route_upserts.size() + record_upserts.size() + held_inserts.size() +
+         held_deletes.size() + (inbox_prune_acked_before_ms ? 1 : 0) + (held_expire_before_ms ? 1 : 0);
 }
 
 namespace {
@@ -56,6 +56,10 @@ void WriteBatch::merge(WriteBatch&& o) {
   move_append(peer_upserts, o.peer_upserts);
   move_append(route_upserts, o.route_upserts);
   move_append(record_upserts, o.record_upserts);
+  move_append(held_inserts, o.held_inserts);
+  move_append(held_deletes, o.held_deletes);
+  held_expire_before_ms = std::max(held_expire_before_ms, o.held_expire_before_ms);
+  o.held_expire_before_ms = 0;
   inbox_prune_acked_before_ms = std::max(inbox_prune_acked_before_ms, o.inbox_prune_acked_before_ms);
   o.inbox_prune_acked_before_ms = 0;
 }
@@ -145,6 +149,11 @@ std::error_code Store::Impl::prepare_write() {
        " ON CONFLICT(peer) DO UPDATE SET seq = excluded.seq, envelope = excluded.envelope,"
        " source = excluded.source, received_ms = excluded.received_ms, expires_ms = excluded.expires_ms"
        " WHERE excluded.seq > peer_records.seq"},
+      {&w.held_insert,
+       "INSERT OR IGNORE INTO held_messages(recipient, id, sender, envelope, stored_ms, expires_ms)"
+       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&w.held_delete, "DELETE FROM held_messages WHERE recipient = ?1 AND id = ?2"},
+      {&w.held_expire, "DELETE FROM held_messages WHERE expires_ms < ?1"},
       // Over the bound: expired records go first, then the least recently received.
       {&w.record_prune,
        "DELETE FROM peer_records WHERE peer IN (SELECT peer FROM peer_records"
@@ -248,6 +257,26 @@ int Store::Impl::write_batch(const WriteBatch& b,
     w.record_prune.bind_u64(1, b.record_upserts.back().received_ms);
     w.record_prune.bind_u64(2, options.max_peer_records);
     if (int rc = run(w.record_prune)) return rc;
+  }
+  for (const HeldRow& r : b.held_inserts) {
+    sql::Stmt& s = w.held_insert;
+    s.bind_blob(1, r.recipient);
+    s.bind_blob(2, r.id);
+    s.bind_blob(3, r.sender);
+    s.bind_blob(4, r.envelope);
+    s.bind_u64(5, r.stored_ms);
+    s.bind_u64(6, r.expires_ms);
+    if (int rc = run(s)) return rc;
+  }
+  for (const HeldKey& k : b.held_deletes) {
+    sql::Stmt& s = w.held_delete;
+    s.bind_blob(1, k.recipient);
+    s.bind_blob(2, k.id);
+    if (int rc = run(s)) return rc;
+  }
+  if (b.held_expire_before_ms) {
+    w.held_expire.bind_u64(1, b.held_expire_before_ms);
+    if (int rc = run(w.held_expire)) return rc;
   }
   if (b.inbox_prune_acked_before_ms) {
     w.inbox_prune_envelopes.bind_u64(1, b.inbox_prune_acked_before_ms);

@@ -147,6 +147,58 @@ TEST_P(RelayNat, APeerBehindANatIsFoundAndReachedThroughASuperPeersRelay) {
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "via the registry"), 1);
 }
 
+TEST_P(RelayNat, AnOfflinePeersMessagesWaitAtItsCoordinatorAndArriveOnceWhenItReturns) {
+  auto bob = node("bob", NatLab::pub, NatLab::kPublic, {"--role", "super_peer"});
+  auto carol = node("carol", NatLab::lan_c, NatLab::kLanC, {"--peer", peer_arg(*bob)});
+  auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob)});
+  // Bob holds Carol's record naming him as her coordinator.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = get(*bob, "/v1/p2p/peers/" + carol->peer_id());
+        return r.contains("record") && r["record"]["coordinators"].size() == 1 &&
+               r["record"]["coordinators"][0] == bob->peer_id();
+      },
+      20s))
+      << get(*bob, "/v1/p2p/peers/" + carol->peer_id()).dump();
+  carol->stop();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto c = get(*bob, "/v1/p2p/peers/" + carol->peer_id());
+        return c.value("state", "") != "CONNECTED" &&
+               get(*bob, "/v1/p2p/connections")["connections"].size() == 1;
+      },
+      20s));
+
+  // Alice's search ends in store-and-forward; Bob, Carol's coordinator, takes the message to hold.
+  const auto id = send_text(*alice, carol->peer_id(), "while you were away");
+  ASSERT_TRUE(wait_until([&] { return get(*bob, "/v1/p2p/discovery")["relay"]["held_messages"] == 1; }, 40s))
+      << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump() << get(*bob, "/v1/p2p/discovery").dump();
+  EXPECT_EQ(get(*alice, "/v1/p2p/discovery")["relay"]["held_at_relays"], 1);
+  EXPECT_FALSE(delivered(*alice, id));  // only Carol's own ack makes it delivered
+
+  // Carol comes back: Bob hands the message over, she acks it to him, he deletes it.
+  carol->start();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto texts = inbox_texts(*carol);
+        return std::count(texts.begin(), texts.end(), "while you were away") == 1;
+      },
+      20s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = get(*bob, "/v1/p2p/discovery")["relay"];
+        return r["held_messages"] == 0 && r["held_delivered"] == 1;
+      },
+      20s))
+      << get(*bob, "/v1/p2p/discovery").dump();
+  // Alice's copy is delivered once Carol acks it end to end (Alice finds her again through Bob); the
+  // retransmission is recognised, so Carol still has it once.
+  ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 60s))
+      << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump();
+  auto texts = inbox_texts(*carol);
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "while you were away"), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RelayNat, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
