@@ -49,6 +49,7 @@ void add_node_command(CLI::App& app, Common& common) {
   struct Options {
     std::string config_file, listen, api_listen, log_level;
     std::string registry_url, registry_network, registry_token, registry_ca_file, role;
+    bool no_hole_punching = false;
     std::vector<std::string> peers;
   };
   auto opts = std::make_shared<Options>();
@@ -66,6 +67,8 @@ void add_node_command(CLI::App& app, Common& common) {
   cmd->add_option("--role", opts->role,
                   "basic (default), relay or super_peer: what this node's record offers")
       ->check(CLI::IsMember({"basic", "relay", "super_peer"}));
+  cmd->add_flag("--no-hole-punching", opts->no_hole_punching,
+                "keep relayed sessions on their relay (no direct connection attempts)");
   cmd->callback([&common, opts] {
     NodeConfig config;
     config.data_dir = common.data_dir;
@@ -78,6 +81,7 @@ void add_node_command(CLI::App& app, Common& common) {
     if (!opts->api_listen.empty()) config.api_listen = opts->api_listen;
     if (!opts->log_level.empty()) config.log_level = opts->log_level;
     if (!opts->role.empty()) config.role = opts->role;
+    if (opts->no_hole_punching) config.hole_punching = false;
     if (!opts->registry_url.empty()) config.registry_url = opts->registry_url;
     if (!opts->registry_network.empty()) config.registry_network = opts->registry_network;
     if (!opts->registry_token.empty()) config.registry_token = opts->registry_token;

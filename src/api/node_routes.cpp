@@ -508,6 +508,8 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
                              {"held_delivered", relay.held_delivered},
                              {"held_refused", relay.held_refused},
                              {"held_at_relays", relay.held_at_relays},
+                             {"punch_attempts", relay.punch_attempts},
+                             {"punch_successes", relay.punch_successes},
                              {"reserved_at", reserved_at}};
                return j;
              })});

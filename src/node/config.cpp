@@ -117,7 +117,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "mdns",
                                               "role",
                                               "mdns_interval_s",
-                                              "relay"};
+                                              "relay",
+                                              "hole_punching"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -326,6 +327,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
       if (r && (seconds < 1 || seconds > 3600))
         return std::unexpected(where(file, value, key) + " must be between 1 and 3600");
       config.mdns_interval_ms = seconds * 1000;
+    } else if (key == "hole_punching") {
+      r = read_scalar(file, value, key, config.hole_punching);
     } else if (key == "relay") {
       r = read_relay_section(file, value, config);
     } else if (key == "registry") {

@@ -130,6 +130,8 @@ struct NodeConfig {
   // peers whose records say relay or super_peer; 0: none), and, for a relay or super peer, what it
   // grants (config `relay:`).
   std::size_t relay_reservations = 2;
+  // Try to replace a relayed session with a direct one by hole punching (config `hole_punching`).
+  bool hole_punching = true;
   relay::RelayLimits relay_limits;
   bool load_balance = true;
   std::string log_level = "info";

@@ -166,8 +166,9 @@ struct RelayView {
   std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
   std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
   std::uint64_t held_messages = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
-  std::uint64_t held_at_relays = 0;  // this node's messages a coordinator took to hold
-  std::vector<PeerId> reserved_at;   // relays holding a reservation for this node
+  std::uint64_t held_at_relays = 0;                       // this node's messages a coordinator took to hold
+  std::uint64_t punch_attempts = 0, punch_successes = 0;  // hole punching
+  std::vector<PeerId> reserved_at;                        // relays holding a reservation for this node
 };
 struct LearnedRecord {
   discovery::PeerRecord record;

@@ -483,6 +483,17 @@ class Node::Impl : public transport::TransportSink,
   // Gives the relay transport the peer's relays (its record's coordinators).
   void give_relays(const PeerId& peer, const std::vector<PeerId>& relays);
   void own_relays_changed();
+  // Hole punching (DCUtR-like): a peer reached over a relay is dialed directly from the listening
+  // port at the address the relay saw, while it does the same; a direct session replaces the relayed one.
+  struct PunchState {
+    std::uint32_t attempts = 0;
+    std::uint64_t next_ms = 0;
+  };
+  std::unordered_map<PeerId, PunchState> punches;  // peers with a relayed session only
+  static constexpr std::uint32_t kMaxPunchAttempts = 3;
+  static constexpr std::uint64_t kPunchRetryMs = 10'000;
+  std::uint64_t punch_attempts = 0, punch_successes = 0;
+  void tick_punch(std::uint64_t mono);
   // Flow control of relayed bytes: sources not read from while the destination's link is full.
   static constexpr std::size_t kRelayBacklogBytes = 1u << 20;
   std::unordered_map<PeerId, std::vector<PeerId>> paused_for;  // destination -> sources paused

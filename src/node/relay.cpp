@@ -16,7 +16,17 @@ using relay::RelayType;
 void Node::Impl::init_relay() {
   if (config.role == "relay" || config.role == "super_peer")
     relay_core = std::make_unique<relay::RelayCore>(
-        config.relay_limits, [this](const PeerId& p) { return carrier_of(p).valid(); });
+        config.relay_limits, [this](const PeerId& p) { return carrier_of(p).valid(); },
+        [this](const PeerId& p) -> std::string {
+          // The IP its direct link comes from: the far end of a circuit punches toward it.
+          const auto t = carrier_of(p);
+          if (!t) return {};
+          auto info = slot(t).transport->session_info(p);
+          std::string host;
+          std::uint16_t port = 0;
+          if (!info || !parse_address(info->remote_address, host, port)) return {};
+          return host;
+        });
   if (relay_transport) relay_transport->on_reservations_changed = [this] { own_relays_changed(); };
   load_held();
 }
@@ -150,6 +160,7 @@ void Node::Impl::tick_relay(std::uint64_t now) {
   last_relay_tick_ms = now;
   const auto mono = clock->monotonic_ms();
   std::erase_if(carriers_wanted, [&](const auto& w) { return w.second <= mono; });
+  tick_punch(mono);
   if (relay_core) {
     relay_core->tick(clock->monotonic_ms(), relay_out);
     send_relay_out(relay_out);
@@ -161,6 +172,39 @@ void Node::Impl::tick_relay(std::uint64_t now) {
       const auto* m = delivery.find(h.first);
       return !m || !m->pending();
     });
+  }
+}
+
+void Node::Impl::tick_punch(std::uint64_t mono) {
+  if (!relay_transport || !config.hole_punching) return;
+  const auto relayed = relay_transport->peers_with_sessions();
+  std::erase_if(punches, [&](const auto& p) {
+    return std::find(relayed.begin(), relayed.end(), p.first) == relayed.end();
+  });
+  for (const auto& peer : relayed) {
+    if (carrier_of(peer)) continue;  // direct already
+    auto& punch = punches[peer];
+    if (punch.attempts >= kMaxPunchAttempts || mono < punch.next_ms) continue;
+    // Where to: the IP the relay saw its link come from, and the port its record says it listens on
+    // (masquerading NATs keep the source port of a socket bound to the listening port).
+    const auto ip = relay_transport->observed_address(peer);
+    const auto record = held_record(peer);
+    if (!ip || !record) continue;
+    std::uint16_t port = 0;
+    for (const auto& a : dialable_addresses(*record)) {
+      std::string host;
+      if (parse_address(a, host, port)) break;
+    }
+    if (!port) continue;
+    const auto tcp = find_transport(std::string(kDirectTransport));
+    if (!tcp) return;
+    const std::string target = ip->find(':') != std::string::npos ? "[" + *ip + "]:" + std::to_string(port)
+                                                                  : *ip + ":" + std::to_string(port);
+    if (slot(tcp).transport->punch(peer, target)) continue;
+    ++punch.attempts;
+    punch.next_ms = mono + kPunchRetryMs;
+    ++punch_attempts;
+    log->info("hole punching to {} at {} (attempt {})", peer.to_string(), target, punch.attempts);
   }
 }
 
@@ -214,6 +258,8 @@ RelayView Node::relay_view() const {
   v.held_delivered = i.held_delivered;
   v.held_refused = i.held_refused;
   v.held_at_relays = i.held_at_relays;
+  v.punch_attempts = i.punch_attempts;
+  v.punch_successes = i.punch_successes;
   if (i.relay_transport) v.reserved_at = i.relay_transport->reserved_relays();
   return v;
 }

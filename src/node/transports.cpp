@@ -396,9 +396,12 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   carrier_session_up(i, peer);
   // A direct session replaces a relayed one: the circuit is closed, its traffic moves over.
   if (!is_relay_transport(i) && slot.transport->type() == "tcp" && relay_transport &&
-      relay_transport->session(peer))
+      relay_transport->session(peer)) {
+    if (punches.contains(peer)) ++punch_successes;
+    log->info("a direct session to {} replaces the relayed one", peer.to_string());
     relay_transport->close(peer,
                            {transport::CloseCode::replaced, "a direct session replaced the relayed one"});
+  }
   // Everything unacknowledged is looked at again: it may go over the new session.
   delivery.session_up(i, peer);
   pump(peer);

@@ -5,8 +5,9 @@
 
 namespace hyphae::relay {
 
-RelayCore::RelayCore(RelayLimits limits, std::function<bool(const PeerId&)> connected)
-    : limits_(limits), connected_(std::move(connected)) {}
+RelayCore::RelayCore(RelayLimits limits, std::function<bool(const PeerId&)> connected,
+                     std::function<std::string(const PeerId&)> observed)
+    : limits_(limits), connected_(std::move(connected)), observed_(std::move(observed)) {}
 
 std::size_t RelayCore::bytes_per_circuit() {
   // The circuit and two index entries, each a hash node (next pointer, cached hash) plus the bucket slot.
@@ -112,6 +113,7 @@ void RelayCore::connect(const PeerId& from, const RelayMessage& m, std::uint64_t
   incoming.type = RelayType::incoming;
   incoming.circuit = c.target_id;
   incoming.peer = from;
+  if (observed_) incoming.observed = observed_(from);
   out.push_back(Send{target, encode_relay_message(incoming)});
   circuits_.emplace(key, std::move(c));
 }
@@ -127,6 +129,7 @@ void RelayCore::accept(const PeerId& from, std::uint64_t circuit, std::uint64_t 
   RelayMessage connected;
   connected.type = RelayType::connected;
   connected.circuit = c.source_id;
+  if (observed_) connected.observed = observed_(c.target);
   out.push_back(Send{c.source, encode_relay_message(connected)});
 }
 

@@ -37,8 +37,10 @@ class RelayCore {
     Bytes message;  // an encoded relay message
   };
   using Out = std::vector<Send>;
-  // `connected(peer)`: whether this node has a direct link to the peer now.
-  RelayCore(RelayLimits limits, std::function<bool(const PeerId&)> connected);
+  // `connected(peer)`: whether this node has a direct link to the peer now. `observed(peer)`: the IP
+  // address its link comes from (told to the other end of a circuit for hole punching; may be empty).
+  RelayCore(RelayLimits limits, std::function<bool(const PeerId&)> connected,
+            std::function<std::string(const PeerId&)> observed = {});
 
   // A message a client sent (to_relay(m.type)); store messages are not the core's and are ignored.
   void on_message(const PeerId& from, const RelayMessage& m, std::uint64_t now_ms, Out& out);
@@ -89,6 +91,7 @@ class RelayCore {
 
   RelayLimits limits_;
   std::function<bool(const PeerId&)> connected_;
+  std::function<std::string(const PeerId&)> observed_;
   std::unordered_map<PeerId, std::uint64_t> reservations_;   // expiry
   std::unordered_map<std::uint64_t, Circuit> circuits_;      // by internal key
   std::unordered_map<EndKey, std::uint64_t, EndHash> ends_;  // (peer, its circuit id) -> key

@@ -74,6 +74,8 @@ Bytes encode_relay_message(const RelayMessage& m) {
   if (m.max_bytes) protobuf::put_varint_field(out, 7, m.max_bytes);
   if (m.max_duration_ms) protobuf::put_varint_field(out, 8, m.max_duration_ms);
   if (m.max_circuits) protobuf::put_varint_field(out, 9, m.max_circuits);
+  if (!m.observed.empty() && m.observed.size() <= kMaxReasonBytes)
+    protobuf::put_bytes_field(out, 10, as_bytes(m.observed));
   return out;
 }
 
@@ -132,6 +134,10 @@ std::expected<RelayMessage, std::error_code> decode_relay_message(ByteView bytes
          : f.number == 7 ? m.max_bytes
          : f.number == 8 ? m.max_duration_ms
                          : m.max_circuits) = f.varint;
+        break;
+      case 10:
+        if (!length || f.bytes.size() > kMaxReasonBytes) return malformed();
+        m.observed.assign(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
         break;
       default:
         break;  // unknown fields are skipped (a newer peer may add some)

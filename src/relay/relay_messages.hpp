@@ -7,6 +7,7 @@
 //   type (1 byte) | protobuf fields
 //     1 circuit (uint64)  2 peer (bytes, a PeerId)  3 data (bytes)  4 status (uint32)
 //     5 reason (string)   6 ttl_ms  7 max_bytes  8 max_duration_ms  9 max_circuits (uint64)
+//     10 observed (string: the other end's IP address as the relay sees it)
 //
 // Types sent by a client to its relay are 1..15, types sent by a relay to a client 16..31, so a node
 // that is both knows which side a message is for. Circuit ids chosen by a source are below 2^63;
@@ -77,6 +78,8 @@ struct RelayMessage {
   RelayStatus status = RelayStatus::ok;
   std::string reason;
   std::uint64_t ttl_ms = 0, max_bytes = 0, max_duration_ms = 0, max_circuits = 0;
+  // incoming / connected: the other end's IP address as the relay sees its link (for hole punching).
+  std::string observed;
 };
 
 // Whether the type is one a client sends to a relay (else a relay sends it to a client).

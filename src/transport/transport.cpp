@@ -24,6 +24,10 @@ std::expected<E, std::string> parse_enum(const std::string& key, const std::stri
 }
 }  // namespace
 
+std::error_code Transport::punch(const PeerId&, const std::string&) {
+  return make_error_code(Errc::unsupported);
+}
+
 std::error_code Transport::broadcast(std::string_view, ByteView) {
   return Errc::unsupported;
 }

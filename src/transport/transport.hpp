@@ -148,6 +148,11 @@ class Transport {
   virtual std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) = 0;
   // A hint that the node has something for `peer`: dial now rather than after the backoff.
   virtual void connect_soon(const PeerId& peer) = 0;
+  // Hole punching: dials `address` from the transport's own listening port while the peer does the
+  // same toward this node (both NATs then hold a mapping for the pair, and the two SYNs cross: a
+  // TCP simultaneous open). The secure channel's initiator is the smaller PeerId, on both sides.
+  // Errc::unsupported for transports that cannot.
+  virtual std::error_code punch(const PeerId& peer, const std::string& address);
   // Called every ~50 ms on the strand: timers, dialing.
   virtual void tick(std::uint64_t now_ms) = 0;
 

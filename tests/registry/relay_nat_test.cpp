@@ -93,9 +93,10 @@ class RelayNat : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(RelayNat, APeerBehindANatIsFoundAndReachedThroughASuperPeersRelay) {
+  // No hole punching here: the sessions stay on the relay (the next case moves them off).
   auto bob = node("bob", NatLab::pub, NatLab::kPublic, {"--role", "super_peer"});
-  auto carol = node("carol", NatLab::lan_c, NatLab::kLanC, {"--peer", peer_arg(*bob)});
-  auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob)});
+  auto carol = node("carol", NatLab::lan_c, NatLab::kLanC, {"--peer", peer_arg(*bob), "--no-hole-punching"});
+  auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob), "--no-hole-punching"});
 
   // The NATs are real: nothing from the public side reaches into a home network.
   EXPECT_NE(lab_->exec(NatLab::pub, "curl -s -m 2 http://" + std::string(NatLab::kLanC) + ":" +
@@ -133,7 +134,7 @@ TEST_P(RelayNat, APeerBehindANatIsFoundAndReachedThroughASuperPeersRelay) {
 
   // Dave knows nobody at all, only the registry: Carol's record there names Bob as her coordinator
   // (with Bob's own record), so Dave dials Bob and reaches her over his relay.
-  auto dave = node("dave", NatLab::lan_a, NatLab::kLanA);
+  auto dave = node("dave", NatLab::lan_a, NatLab::kLanA, {"--no-hole-punching"});
   const auto from_dave = send_text(*dave, carol->peer_id(), "via the registry");
   ASSERT_TRUE(wait_until([&] { return delivered(*dave, from_dave); }, 30s))
       << get(*dave, "/v1/p2p/peers/" + carol->peer_id()).dump();
@@ -197,6 +198,42 @@ TEST_P(RelayNat, AnOfflinePeersMessagesWaitAtItsCoordinatorAndArriveOnceWhenItRe
       << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump();
   auto texts = inbox_texts(*carol);
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "while you were away"), 1);
+}
+
+TEST_P(RelayNat, WhereTheNatsAllowARelayedSessionMovesToAHolePunchedDirectOne) {
+  auto bob = node("bob", NatLab::pub, NatLab::kPublic, {"--role", "super_peer"});
+  auto carol = node("carol", NatLab::lan_c, NatLab::kLanC, {"--peer", peer_arg(*bob)});
+  auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob)});
+  ASSERT_TRUE(
+      wait_until([&] { return get(*carol, "/v1/p2p/discovery")["relay"]["reserved_at"].size() == 1; }, 20s));
+  const auto id = send_text(*alice, carol->peer_id(), "first over the relay");
+  ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 30s));
+  // Both NATs drop unsolicited input and keep source ports: the two simultaneous dials from the
+  // listening ports meet, and a direct TCP session replaces the circuit on both sides.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = route_to(*alice, carol->peer_id());
+        return !r.is_null() && r["kind"] == "direct" && r["transport"] == "tcp";
+      },
+      40s))
+      << get(*alice, "/v1/p2p/routes").dump() << get(*alice, "/v1/p2p/discovery").dump();
+  auto relay_alice = get(*alice, "/v1/p2p/discovery")["relay"];
+  auto relay_carol = get(*carol, "/v1/p2p/discovery")["relay"];
+  EXPECT_GE(relay_alice["punch_attempts"].get<int>() + relay_carol["punch_attempts"].get<int>(), 1);
+  EXPECT_GE(relay_alice["punch_successes"].get<int>() + relay_carol["punch_successes"].get<int>(), 1);
+  // The direct session is one Alice reaches Carol's home network by: its far end is Carol's NAT.
+  bool direct = false;
+  const auto links = get(*alice, "/v1/p2p/connections");
+  for (const auto& c : links["connections"])
+    if (c["peer_id"] == carol->peer_id() && c["transport"] == "tcp") {
+      direct = true;
+      EXPECT_NE(c.value("remote_address", "").find(NatLab::kWanC), std::string::npos) << c.dump();
+    }
+  EXPECT_TRUE(direct) << links.dump();
+  ASSERT_TRUE(wait_until([&] { return get(*bob, "/v1/p2p/discovery")["relay"]["circuits"] == 0; }, 20s));
+  const auto second = send_text(*alice, carol->peer_id(), "then direct");
+  ASSERT_TRUE(wait_until([&] { return delivered(*alice, second); }, 20s));
+  EXPECT_EQ(get(*alice, "/v1/messages/" + second).value("transport", ""), "tcp");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RelayNat, ::testing::Values("sqlite", "postgresql"),

@@ -84,6 +84,9 @@ class FaultTransport final : public Transport, private TransportSink {
     return inner_->add_addresses(peer, addresses);
   }
   void connect_soon(const PeerId& peer) override;
+  std::error_code punch(const PeerId& peer, const std::string& address) override {
+    return inner_->punch(peer, address);
+  }
   void set_keepalive_interval(std::uint64_t ms) override { inner_->set_keepalive_interval(ms); }
   void tick(std::uint64_t now_ms) override { inner_->tick(now_ms); }
   std::uint16_t listen_port() const override { return inner_->listen_port(); }

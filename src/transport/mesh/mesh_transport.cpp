@@ -109,6 +109,42 @@ struct MeshTransport::Dialer {
   }
 };
 
+// A socket option asio has no name for: several sockets on one port (the listener and punch dials).
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct MeshTransport::Puncher {
+  // Connects from `local` (the listening endpoint) to `address`, within `timeout`: the SYNs of both
+  // sides open the NATs' mappings; the kernel's SYN retransmissions retry until the other side's SYN
+  // has gone out too.
+  static asio::awaitable<void> run(MeshTransport* self, std::shared_ptr<bool> alive, PeerId peer,
+                                   tcp::endpoint local, tcp::endpoint remote,
+                                   asio::strand<asio::any_io_executor> strand,
+                                   std::chrono::milliseconds timeout) {
+    using namespace asio::experimental::awaitable_operators;
+    tcp::socket socket(strand);
+    std::string failure;
+    try {
+      socket.open(remote.protocol());
+      socket.set_option(tcp::socket::reuse_address(true));
+      socket.set_option(reuse_port(true));
+      socket.bind(local);
+      asio::steady_timer timer(strand);
+      timer.expires_after(timeout);
+      auto first = co_await (socket.async_connect(remote, asio::use_awaitable) ||
+                             timer.async_wait(asio::use_awaitable));
+      if (first.index() == 1) {
+        failure = "timed out after " + std::to_string(timeout.count()) + " ms";
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      }
+    } catch (const boost::system::system_error& e) {
+      failure = e.code().message();
+    }
+    if (!*alive) co_return;
+    self->punch_finished(peer, std::move(socket), failure);
+  }
+};
+
 std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make(TransportContext context) {
   std::string listen = "127.0.0.1:0";
   if (auto it = context.options.find("listen"); it != context.options.end()) listen = it->second;
@@ -197,6 +233,7 @@ std::error_code MeshTransport::start() {
   tcp::endpoint endpoint(address, port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.set_option(reuse_port(true), ec);  // punch dials bind the same port
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -294,6 +331,45 @@ void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const 
                                               static_key_, true, peer, link_options());
   links_.insert(link);
   dialed_.emplace(link->id(), peer);
+  link->start();
+}
+
+std::error_code MeshTransport::punch(const PeerId& peer, const std::string& address) {
+  if (!running_) return make_error_code(Errc::closed);
+  std::string host;
+  std::uint16_t port = 0;
+  boost::system::error_code ec;
+  if (!parse_address(address, host, port)) return make_error_code(Errc::invalid_argument);
+  const auto ip = asio::ip::make_address(host, ec);
+  if (ec || port == 0) return make_error_code(Errc::invalid_argument);
+  const auto local = acceptor_.local_endpoint(ec);
+  if (ec) return make_error_code(Errc::closed);
+  if (live(peer) || punching_.contains(peer)) return make_error_code(Errc::backpressure);
+  punching_.insert(peer);
+  ++punches_;
+  asio::co_spawn(context_.strand,
+                 Puncher::run(this, alive_, peer, local, tcp::endpoint(ip, port), context_.strand,
+                              std::chrono::milliseconds(std::min<std::int64_t>(dial_timeout_.count(), 8000))),
+                 log_failure);
+  return {};
+}
+
+void MeshTransport::punch_finished(const PeerId& peer, tcp::socket socket, const std::string& failure) {
+  punching_.erase(peer);
+  if (!failure.empty() || !running_) {
+    ++punches_failed_;
+    if (running_)
+      log_->info("transport {}: hole punch to {} failed: {}", context_.name, peer.to_string(), failure);
+    return;
+  }
+  // One TCP connection that both sides dialed: the smaller PeerId runs the Noise initiator.
+  const bool initiator = context_.identity->peer_id() < peer;
+  auto link = std::make_shared<mesh::TcpLink>(context_.strand, std::move(socket),
+                                              static_cast<mesh::LinkOwner&>(*this), *context_.identity,
+                                              static_key_, initiator, peer, link_options());
+  links_.insert(link);
+  log_->info("transport {}: hole punched to {} ({})", context_.name, peer.to_string(),
+             initiator ? "Noise initiator" : "Noise responder");
   link->start();
 }
 
@@ -403,6 +479,8 @@ nlohmann::json MeshTransport::status_json() const {
           {"known_peers", table_.peer_count()},
           {"dial_timeout_ms", dial_timeout_.count()},
           {"dials_failed", dials_failed_},
+          {"punches", punches_},
+          {"punches_failed", punches_failed_},
           {"capabilities", capabilities_json(caps_)}};
 }
 

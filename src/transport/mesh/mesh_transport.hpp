@@ -51,6 +51,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   std::vector<PeerId> peers_with_sessions() const override;
   std::error_code add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) override;
   void connect_soon(const PeerId& peer) override;
+  std::error_code punch(const PeerId& peer, const std::string& address) override;
   void tick(std::uint64_t now_ms) override;
   std::uint16_t listen_port() const override;
   void set_keepalive_interval(std::uint64_t ms) override { context_.keepalive_interval_ms = ms; }
@@ -58,7 +59,8 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
 
  private:
   using LinkPtr = std::shared_ptr<mesh::TcpLink>;
-  struct Dialer;  // the dial coroutine, in the .cpp
+  struct Dialer;   // the dial coroutine, in the .cpp
+  struct Puncher;  // the hole-punching dial coroutine
 
   void on_link_up(const LinkPtr& link) override;
   void on_link_record(const LinkPtr& link, const stream::Record& record) override;
@@ -70,6 +72,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   std::size_t handshakes_in_flight() const;
   void dial(const stream::SessionTable::Dial& dial);
   void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
+  void punch_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
   mesh::TcpLinkOptions link_options();  // with a new session id
   std::uint64_t next_session_id() {
@@ -96,6 +99,8 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   static constexpr std::int64_t kDefaultDialTimeoutMs = 10'000;
   std::chrono::milliseconds dial_timeout_{kDefaultDialTimeoutMs};  // option dial_timeout_ms
   std::uint64_t dials_failed_ = 0;
+  std::uint64_t punches_ = 0, punches_failed_ = 0;
+  std::set<PeerId> punching_;  // peers with a punch dial out (one at a time each)
   // Addresses, dial backoff and which link is each peer's (transport/stream/session_table.hpp).
   stream::SessionTable table_;
   std::unordered_map<PeerId, LinkPtr> live_;  // each peer's current link (as table_ decided)

@@ -189,6 +189,14 @@ std::optional<PeerId> RelayTransport::relay_of(const PeerId& peer) const {
   return it->second.live->relay;
 }
 
+std::optional<std::string> RelayTransport::observed_address(const PeerId& peer) const {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || !it->second.live) return std::nullopt;
+  auto c = circuits_.find(*it->second.live);
+  if (c == circuits_.end() || c->second.observed.empty()) return std::nullopt;
+  return c->second.observed;
+}
+
 std::error_code RelayTransport::add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
   std::vector<PeerId> relays;
   for (const auto& a : addresses) {
@@ -345,6 +353,8 @@ void RelayTransport::on_relay_message(const PeerId& relay, const RelayMessage& m
     case RelayType::incoming:
       return on_incoming(relay, m, t);
     case RelayType::connected:
+      if (auto it = circuits_.find(Key{relay, m.circuit}); it != circuits_.end())
+        it->second.observed = m.observed;
       return on_connected(relay, m.circuit);
     case RelayType::relayed:
       return on_data(relay, m.circuit, m.data);
@@ -384,6 +394,7 @@ void RelayTransport::on_incoming(const PeerId& relay, const RelayMessage& m, std
   c.remote = *m.peer;
   c.id = m.circuit;
   c.initiator = false;
+  c.observed = m.observed;
   c.started_ms = t;
   c.deadline_ms = t + context_.handshake_timeout_ms;
   // The relay's word for who is calling is checked by the handshake: the remote must prove that PeerId.

@@ -83,6 +83,8 @@ class RelayTransport final : public Transport {
   std::function<void()> on_reservations_changed;
   // The relay a peer's live session goes through.
   std::optional<PeerId> relay_of(const PeerId& peer) const;
+  // The peer's IP address as that relay sees it (for hole punching), if it said.
+  std::optional<std::string> observed_address(const PeerId& peer) const;
 
  private:
   struct Circuit {
@@ -94,6 +96,7 @@ class RelayTransport final : public Transport {
     std::uint64_t session_id = 0;
     std::uint64_t started_ms = 0, deadline_ms = 0;
     std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+    std::string observed;  // the remote's IP as the relay sees it
   };
   struct Key {
     PeerId relay;
