@@ -196,7 +196,9 @@ void Node::Impl::tick_punch(std::uint64_t mono) {
       if (parse_address(a, host, port)) break;
     }
     if (!port) continue;
-    const auto tcp = find_transport(std::string(kDirectTransport));
+    TransportIndex tcp = TransportIndex::none();
+    for (std::size_t i = 0; i < transports.size() && !tcp; ++i)
+      if (transports[i].transport->type() == "tcp" && transports[i].transport->listen_port()) tcp = TransportIndex(i);
     if (!tcp) return;
     const std::string target = ip->find(':') != std::string::npos ? "[" + *ip + "]:" + std::to_string(port)
                                                                   : *ip + ":" + std::to_string(port);

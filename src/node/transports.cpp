@@ -98,8 +98,10 @@ std::expected<void, std::string> Node::Impl::make_transports() {
     }
     add_slot(std::move(slot));
   }
-  // Relayed sessions ride on the direct links: one relay transport beside the first TCP one.
-  if (find_transport(std::string(kDirectTransport)) && transports.size() < kMaxTransports &&
+  // Relayed sessions ride on the direct links: one relay transport beside the TCP ones.
+  const bool has_tcp = std::any_of(transports.begin(), transports.end(),
+                                   [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+  if (has_tcp && transports.size() < kMaxTransports &&
       !find_transport(transport::RelayTransport::kType)) {
     auto context = transport_context(std::string(transport::RelayTransport::kType), {});
     TransportSlot slot;

@@ -12,7 +12,8 @@
 //   fragmenter, sent in order or reversed    6 session down, then up again (a new session id)
 //   7 the node sends the bytes to the peer; 8 acks the last data record the node sent; 9 delivers
 //   the bytes (if any) as a discovery record (a pushed record, PEER_QUERY, PEER_FOUND) and runs the
-//   node's strand for a moment (commits).
+//   node's strand for a moment (commits); 10 delivers the bytes as a relay record (reservations,
+//   circuits and their bytes, held messages; a super peer for inputs of odd length) and settles.
 // Node and peer keys come from fixed seeds, so the seed corpus (envelopes made by the real encoder)
 // is valid for every run; signed envelopes are stamped relative to the current time.
 #include <fcntl.h>
@@ -71,7 +72,7 @@ const Identity& peer_identity() {
 struct FuzzTransport final : testing::RecordingTransport {
   static inline FuzzTransport* current = nullptr;
   FuzzTransport(std::string n, router::Capabilities c, TransportSink* s, transport::SessionIds* ids)
-      : RecordingTransport(std::move(n), "fuzzfake", c, s, ids, 256) {
+      : RecordingTransport(std::move(n), "tcp", c, s, ids, 256) {  // a direct link: relay records pass
     current = this;
   }
   ~FuzzTransport() override {
@@ -97,14 +98,16 @@ std::shared_ptr<const transport::TransportRegistry> fuzz_types() {
   return types;
 }
 
-NodeConfig node_config(const std::filesystem::path& dir) {
+NodeConfig node_config(const std::filesystem::path& dir, bool relay) {
   NodeConfig config;
+  if (relay) config.role = "super_peer";
   config.data_dir = dir;
   config.log_level = "off";
   config.transports["tcp"].enabled = false;
   config.transports["f"].options["type"] = "fuzzfake";
   config.max_message_bytes = 16 << 10;
   config.power_sysfs_root = dir.string();  // no battery readings
+  config.mdns = false;                      // nothing on the LAN
   return config;
 }
 
@@ -126,7 +129,7 @@ std::filesystem::path make_data_dir() {
     if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) std::abort();
     ::close(fd);
     boost::asio::io_context io;
-    if (!Node::create(io.get_executor(), node_config(dir), {fuzz_types()})) std::abort();
+    if (!Node::create(io.get_executor(), node_config(dir, false), {fuzz_types()})) std::abort();
     return dir;
   }();
   // Registered once `prototype` exists, so it runs before `prototype` is destroyed.
@@ -200,7 +203,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto dir = make_data_dir();
   {
     boost::asio::io_context io;
-    auto created = Node::create(io.get_executor(), node_config(dir), {fuzz_types()});
+    // Inputs of odd length run a super peer (the relay side answers relay records); the rest a basic
+    // node (its relay transport takes them).
+    auto created = Node::create(io.get_executor(), node_config(dir, size % 2 == 1), {fuzz_types()});
     if (!created) std::abort();
     std::unique_ptr<Node> node = std::move(*created);
     const PeerId peer = peer_identity().peer_id();
@@ -286,11 +291,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           case 9:
             if (!body.empty()) t->deliver(peer, RecordKind::discovery, body);
             break;
+          case 10:
+            t->deliver(peer, RecordKind::relay, body);
+            break;
           default:
             break;
         }
       });
-      if (op == 9 || op == 7) settle();
+      if (op == 9 || op == 7 || op == 10) settle();
     }
     settle();
 

@@ -67,6 +67,8 @@ class RawPeer {
         Bytes out;
         auto err = session_.on_bytes(ByteView(buf.data(), n), out, [&](const stream::Record& r) {
           ++records_;
+          if (r.type == stream::RecordType::relay) relay_.emplace_back(r.body.begin(), r.body.end());
+          if (r.type == stream::RecordType::data) data_.emplace_back(r.body.begin(), r.body.end());
           if (r.type == stream::RecordType::ack)
             for (std::size_t i = 0; i + 16 <= r.body.size(); i += 16)
               acked_.push_back(to_hex(r.body.subspan(i, 16)));
@@ -87,6 +89,8 @@ class RawPeer {
     }
   }
   const std::vector<std::string>& acked() const { return acked_; }
+  const std::vector<Bytes>& relay_records() const { return relay_; }  // relay messages received
+  const std::vector<Bytes>& data_records() const { return data_; }    // envelopes received
   std::size_t records() const { return records_; }
   bool closed() const { return closed_; }
 
@@ -100,6 +104,7 @@ class RawPeer {
   noise::KeyPair link_static_ = noise::KeyPair::generate();
   stream::LinkSession session_;
   std::vector<std::string> acked_;
+  std::vector<Bytes> relay_, data_;
   std::size_t records_ = 0;
   bool closed_ = false;
 };

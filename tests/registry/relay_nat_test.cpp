@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "integration/nat_lab.hpp"
 #include "testnet/local_node.hpp"
@@ -43,12 +44,30 @@ std::vector<std::string> inbox_texts(LocalNode& node) {
   return out;
 }
 
+// The last lines of a node's log, for failure messages.
+std::string log_tail(LocalNode& node, std::size_t lines = 40) {
+  std::ifstream in(node.log_file());
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string out = "\n--- " + node.name() + " log ---\n";
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += all[i] + "\n";
+  return out;
+}
+
 // The route to `peer` as GET /v1/p2p/routes lists it first (the best), or null.
 nlohmann::json route_to(LocalNode& node, const std::string& peer) {
   const auto body = get(node, "/v1/p2p/routes");
   for (const auto& r : body["routes"])
     if (r["destination"] == peer) return r;
   return nullptr;
+}
+
+// Whether `node` has a direct (TCP) session with `peer`.
+bool linked(LocalNode& node, LocalNode& peer) {
+  const auto body = get(node, "/v1/p2p/connections");
+  for (const auto& c : body["connections"])
+    if (c["peer_id"] == peer.peer_id() && c["transport"] == "tcp") return true;
+  return false;
 }
 
 class RelayNat : public ::testing::TestWithParam<std::string> {
@@ -110,7 +129,8 @@ TEST_P(RelayNat, APeerBehindANatIsFoundAndReachedThroughASuperPeersRelay) {
   EXPECT_EQ(get(*carol, "/v1/p2p/discovery")["relay"]["reserved_at"][0], bob->peer_id());
   ASSERT_TRUE(wait_until([&] { return get(*bob, "/v1/p2p/discovery")["relay"]["reservations"] >= 2; }, 20s));
 
-  // Alice knows only Carol's PeerId.
+  // Alice knows only Carol's PeerId (and Bob, her neighbour).
+  ASSERT_TRUE(wait_until([&] { return linked(*alice, *bob); }, 20s));
   const auto id = send_text(*alice, carol->peer_id(), "through the relay");
   ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 30s))
       << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump();
@@ -171,6 +191,7 @@ TEST_P(RelayNat, AnOfflinePeersMessagesWaitAtItsCoordinatorAndArriveOnceWhenItRe
       20s));
 
   // Alice's search ends in store-and-forward; Bob, Carol's coordinator, takes the message to hold.
+  ASSERT_TRUE(wait_until([&] { return linked(*alice, *bob); }, 20s));
   const auto id = send_text(*alice, carol->peer_id(), "while you were away");
   ASSERT_TRUE(wait_until([&] { return get(*bob, "/v1/p2p/discovery")["relay"]["held_messages"] == 1; }, 40s))
       << get(*alice, "/v1/p2p/peers/" + carol->peer_id()).dump() << get(*bob, "/v1/p2p/discovery").dump();
@@ -206,8 +227,10 @@ TEST_P(RelayNat, WhereTheNatsAllowARelayedSessionMovesToAHolePunchedDirectOne) {
   auto alice = node("alice", NatLab::lan_a, NatLab::kLanA, {"--peer", peer_arg(*bob)});
   ASSERT_TRUE(
       wait_until([&] { return get(*carol, "/v1/p2p/discovery")["relay"]["reserved_at"].size() == 1; }, 20s));
+  ASSERT_TRUE(wait_until([&] { return linked(*alice, *bob); }, 20s));
   const auto id = send_text(*alice, carol->peer_id(), "first over the relay");
-  ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 30s));
+  ASSERT_TRUE(wait_until([&] { return delivered(*alice, id); }, 30s))
+      << get(*alice, "/v1/messages/" + id).dump() << log_tail(*alice) << log_tail(*carol) << log_tail(*bob);
   // Both NATs drop unsolicited input and keep source ports: the two simultaneous dials from the
   // listening ports meet, and a direct TCP session replaces the circuit on both sides.
   ASSERT_TRUE(wait_until(
