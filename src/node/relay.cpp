@@ -198,7 +198,8 @@ void Node::Impl::tick_punch(std::uint64_t mono) {
     if (!port) continue;
     TransportIndex tcp = TransportIndex::none();
     for (std::size_t i = 0; i < transports.size() && !tcp; ++i)
-      if (transports[i].transport->type() == "tcp" && transports[i].transport->listen_port()) tcp = TransportIndex(i);
+      if (transports[i].transport->type() == "tcp" && transports[i].transport->listen_port())
+        tcp = TransportIndex(i);
     if (!tcp) return;
     const std::string target = ip->find(':') != std::string::npos ? "[" + *ip + "]:" + std::to_string(port)
                                                                   : *ip + ":" + std::to_string(port);

@@ -101,8 +101,7 @@ std::expected<void, std::string> Node::Impl::make_transports() {
   // Relayed sessions ride on the direct links: one relay transport beside the TCP ones.
   const bool has_tcp = std::any_of(transports.begin(), transports.end(),
                                    [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
-  if (has_tcp && transports.size() < kMaxTransports &&
-      !find_transport(transport::RelayTransport::kType)) {
+  if (has_tcp && transports.size() < kMaxTransports && !find_transport(transport::RelayTransport::kType)) {
     auto context = transport_context(std::string(transport::RelayTransport::kType), {});
     TransportSlot slot;
     slot.name = context.name;

@@ -107,7 +107,7 @@ NodeConfig node_config(const std::filesystem::path& dir, bool relay) {
   config.transports["f"].options["type"] = "fuzzfake";
   config.max_message_bytes = 16 << 10;
   config.power_sysfs_root = dir.string();  // no battery readings
-  config.mdns = false;                      // nothing on the LAN
+  config.mdns = false;                     // nothing on the LAN
   return config;
 }
 

@@ -20,7 +20,8 @@ bool same(const RelayMessage& a, const RelayMessage& b) {
   return a.type == b.type && a.circuit == b.circuit && a.peer == b.peer &&
          Bytes(a.data.begin(), a.data.end()) == Bytes(b.data.begin(), b.data.end()) && a.status == b.status &&
          a.reason == b.reason && a.ttl_ms == b.ttl_ms && a.max_bytes == b.max_bytes &&
-         a.max_duration_ms == b.max_duration_ms && a.max_circuits == b.max_circuits && a.observed == b.observed;
+         a.max_duration_ms == b.max_duration_ms && a.max_circuits == b.max_circuits &&
+         a.observed == b.observed;
 }
 
 const std::vector<PeerId>& peers() {
@@ -42,8 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_circuit_bytes = 300;
   limits.request_burst = 4;
   std::set<PeerId> online(peers().begin(), peers().end());
-  RelayCore core(limits, [&](const PeerId& p) { return online.contains(p); },
-                 [](const PeerId&) { return std::string("10.0.0.1"); });
+  RelayCore core(
+      limits, [&](const PeerId& p) { return online.contains(p); },
+      [](const PeerId&) { return std::string("10.0.0.1"); });
   std::uint64_t now = 1000;
   RelayCore::Out out;
   ByteView input(data, size);

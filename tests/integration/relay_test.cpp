@@ -118,7 +118,8 @@ TEST(Relay, ASuperPeerRefusesAndCountsEveryFloodAndServesOn) {
   // 5000 data messages for circuits that do not exist.
   std::vector<Bytes> stray;
   const Bytes junk(100, 0xAB);
-  for (std::uint64_t i = 0; i < 5000; ++i) stray.push_back(message(RelayType::data, 100'000 + i, std::nullopt, junk));
+  for (std::uint64_t i = 0; i < 5000; ++i)
+    stray.push_back(message(RelayType::data, 100'000 + i, std::nullopt, junk));
   stranger.send_burst(stream::RecordType::relay, stray);
   ASSERT_TRUE(wait_until([&] { return relay_stats(hub)["dropped"].get<int>() >= 5000; }, 10s))
       << relay_stats(hub).dump();
@@ -130,13 +131,14 @@ TEST(Relay, ASuperPeerRefusesAndCountsEveryFloodAndServesOn) {
   stores.push_back(message(RelayType::store, 0, std::nullopt, Bytes{1, 2, 3}));
   stores.push_back(message(RelayType::store, 0, std::nullopt,
                            held_envelope(stranger.identity(), target.identity().peer_id(), false)));
-  stores.push_back(message(RelayType::store, 0, std::nullopt, held_envelope(other, target.identity().peer_id())));
   stores.push_back(
-      message(RelayType::store, 0, std::nullopt, held_envelope(stranger.identity(), Identity::generate().peer_id())));
+      message(RelayType::store, 0, std::nullopt, held_envelope(other, target.identity().peer_id())));
+  stores.push_back(message(RelayType::store, 0, std::nullopt,
+                           held_envelope(stranger.identity(), Identity::generate().peer_id())));
   // Ten good ones for the reserved target: five fit its quota.
   for (int i = 0; i < 10; ++i)
-    stores.push_back(
-        message(RelayType::store, 0, std::nullopt, held_envelope(stranger.identity(), target.identity().peer_id())));
+    stores.push_back(message(RelayType::store, 0, std::nullopt,
+                             held_envelope(stranger.identity(), target.identity().peer_id())));
   const auto before = stranger.relay_records().size();
   stranger.send_burst(stream::RecordType::relay, stores);
   stranger.pump_until([&] { return stranger.relay_records().size() >= before + stores.size(); });
@@ -173,9 +175,10 @@ TEST(Relay, ABasicNodeDoesNotRelayOrHold) {
   auto id = PeerId::from_string(plain.peer_id());
   ASSERT_TRUE(id);
   RawPeer peer(plain.listen_port(), *id);
-  peer.send_burst(stream::RecordType::relay,
-                  {message(RelayType::reserve), message(RelayType::connect, 1, Identity::generate().peer_id()),
-                   message(RelayType::store, 0, std::nullopt, held_envelope(peer.identity(), *id))});
+  peer.send_burst(
+      stream::RecordType::relay,
+      {message(RelayType::reserve), message(RelayType::connect, 1, Identity::generate().peer_id()),
+       message(RelayType::store, 0, std::nullopt, held_envelope(peer.identity(), *id))});
   peer.pump_until([&] { return peer.relay_records().size() >= 3; });
   std::vector<Bytes> keep;
   auto got = received(peer, keep);

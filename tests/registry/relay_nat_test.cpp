@@ -79,7 +79,13 @@ class RelayNat : public ::testing::TestWithParam<std::string> {
       std::string why;
       auto server = test_postgresql_url(&why);
       if (!server) GTEST_SKIP() << "PostgreSQL: " << why;
-      db_url_ = test_postgresql_socket_url(create_test_database(*server, "t_relay_nat"));
+      // One database per case: the cases run in parallel.
+      std::string name =
+          "t_nat_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+      for (auto& c : name)
+        c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+      if (name.size() > 60) name.resize(60);
+      db_url_ = test_postgresql_socket_url(create_test_database(*server, name));
     } else {
       db_url_ = "sqlite:" + (dir_.path() / "registry.db").string();
     }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -80,7 +81,9 @@ RelayTransport::RelayTransport(TransportContext context, RelayCarrier& carrier, 
   caps_.max_message_size = caps_.mtu;
 }
 
-RelayTransport::~RelayTransport() = default;
+RelayTransport::~RelayTransport() {
+  *alive_ = false;
+}
 
 std::uint64_t RelayTransport::now() const {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -122,7 +125,19 @@ std::error_code RelayTransport::send(const PeerId& peer, RecordKind kind, ByteVi
     return make_error_code(Errc::backpressure);
   c->second.link->queue(*type, body);
   ++c->second.records_out;
-  return flush(c->second);
+  // Sealed after the current burst: the records the node hands over in one go share Noise frames
+  // and data messages (as a TCP link's write loop batches them).
+  if (c->second.link->pending_bytes() >= kFlushBytes) return flush(c->second);
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    boost::asio::post(context_.strand, [this, alive = alive_] {
+      if (!*alive) return;
+      flush_posted_ = false;
+      for (auto& [key, circuit] : circuits_)
+        if (circuit.link && circuit.reported) flush(circuit);
+    });
+  }
+  return {};
 }
 
 std::error_code RelayTransport::flush(Circuit& c) {
@@ -140,8 +155,11 @@ std::error_code RelayTransport::flush(Circuit& c) {
 }
 
 std::size_t RelayTransport::backlog(const PeerId& peer) const {
-  auto relay = relay_of(peer);
-  return relay ? carrier_.carrier_backlog(*relay) : 0;
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || !it->second.live) return 0;
+  auto c = circuits_.find(*it->second.live);
+  const std::size_t queued = c != circuits_.end() && c->second.link ? c->second.link->pending_bytes() : 0;
+  return queued + carrier_.carrier_backlog(it->second.live->relay);
 }
 
 void RelayTransport::close(const PeerId& peer, const CloseReason& reason) {

@@ -151,8 +151,11 @@ class RelayTransport final : public Transport {
   std::unordered_map<PeerId, Held> reserved_;  // relays asked or holding one
   std::uint64_t next_circuit_ = 1;
   std::uint64_t circuits_refused_ = 0, circuits_failed_ = 0, circuits_opened_ = 0;
-  Bytes wire_, message_;                             // scratch
-  static constexpr std::size_t kMaxCircuits = 1024;  // live and opening, both directions
+  Bytes wire_, message_;  // scratch
+  bool flush_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed
+  static constexpr std::size_t kFlushBytes = 256 * 1024;        // seal at once past this much queued
+  static constexpr std::size_t kMaxCircuits = 1024;             // live and opening, both directions
   static constexpr std::size_t kMaxRelaysPerPeer = 4;
   static constexpr std::size_t kMaxPeers = 4096;
   static constexpr std::size_t kMaxCarrierBacklog = 4u << 20;
