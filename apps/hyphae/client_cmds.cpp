@@ -121,6 +121,32 @@ void add_client_commands(CLI::App& app, Common& common) {
                                    : checked(client.request("GET", "/v1/messages/" + *status_id));
     std::cout << (common.json ? body.dump() : body.dump(2)) << "\n";
   });
+
+  auto* relay = app.add_subcommand(
+      "relay", "show relaying: the relays holding a reservation for this node, and what it relays and holds");
+  relay->callback([&common] {
+    auto client = connect_to_node(common);
+    auto r = checked(client.request("GET", "/v1/p2p/discovery"))["relay"];
+    if (common.json) {
+      std::cout << r.dump() << "\n";
+      return;
+    }
+    std::cout << "reserved at:";
+    if (r["reserved_at"].empty()) std::cout << " (none)";
+    for (const auto& p : r["reserved_at"]) std::cout << " " << p.get<std::string>();
+    std::cout << "\nmessages held for it by coordinators: " << r["held_at_relays"]
+              << "\nhole punching: " << r["punch_successes"] << " of " << r["punch_attempts"]
+              << " attempts\n";
+    if (!r["serving"].get<bool>()) {
+      std::cout << "not a relay (role basic)\n";
+      return;
+    }
+    std::cout << "relaying: " << r["reservations"] << " reservations, " << r["circuits_open"]
+              << " open circuits (" << r["circuits_opened"] << " opened, " << r["circuits_refused"]
+              << " refused), " << r["bytes_relayed"] << " bytes relayed, " << r["dropped"] << " dropped\n"
+              << "held for offline peers: " << r["held_messages"] << " (" << r["held_delivered"]
+              << " handed over, " << r["held_refused"] << " refused)\n";
+  });
 }
 
 void add_find_command(CLI::App& app, Common& common) {

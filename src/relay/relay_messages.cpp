@@ -50,6 +50,11 @@ bool known_type(std::uint8_t t) {
   return (t >= 1 && t <= 6) || (t >= 16 && t <= 22);
 }
 
+bool carries_data(RelayType t) {
+  return t == RelayType::data || t == RelayType::relayed || t == RelayType::store ||
+         t == RelayType::store_result;
+}
+
 bool names_circuit(RelayType t) {
   using T = RelayType;
   return t == T::connect || t == T::accept || t == T::data || t == T::close || t == T::incoming ||
@@ -64,7 +69,7 @@ Bytes encode_relay_message(const RelayMessage& m) {
   out.push_back(static_cast<std::uint8_t>(m.type));
   if (m.circuit || names_circuit(m.type)) protobuf::put_varint_field(out, 1, m.circuit);
   if (m.peer) protobuf::put_bytes_field(out, 2, m.peer->bytes());
-  if (!m.data.empty()) protobuf::put_bytes_field(out, 3, m.data);
+  if (!m.data.empty() || carries_data(m.type)) protobuf::put_bytes_field(out, 3, m.data);
   if (m.status != RelayStatus::ok) protobuf::put_varint_field(out, 4, static_cast<std::uint32_t>(m.status));
   if (!m.reason.empty())
     protobuf::put_bytes_field(out, 5,
@@ -160,7 +165,7 @@ std::expected<RelayMessage, std::error_code> decode_relay_message(ByteView bytes
       if (!has_circuit || !has_data) return malformed();
       break;
     case T::store:
-      if (!has_data) return malformed();
+      if (!has_data || m.data.empty()) return malformed();
       break;
     case T::store_result:
       if (m.data.size() != 16) return malformed();

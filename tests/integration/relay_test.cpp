@@ -156,6 +156,11 @@ TEST(Relay, ASuperPeerRefusesAndCountsEveryFloodAndServesOn) {
   // The target is connected, so the five are handed to it at once; its acks delete them.
   target.pump_until([&] { return target.data_records().size() >= 5; });
   EXPECT_EQ(target.data_records().size(), 5u);
+  // `hyphae relay` says the same.
+  const auto cli = run_cli(hub.data_dir(), "relay");
+  EXPECT_EQ(cli.status, 0) << cli.text;
+  EXPECT_NE(cli.text.find("held for offline peers: 5 (0 handed over, 9 refused)"), std::string::npos)
+      << cli.text;
 
   // A malformed relay message closes that link only.
   stranger.send(stream::RecordType::relay, Bytes{99, 1, 2});
