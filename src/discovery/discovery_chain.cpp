@@ -184,6 +184,11 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::empty(const PeerId& peer, St
   return out;
 }
 
+void DiscoveryChain::signaling(const PeerId& peer) {
+  auto it = searches_.find(peer);
+  if (it != searches_.end() && it->second.state == PeerState::connecting) it->second.state = PeerState::signaling;
+}
+
 void DiscoveryChain::connected(const PeerId& peer) {
   auto& s = state_of(peer);
   const auto now = clock_.monotonic_ms();

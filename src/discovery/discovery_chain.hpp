@@ -33,7 +33,8 @@ namespace hyphae::discovery {
 enum class PeerState : std::uint8_t {
   disconnected,
   discovering,
-  signaling,  // a record was found; the connection is being set up through a signaling server
+  signaling,  // a record was found; the connection is being set up through a relay (a circuit) or a
+              // signaling server
   connecting,
   connected,
   failed,
@@ -87,6 +88,9 @@ class DiscoveryChain {
   // A step came back: found (a session, or a record to connect with) or empty (why).
   std::vector<Action> found(const PeerId& peer, Step step);
   std::vector<Action> empty(const PeerId& peer, Step step, std::string why);
+  // The connection is being set up through a relay or a signaling server (CONNECTING -> SIGNALING;
+  // the connect timeout keeps running).
+  void signaling(const PeerId& peer);
   // The connection came up / could not be made with what was found (the search goes on).
   void connected(const PeerId& peer);
   std::vector<Action> connect_failed(const PeerId& peer, std::string why);

@@ -27,7 +27,11 @@ void Node::Impl::init_relay() {
           if (!info || !parse_address(info->remote_address, host, port)) return {};
           return host;
         });
-  if (relay_transport) relay_transport->on_reservations_changed = [this] { own_relays_changed(); };
+  if (relay_transport) {
+    relay_transport->on_reservations_changed = [this] { own_relays_changed(); };
+    // A search that found the peer behind a relay is SIGNALING while the circuit opens.
+    relay_transport->on_circuit_requested = [this](const PeerId& p) { chain.signaling(p); };
+  }
   load_held();
 }
 

@@ -177,6 +177,25 @@ TEST(DiscoveryChain, AFoundPeerWithoutASessionInTimeResumesTheSearch) {
   EXPECT_EQ(f.advance(1), "coordinators");
 }
 
+TEST(DiscoveryChain, ACircuitThroughARelayIsSignalingAndEndsLikeAConnect) {
+  Fixture f;
+  f.chain.find(f.carol);
+  f.chain.signaling(f.carol);  // not found yet: nothing changes
+  EXPECT_EQ(f.state(), PeerState::discovering);
+  f.chain.empty(f.carol, Step::live_session, "no live session");
+  f.chain.found(f.carol, Step::cache);
+  f.chain.signaling(f.carol);
+  EXPECT_EQ(f.state(), PeerState::signaling);
+  EXPECT_EQ(to_string(f.state()), "SIGNALING");
+  // The connect timeout still applies; the search resumes after it.
+  EXPECT_EQ(f.advance(f.chain.options().connect_timeout_ms), "peer_query");
+  EXPECT_EQ(f.state(), PeerState::discovering);
+  f.chain.found(f.carol, Step::peer_query);
+  f.chain.signaling(f.carol);
+  f.chain.connected(f.carol);
+  EXPECT_EQ(f.state(), PeerState::connected);
+}
+
 TEST(DiscoveryChain, NextDueIsTheEarliestStepStartOfAnyRunningSearch) {
   Fixture f;
   EXPECT_FALSE(f.chain.next_due_ms());  // nothing running

@@ -327,6 +327,7 @@ void RelayTransport::dial(const PeerId& peer, PeerState& state, std::uint64_t t)
   log_->debug("transport {}: asking {} for a circuit to {}", context_.name, via->to_string(),
               peer.to_string());
   carrier_.send_to_relay(*via, encode_relay_message(m));
+  if (on_circuit_requested) on_circuit_requested(peer);
 }
 
 void RelayTransport::dial_failed(const PeerId& peer, std::uint64_t t) {

@@ -81,6 +81,8 @@ class RelayTransport final : public Transport {
   std::vector<PeerId> reserved_relays() const;
   // Called when reserved_relays() changes.
   std::function<void()> on_reservations_changed;
+  // Called when a circuit to `peer` is requested from a relay (its session is being set up there).
+  std::function<void(const PeerId&)> on_circuit_requested;
   // The relay a peer's live session goes through.
   std::optional<PeerId> relay_of(const PeerId& peer) const;
   // The peer's IP address as that relay sees it (for hole punching), if it said.
