@@ -114,7 +114,11 @@ double median(std::vector<double> v) {
 void throughput(bench::Report& report, bool quick) {
   TempDir dir("hyphae-relay-bench-");
   const auto binary = std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "hyphae";
+  // Bob lets one circuit carry everything the runs send (the default ends a circuit at 256 MiB).
+  const auto bob_config = dir.path() / "bob.yaml";
+  std::ofstream(bob_config) << "relay:\n  max_circuit_bytes: 1099511627776\n";
   LocalNode bob("bob", binary, dir.path() / "bob", {"--role", "super_peer", "--no-hole-punching"});
+  bob.set_config_file(bob_config);
   bob.start();
   LocalNode carol("carol", binary, dir.path() / "carol",
                   {"--peer", bob.peer_id() + "@" + bob.address(), "--no-hole-punching"});

@@ -512,6 +512,7 @@ class Node::Impl : public transport::TransportSink,
   std::uint64_t held_at_relays = 0;
   std::uint64_t last_held_expiry_ms = 0;
   static constexpr std::size_t kHeldHandOverBatch = 256, kMaxHandedToRelay = 10'000;
+  static constexpr std::uint64_t kHeldExpiryIntervalMs = 600'000;  // expired held messages go this often
   void load_held();
   void on_store(TransportIndex t, const PeerId& from, const relay::RelayMessage& m);
   void hand_over_held(const PeerId& recipient);

@@ -169,7 +169,7 @@ void Node::Impl::tick_relay(std::uint64_t now) {
     relay_core->tick(clock->monotonic_ms(), relay_out);
     send_relay_out(relay_out);
   }
-  if (mono >= last_held_expiry_ms + 60'000) {
+  if (mono >= last_held_expiry_ms + kHeldExpiryIntervalMs) {
     last_held_expiry_ms = mono;
     expire_held();
     std::erase_if(handed_to_relay, [&](const auto& h) {

@@ -193,6 +193,29 @@ TEST(Relay, ABasicNodeDoesNotRelayOrHold) {
   EXPECT_EQ(got[2].type, RelayType::store_result);
   for (const auto& m : got) EXPECT_EQ(m.status, RelayStatus::not_a_relay);
   EXPECT_FALSE(relay_stats(plain)["serving"].get<bool>());
+
+  // Posing as a relay: terms nobody asked for are ignored, circuits it never requested or reserved
+  // for are refused, bytes for unknown circuits go nowhere.
+  RelayMessage terms;
+  terms.type = RelayType::reserved;
+  terms.ttl_ms = 3'600'000;
+  RelayMessage incoming;
+  incoming.type = RelayType::incoming;
+  incoming.circuit = relay::kRelayCircuitBit | 7;
+  incoming.peer = Identity::generate().peer_id();
+  peer.send_burst(
+      stream::RecordType::relay,
+      {encode_relay_message(terms), encode_relay_message(incoming), message(RelayType::connected, 42),
+       message(RelayType::relayed, 42, std::nullopt, Bytes{1, 2}), message(RelayType::closed, 43)});
+  peer.pump_until([&] { return peer.relay_records().size() >= 4; });
+  got = received(peer, keep);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3].type, RelayType::close);
+  EXPECT_EQ(got[3].circuit, incoming.circuit);
+  EXPECT_EQ(got[3].status, RelayStatus::refused_by_target);
+  EXPECT_TRUE(relay_stats(plain)["reserved_at"].empty());
+  EXPECT_TRUE(peer.established());
+  EXPECT_FALSE(peer.closed());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/address.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "transport/stream/record_kinds.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {
@@ -25,43 +26,6 @@ std::uint64_t steady_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
-}
-
-std::optional<RecordKind> kind_of(stream::RecordType type) {
-  switch (type) {
-    case stream::RecordType::data:
-      return RecordKind::data;
-    case stream::RecordType::ack:
-      return RecordKind::ack;
-    case stream::RecordType::ephemeral:
-      return RecordKind::ephemeral;
-    case stream::RecordType::fragment:
-      return RecordKind::fragment;
-    case stream::RecordType::discovery:
-      return RecordKind::discovery;
-    case stream::RecordType::relay:
-      return RecordKind::relay;
-    default:
-      return std::nullopt;
-  }
-}
-
-stream::RecordType type_of(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::data:
-      return stream::RecordType::data;
-    case RecordKind::ack:
-      return stream::RecordType::ack;
-    case RecordKind::ephemeral:
-      return stream::RecordType::ephemeral;
-    case RecordKind::fragment:
-      return stream::RecordType::fragment;
-    case RecordKind::discovery:
-      return stream::RecordType::discovery;
-    case RecordKind::relay:
-      return stream::RecordType::relay;
-  }
-  return stream::RecordType::data;
 }
 
 void log_failure(std::exception_ptr e) {
@@ -413,7 +377,7 @@ std::error_code MeshTransport::send(const PeerId& peer, RecordKind kind, ByteVie
   if (body.size() > caps_.mtu) return Errc::too_large;
   auto& link = *live_link;
   if (link.closing()) return Errc::closed;
-  link.send(type_of(kind), body);
+  link.send(stream::record_type_of(kind), body);
   // A peer that never reads has its link closed at the backlog cap (nothing was queued then).
   return link.closing() ? Errc::closed : std::error_code{};
 }
@@ -505,7 +469,7 @@ void MeshTransport::on_link_up(const LinkPtr& link) {
 }
 
 void MeshTransport::on_link_record(const LinkPtr& link, const stream::Record& record) {
-  auto kind = kind_of(record.type);
+  auto kind = stream::record_kind_of(record.type);
   if (!kind) return;
   auto it = live_.find(link->remote());
   if (it == live_.end() || it->second != link) return;  // a link being replaced

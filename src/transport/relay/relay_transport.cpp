@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "transport/stream/record_kinds.hpp"
 
 namespace hyphae::transport {
 
@@ -18,40 +19,6 @@ using relay::RelayStatus;
 using relay::RelayType;
 
 namespace {
-
-std::optional<RecordKind> kind_of(stream::RecordType type) {
-  switch (type) {
-    case stream::RecordType::data:
-      return RecordKind::data;
-    case stream::RecordType::ack:
-      return RecordKind::ack;
-    case stream::RecordType::ephemeral:
-      return RecordKind::ephemeral;
-    case stream::RecordType::fragment:
-      return RecordKind::fragment;
-    case stream::RecordType::discovery:
-      return RecordKind::discovery;
-    default:
-      return std::nullopt;  // relay records never travel inside a circuit
-  }
-}
-
-std::optional<stream::RecordType> type_of(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::data:
-      return stream::RecordType::data;
-    case RecordKind::ack:
-      return stream::RecordType::ack;
-    case RecordKind::ephemeral:
-      return stream::RecordType::ephemeral;
-    case RecordKind::fragment:
-      return stream::RecordType::fragment;
-    case RecordKind::discovery:
-      return stream::RecordType::discovery;
-    default:
-      return std::nullopt;
-  }
-}
 
 std::optional<PeerId> relay_address(std::string_view text) {
   constexpr std::string_view prefix = "/p2p/", suffix = "/p2p-circuit";
@@ -118,12 +85,11 @@ std::error_code RelayTransport::send(const PeerId& peer, RecordKind kind, ByteVi
   if (it == peers_.end() || !it->second.live) return make_error_code(Errc::no_link);
   auto c = circuits_.find(*it->second.live);
   if (c == circuits_.end() || !c->second.reported) return make_error_code(Errc::no_link);
-  auto type = type_of(kind);
-  if (!type) return make_error_code(Errc::unsupported);
+  const auto type = stream::record_type_of(kind);
   if (body.size() > caps_.mtu) return make_error_code(Errc::too_large);
   if (carrier_.carrier_backlog(c->second.relay) > kMaxCarrierBacklog)
     return make_error_code(Errc::backpressure);
-  c->second.link->queue(*type, body);
+  c->second.link->queue(type, body);
   ++c->second.records_out;
   // Sealed after the current burst: the records the node hands over in one go share Noise frames
   // and data messages (as a TCP link's write loop batches them).
@@ -477,7 +443,8 @@ void RelayTransport::on_data(const PeerId& relay, std::uint64_t circuit, ByteVie
     auto still = circuits_.find(key);
     if (still == circuits_.end() || !still->second.reported) break;
     ++still->second.records_in;
-    if (auto kind = kind_of(type)) context_.sink->on_record(*this, remote, session, *kind, body);
+    if (auto kind = stream::record_kind_of(type))
+      context_.sink->on_record(*this, remote, session, *kind, body);
   }
   if (close_now) drop(key, why, false);
 }
