@@ -43,6 +43,7 @@ struct Alice {
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   std::unique_ptr<Node> node;
   std::thread runner;
+  std::function<void()> on_failure;
 
   explicit Alice(const std::filesystem::path& dir) {
     NodeConfig c;
@@ -98,8 +99,13 @@ struct Alice {
         node->send_many(to, std::move(batch), options, [](auto) {});
       }
     });
-    if (all.get_future().wait_for(std::chrono::minutes(5)) != std::future_status::ready)
+    if (all.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+      if (on_failure) on_failure();
+      std::size_t pending = 0;
+      on([&] { pending = node->status_view().outbox_queued + node->status_view().outbox_in_flight; });
+      std::fprintf(stderr, "alice: %zu of %zu acked, pending %zu\n", delivered, count, pending);
       throw std::runtime_error("messages over " + transport + " were not all acked within 5 minutes");
+    }
     const double secs = std::chrono::duration<double>(BenchClock::now() - start).count();
     on([&] { node->on_delivered(nullptr); });
     return secs;
@@ -114,14 +120,18 @@ double median(std::vector<double> v) {
 void throughput(bench::Report& report, bool quick) {
   TempDir dir("hyphae-relay-bench-");
   const auto binary = std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "hyphae";
-  // Bob lets one circuit carry everything the runs send (the default ends a circuit at 256 MiB).
-  const auto bob_config = dir.path() / "bob.yaml";
-  std::ofstream(bob_config) << "relay:\n  max_circuit_bytes: 1099511627776\n";
+  // Bob lets one circuit carry everything the runs send (the default ends a circuit at 256 MiB);
+  // both receivers keep every message unacknowledged by an app without hitting the inbox quotas.
+  const std::string inbox = "max_inbox_per_peer: 1000000\nmax_inbox_messages: 2000000\n";
+  const auto bob_config = dir.path() / "bob.yaml", carol_config = dir.path() / "carol.yaml";
+  std::ofstream(bob_config) << inbox << "relay:\n  max_circuit_bytes: 1099511627776\n";
+  std::ofstream(carol_config) << inbox;
   LocalNode bob("bob", binary, dir.path() / "bob", {"--role", "super_peer", "--no-hole-punching"});
   bob.set_config_file(bob_config);
   bob.start();
   LocalNode carol("carol", binary, dir.path() / "carol",
                   {"--peer", bob.peer_id() + "@" + bob.address(), "--no-hole-punching"});
+  carol.set_config_file(carol_config);
   carol.start();
   if (!wait_until(
           [&] {
@@ -139,10 +149,19 @@ void throughput(bench::Report& report, bool quick) {
   if (!wait_until([&] { return alice.session(carol_id, "relay") && alice.session(bob_id, "tcp"); },
                   std::chrono::seconds(20)))
     throw std::runtime_error("the relayed session to carol did not come up");
+  alice.on_failure = [&] {
+    std::fprintf(stderr, "bob: %s\ncarol: %s\n",
+                 bob.api().request("GET", "/v1/p2p/discovery").body["relay"].dump().c_str(),
+                 carol.api().request("GET", "/v1/p2p/status").body.dump().c_str());
+    std::fprintf(stderr, "carol connections: %s\n",
+                 carol.api().request("GET", "/v1/p2p/connections").body.dump().c_str());
+  };
   // Warm-up, then alternating runs so both see the same machine.
   alice.stream(carol_id, "relay", 1024, 200);
   alice.stream(bob_id, "tcp", 1024, 200);
-  const std::size_t small = quick ? 2000 : 20'000, large = quick ? 100 : 1000;
+  std::size_t small = quick ? 2000 : 20'000, large = quick ? 100 : 1000;
+  if (const char* n = std::getenv("HYPHAE_RELAY_BENCH_SMALL")) small = std::stoul(n);  // for profiling
+  if (const char* n = std::getenv("HYPHAE_RELAY_BENCH_LARGE")) large = std::stoul(n);
   const int rounds = quick ? 1 : 3;
   std::vector<double> relay_msgs, direct_msgs, relay_bytes, direct_bytes;
   for (int r = 0; r < rounds; ++r) {
