@@ -186,7 +186,8 @@ std::vector<DiscoveryChain::Action> DiscoveryChain::empty(const PeerId& peer, St
 
 void DiscoveryChain::signaling(const PeerId& peer) {
   auto it = searches_.find(peer);
-  if (it != searches_.end() && it->second.state == PeerState::connecting) it->second.state = PeerState::signaling;
+  if (it != searches_.end() && it->second.state == PeerState::connecting)
+    it->second.state = PeerState::signaling;
 }
 
 void DiscoveryChain::connected(const PeerId& peer) {

@@ -1,6 +1,5 @@
 // A Node hosted in-process on a test's io_context, with a real SQLite store in a temp directory.
 #include "node/node.hpp"
-#include "store/store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "store/store.hpp"
 #include "testnet/local_node.hpp"
 
 namespace hyphae {
