@@ -121,7 +121,7 @@ void Node::Impl::hand_over_held(const PeerId& recipient) {
     if (row.id.size() != id.bytes.size() || row.expires_ms <= now) continue;
     std::copy(row.id.begin(), row.id.end(), id.bytes.begin());
     if (slot(t).transport->send(recipient, RecordKind::data, row.envelope)) break;
-    in_flight.insert(id);
+    in_flight.emplace(id, row.envelope.size());
   }
   if (in_flight.empty()) {
     held_in_flight.erase(recipient);
@@ -134,10 +134,14 @@ void Node::Impl::held_acked(const PeerId& from, ByteView ids) {
   auto it = held_in_flight.find(from);
   if (it == held_in_flight.end()) return;
   store::WriteBatch batch;
+  std::uint64_t bytes = 0;
   for (std::size_t off = 0; off + 16 <= ids.size(); off += 16) {
     MessageId id;
     std::copy_n(ids.begin() + static_cast<std::ptrdiff_t>(off), 16, id.bytes.begin());
-    if (!it->second.erase(id)) continue;
+    auto handed = it->second.find(id);
+    if (handed == it->second.end()) continue;
+    bytes += handed->second;
+    it->second.erase(handed);
     batch.held_deletes.push_back(store::HeldKey{bytes_of(from), Bytes(id.bytes.begin(), id.bytes.end())});
     held_keys.erase(dedupe_key(dedupe_secret, from.bytes(), id));
   }
@@ -145,19 +149,17 @@ void Node::Impl::held_acked(const PeerId& from, ByteView ids) {
   const std::size_t done = batch.held_deletes.size();
   const bool round_over = it->second.empty();
   if (round_over) held_in_flight.erase(it);
-  stage(std::move(batch), [self = shared_from_this(), from, done, round_over](std::error_code ec) {
+  stage(std::move(batch), [self = shared_from_this(), from, done, bytes, round_over](std::error_code ec) {
     if (ec) return;  // still in the store: handed over again next time (the peer dedupes)
     self->held_delivered += done;
     auto q = self->held_by_recipient.find(from);
     if (q != self->held_by_recipient.end()) {
-      const auto bytes_each = q->second.messages ? q->second.bytes / q->second.messages : 0;
-      const auto n = std::min<std::uint64_t>(done, q->second.messages);
-      q->second.messages -= n;
-      q->second.bytes -= std::min(q->second.bytes, n * bytes_each);
-      self->held_count -= std::min(self->held_count, n);
-      self->held_bytes -= std::min(self->held_bytes, n * bytes_each);
+      q->second.messages -= std::min<std::uint64_t>(done, q->second.messages);
+      q->second.bytes -= std::min(q->second.bytes, bytes);
       if (q->second.messages == 0) self->held_by_recipient.erase(q);
     }
+    self->held_count -= std::min<std::uint64_t>(self->held_count, done);
+    self->held_bytes -= std::min(self->held_bytes, bytes);
     if (round_over) self->hand_over_held(from);
   });
 }

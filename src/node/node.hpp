@@ -161,10 +161,8 @@ struct InboxEntry {  // a received message as stored
   Bytes payload;
 };
 struct RelayView {
-  bool serving = false;  // role relay or super_peer
-  std::size_t reservations = 0, circuits = 0, circuits_open = 0;
-  std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
-  std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
+  bool serving = false;     // role relay or super_peer
+  relay::RelayStats stats;  // as a relay; `dropped` also counts relay messages refused by this node
   std::uint64_t held_messages = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
   std::uint64_t held_at_relays = 0;                       // this node's messages a coordinator took to hold
   std::uint64_t punch_attempts = 0, punch_successes = 0;  // hole punching

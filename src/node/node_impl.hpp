@@ -506,7 +506,7 @@ class Node::Impl : public transport::TransportSink,
   };
   std::unordered_map<PeerId, HeldQuota> held_by_recipient;
   std::unordered_set<MessageId> held_keys;  // dedupe_key(recipient, id)
-  std::unordered_map<PeerId, std::unordered_set<MessageId>> held_in_flight;
+  std::unordered_map<PeerId, std::unordered_map<MessageId, std::size_t>> held_in_flight;  // -> bytes
   std::uint64_t held_count = 0, held_bytes = 0, held_stored = 0, held_delivered = 0, held_refused = 0;
   std::unordered_map<MessageId, PeerId> handed_to_relay;  // message -> the coordinator asked to hold it
   std::uint64_t held_at_relays = 0;

@@ -248,18 +248,10 @@ RelayView Node::relay_view() const {
   RelayView v;
   const auto& i = *impl_;
   if (i.relay_core) {
-    const auto s = i.relay_core->stats();
     v.serving = true;
-    v.reservations = s.reservations;
-    v.circuits = s.circuits;
-    v.circuits_open = s.circuits_open;
-    v.circuits_opened = s.circuits_opened;
-    v.circuits_refused = s.circuits_refused;
-    v.reservations_refused = s.reservations_refused;
-    v.bytes_relayed = s.bytes_relayed;
-    v.messages_relayed = s.messages_relayed;
+    v.stats = i.relay_core->stats();
   }
-  v.dropped = i.relay_dropped + (i.relay_core ? i.relay_core->stats().dropped : 0);
+  v.stats.dropped += i.relay_dropped;
   v.held_messages = i.held_count;
   v.held_stored = i.held_stored;
   v.held_delivered = i.held_delivered;

@@ -24,12 +24,6 @@
 
 namespace hyphae::relay {
 
-struct RelayStats {
-  std::size_t reservations = 0, circuits = 0, circuits_open = 0;
-  std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
-  std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
-};
-
 class RelayCore {
  public:
   struct Send {

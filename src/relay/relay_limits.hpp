@@ -1,5 +1,6 @@
 // RelayLimits: what a node with role RELAY or SUPER_PEER grants its peers (config `relay:`):
-// reservations, circuits and the messages it holds for offline peers. Plain values.
+// reservations, circuits and the messages it holds for offline peers; RelayStats: what it did.
+// Plain values.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,13 @@ struct RelayLimits {
   std::size_t max_held_messages = 100'000;
   std::uint64_t max_held_bytes = std::uint64_t{256} << 20;
   std::uint64_t held_ttl_ms = 7 * 24 * 3600'000ull;
+};
+
+// What a relay has granted and carried (RelayCore::stats()).
+struct RelayStats {
+  std::size_t reservations = 0, circuits = 0, circuits_open = 0;
+  std::uint64_t circuits_opened = 0, circuits_refused = 0, reservations_refused = 0;
+  std::uint64_t bytes_relayed = 0, messages_relayed = 0, dropped = 0;
 };
 
 }  // namespace hyphae::relay
