@@ -19,6 +19,7 @@
 #include <string_view>
 #include <thread>
 
+#include "common/in_process_node.hpp"
 #include "common/report.hpp"
 #include "core/identity.hpp"
 #include "node/node.hpp"
@@ -38,79 +39,15 @@ std::size_t rss_bytes() {
   return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
 }
 
-struct Alice {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::unique_ptr<Node> node;
-  std::thread runner;
-  std::function<void()> on_failure;
-
-  explicit Alice(const std::filesystem::path& dir) {
-    NodeConfig c;
-    c.data_dir = dir;
-    c.log_level = "warn";
-    c.hole_punching = false;
-    c.mdns = false;
-    auto made = Node::create(io.get_executor(), c);
-    if (!made) throw std::runtime_error(made.error());
-    node = std::move(*made);
-    runner = std::thread([this] { io.run(); });
-    on([&] { node->start(); });
-  }
-  ~Alice() {
-    on([&] { node->stop(); });
-    work.reset();
-    io.stop();
-    runner.join();
-  }
-  template <typename F>
-  void on(F f) {
-    std::promise<void> done;
-    asio::post(node->executor(), [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-  bool session(const PeerId& peer, std::string_view transport) {
-    bool up = false;
-    on([&] {
-      for (const auto& c : node->connections())
-        if (c.peer == peer && c.transport == transport) up = true;
-    });
-    return up;
-  }
-  // Sends `count` durable messages of `size` bytes over `transport`; returns seconds until all acked.
-  double stream(const PeerId& to, std::string transport, std::size_t size, std::size_t count) {
-    std::promise<void> all;
-    std::size_t delivered = 0;
-    on([&] {
-      node->on_delivered([&](const MessageId&) {
-        if (++delivered == count) all.set_value();
-      });
-    });
-    const auto start = BenchClock::now();
-    asio::post(node->executor(), [&] {
-      SendOptions options;
-      options.transport = transport;
-      const Bytes payload(size, 0x61);
-      for (std::size_t sent = 0; sent < count; sent += 500) {
-        std::vector<Bytes> batch(std::min<std::size_t>(500, count - sent), payload);
-        node->send_many(to, std::move(batch), options, [](auto) {});
-      }
-    });
-    if (all.get_future().wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-      if (on_failure) on_failure();
-      std::size_t pending = 0;
-      on([&] { pending = node->status_view().outbox_queued + node->status_view().outbox_in_flight; });
-      std::fprintf(stderr, "alice: %zu of %zu acked, pending %zu\n", delivered, count, pending);
-      throw std::runtime_error("messages over " + transport + " were not all acked within 5 minutes");
-    }
-    const double secs = std::chrono::duration<double>(BenchClock::now() - start).count();
-    on([&] { node->on_delivered(nullptr); });
-    return secs;
-  }
-};
+// Alice: the sender, in this process (no hole punching, no mDNS).
+std::unique_ptr<bench::InProcessNode> make_alice(const std::filesystem::path& dir) {
+  NodeConfig c;
+  c.data_dir = dir;
+  c.log_level = "warn";
+  c.hole_punching = false;
+  c.mdns = false;
+  return std::make_unique<bench::InProcessNode>(c);
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -141,10 +78,11 @@ void throughput(bench::Report& report, bool quick) {
     throw std::runtime_error("carol got no reservation at bob");
   const auto bob_id = *PeerId::from_string(bob.peer_id());
   const auto carol_id = *PeerId::from_string(carol.peer_id());
-  Alice alice(dir.path() / "alice");
+  auto alice_node = make_alice(dir.path() / "alice");
+  auto& alice = *alice_node;
   alice.on([&] {
-    alice.node->add_peer(bob_id, {bob.address()}, [](std::error_code) {});
-    alice.node->add_peer(carol_id, {"relay=" + bob.peer_id()}, [](std::error_code) {});
+    alice.node().add_peer(bob_id, {bob.address()}, [](std::error_code) {});
+    alice.node().add_peer(carol_id, {"relay=" + bob.peer_id()}, [](std::error_code) {});
   });
   if (!wait_until([&] { return alice.session(carol_id, "relay") && alice.session(bob_id, "tcp"); },
                   std::chrono::seconds(20)))

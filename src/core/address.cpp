@@ -4,6 +4,8 @@
 #include <charconv>
 #include <vector>
 
+#include "core/ws_address.hpp"
+
 namespace hyphae {
 
 bool parse_address(const std::string& address, std::string& host, std::uint16_t& port) {
@@ -22,6 +24,8 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
         (parts[0] != "ip4" && parts[0] != "ip6" && parts[0] != "dns4" && parts[0] != "dns") ||
         parts[2] != "tcp")
       return false;
+    // A plain TCP address: nothing after the port but the PeerId (".../ws" is a WebSocket address).
+    if (parts.size() != 4 && !(parts.size() == 6 && parts[4] == "p2p")) return false;
     host = parts[1];
     port_text = parts[3];
   } else {
@@ -48,7 +52,8 @@ TransportAddress split_transport_address(const std::string& text) {
 bool valid_peer_address(const std::string& text) {
   std::string host;
   std::uint16_t port = 0;
-  return parse_address(split_transport_address(text).address, host, port);
+  const auto address = split_transport_address(text).address;
+  return parse_address(address, host, port) || ws::parse_ws_address(address).has_value();
 }
 
 }  // namespace hyphae

@@ -6,6 +6,7 @@
 
 #include "core/address.hpp"
 #include "core/error.hpp"
+#include "core/ws_address.hpp"
 #include "discovery/multiaddr.hpp"
 #include "node/node_impl.hpp"
 
@@ -44,18 +45,25 @@ std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
   record.expires_ms = i.clock->wall_ms() + kOwnRecordTtlMs;
   if (i.relay_transport) record.coordinators = i.relay_transport->reserved_relays();
   for (const auto& slot : i.transports) {
-    if (slot.transport->type() != "tcp" || !slot.transport->listen_port()) continue;
+    const bool websocket = slot.transport->type() == "websocket";
+    if ((slot.transport->type() != "tcp" && !websocket) || !slot.transport->listen_port()) continue;
     const auto section = i.config.transports.find(slot.name);
     std::string listen = i.config.listen;
-    if (slot.name != kDirectTransport && section != i.config.transports.end()) {
-      auto it = section->second.options.find("listen");
-      if (it != section->second.options.end()) listen = it->second;
+    bool tls = false;
+    if (section != i.config.transports.end()) {
+      if (slot.name != kDirectTransport || websocket)
+        if (auto it = section->second.options.find("listen"); it != section->second.options.end())
+          listen = it->second;
+      if (auto it = section->second.options.find("tls"); it != section->second.options.end())
+        tls = it->second == "true";
     }
+    if (websocket && section == i.config.transports.end()) listen = "127.0.0.1:0";
     std::string host;
     std::uint16_t port = 0;
     if (!parse_address(listen, host, port)) continue;
-    const auto text = tcp_multiaddr(host, slot.transport->listen_port());
+    auto text = tcp_multiaddr(host, slot.transport->listen_port());
     if (text.empty()) continue;
+    if (websocket) text += tls ? "/tls/ws" : "/ws";
     if (auto bytes = discovery::multiaddr_from_text(text)) record.addresses.push_back(std::move(*bytes));
   }
   return discovery::seal_peer_record(i.identity, record);
@@ -63,15 +71,23 @@ std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
 
 std::vector<std::string> Node::Impl::dialable_addresses(const discovery::PeerRecord& record) const {
   std::vector<std::string> out;
-  const bool has_tcp = std::any_of(transports.begin(), transports.end(),
-                                   [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
-  if (!has_tcp) return out;
+  auto has = [&](std::string_view type) {
+    return std::any_of(transports.begin(), transports.end(),
+                       [&](const TransportSlot& s) { return s.transport->type() == type; });
+  };
+  const bool has_tcp = has("tcp"), has_websocket = has("websocket");
+  if (!has_tcp && !has_websocket) return out;
   for (const auto& bytes : record.addresses) {
     auto text = discovery::multiaddr_to_text(bytes);
+    if (!text) continue;
     std::string host;
     std::uint16_t port = 0;
-    if (text && parse_address(*text, host, port)) out.push_back(*text);  // a TCP address
+    if (has_tcp && parse_address(*text, host, port))
+      out.push_back(*text);  // a TCP address
+    else if (has_websocket && ws::parse_ws_address(*text))
+      out.push_back(*text);  // a WebSocket one
   }
+  if (!has_tcp) return out;
   // Its coordinators relay to it: a circuit through one of them.
   if (relay_transport)
     for (const auto& c : record.coordinators)
@@ -84,11 +100,18 @@ std::vector<std::string> Node::Impl::give_record_addresses(const discovery::Peer
   auto given = dialable_addresses(record);
   if (given.empty()) return given;
   give_relays(record.peer, record.coordinators);
-  const auto tcp = std::find_if(transports.begin(), transports.end(),
-                                [](const TransportSlot& s) { return s.transport->type() == "tcp"; });
+  auto first_of = [&](std::string_view type) {
+    return std::find_if(transports.begin(), transports.end(),
+                        [&](const TransportSlot& s) { return s.transport->type() == type; });
+  };
+  const auto tcp = first_of("tcp"), websocket = first_of("websocket");
   std::vector<std::string> named;
-  for (const auto& a : given)
-    if (!a.ends_with("/p2p-circuit")) named.push_back(tcp->name + "=" + a);
+  for (const auto& a : given) {
+    if (a.ends_with("/p2p-circuit")) continue;
+    const bool is_ws = ws::parse_ws_address(a).has_value();
+    const auto slot = is_ws ? websocket : tcp;
+    if (slot != transports.end()) named.push_back(slot->name + "=" + a);
+  }
   if (named.empty()) return given;
   if (auto ec = give_addresses(record.peer, named))
     log->warn("the record of {} has addresses this node cannot use: {}", record.peer.to_string(),

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/error.hpp"
+#include "core/ws_address.hpp"
 #include "node/node_impl.hpp"
 #include "transport/fault/fault_transport.hpp"
 #include "transport/relay/relay_transport.hpp"
@@ -498,7 +499,14 @@ std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector
   std::map<std::size_t, std::vector<std::string>> by_transport;
   for (const auto& a : addresses) {
     auto [name, address] = split_transport_address(a);
-    const auto t = name.empty() ? TransportIndex(0) : find_transport(name);
+    auto t = name.empty() ? TransportIndex(0) : find_transport(name);
+    if (name.empty() && ws::parse_ws_address(address)) {  // a WebSocket address: the first such transport
+      for (std::size_t i = 0; i < transports.size(); ++i)
+        if (transports[i].transport->type() == "websocket") {
+          t = TransportIndex(i);
+          break;
+        }
+    }
     if (!t) return Errc::invalid_argument;  // names no transport of this node
     by_transport[t.index()].push_back(std::move(address));
   }

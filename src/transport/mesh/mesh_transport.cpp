@@ -6,13 +6,17 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/address.hpp"
 #include "core/error.hpp"
 #include "core/identity.hpp"
+#include "core/ws_address.hpp"
+#include "net/self_signed_cert.hpp"
 #include "transport/stream/record_kinds.hpp"
+#include "transport/ws/ws_stream.hpp"
 #include "util/option_text.hpp"
 
 namespace hyphae::transport {
@@ -48,7 +52,12 @@ struct MeshTransport::Dialer {
     using namespace asio::experimental::awaitable_operators;
     std::string host;
     std::uint16_t port = 0;
-    parse_address(address, host, port);
+    if (auto ws = ws::parse_ws_address(address)) {
+      host = ws->host;
+      port = ws->port;
+    } else {
+      parse_address(address, host, port);
+    }
     tcp::socket socket(strand);
     std::string failure;
     try {
@@ -69,7 +78,7 @@ struct MeshTransport::Dialer {
       failure = e.code().message();
     }
     if (!*alive) co_return;  // the transport is gone
-    self->dial_finished(peer, std::move(socket), failure);
+    self->dial_finished(peer, address, std::move(socket), failure);
   }
 };
 
@@ -159,9 +168,11 @@ TransportType MeshTransport::type_info() {
           &MeshTransport::make};
 }
 
-MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen)
+MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps, std::string listen,
+                             std::optional<WebSocketMode> websocket)
     : context_(std::move(context)),
       caps_(caps),
+      websocket_(std::move(websocket)),
       log_(logger_for(context_)),
       listen_(std::move(listen)),
       static_key_(noise::KeyPair::generate()),
@@ -174,8 +185,8 @@ MeshTransport::~MeshTransport() {
   *alive_ = false;
 }
 
-mesh::TcpLinkOptions MeshTransport::link_options() {
-  mesh::TcpLinkOptions options;
+mesh::StreamLinkOptions MeshTransport::link_options() {
+  mesh::StreamLinkOptions options;
   options.handshake_timeout = std::chrono::milliseconds(context_.handshake_timeout_ms);
   options.keepalive_interval = std::chrono::milliseconds(context_.keepalive_interval_ms);
   options.limits.max_record = context_.max_record_bytes;
@@ -222,39 +233,39 @@ void MeshTransport::stop() {
 }
 
 void MeshTransport::accept_next() {
-  acceptor_.async_accept(context_.strand,
-                         [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
-                           if (!*alive || !running_) return;
-                           if (!ec) {
-                             make_room_for_handshake();
-                             auto link = std::make_shared<mesh::TcpLink>(
-                                 context_.strand, std::move(socket), static_cast<mesh::LinkOwner&>(*this),
-                                 *context_.identity, static_key_, false, std::nullopt, link_options());
-                             links_.insert(link);
-                             handshaking_.push_back(link);
-                             link->start();
-                           } else if (ec == asio::error::no_descriptors ||
-                                      ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
-                             // Out of file descriptors or memory: retrying at once would spin. Wait, then
-                             // accept again.
-                             log_->warn("transport {}: accept: {}; pausing accepts for {} ms", context_.name,
-                                        ec.message(), kAcceptBackoffMs);
-                             ++accept_pauses_;
-                             accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
-                             accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
-                               if (!wait_ec && *alive && running_) accept_next();
-                             });
-                             return;
-                           } else {
-                             log_->warn("transport {}: accept: {}", context_.name, ec.message());
-                           }
-                           accept_next();
-                         });
+  acceptor_.async_accept(
+      context_.strand, [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
+        if (!*alive || !running_) return;
+        if (!ec) {
+          make_room_for_handshake();
+          auto link = std::make_shared<mesh::StreamLink>(
+              context_.strand, accepted_stream(std::move(socket)), static_cast<mesh::LinkOwner&>(*this),
+              *context_.identity, static_key_, false, std::nullopt, link_options());
+          links_.insert(link);
+          handshaking_.push_back(link);
+          link->start();
+        } else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+                   ec == asio::error::no_memory) {
+          // Out of file descriptors or memory: retrying at once would spin. Wait, then
+          // accept again.
+          log_->warn("transport {}: accept: {}; pausing accepts for {} ms", context_.name, ec.message(),
+                     kAcceptBackoffMs);
+          ++accept_pauses_;
+          accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+          accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
+            if (!wait_ec && *alive && running_) accept_next();
+          });
+          return;
+        } else {
+          log_->warn("transport {}: accept: {}", context_.name, ec.message());
+        }
+        accept_next();
+      });
 }
 
 void MeshTransport::make_room_for_handshake() {
   // Links that came up or went down leave the list here (it is pruned lazily).
-  std::erase_if(handshaking_, [](const std::weak_ptr<mesh::TcpLink>& w) {
+  std::erase_if(handshaking_, [](const std::weak_ptr<mesh::StreamLink>& w) {
     auto link = w.lock();
     return !link || link->established() || link->closing();
   });
@@ -283,16 +294,17 @@ void MeshTransport::dial(const stream::SessionTable::Dial& dial) {
                  log_failure);
 }
 
-void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const std::string& failure) {
+void MeshTransport::dial_finished(const PeerId& peer, const std::string& address, tcp::socket socket,
+                                  const std::string& failure) {
   if (!failure.empty() || !running_) {
     if (running_) log_->debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
     ++dials_failed_;
     table_.dial_failed(peer, steady_ms());
     return;
   }
-  auto link = std::make_shared<mesh::TcpLink>(context_.strand, std::move(socket),
-                                              static_cast<mesh::LinkOwner&>(*this), *context_.identity,
-                                              static_key_, true, peer, link_options());
+  auto link = std::make_shared<mesh::StreamLink>(context_.strand, dialed_stream(std::move(socket), address),
+                                                 static_cast<mesh::LinkOwner&>(*this), *context_.identity,
+                                                 static_key_, true, peer, link_options());
   links_.insert(link);
   dialed_.emplace(link->id(), peer);
   link->start();
@@ -300,6 +312,7 @@ void MeshTransport::dial_finished(const PeerId& peer, tcp::socket socket, const 
 
 std::error_code MeshTransport::punch(const PeerId& peer, const std::string& address) {
   if (!running_) return make_error_code(Errc::closed);
+  if (websocket_) return make_error_code(Errc::unsupported);  // a simultaneous open has no client and server
   std::string host;
   std::uint16_t port = 0;
   boost::system::error_code ec;
@@ -328,9 +341,9 @@ void MeshTransport::punch_finished(const PeerId& peer, tcp::socket socket, const
   }
   // One TCP connection that both sides dialed: the smaller PeerId runs the Noise initiator.
   const bool initiator = context_.identity->peer_id() < peer;
-  auto link = std::make_shared<mesh::TcpLink>(context_.strand, std::move(socket),
-                                              static_cast<mesh::LinkOwner&>(*this), *context_.identity,
-                                              static_key_, initiator, peer, link_options());
+  auto link = std::make_shared<mesh::StreamLink>(context_.strand, stream::make_tcp_stream(std::move(socket)),
+                                                 static_cast<mesh::LinkOwner&>(*this), *context_.identity,
+                                                 static_key_, initiator, peer, link_options());
   links_.insert(link);
   log_->info("transport {}: hole punched to {} ({})", context_.name, peer.to_string(),
              initiator ? "Noise initiator" : "Noise responder");
@@ -350,13 +363,36 @@ void MeshTransport::connect_soon(const PeerId& peer) {
 }
 
 std::error_code MeshTransport::add_addresses(const PeerId& peer, const std::vector<std::string>& addresses) {
-  for (const auto& a : addresses) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!parse_address(a, host, port)) return Errc::invalid_argument;
-  }
+  for (const auto& a : addresses)
+    if (!valid_address(a)) return Errc::invalid_argument;
   table_.add_addresses(peer, addresses);
   return {};
+}
+
+bool MeshTransport::valid_address(const std::string& address) const {
+  if (websocket_) {
+    auto ws = ws::parse_ws_address(address);
+    return ws && (!ws->tls || websocket_->client_tls);
+  }
+  std::string host;
+  std::uint16_t port = 0;
+  return parse_address(address, host, port);
+}
+
+std::unique_ptr<stream::ByteStream> MeshTransport::accepted_stream(tcp::socket socket) {
+  if (!websocket_) return stream::make_tcp_stream(std::move(socket));
+  return ws::make_ws_server_stream(std::move(socket), websocket_->server_tls, websocket_->path);
+}
+
+std::unique_ptr<stream::ByteStream> MeshTransport::dialed_stream(tcp::socket socket,
+                                                                 const std::string& address) {
+  if (!websocket_) return stream::make_tcp_stream(std::move(socket));
+  auto target = ws::parse_ws_address(address);  // checked when the address was added
+  if (!target) target = ws::WsAddress{};
+  const bool v6 = target->host.find(':') != std::string::npos;
+  std::string host = (v6 ? "[" + target->host + "]" : target->host) + ":" + std::to_string(target->port);
+  return ws::make_ws_client_stream(std::move(socket), target->tls ? websocket_->client_tls : nullptr,
+                                   std::move(host), target->path);
 }
 
 MeshTransport::LinkPtr MeshTransport::live(const PeerId& peer) const {
@@ -430,22 +466,27 @@ std::uint16_t MeshTransport::listen_port() const {
 }
 
 nlohmann::json MeshTransport::status_json() const {
-  return {{"name", context_.name},
-          {"type", "tcp"},
-          {"available", running_},
-          {"listen", listen_},
-          {"listen_port", listen_port()},
-          {"sessions", peers_with_sessions().size()},
-          {"handshakes_in_flight", handshakes_in_flight()},
-          {"max_handshakes", max_handshakes_},
-          {"handshakes_evicted", handshakes_evicted_},
-          {"accept_pauses", accept_pauses_},
-          {"known_peers", table_.peer_count()},
-          {"dial_timeout_ms", dial_timeout_.count()},
-          {"dials_failed", dials_failed_},
-          {"punches", punches_},
-          {"punches_failed", punches_failed_},
-          {"capabilities", capabilities_json(caps_)}};
+  nlohmann::json out{{"name", context_.name},
+                     {"type", type()},
+                     {"available", running_},
+                     {"listen", listen_},
+                     {"listen_port", listen_port()},
+                     {"sessions", peers_with_sessions().size()},
+                     {"handshakes_in_flight", handshakes_in_flight()},
+                     {"max_handshakes", max_handshakes_},
+                     {"handshakes_evicted", handshakes_evicted_},
+                     {"accept_pauses", accept_pauses_},
+                     {"known_peers", table_.peer_count()},
+                     {"dial_timeout_ms", dial_timeout_.count()},
+                     {"dials_failed", dials_failed_},
+                     {"punches", punches_},
+                     {"punches_failed", punches_failed_},
+                     {"capabilities", capabilities_json(caps_)}};
+  if (websocket_) {
+    out["scheme"] = websocket_->server_tls ? "wss" : "ws";
+    out["path"] = websocket_->path;
+  }
+  return out;
 }
 
 void MeshTransport::on_link_up(const LinkPtr& link) {

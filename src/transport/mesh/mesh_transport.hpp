@@ -1,8 +1,10 @@
 // MeshTransport: the TCP mesh as a Transport. It listens, dials peers at their host:port
-// addresses with exponential backoff, runs one Noise-secured TcpLink per peer and keeps a single
+// addresses with exponential backoff, runs one Noise-secured StreamLink per peer and keeps a single
 // link when both sides dial at once (the one dialed by the smaller PeerId). Several instances may
 // run in one node under different names (e.g. "tcp" for the internet, "lan" for a local network),
 // each with its own listener, Noise static key and capabilities.
+// The same transport in WebSocket mode (type "websocket") carries the links in binary WebSocket
+// messages, ws:// or wss:// (TLS): for networks where only HTTP(S) passes, and for browsers.
 // Thread-safety: everything runs on the strand from the TransportContext.
 // Ownership: owned by the node; links hold no reference back beyond the strand's lifetime (their
 // owner pointer is this transport, which closes them all in stop() and in its destructor).
@@ -18,9 +20,13 @@
 #include <unordered_map>
 
 #include "crypto/noise/noise.hpp"
-#include "transport/mesh/tcp_link.hpp"
+#include "transport/mesh/stream_link.hpp"
 #include "transport/stream/session_table.hpp"
 #include "transport/transport.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace hyphae::transport {
 
@@ -32,12 +38,24 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   static std::expected<std::unique_ptr<Transport>, std::string> make(TransportContext context);
   // Type "tcp": its options and this factory.
   static TransportType type_info();
+  // Type "websocket": options "listen", "tls" (wss://), "tls_cert"/"tls_key" (PEM files; without
+  // them a self-signed certificate is made at start), "path", and those of "tcp".
+  static std::expected<std::unique_ptr<Transport>, std::string> make_websocket(TransportContext context);
+  static TransportType websocket_type_info();
 
-  MeshTransport(TransportContext context, router::Capabilities caps, std::string listen);
+  // What carries the links: TCP itself, or WebSocket messages over TCP (with TLS when `tls`).
+  struct WebSocketMode {
+    std::shared_ptr<boost::asio::ssl::context> server_tls;  // null: ws://
+    std::shared_ptr<boost::asio::ssl::context> client_tls;  // for dialing wss:// addresses
+    std::string path = "/";
+  };
+
+  MeshTransport(TransportContext context, router::Capabilities caps, std::string listen,
+                std::optional<WebSocketMode> websocket = std::nullopt);
   ~MeshTransport() override;
 
   std::string_view name() const override { return context_.name; }
-  std::string_view type() const override { return "tcp"; }
+  std::string_view type() const override { return websocket_ ? "websocket" : "tcp"; }
   const router::Capabilities& capabilities() const override { return caps_; }
   std::error_code start() override;
   void stop() override;
@@ -58,7 +76,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   nlohmann::json status_json() const override;
 
  private:
-  using LinkPtr = std::shared_ptr<mesh::TcpLink>;
+  using LinkPtr = std::shared_ptr<mesh::StreamLink>;
   struct Dialer;   // the dial coroutine, in the .cpp
   struct Puncher;  // the hole-punching dial coroutine
 
@@ -71,16 +89,23 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void make_room_for_handshake();
   std::size_t handshakes_in_flight() const;
   void dial(const stream::SessionTable::Dial& dial);
-  void dial_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
+  void dial_finished(const PeerId& peer, const std::string& address, boost::asio::ip::tcp::socket socket,
+                     const std::string& failure);
+  // The stream a link runs over: the socket itself, or a WebSocket over it.
+  std::unique_ptr<stream::ByteStream> accepted_stream(boost::asio::ip::tcp::socket socket);
+  std::unique_ptr<stream::ByteStream> dialed_stream(boost::asio::ip::tcp::socket socket,
+                                                    const std::string& address);
+  bool valid_address(const std::string& address) const;
   void punch_finished(const PeerId& peer, boost::asio::ip::tcp::socket socket, const std::string& failure);
   LinkPtr live(const PeerId& peer) const;
-  mesh::TcpLinkOptions link_options();  // with a new session id
+  mesh::StreamLinkOptions link_options();  // with a new session id
   std::uint64_t next_session_id() {
     return context_.session_ids ? context_.session_ids->next() : own_ids_.next();
   }
 
   TransportContext context_;
   router::Capabilities caps_;
+  std::optional<WebSocketMode> websocket_;
   std::shared_ptr<spdlog::logger> log_;
   SessionIds own_ids_;  // when the context brings none
   std::string listen_;
@@ -89,8 +114,8 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   boost::asio::steady_timer accept_backoff_;  // accepts pause on EMFILE instead of spinning
   static constexpr std::uint64_t kAcceptBackoffMs = 100;
   static constexpr std::size_t kDefaultMaxHandshakes = 64;
-  std::size_t max_handshakes_ = kDefaultMaxHandshakes;    // option max_handshakes
-  std::deque<std::weak_ptr<mesh::TcpLink>> handshaking_;  // accepted links not yet up, oldest first
+  std::size_t max_handshakes_ = kDefaultMaxHandshakes;       // option max_handshakes
+  std::deque<std::weak_ptr<mesh::StreamLink>> handshaking_;  // accepted links not yet up, oldest first
   std::uint64_t handshakes_evicted_ = 0, accept_pauses_ = 0;
   bool running_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false once destroyed

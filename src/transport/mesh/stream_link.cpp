@@ -1,4 +1,4 @@
-#include "transport/mesh/tcp_link.hpp"
+#include "transport/mesh/stream_link.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include "transport/transport.hpp"
 
@@ -31,24 +30,29 @@ void log_coroutine_exit(std::exception_ptr e) {
 }
 }  // namespace
 
-struct TcpLink::Coroutines {
+struct StreamLink::Coroutines {
   // Handshake then read loop. Ends by reporting the link down exactly once.
-  static awaitable<void> run(std::shared_ptr<TcpLink> self) {
+  static awaitable<void> run(std::shared_ptr<StreamLink> self) {
     transport::CloseReason reason{transport::CloseCode::other};
     try {
       reason = co_await read_loop(self);
     } catch (const boost::system::system_error& e) {
-      reason = e.code() == asio::error::eof
-                   ? transport::CloseReason{transport::CloseCode::remote, "connection closed"}
-                   : transport::CloseReason{transport::CloseCode::io_error, e.code().message()};
+      reason =
+          e.code() == asio::error::eof
+              ? transport::CloseReason{transport::CloseCode::remote, "connection closed"}
+              : transport::CloseReason{self->session_.established() ? transport::CloseCode::io_error
+                                                                    : transport::CloseCode::handshake_failed,
+                                       e.what()};
     }
     self->finish(reason);
   }
 
-  static awaitable<transport::CloseReason> read_loop(std::shared_ptr<TcpLink> self) {
+  static awaitable<transport::CloseReason> read_loop(std::shared_ptr<StreamLink> self) {
     std::array<std::uint8_t, 64 * 1024> buffer;
+    co_await self->stream_->open();
+    if (self->closed_) co_return transport::CloseCode::other;
     Bytes to_send = self->session_.start();
-    if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
+    if (!to_send.empty()) co_await self->stream_->write(asio::buffer(to_send));
     for (;;) {
       while (self->receive_paused_ && !self->closed_) {
         self->resume_.expires_at(std::chrono::steady_clock::time_point::max());
@@ -56,7 +60,7 @@ struct TcpLink::Coroutines {
         co_await self->resume_.async_wait(asio::redirect_error(use_awaitable, wait_ec));
       }
       if (self->closed_) co_return transport::CloseCode::other;
-      std::size_t n = co_await self->socket_.async_read_some(asio::buffer(buffer), use_awaitable);
+      std::size_t n = co_await self->stream_->read_some(asio::buffer(buffer));
       if (self->closed_) co_return transport::CloseCode::other;
       self->counters_.bytes_in += n;
       self->last_receive_ = std::chrono::steady_clock::now();
@@ -88,7 +92,7 @@ struct TcpLink::Coroutines {
             if (!self->up_reported_) report_up(self);
             if (!self->closed_) self->owner_.on_link_record(self, record);
           });
-      if (!to_send.empty()) co_await asio::async_write(self->socket_, asio::buffer(to_send), use_awaitable);
+      if (!to_send.empty()) co_await self->stream_->write(asio::buffer(to_send));
       if (ec) {
         // Tell the remote why when the session is up, then drop the connection.
         co_return transport::CloseReason{
@@ -100,14 +104,46 @@ struct TcpLink::Coroutines {
     }
   }
 
-  static void report_up(const std::shared_ptr<TcpLink>& self) {
+  static void report_up(const std::shared_ptr<StreamLink>& self) {
     self->up_reported_ = true;
     self->keepalive_.expires_after(self->options_.keepalive_interval);
     asio::co_spawn(self->strand_, keepalive_loop(self), log_coroutine_exit);
+    asio::co_spawn(self->strand_, write_loop(self), log_coroutine_exit);
     self->owner_.on_link_up(self);
   }
 
-  static awaitable<void> keepalive_loop(std::shared_ptr<TcpLink> self) {
+  // Seals whatever is queued into frames and writes them, one write at a time; sleeps while
+  // nothing is queued. Records queued during one handler go out together: the wakeup runs after it.
+  static awaitable<void> write_loop(std::shared_ptr<StreamLink> self) {
+    while (!self->closed_) {
+      if (!self->session_.has_pending()) {
+        self->write_wakeup_.expires_at(std::chrono::steady_clock::time_point::max());
+        self->writer_waiting_ = true;
+        boost::system::error_code ec;
+        co_await self->write_wakeup_.async_wait(asio::redirect_error(use_awaitable, ec));
+        self->writer_waiting_ = false;
+        continue;
+      }
+      self->wire_.clear();
+      self->session_.seal(self->wire_);
+      self->pong_queued_ = false;
+      self->writing_ = true;
+      ++self->counters_.writes;
+      try {
+        co_await self->stream_->write(asio::buffer(self->wire_));
+      } catch (const boost::system::system_error& e) {
+        self->writing_ = false;
+        if (!self->closed_) self->close({transport::CloseCode::io_error, std::string("write: ") + e.what()});
+        co_return;
+      }
+      self->writing_ = false;
+      self->counters_.bytes_out += self->wire_.size();
+      if (self->closed_) co_return;  // the owner has heard the link is down; it may be gone
+      if (!self->session_.has_pending()) self->owner_.on_link_drained(self);
+    }
+  }
+
+  static awaitable<void> keepalive_loop(std::shared_ptr<StreamLink> self) {
     while (!self->closed_) {
       boost::system::error_code ec;
       co_await self->keepalive_.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -126,7 +162,7 @@ struct TcpLink::Coroutines {
     }
   }
 
-  static awaitable<void> handshake_deadline(std::shared_ptr<TcpLink> self) {
+  static awaitable<void> handshake_deadline(std::shared_ptr<StreamLink> self) {
     asio::steady_timer timer(self->strand_, self->options_.handshake_timeout);
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -134,58 +170,53 @@ struct TcpLink::Coroutines {
   }
 };
 
-TcpLink::TcpLink(Strand strand, asio::ip::tcp::socket socket, LinkOwner& owner, const Identity& identity,
-                 const noise::KeyPair& noise_static, bool initiator, std::optional<PeerId> expected_remote,
-                 TcpLinkOptions options)
+StreamLink::StreamLink(Strand strand, std::unique_ptr<stream::ByteStream> stream, LinkOwner& owner,
+                       const Identity& identity, const noise::KeyPair& noise_static, bool initiator,
+                       std::optional<PeerId> expected_remote, StreamLinkOptions options)
     : strand_(std::move(strand)),
-      socket_(std::move(socket)),
+      stream_(std::move(stream)),
       keepalive_(strand_),
       resume_(strand_),
+      write_wakeup_(strand_),
       owner_(owner),
       session_(identity, noise_static, initiator, std::move(expected_remote), options.limits),
       initiator_(initiator),
       options_(options),
       id_(options.session_id),
       since_(std::chrono::steady_clock::now()),
-      last_receive_(since_) {
-  boost::system::error_code ec;
-  auto endpoint = socket_.remote_endpoint(ec);
-  if (!ec) remote_address_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-}
+      last_receive_(since_) {}
 
-TcpLink::~TcpLink() = default;
+StreamLink::~StreamLink() = default;
 
-void TcpLink::start() {
+void StreamLink::start() {
   asio::co_spawn(strand_, Coroutines::run(shared_from_this()), log_coroutine_exit);
   asio::co_spawn(strand_, Coroutines::handshake_deadline(shared_from_this()), log_coroutine_exit);
 }
 
-void TcpLink::close(transport::CloseReason reason) {
+void StreamLink::close(transport::CloseReason reason) {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ec;
   keepalive_.cancel();
   resume_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  write_wakeup_.cancel();
+  stream_->close();
   finish(reason);
 }
 
-void TcpLink::finish(const transport::CloseReason& reason) {
+void StreamLink::finish(const transport::CloseReason& reason) {
   if (reported_down_) return;
   reported_down_ = true;
   if (!closed_) {
     closed_ = true;
-    boost::system::error_code ec;
     keepalive_.cancel();
     resume_.cancel();
-    socket_.close(ec);
+    write_wakeup_.cancel();
+    stream_->close();
   }
   owner_.on_link_down(shared_from_this(), up_reported_, reason);
 }
 
-void TcpLink::set_receive_paused(bool paused) {
+void StreamLink::set_receive_paused(bool paused) {
   if (paused == receive_paused_) return;
   receive_paused_ = paused;
   if (!paused) {
@@ -194,7 +225,7 @@ void TcpLink::set_receive_paused(bool paused) {
   }
 }
 
-void TcpLink::send(RecordType type, ByteView body) {
+void StreamLink::send(RecordType type, ByteView body) {
   if (closed_) return;
   if (over_backlog(body.size())) return;
   session_.queue(type, body);
@@ -202,51 +233,21 @@ void TcpLink::send(RecordType type, ByteView body) {
   schedule_flush();
 }
 
-bool TcpLink::over_backlog(std::size_t more) {
+bool StreamLink::over_backlog(std::size_t more) {
   if (options_.max_backlog_bytes == 0 || backlog_bytes() + more <= options_.max_backlog_bytes) return false;
   close({transport::CloseCode::not_reading, std::to_string(backlog_bytes()) + " bytes queued (cap " +
                                                 std::to_string(options_.max_backlog_bytes) + ")"});
   return true;
 }
 
-Bytes& TcpLink::send_in_place(RecordType type, std::size_t body_size) {
+Bytes& StreamLink::send_in_place(RecordType type, std::size_t body_size) {
   ++counters_.records_out;
   schedule_flush();
   return session_.queue_header(type, body_size);
 }
 
-void TcpLink::schedule_flush() {
-  if (writing_ || flush_scheduled_ || closed_) return;
-  flush_scheduled_ = true;
-  asio::post(strand_, [self = shared_from_this()] {
-    self->flush_scheduled_ = false;
-    self->flush();
-  });
-}
-
-void TcpLink::flush() {
-  if (writing_ || closed_ || !session_.has_pending()) return;
-  wire_.clear();
-  session_.seal(wire_);
-  pong_queued_ = false;
-  writing_ = true;
-  ++counters_.writes;
-  asio::async_write(
-      socket_, asio::buffer(wire_),
-      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        self->writing_ = false;
-        self->counters_.bytes_out += n;
-        if (self->closed_) return;  // the owner has heard the link is down; it may be gone
-        if (ec) {
-          self->close({transport::CloseCode::io_error, "write: " + ec.message()});
-          return;
-        }
-        if (!self->session_.has_pending() && self->up_reported_) {
-          self->owner_.on_link_drained(self);
-          if (self->closed_) return;
-        }
-        self->flush();
-      }));
+void StreamLink::schedule_flush() {
+  if (writer_waiting_ && !closed_) write_wakeup_.cancel();
 }
 
 }  // namespace hyphae::mesh

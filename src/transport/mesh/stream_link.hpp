@@ -1,13 +1,13 @@
-// TcpLink: the coroutine adapter that drives one LinkSession over a TCP socket.
-// It performs the handshake, reads and decrypts records, batches queued records into as few
-// Noise frames and write calls as the socket allows, and sends keepalive pings.
+// StreamLink: the coroutine adapter that drives one LinkSession over a ByteStream (a TCP socket,
+// or a WebSocket). It opens the stream (TLS/WebSocket handshakes), runs the Noise handshake, reads
+// and decrypts records, batches queued records into as few Noise frames and writes as the stream
+// allows, and sends keepalive pings.
 // Thread-safety: every member runs on the strand given at construction (the node's strand).
 // Ownership: shared; the owner keeps a shared_ptr while the link is registered, and the running
 // coroutines hold one too, so a link lives until both let go.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "transport/close_reason.hpp"
+#include "transport/stream/byte_stream.hpp"
 #include "transport/stream/link_session.hpp"
 
 namespace hyphae::mesh {
@@ -28,24 +29,24 @@ using stream::LinkSession;
 using stream::Record;
 using stream::RecordType;
 
-class TcpLink;
+class StreamLink;
 
 // The node side of a link's events. Called on the strand.
 class LinkOwner {
  public:
   virtual ~LinkOwner() = default;
-  virtual void on_link_up(const std::shared_ptr<TcpLink>& link) = 0;
-  virtual void on_link_record(const std::shared_ptr<TcpLink>& link, const Record& record) = 0;
+  virtual void on_link_up(const std::shared_ptr<StreamLink>& link) = 0;
+  virtual void on_link_record(const std::shared_ptr<StreamLink>& link, const Record& record) = 0;
   // The link is gone (or never came up, when `was_up` is false). `reason` says why.
-  virtual void on_link_down(const std::shared_ptr<TcpLink>& link, bool was_up,
+  virtual void on_link_down(const std::shared_ptr<StreamLink>& link, bool was_up,
                             const transport::CloseReason& reason) = 0;
   // Everything queued so far has been written to the socket: a good moment to queue more.
-  virtual void on_link_drained(const std::shared_ptr<TcpLink>& link) {}
+  virtual void on_link_drained(const std::shared_ptr<StreamLink>& link) {}
 };
 
 inline constexpr std::size_t kPingTokenSize = 8;
 
-struct TcpLinkOptions {
+struct StreamLinkOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   std::chrono::milliseconds keepalive_interval{15000};
   // Plaintext queued for a peer that does not read, beyond which the link is closed (0: no cap).
@@ -60,16 +61,16 @@ struct LinkCounters {
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0, writes = 0;
 };
 
-class TcpLink : public std::enable_shared_from_this<TcpLink> {
+class StreamLink : public std::enable_shared_from_this<StreamLink> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
-  TcpLink(Strand strand, boost::asio::ip::tcp::socket socket, LinkOwner& owner, const Identity& identity,
-          const noise::KeyPair& noise_static, bool initiator, std::optional<PeerId> expected_remote,
-          TcpLinkOptions options);
-  ~TcpLink();
+  StreamLink(Strand strand, std::unique_ptr<stream::ByteStream> stream, LinkOwner& owner,
+             const Identity& identity, const noise::KeyPair& noise_static, bool initiator,
+             std::optional<PeerId> expected_remote, StreamLinkOptions options);
+  ~StreamLink();
 
-  // Starts the handshake and read loop (spawned on the strand).
+  // Opens the stream, then starts the handshake and read loop (spawned on the strand).
   void start();
   // Closes the socket; on_link_down follows once. Safe to call more than once.
   void close(transport::CloseReason reason);
@@ -78,7 +79,8 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   bool closing() const { return closed_; }  // close() ran or the socket failed
   bool initiator() const { return initiator_; }
   const PeerId& remote() const { return session_.remote(); }
-  const std::string& remote_address() const { return remote_address_; }
+  const std::string& remote_address() const { return stream_->remote_address(); }
+  std::string_view stream_kind() const { return stream_->kind(); }
   std::uint64_t id() const { return id_; }
   std::chrono::steady_clock::time_point since() const { return since_; }
   const LinkCounters& counters() const { return counters_; }
@@ -99,24 +101,23 @@ class TcpLink : public std::enable_shared_from_this<TcpLink> {
   struct Coroutines;  // the awaitable bodies live in the .cpp
   void schedule_flush();
   bool over_backlog(std::size_t more);  // closes the link when queuing `more` would pass the cap
-  void flush();
   void finish(const transport::CloseReason& reason);
 
   Strand strand_;
-  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<stream::ByteStream> stream_;
   boost::asio::steady_timer keepalive_;
-  boost::asio::steady_timer resume_;  // the read loop waits on it while receive_paused_
+  boost::asio::steady_timer resume_;        // the read loop waits on it while receive_paused_
+  boost::asio::steady_timer write_wakeup_;  // the write loop waits on it while nothing is queued
   LinkOwner& owner_;
   LinkSession session_;
   bool initiator_;
-  TcpLinkOptions options_;
-  std::string remote_address_;
+  StreamLinkOptions options_;
   std::uint64_t id_;
   std::chrono::steady_clock::time_point since_;
   std::chrono::steady_clock::time_point last_receive_;
   Bytes wire_;
   bool writing_ = false;
-  bool flush_scheduled_ = false;
+  bool writer_waiting_ = false;  // the write loop sleeps on write_wakeup_
   bool closed_ = false;
   bool reported_down_ = false;
   bool up_reported_ = false;

@@ -1,0 +1,198 @@
+// The WebSocket transport between real node processes: links over ws:// and wss:// carry messages
+// both ways (the same Noise XX + libp2p channel as TCP links), and the listener survives what a
+// stranger on an HTTP port sends: plain HTTP, upgrades to other paths, text messages, oversized
+// messages, and a flood of connections that never finish their handshakes.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace hyphae::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+
+std::filesystem::path write_ws_config(const std::filesystem::path& dir, bool tls, int max_handshakes = 64) {
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "node.yaml";
+  std::ofstream(file) << "power:\n  sysfs_root: " << (dir / "no-sysfs").string() << "\n"
+                      << "ack_timeout_ms: 300\n"
+                      << "reconnect_min_ms: 50\n"
+                      << "reconnect_max_ms: 200\n"
+                      << "transport:\n"
+                      << "  ws:\n"
+                      << "    type: websocket\n"
+                      << "    listen: 127.0.0.1:0\n"
+                      << "    tls: " << (tls ? "true" : "false") << "\n"
+                      << "    path: /hyphae\n"
+                      << "    max_handshakes: " << max_handshakes << "\n";
+  return file;
+}
+
+nlohmann::json transport_status(LocalNode& node, const std::string& name) {
+  const auto body = ok(node.api().request("GET", "/v1/p2p/transports"));
+  for (const auto& t : body["transports"])
+    if (t["name"] == name) return t;
+  throw std::runtime_error("no transport " + name + " in " + body.dump());
+}
+
+std::uint16_t ws_port(LocalNode& node) {
+  return transport_status(node, "ws")["listen_port"].get<std::uint16_t>();
+}
+
+std::set<std::string> session_transports(LocalNode& node) {
+  std::set<std::string> out;
+  const auto body = node.api().request("GET", "/v1/p2p/connections").body;
+  for (const auto& c : body["connections"]) out.insert(c["transport"].get<std::string>());
+  return out;
+}
+
+std::string send(LocalNode& from, const LocalNode& to, const std::string& payload) {
+  auto r =
+      from.api().request("POST", "/v1/messages",
+                         nlohmann::json{{"to", to.peer_id()}, {"payload", payload}, {"transport", "ws"}});
+  EXPECT_EQ(r.status, 201) << r.body.dump();
+  return r.body.value("id", "");
+}
+
+nlohmann::json status(LocalNode& node, const std::string& id) {
+  return node.api().request("GET", "/v1/messages/" + id).body;
+}
+
+struct WsPair {
+  TempDir dir;
+  LocalNode a, b;
+  explicit WsPair(bool tls, int max_handshakes = 64)
+      : a{"a",
+          hyphae_binary(),
+          dir.path() / "a",
+          {"--config", write_ws_config(dir.path() / "cfg-a", tls, max_handshakes).string()}},
+        b{"b",
+          hyphae_binary(),
+          dir.path() / "b",
+          {"--config", write_ws_config(dir.path() / "cfg-b", tls, max_handshakes).string()}} {
+    a.start();
+    b.start();
+  }
+  void link(bool tls) {
+    const std::string url =
+        std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(ws_port(b)) + "/hyphae";
+    ok(a.api().request("POST", "/v1/peers",
+                       nlohmann::json{{"peer_id", b.peer_id()}, {"addresses", {"ws=" + url}}}),
+       201);
+    ASSERT_TRUE(wait_until(
+        [&] { return session_transports(a).contains("ws") && session_transports(b).contains("ws"); }, 15s))
+        << a.api().request("GET", "/v1/p2p/connections").body.dump();
+  }
+};
+
+class WebSocketLinks : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WebSocketLinks, CarryMessagesBothWays) {
+  const bool tls = GetParam();
+  WsPair p(tls);
+  EXPECT_EQ(transport_status(p.b, "ws")["scheme"], tls ? "wss" : "ws");
+  p.link(tls);
+  const auto there = send(p.a, p.b, "over a WebSocket");
+  ASSERT_TRUE(wait_until([&] { return status(p.a, there)["status"] == "delivered"; }, 10s))
+      << status(p.a, there).dump();
+  EXPECT_EQ(status(p.a, there)["transport"], "ws");
+  EXPECT_EQ(inbox(p.b).count(there), 1u);
+  EXPECT_EQ(inbox(p.b)[there], "over a WebSocket");
+  // b answers over the link a opened (b has no address for a).
+  const auto back = send(p.b, p.a, "and back");
+  ASSERT_TRUE(wait_until([&] { return status(p.b, back)["status"] == "delivered"; }, 10s))
+      << status(p.b, back).dump();
+  EXPECT_EQ(inbox(p.a)[back], "and back");
+  // A burst of larger messages (several WebSocket messages per write).
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i)
+    ids.push_back(send(p.a, p.b, std::string(20'000, static_cast<char>('a' + i % 26))));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& id : ids)
+          if (status(p.a, id)["status"] != "delivered") return false;
+        return true;
+      },
+      20s));
+  auto got = inbox(p.b);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(got[ids[static_cast<std::size_t>(i)]].size(), 20'000u);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndTls, WebSocketLinks, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "wss" : "ws"; });
+
+// What a raw TCP client reads back after sending `request` (until the node closes).
+std::string http_exchange(std::uint16_t port, const std::string& request) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(socket, asio::buffer(request));
+  std::string reply;
+  boost::system::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(reply), ec);
+  return reply;
+}
+
+// Whether the node closes a WebSocket client's connection after it sends `message`.
+bool closed_after(std::uint16_t port, bool text, std::size_t size) {
+  asio::io_context io;
+  websocket::stream<beast::tcp_stream> ws(io);
+  beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  ws.handshake("127.0.0.1", "/hyphae");
+  ws.text(text);
+  beast::get_lowest_layer(ws).expires_after(10s);
+  boost::system::error_code ec;
+  ws.write(asio::buffer(std::string(size, 'x')), ec);
+  beast::flat_buffer buffer;
+  ws.read(buffer, ec);
+  return ec && ec != beast::error::timeout;
+}
+
+TEST(WebSocketListener, AnswersStrangersAndServesOn) {
+  WsPair p(false, 8);
+  const auto port = ws_port(p.b);
+  EXPECT_NE(http_exchange(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").find("426"), std::string::npos);
+  const std::string wrong_path =
+      "GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  EXPECT_NE(http_exchange(port, wrong_path).find("404"), std::string::npos);
+  EXPECT_EQ(http_exchange(port, std::string(20'000, 'G') + "\r\n\r\n").find("101"), std::string::npos);
+  EXPECT_TRUE(closed_after(port, true, 10));                     // text on a binary link
+  EXPECT_TRUE(closed_after(port, false, std::size_t{5} << 20));  // over the 4 MiB message cap
+  EXPECT_TRUE(closed_after(port, false, 300));                   // not a Noise handshake
+
+  // 40 connections that upgrade and then say nothing, against max_handshakes 8: the oldest are
+  // evicted, and a real peer still gets in.
+  asio::io_context io;
+  std::vector<std::unique_ptr<websocket::stream<beast::tcp_stream>>> idle;
+  for (int i = 0; i < 40; ++i) {
+    auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(io);
+    beast::get_lowest_layer(*ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    boost::system::error_code ec;
+    ws->handshake("127.0.0.1", "/hyphae", ec);  // an evicted one may fail here: that is fine
+    idle.push_back(std::move(ws));
+  }
+  ASSERT_TRUE(
+      wait_until([&] { return transport_status(p.b, "ws")["handshakes_evicted"].get<int>() >= 30; }, 10s))
+      << transport_status(p.b, "ws").dump();
+  EXPECT_LE(transport_status(p.b, "ws")["handshakes_in_flight"].get<int>(), 8);
+  p.link(false);
+  const auto id = send(p.a, p.b, "still serving");
+  ASSERT_TRUE(wait_until([&] { return status(p.a, id)["status"] == "delivered"; }, 10s));
+  EXPECT_TRUE(p.b.running());
+}
+
+}  // namespace
+}  // namespace hyphae::testing
