@@ -26,12 +26,15 @@ done
 # Node.js runs the third-party JavaScript clients the tests drive (tests/js): Debian's nodejs and
 # npm unless a Node.js is installed already.
 if ! command -v node >/dev/null 2>&1; then missing+=(nodejs npm); fi
+# npm packages: tests/js (the third-party clients) and web/ (the browser peer and the web app).
 install_js() {
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  if [ ! -d "$root/tests/js/node_modules" ] || [ "$root/tests/js/package-lock.json" -nt "$root/tests/js/node_modules" ]; then
-    if (cd "$root/tests/js" && npm ci --no-audit --no-fund --silent); then touch "$root/tests/js/node_modules"; else
-      echo "setup: npm ci in tests/js failed: the Socket.IO client tests will fail until it succeeds" >&2; fi
-  fi
+  for dir in tests/js web; do
+    if [ ! -d "$root/$dir/node_modules" ] || [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules" ]; then
+      if (cd "$root/$dir" && npm ci --no-audit --no-fund --silent); then touch "$root/$dir/node_modules"; else
+        echo "setup: npm ci in $dir failed: the JavaScript and browser tests will fail until it succeeds" >&2; fi
+    fi
+  done
 }
 if [ ${#missing[@]} -eq 0 ]; then
   install_js

@@ -33,6 +33,7 @@ bool parse_address(const std::string& address, std::string& host, std::uint16_t&
     if (colon == std::string::npos || colon == 0) return false;
     host = address.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.find('/') != std::string::npos) return false;  // "ws://h:1" is a WebSocket URL, not host:port
     port_text = address.substr(colon + 1);
   }
   unsigned value = 0;

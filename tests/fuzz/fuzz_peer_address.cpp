@@ -1,13 +1,15 @@
 // Fuzz target: peer address parsing, as config files and the API hand it over: the
 // "[transport=]address" split, parse_address ("host:port", "[v6]:port", "/ip4|ip6|dns4|dns/host/tcp/port
 // [/p2p/<id>]") and, for a multiaddr's /p2p/ part, PeerId::from_string. Checks that an accepted
-// address has a host and reformats to an address that parses to the same host and port.
+// address has a host and reformats to an address that parses to the same host and port; the same for
+// WebSocket addresses (ws:// and wss:// URLs, /ws and /tls/ws multiaddrs) and their multiaddr form.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "core/peer_id.hpp"
+#include "core/ws_address.hpp"
 #include "node/config.hpp"
 
 namespace {
@@ -33,6 +35,16 @@ void check_address(const std::string& address) {
   if (!hyphae::parse_address(again, host2, port2) || host2 != host || port2 != port) std::abort();
 }
 
+void check_ws_address(const std::string& address) {
+  auto parsed = hyphae::ws::parse_ws_address(address);
+  if (!parsed) return;
+  if (parsed->host.empty() || parsed->port == 0 || parsed->path.empty() || parsed->path[0] != '/')
+    std::abort();
+  auto again = hyphae::ws::parse_ws_address(hyphae::ws::ws_multiaddr(*parsed));
+  if (!again || again->host != parsed->host || again->port != parsed->port || again->tls != parsed->tls)
+    std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -47,7 +59,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool valid = hyphae::valid_peer_address(text);
   std::string host;
   std::uint16_t port = 0;
-  if (valid != hyphae::parse_address(split.address, host, port)) std::abort();
+  const bool ws = hyphae::ws::parse_ws_address(split.address).has_value();
+  if (valid != (hyphae::parse_address(split.address, host, port) || ws)) std::abort();
+  if (ws && hyphae::parse_address(split.address, host, port)) std::abort();  // never both
+  check_ws_address(text);
+  check_ws_address(split.address);
   check_address(text);
   check_address(split.address);
   return 0;

@@ -11,8 +11,10 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <fstream>
+#include <future>
 
 #include "harness.hpp"
+#include "testnet/local_registry.hpp"
 
 namespace hyphae::testing {
 namespace {
@@ -192,6 +194,55 @@ TEST(WebSocketListener, AnswersStrangersAndServesOn) {
   const auto id = send(p.a, p.b, "still serving");
   ASSERT_TRUE(wait_until([&] { return status(p.a, id)["status"] == "delivered"; }, 10s));
   EXPECT_TRUE(p.b.running());
+}
+
+// The browser peer (web/src/peer: TypeScript on @noble's X25519, ChaCha20-Poly1305 and SHA-256)
+// under Node.js with its own WebSocket client: it dials the node, both sides prove their PeerIds,
+// its messages are acked and delivered once, and the node's answer reaches it over the same link.
+TEST(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
+  const std::filesystem::path root(HYPHAE_SOURCE_DIR);
+  ASSERT_TRUE(std::filesystem::exists(root / "web/build/peer/index.js"))
+      << "the browser peer is not built: `make build` runs `npm run build` in web/";
+  WsPair p(false);
+  const std::string url = "ws://127.0.0.1:" + std::to_string(ws_port(p.b)) + "/hyphae";
+  auto client = std::async(std::launch::async, [&] {
+    std::string out;
+    const int rc =
+        run_command("node --experimental-websocket '" + (root / "tests/js/peer_ws_client.mjs").string() +
+                        "' " + url + " " + p.b.peer_id() + " 20 2>&1",
+                    out);
+    return std::pair{rc, out};
+  });
+  // The node's inbox gets the peer's 20 messages, once each, from the PeerId it proved.
+  std::string browser;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto body = p.b.api().request("GET", "/v1/messages?limit=100").body;
+        if (body["messages"].size() < 20) return false;
+        for (const auto& m : body["messages"])
+          if (m.value("payload", "") == "hello from a browser peer") browser = m.value("from", "");
+        return true;
+      },
+      20s));
+  ASSERT_EQ(inbox(p.b).size(), 20u);
+  ASSERT_TRUE(browser.starts_with("12D3KooW")) << browser;
+  // The node answers over the link the browser opened.
+  auto r = p.b.api().request("POST", "/v1/messages", nlohmann::json{{"to", browser}, {"payload", "bye"}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  const auto bye = r.body["id"].get<std::string>();
+  ASSERT_EQ(client.wait_for(30s), std::future_status::ready);
+  auto [rc, out] = client.get();
+  ASSERT_EQ(rc, 0) << out;
+  const auto seen = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(seen["peerId"], browser);
+  EXPECT_EQ(seen["remote"], p.b.peer_id());
+  EXPECT_EQ(seen["acked"].size(), 20u) << out;
+  ASSERT_EQ(seen["messages"].size(), 1u) << out;
+  EXPECT_EQ(seen["messages"][0]["payload"], "bye");
+  EXPECT_EQ(seen["messages"][0]["from"], p.b.peer_id());
+  EXPECT_EQ(seen["messages"][0]["id"], bye);
+  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s))
+      << status(p.b, bye).dump();
 }
 
 }  // namespace
