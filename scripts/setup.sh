@@ -12,6 +12,7 @@ packages=(
   libpqxx-dev postgresql libssl-dev openssl
   iproute2 nftables procps curl jq python3
   avahi-daemon avahi-utils dbus
+  chromium
 )
 if [ "${1:-}" = "--fuzz" ]; then
   # libFuzzer builds need a clang whose C++ library support includes std::expected (clang 14 lacks it).

@@ -197,40 +197,55 @@ TEST(WebSocketListener, AnswersStrangersAndServesOn) {
 }
 
 // The browser peer (web/src/peer: TypeScript on @noble's X25519, ChaCha20-Poly1305 and SHA-256)
-// under Node.js with its own WebSocket client: it dials the node, both sides prove their PeerIds,
-// its messages are acked and delivered once, and the node's answer reaches it over the same link.
-TEST(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
+// dials the node over WebSocket, both sides prove their PeerIds, its messages are acked and
+// delivered once, and the node's answer reaches it over the same link. Run twice: under Node.js with
+// its own WebSocket client (undici), and in a page of headless Chromium with the browser's.
+class WebSocketBrowserPeer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   const std::filesystem::path root(HYPHAE_SOURCE_DIR);
-  ASSERT_TRUE(std::filesystem::exists(root / "web/build/peer/index.js"))
+  ASSERT_TRUE(std::filesystem::exists(root / "web/build/peer/index.js") &&
+              std::filesystem::exists(root / "web/dist/peer/hyphae-peer.js"))
       << "the browser peer is not built: `make build` runs `npm run build` in web/";
+  ASSERT_TRUE(std::filesystem::exists(root / "tests/js/node_modules/playwright-core"))
+      << "npm packages missing: scripts/setup.sh runs `npm ci` in tests/js";
+  const bool chromium = GetParam() == "chromium";
   WsPair p(false);
   const std::string url = "ws://127.0.0.1:" + std::to_string(ws_port(p.b)) + "/hyphae";
+  const std::string script = chromium ? "browser_peer_ws.mjs" : "peer_ws_client.mjs";
   auto client = std::async(std::launch::async, [&] {
     std::string out;
-    const int rc =
-        run_command("node --experimental-websocket '" + (root / "tests/js/peer_ws_client.mjs").string() +
-                        "' " + url + " " + p.b.peer_id() + " 20 2>&1",
-                    out);
+    const int rc = run_command(std::string("node ") + (chromium ? "" : "--experimental-websocket ") + "'" +
+                                   (root / "tests/js" / script).string() + "' " + url + " " + p.b.peer_id() +
+                                   " 20 2>&1",
+                               out);
     return std::pair{rc, out};
   });
   // The node's inbox gets the peer's 20 messages, once each, from the PeerId it proved.
   std::string browser;
-  ASSERT_TRUE(wait_until(
+  const bool arrived = wait_until(
       [&] {
+        if (client.wait_for(0s) == std::future_status::ready) return true;  // it ended early
         const auto body = p.b.api().request("GET", "/v1/messages?limit=100").body;
         if (body["messages"].size() < 20) return false;
         for (const auto& m : body["messages"])
           if (m.value("payload", "") == "hello from a browser peer") browser = m.value("from", "");
         return true;
       },
-      20s));
+      40s);
+  if (client.wait_for(0s) == std::future_status::ready) {
+    auto [rc, out] = client.get();
+    if (rc == 77) GTEST_SKIP() << out;
+    FAIL() << "the peer ended early (" << rc << "): " << out;
+  }
+  ASSERT_TRUE(arrived);
   ASSERT_EQ(inbox(p.b).size(), 20u);
   ASSERT_TRUE(browser.starts_with("12D3KooW")) << browser;
   // The node answers over the link the browser opened.
   auto r = p.b.api().request("POST", "/v1/messages", nlohmann::json{{"to", browser}, {"payload", "bye"}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   const auto bye = r.body["id"].get<std::string>();
-  ASSERT_EQ(client.wait_for(30s), std::future_status::ready);
+  ASSERT_EQ(client.wait_for(40s), std::future_status::ready);
   auto [rc, out] = client.get();
   ASSERT_EQ(rc, 0) << out;
   const auto seen = nlohmann::json::parse(out.substr(out.find('{')));
@@ -241,9 +256,13 @@ TEST(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   EXPECT_EQ(seen["messages"][0]["payload"], "bye");
   EXPECT_EQ(seen["messages"][0]["from"], p.b.peer_id());
   EXPECT_EQ(seen["messages"][0]["id"], bye);
-  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s))
-      << status(p.b, bye).dump();
+  EXPECT_TRUE(seen["errors"].empty()) << out;  // no console errors in the page either
+  if (chromium) EXPECT_NE(seen["userAgent"].get<std::string>().find("Chrome"), std::string::npos);
+  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s)) << status(p.b, bye).dump();
 }
+
+INSTANTIATE_TEST_SUITE_P(NodeJsAndChromium, WebSocketBrowserPeer, ::testing::Values("nodejs", "chromium"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace hyphae::testing

@@ -23,7 +23,6 @@ try {
   const channel = await webSocketChannel(new WebSocket(url));
   const link = await PeerLink.open(channel, identity, { initiator: true, expectedRemote: peerIdFromText(nodePeerId) });
   seen.remote = link.remote;
-  link.onClose = (reason) => seen.errors.push("closed: " + reason);
   link.onMessage = (m) => {
     const text = new TextDecoder().decode(m.payload);
     seen.messages.push({ id: m.id, from: m.from, payload: text, durable: m.durable });
