@@ -18,10 +18,12 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "api/api_router.hpp"
+#include "api/node_views.hpp"
 #include "core/error.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
@@ -109,6 +111,8 @@ class ApiServer::Impl : public std::enable_shared_from_this<ApiServer::Impl> {
   asio::steady_timer backoff_;
   bool running_ = false;
   std::set<std::shared_ptr<Connection>> connections_;
+  // File transfer events go to every message stream (by connection).
+  std::map<const Connection*, std::function<void(std::string)>> file_listeners_;
 
   const NodeConfig& config() const { return node_.config(); }
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(config().api_timeout_ms); }
@@ -120,6 +124,7 @@ class ApiServer::Impl : public std::enable_shared_from_this<ApiServer::Impl> {
 };
 
 void ApiServer::Impl::end_subscription(Connection& conn) {
+  file_listeners_.erase(&conn);
   if (conn.subscription == 0) return;
   if (running_) node_.unsubscribe(conn.subscription);  // stop() ended it otherwise
   conn.subscription = 0;
@@ -255,6 +260,7 @@ awaitable<void> ApiServer::Impl::stream(std::shared_ptr<Connection> conn, Reques
     }
   });
   queue->replaying = false;
+  file_listeners_[conn.get()] = [push](std::string text) { push(std::move(text), std::string()); };
 
   // Writer: drains the queue; the reader below takes acks. Both on the node's strand.
   auto writer = [](std::shared_ptr<StreamQueue> q, std::shared_ptr<Connection> c,
@@ -367,6 +373,12 @@ std::error_code ApiServer::start(const std::string& listen) {
         "only by its bearer token (plain HTTP)",
         listen);
   impl_->running_ = true;
+  impl_->node_.on_file_event([weak = std::weak_ptr<Impl>(impl_)](const FileTransferView& f) {
+    auto self = weak.lock();
+    if (!self || self->file_listeners_.empty()) return;
+    const auto text = api::file_event_text(f);
+    for (auto& [conn, listener] : self->file_listeners_) listener(text);
+  });
   asio::co_spawn(impl_->node_.executor(), impl_->accept_loop(),
                  [](std::exception_ptr e) { log_failure("api: accept loop", e); });
   return {};
@@ -379,6 +391,8 @@ void ApiServer::stop() {
   boost::system::error_code ec;
   impl.acceptor_.close(ec);
   impl.backoff_.cancel();
+  impl.node_.on_file_event(nullptr);
+  impl.file_listeners_.clear();
   // Sessions end when they resume; the node must not call into them (or they into it) after this.
   for (const auto& conn : impl.connections_) {
     if (conn->subscription != 0) impl.node_.unsubscribe(conn->subscription);

@@ -16,6 +16,7 @@
 
 #include "api/node_views.hpp"
 #include "core/error.hpp"
+#include "files/transfer_core.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
 #include "util/json_util.hpp"
@@ -140,6 +141,10 @@ awaitable<Response> post_message(Node& node_, Call& c) {
   options.ephemeral = body.value("ephemeral", false);
   if (body.contains("type") && (!body["type"].is_number_unsigned() || body["type"].get<unsigned>() > 255))
     co_return error_response(req, http::status::bad_request, "'type' must be 0..255");
+  if (body.value("type", 0u) == files::kFileMessageType)
+    co_return error_response(req, http::status::bad_request,
+                             "'type' " + std::to_string(files::kFileMessageType) +
+                                 " is reserved for file transfers (POST /v1/files)");
   options.type = static_cast<std::uint8_t>(body.value("type", 0u));
   if (body.contains("ttl_s") && !body["ttl_s"].is_number_unsigned())
     co_return error_response(req, http::status::bad_request, "'ttl_s' must be a positive integer");
@@ -423,6 +428,75 @@ Response post_ack(Node& node, const Call& c) {
   return json_response(c.req, http::status::ok, {{"id", id->to_hex()}, {"acknowledged", true}});
 }
 
+// ---- file transfers
+
+Response get_files(Node& node, const Call& c) {
+  json list = json::array();
+  for (const auto& f : node.file_transfers()) list.push_back(to_json(f));
+  return json_response(c.req, http::status::ok,
+                       json{{"files", std::move(list)}, {"download_dir", node.download_dir().string()}});
+}
+
+Response get_file(Node& node, const Call& c) {
+  auto id = files::transfer_id_from_hex(c.param("id"));
+  if (!id) return error_response(c.req, http::status::bad_request, "not a transfer id (32 hex digits)");
+  auto f = node.file_transfer(*id);
+  if (!f) return error_response(c.req, http::status::not_found, "no such transfer");
+  return json_response(c.req, http::status::ok, to_json(*f));
+}
+
+Response file_action(Node& node, const Call& c, std::string_view action) {
+  auto id = files::transfer_id_from_hex(c.param("id"));
+  if (!id) return error_response(c.req, http::status::bad_request, "not a transfer id (32 hex digits)");
+  std::string reason = action == "decline" ? "declined" : "cancelled";
+  if (c.body.is_object() && c.body.contains("reason")) {
+    if (!c.body["reason"].is_string() || c.body["reason"].get<std::string>().size() > files::kMaxReasonBytes)
+      return error_response(c.req, http::status::bad_request,
+                            "'reason' must be a string of at most 512 bytes");
+    reason = c.body["reason"].get<std::string>();
+  }
+  std::error_code ec = action == "accept"    ? node.accept_file(*id)
+                       : action == "decline" ? node.decline_file(*id, reason)
+                                             : node.cancel_file(*id, reason);
+  if (ec == Errc::not_found) return error_response(c.req, http::status::not_found, "no such transfer");
+  if (ec == Errc::invalid_argument)
+    return error_response(c.req, http::status::conflict,
+                          "the transfer is not in a state that allows " + std::string(action));
+  if (ec == Errc::too_large)
+    return error_response(c.req, http::status::insufficient_storage,
+                          "not enough disk space: the offer was declined");
+  if (ec) return error_response(c.req, http::status::service_unavailable, ec.message());
+  return json_response(c.req, http::status::ok, to_json(*node.file_transfer(*id)));
+}
+
+awaitable<Response> post_file(Node& node, Call& c) {
+  const Request& req = c.req;
+  const json& body = c.body;
+  if (!body.is_object())
+    co_return error_response(req, http::status::bad_request, "body must be a JSON object");
+  if (!body.contains("to") || !body["to"].is_string())
+    co_return error_response(req, http::status::bad_request, "'to' (a PeerId) is required");
+  auto to = PeerId::from_string(body["to"].get<std::string>());
+  if (!to) co_return error_response(req, http::status::bad_request, "'to' is not a valid PeerId");
+  if (!body.contains("path") || !body["path"].is_string() || body["path"].get<std::string>().empty())
+    co_return error_response(req, http::status::bad_request,
+                             "'path' (the file on this node's machine) is required");
+  for (const char* key : {"name", "media_type"})
+    if (body.contains(key) && !body[key].is_string())
+      co_return error_response(req, http::status::bad_request, std::string("'") + key + "' must be a string");
+  const std::string path = body["path"].get<std::string>(), name = body.value("name", ""),
+                    media_type = body.value("media_type", "");
+  using Result = std::expected<files::TransferId, std::string>;
+  std::function<void(std::function<void(Result)>)> start = [&](std::function<void(Result)> done) {
+    node.offer_file(*to, path, name, media_type, std::move(done));
+  };
+  auto result = co_await await_result(start);
+  if (!result) co_return error_response(req, http::status::bad_request, result.error());
+  auto f = node.file_transfer(*result);
+  if (!f) co_return error_response(req, http::status::service_unavailable, "the transfer is gone");
+  co_return json_response(req, http::status::created, to_json(*f));
+}
+
 // The message stream: a WebSocket upgrade the server takes over.
 Response stream(Node& node, Call& c) {
   if (auto it = c.params.find("peer"); it != c.params.end() && it->second != node.peer_id().to_string())
@@ -514,6 +588,15 @@ void add_node_routes(RouteTable& table, Node& node, const AuthRule& auth) {
                return j;
              })});
   table.add({v::post, "/v1/p2p/records", auth, [n](Call& c) { return post_record(*n, c); }});
+  table.add({v::get, "/v1/files", auth, now(get_files)});
+  table.add({v::post, "/v1/files", auth, [n](Call& c) { return post_file(*n, c); }});
+  table.add({v::get, "/v1/files/{id}", auth, now(get_file)});
+  table.add({v::post, "/v1/files/{id}/accept", auth,
+             now([](Node& n, const Call& c) { return file_action(n, c, "accept"); })});
+  table.add({v::post, "/v1/files/{id}/decline", auth,
+             now([](Node& n, const Call& c) { return file_action(n, c, "decline"); })});
+  table.add({v::post, "/v1/files/{id}/cancel", auth,
+             now([](Node& n, const Call& c) { return file_action(n, c, "cancel"); })});
   table.add({v::get, "/v1/messages", auth, now(get_messages)});
   table.add({v::post, "/v1/messages", auth, send});
   table.add({v::post, "/v1/messages/batch", auth, [n](Call& c) { return post_batch(*n, c); }});

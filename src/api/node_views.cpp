@@ -2,6 +2,7 @@
 #include "api/node_views.hpp"
 
 #include "discovery/multiaddr.hpp"
+#include "files/transfer_core.hpp"
 #include "power/policy.hpp"
 #include "router/connectivity.hpp"
 #include "transport/transport.hpp"
@@ -232,6 +233,33 @@ nlohmann::json to_json(const PowerView& view) {
             {"thermal_throttling", p.thermal_throttling},
             {"throughput_factor", p.throughput_factor},
             {"reasons", p.reasons}}}};
+}
+
+nlohmann::json to_json(const FileTransferView& f) {
+  using json = nlohmann::json;
+  const auto& t = *f.transfer;
+  json out{{"id", files::to_hex(t.id)},
+           {"peer", t.peer.to_string()},
+           {"direction", files::to_string(t.direction)},
+           {"name", t.name},
+           {"media_type", t.media_type},
+           {"size", t.size},
+           {"sha256", to_hex(ByteView(t.sha256.data(), t.sha256.size()))},
+           {"state", files::to_string(t.state)},
+           {"bytes", t.done_bytes},
+           {"progress", t.size ? static_cast<double>(t.done_bytes) / static_cast<double>(t.size) : 1.0},
+           {"rate_bps", f.rate_bps},
+           {"created_ms", t.created_ms},
+           {"updated_ms", t.updated_ms}};
+  if (f.rate_bps > 0 && t.done_bytes < t.size)
+    out["eta_s"] = static_cast<double>(t.size - t.done_bytes) / f.rate_bps;
+  if (!t.path.empty()) out["path"] = t.path;
+  if (!t.error.empty()) out["error"] = t.error;
+  return out;
+}
+
+std::string file_event_text(const FileTransferView& f) {
+  return nlohmann::json{{"event", "file"}, {"file", to_json(f)}}.dump();
 }
 
 }  // namespace hyphae::api

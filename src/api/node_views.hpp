@@ -24,6 +24,9 @@ nlohmann::json to_json(const PowerView& p);
 nlohmann::json to_json(const discovery::PeerRecord& r);  // addresses as text multiaddrs
 nlohmann::json to_json(const PeerDiscoveryView& v);
 nlohmann::json to_json(const DiscoveryCounters& c);
+nlohmann::json to_json(const FileTransferView& f);
+// The message stream's frame for a file transfer's progress or state change.
+std::string file_event_text(const FileTransferView& f);
 
 // A JSON array of the views.
 template <class View>

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/address.hpp"
+#include "files/file_messages.hpp"
 #include "node/config_yaml.hpp"
 #include "transport/transport.hpp"
 
@@ -74,6 +75,56 @@ std::expected<void, std::string> read_relay_section(const std::filesystem::path&
   return {};
 }
 
+// The `files:` section: where received files go, whether offers are taken without asking, bounds.
+std::expected<void, std::string> read_files_section(const std::filesystem::path& file,
+                                                    const YAML::Node& value, NodeConfig& config) {
+  if (!value.IsMap()) return std::unexpected(where(file, value, "files") + " must be a mapping");
+  auto& l = config.file_limits;
+  for (auto p = value.begin(); p != value.end(); ++p) {
+    const YAML::Node field_node = p->first;
+    const YAML::Node v = p->second;
+    auto field_text = scalar_text(file, field_node, "files");
+    if (!field_text) return std::unexpected(field_text.error());
+    const std::string field = *field_text;
+    const std::string name = "files." + field;
+    if (field == "download_dir") {
+      std::string dir;
+      if (auto rr = read_scalar(file, v, name, dir); !rr) return rr;
+      if (dir.empty()) return std::unexpected(where(file, v, name) + " must not be empty");
+      config.download_dir = dir;
+      continue;
+    }
+    if (field == "auto_accept") {
+      if (auto rr = read_scalar(file, v, name, l.auto_accept); !rr) return rr;
+      continue;
+    }
+    std::uint64_t n = 0;
+    if (auto rr = read_scalar(file, v, name, n); !rr) return rr;
+    const auto in = [&](std::uint64_t lo, std::uint64_t hi) -> std::expected<void, std::string> {
+      if (n < lo || n > hi)
+        return std::unexpected(where(file, v, name) + " must be between " + std::to_string(lo) + " and " +
+                               std::to_string(hi));
+      return {};
+    };
+    std::expected<void, std::string> rr;
+    if (field == "max_file_bytes") {
+      if (rr = in(1, std::uint64_t{1} << 50); rr) l.max_file_bytes = n;
+    } else if (field == "chunk_bytes") {
+      if (rr = in(1024, files::kMaxChunkSize); rr) l.chunk_size = static_cast<std::uint32_t>(n);
+    } else if (field == "window_bytes") {
+      if (rr = in(64 * 1024, std::uint64_t{1} << 30); rr) l.window_bytes = n;
+    } else if (field == "max_incoming") {
+      if (rr = in(1, 100'000); rr) l.max_incoming = n;
+    } else if (field == "max_offers_per_peer") {
+      if (rr = in(1, 10'000); rr) l.max_offers_per_peer = n;
+    } else {
+      return std::unexpected(where(file, field_node, name) + " is not a known setting");
+    }
+    if (!rr) return rr;
+  }
+  return {};
+}
+
 // Applies every top-level key of `root`; `current` names the key being applied, for the caller's
 // last-resort error message should yaml-cpp still throw.
 std::expected<void, std::string> apply_config(const std::filesystem::path& file, const YAML::Node& root,
@@ -118,7 +169,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
                                               "role",
                                               "mdns_interval_s",
                                               "relay",
-                                              "hole_punching"};
+                                              "hole_punching",
+                                              "files"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     // Copies: yaml-cpp's iterator hands out a temporary pair, so references into it would dangle.
     const YAML::Node key_node = it->first;
@@ -331,6 +383,8 @@ std::expected<void, std::string> apply_config(const std::filesystem::path& file,
       r = read_scalar(file, value, key, config.hole_punching);
     } else if (key == "relay") {
       r = read_relay_section(file, value, config);
+    } else if (key == "files") {
+      r = read_files_section(file, value, config);
     } else if (key == "registry") {
       if (!value.IsMap()) return std::unexpected(where(file, value, key) + " must be a mapping");
       for (auto p = value.begin(); p != value.end(); ++p) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/address.hpp"  // parse_address and friends, used with the configuration
+#include "files/transfer_limits.hpp"
 #include "relay/relay_limits.hpp"
 #include "router/selection.hpp"
 
@@ -133,6 +134,9 @@ struct NodeConfig {
   // Try to replace a relayed session with a direct one by hole punching (config `hole_punching`).
   bool hole_punching = true;
   relay::RelayLimits relay_limits;
+  // File transfers: where received files go (empty: <data_dir>/downloads) and their bounds.
+  std::filesystem::path download_dir;
+  files::TransferLimits file_limits;
   bool load_balance = true;
   std::string log_level = "info";
 };

@@ -529,6 +529,11 @@ void Node::Impl::persist_delivered(std::vector<store::OutboxUpdate> updates) {
 }
 
 void Node::Impl::deliver_to_app(const InboundMessage& message) {
+  if (message.type == files::kFileMessageType) {  // the node's own: file transfers
+    if (files) files->on_message(message.from, message.payload);
+    if (!message.ephemeral) app_acked(message.id);
+    return;
+  }
   for (auto& [token, sub] : subscribers) {
     if (!sub.replayed.empty() &&
         sub.replayed.erase(dedupe_key(dedupe_secret, message.from.bytes(), message.id)))
@@ -550,8 +555,9 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
       after = row.seq;
       auto env = decode_envelope(row.envelope, nullptr,
                                  EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
-      // Acknowledged by the app, its commit still on the way: not handed out again.
-      if (!env || app_acks_uncommitted.contains(env->id)) continue;
+      // Acknowledged by the app, its commit still on the way: not handed out again. File messages
+      // are the node's own (replay_file_messages).
+      if (!env || app_acks_uncommitted.contains(env->id) || env->type == files::kFileMessageType) continue;
       sub.replayed.insert(dedupe_key(dedupe_secret, env->from.bytes(), env->id));
       sub.handler(
           InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
@@ -625,14 +631,19 @@ void Node::Impl::add_peer(const PeerId& peer, std::vector<std::string> addresses
 
 std::vector<InboxEntry> Node::inbox(std::uint64_t after_seq, std::size_t limit) const {
   std::vector<InboxEntry> out;
-  for (auto& row : impl_->store->inbox_after(after_seq, false, limit)) {
-    auto env = decode_envelope(row.envelope, nullptr,
-                               EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
-    if (!env) continue;
-    out.push_back(InboxEntry{row.seq, env->id, env->from, env->timestamp_ms, env->type, row.app_acked,
-                             std::move(env->payload)});
+  // File messages are the node's own: skipped, and the next rows read in their place.
+  for (;;) {
+    auto rows = impl_->store->inbox_after(after_seq, false, limit);
+    for (auto& row : rows) {
+      after_seq = row.seq;
+      auto env = decode_envelope(row.envelope, nullptr,
+                                 EnvelopeLimits{impl_->config.max_message_bytes + kSealedPayloadOverhead});
+      if (!env || env->type == files::kFileMessageType || out.size() >= limit) continue;
+      out.push_back(InboxEntry{row.seq, env->id, env->from, env->timestamp_ms, env->type, row.app_acked,
+                               std::move(env->payload)});
+    }
+    if (rows.size() < limit || out.size() >= limit) return out;
   }
-  return out;
 }
 
 }  // namespace hyphae

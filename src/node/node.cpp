@@ -90,6 +90,7 @@ std::error_code Node::Impl::start() {
   running = true;
   load_from_store();
   load_records();
+  start_files();
   start_mdns();
   for (const auto& p : config.peers) {
     auto peer = PeerId::from_string(p.id);
@@ -128,6 +129,7 @@ void Node::Impl::stop() {
   lazy_commit_timer.cancel();
   discovery_timer.cancel();
   if (mdns) mdns->stop();
+  if (files) files->stop();  // its worker finishes the file work under way
   for (auto& t : transports) t.transport->stop();
   commit_staged(/*force=*/true);
   store->flush();
@@ -151,6 +153,7 @@ void Node::Impl::tick() {
   tick_discovery();
   tick_registry();
   tick_relay(now);
+  if (files) files->tick(now);
   if (now - last_prune_ms >= kSeenPruneIntervalMs) {
     last_prune_ms = now;
     prune_seen(now);

@@ -6,9 +6,11 @@
 // context alive until the Node is destroyed.
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <expected>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +44,11 @@ struct PowerPolicy;
 namespace store {
 class WriteFaults;
 }
+namespace files {
+struct Transfer;
+struct TransferCounters;
+using TransferId = std::array<std::uint8_t, 16>;
+}  // namespace files
 namespace transport {
 class Transport;
 class TransportRegistry;
@@ -220,6 +227,13 @@ struct BroadcastView {  // a broadcast heard or sent
   std::vector<std::pair<std::string, std::string>> sender_details;  // as the transport knows the sender
 };
 
+// A file transfer (files/transfer_core.hpp) as it stands; `transfer` refers into the node: read it
+// on the strand, before the node changes.
+struct FileTransferView {
+  const files::Transfer* transfer = nullptr;
+  double rate_bps = 0;  // recent bytes per second while bytes move
+};
+
 class Node {
  public:
   using Executor = boost::asio::any_io_executor;
@@ -327,6 +341,23 @@ class Node {
   // Received messages after `after_seq` (acknowledged or not), oldest first.
   std::vector<InboxEntry> inbox(std::uint64_t after_seq, std::size_t limit) const;
   const NodeCounters& counters() const;
+
+  // File transfers (docs/files.md): offer a file (read on a worker: its size and SHA-256 first), the
+  // answers to an incoming offer, cancel; the transfers this node knows, newest last. Errors of
+  // accept/decline/cancel: not_found, invalid_argument (not in a state that allows it), too_large
+  // (accept: not enough disk space; the offer is declined).
+  void offer_file(const PeerId& to, std::filesystem::path path, std::string name, std::string media_type,
+                  std::function<void(std::expected<files::TransferId, std::string>)> done);
+  std::error_code accept_file(const files::TransferId& id);
+  std::error_code decline_file(const files::TransferId& id, const std::string& reason);
+  std::error_code cancel_file(const files::TransferId& id, const std::string& reason);
+  std::vector<FileTransferView> file_transfers() const;
+  std::optional<FileTransferView> file_transfer(const files::TransferId& id) const;
+  const files::TransferCounters& file_counters() const;
+  std::filesystem::path download_dir() const;
+  // Called on the strand when a transfer changes state or moves (at most ~4 times a second each).
+  void on_file_event(std::function<void(const FileTransferView&)> watcher);
+
   // Prometheus text exposition of the node's metrics.
   std::string metrics_text();
 

@@ -24,6 +24,7 @@
 #include "discovery/peer_query.hpp"
 #include "fragment/fragment.hpp"
 #include "metrics/registry.hpp"
+#include "node/file_service.hpp"
 #include "node/node.hpp"
 #include "power/policy.hpp"
 #include "qos/scheduler.hpp"
@@ -55,6 +56,7 @@ MessageId dedupe_key(const DedupeSecret& secret, ByteView from, const MessageId&
 class Node::Impl : public transport::TransportSink,
                    public transport::RelayCarrier,
                    public delivery::Links,
+                   public FileHost,
                    public std::enable_shared_from_this<Node::Impl> {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
@@ -438,6 +440,15 @@ class Node::Impl : public transport::TransportSink,
   const Bytes& current_own_record();  // signed again when half its lifetime is over
   // ---- mDNS on the LAN (mdns.cpp): peers heard of, newest first out of a bounded map
   std::unique_ptr<discovery::MdnsService> mdns;
+
+  // ---- file transfers (files.cpp)
+  std::unique_ptr<FileService> files;
+  void start_files();
+  void send_file_message(const PeerId& to, Bytes payload, bool durable,
+                         std::function<void(std::error_code)> done) override;
+  std::size_t file_link_backlog(const PeerId& peer) const override;
+  // The file messages committed before a restart that the service has not taken yet.
+  void replay_file_messages();
   struct MdnsPeerEntry {
     std::vector<std::string> addresses;  // text multiaddrs
     std::uint64_t heard_ms = 0;          // monotonic

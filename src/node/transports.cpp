@@ -407,6 +407,7 @@ void Node::Impl::on_session_up(Transport& t, const PeerId& peer, std::uint64_t s
   // Everything unacknowledged is looked at again: it may go over the new session.
   delivery.session_up(i, peer);
   pump(peer);
+  if (files) files->on_session(peer, true);
 }
 
 void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t session,
@@ -431,6 +432,7 @@ void Node::Impl::on_session_down(Transport& t, const PeerId& peer, std::uint64_t
   if (state.sessions.empty()) chain.disconnected(peer);
   if (running && !state.sessions.empty()) pump(peer);
   if (running) drain();  // what it had in the transmit queue leaves it (and waits in the outbox)
+  if (files) files->on_session(peer, !state.sessions.empty());
 }
 
 void Node::Impl::on_record(Transport& t, const PeerId& peer, std::uint64_t session, RecordKind kind,
@@ -464,6 +466,7 @@ void Node::Impl::on_drained(Transport& t, const PeerId& peer) {
   if (t.type() == "tcp") carrier_drained(peer);
   busy_peers.erase(fairness_key(peer));
   pump(peer);
+  if (files) files->on_drained(peer);
 }
 
 void Node::Impl::on_availability(Transport& t, bool available, const std::string& reason) {

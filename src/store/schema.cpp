@@ -197,6 +197,26 @@ CREATE TABLE held_messages(
 CREATE INDEX held_messages_expiry ON held_messages(expires_ms);
 )sql";
 
+// Version 9: file transfers (both directions), so a transfer resumes after a restart.
+constexpr const char* kV9 = R"sql(
+CREATE TABLE file_transfers(
+  id          BLOB    PRIMARY KEY,
+  peer        BLOB    NOT NULL,
+  direction   INTEGER NOT NULL,
+  name        TEXT    NOT NULL,
+  media_type  TEXT    NOT NULL,
+  size        INTEGER NOT NULL,
+  chunk_size  INTEGER NOT NULL,
+  sha256      BLOB    NOT NULL,
+  state       INTEGER NOT NULL,
+  path        TEXT    NOT NULL,
+  error       TEXT    NOT NULL,
+  done_bytes  INTEGER NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
@@ -206,6 +226,7 @@ constexpr Migration kMigrations[] = {
     {6, "inbox_unique_per_sender", kV6},
     {7, "peer_records", kV7},
     {8, "held_messages", kV8},
+    {9, "file_transfers", kV9},
 };
 
 constexpr const char* kAuditTable =

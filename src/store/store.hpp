@@ -120,6 +120,22 @@ struct HeldKey {
   Bytes id;
 };
 
+// A file transfer as it stands (files/transfer_core.hpp): written on every state change and every
+// few MiB of progress, read back at start so a transfer resumes after a restart.
+struct FileTransferRow {
+  Bytes id;  // 16 bytes
+  Bytes peer;
+  int direction = 0;  // 0 out, 1 in
+  std::string name, media_type;
+  std::uint64_t size = 0;
+  std::uint32_t chunk_size = 0;
+  Bytes sha256;  // 32 bytes
+  int state = 0;
+  std::string path, error;
+  std::uint64_t done_bytes = 0;
+  std::uint64_t created_ms = 0, updated_ms = 0;
+};
+
 // Everything one logical operation writes; applied atomically. Within a batch the kinds apply in
 // field order (outbox inserts, outbox updates, inbox inserts, inbox acks, peers, routes), each in
 // vector order. Batches of one group commit apply in submission order.
@@ -133,6 +149,8 @@ struct WriteBatch {
   std::vector<PeerRecordRow> record_upserts;
   std::vector<HeldRow> held_inserts;  // INSERT OR IGNORE by (recipient, id)
   std::vector<HeldKey> held_deletes;
+  std::vector<FileTransferRow> file_upserts;  // INSERT OR REPLACE by id
+  std::vector<Bytes> file_deletes;            // by id
   // When set: held messages that expired before this time (ms) are deleted.
   std::uint64_t held_expire_before_ms = 0;
   // When set: app-acked inbox rows received before this time (ms) are deleted, last in the batch.
@@ -243,7 +261,8 @@ class Store {
   std::optional<PeerRow> peer(const Bytes& id);
   std::vector<RouteRow> routes();  // ordered by destination, hops, newest first
   std::optional<PeerRecordRow> peer_record(const Bytes& peer);
-  std::vector<PeerRecordRow> peer_records();  // ordered by peer
+  std::vector<PeerRecordRow> peer_records();      // ordered by peer
+  std::vector<FileTransferRow> file_transfers();  // ordered by created_ms
   // Held messages for a recipient, oldest first, at most `limit`.
   std::vector<HeldRow> held_for(const Bytes& recipient, std::size_t limit);
   // Per recipient: how many messages are held and their bytes (for the quotas at start).

@@ -46,6 +46,7 @@ struct WriteStmts {
   sql::Stmt record_upsert;
   sql::Stmt record_prune;
   sql::Stmt held_insert, held_delete, held_expire;
+  sql::Stmt file_upsert, file_delete;
 };
 
 // Prepared once per read connection.
@@ -58,6 +59,7 @@ struct ReadStmts {
   sql::Stmt routes_all;
   sql::Stmt records_all, record_one;
   sql::Stmt held_for, held_counts;
+  sql::Stmt files_all;
 };
 
 // A submitted batch waiting for (or in) a group commit.

@@ -155,6 +155,10 @@ std::error_code Store::Impl::prepare_read() {
        " WHERE recipient = ?1 ORDER BY stored_ms LIMIT ?2"},
       {&r.held_counts,
        "SELECT recipient, count(*), sum(length(envelope)) FROM held_messages GROUP BY recipient"},
+      {&r.files_all,
+       "SELECT id, peer, direction, name, media_type, size, chunk_size, sha256, state, path, error, "
+       "done_bytes,"
+       " created_ms, updated_ms FROM file_transfers ORDER BY created_ms"},
   };
   for (const Def& d : defs) {
     if (rdb.prepare(d.text, *d.stmt) != SQLITE_OK) {
@@ -373,6 +377,32 @@ std::vector<PeerRecordRow> Store::peer_records() {
   sql::Stmt& s = impl_->r.records_all;
   sql::ResetGuard reset(s);
   for_each_row(impl_->rdb, s, "peer records", [&](const sql::Stmt& st) { out.push_back(record_row(st)); });
+  return out;
+}
+
+std::vector<FileTransferRow> Store::file_transfers() {
+  std::vector<FileTransferRow> out;
+  std::lock_guard lk(impl_->read_mu);
+  sql::Stmt& s = impl_->r.files_all;
+  sql::ResetGuard reset(s);
+  for_each_row(impl_->rdb, s, "file transfers", [&](const sql::Stmt& st) {
+    FileTransferRow r;
+    r.id = st.col_bytes(0);
+    r.peer = st.col_bytes(1);
+    r.direction = static_cast<int>(st.col_u64(2));
+    r.name = st.col_text(3);
+    r.media_type = st.col_text(4);
+    r.size = st.col_u64(5);
+    r.chunk_size = static_cast<std::uint32_t>(st.col_u64(6));
+    r.sha256 = st.col_bytes(7);
+    r.state = static_cast<int>(st.col_u64(8));
+    r.path = st.col_text(9);
+    r.error = st.col_text(10);
+    r.done_bytes = st.col_u64(11);
+    r.created_ms = st.col_u64(12);
+    r.updated_ms = st.col_u64(13);
+    out.push_back(std::move(r));
+  });
   return out;
 }
 

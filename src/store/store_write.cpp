@@ -30,7 +30,8 @@ bool WriteBatch::empty() const {
 std::size_t WriteBatch::size() const {
   return outbox_inserts.size() + outbox_updates.size() + inbox_inserts.size() + inbox_app_acks.size() +
          peer_upserts.size() + route_upserts.size() + record_upserts.size() + held_inserts.size() +
-         held_deletes.size() + (inbox_prune_acked_before_ms ? 1 : 0) + (held_expire_before_ms ? 1 : 0);
+         held_deletes.size() + file_upserts.size() + file_deletes.size() +
+         (inbox_prune_acked_before_ms ? 1 : 0) + (held_expire_before_ms ? 1 : 0);
 }
 
 namespace {
@@ -58,6 +59,8 @@ void WriteBatch::merge(WriteBatch&& o) {
   move_append(record_upserts, o.record_upserts);
   move_append(held_inserts, o.held_inserts);
   move_append(held_deletes, o.held_deletes);
+  move_append(file_upserts, o.file_upserts);
+  move_append(file_deletes, o.file_deletes);
   held_expire_before_ms = std::max(held_expire_before_ms, o.held_expire_before_ms);
   o.held_expire_before_ms = 0;
   inbox_prune_acked_before_ms = std::max(inbox_prune_acked_before_ms, o.inbox_prune_acked_before_ms);
@@ -154,6 +157,12 @@ std::error_code Store::Impl::prepare_write() {
        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&w.held_delete, "DELETE FROM held_messages WHERE recipient = ?1 AND id = ?2"},
       {&w.held_expire, "DELETE FROM held_messages WHERE expires_ms < ?1"},
+      {&w.file_upsert,
+       "INSERT OR REPLACE INTO file_transfers(id, peer, direction, name, media_type, size, chunk_size, "
+       "sha256,"
+       " state, path, error, done_bytes, created_ms, updated_ms)"
+       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&w.file_delete, "DELETE FROM file_transfers WHERE id = ?1"},
       // Over the bound: expired records go first, then the least recently received.
       {&w.record_prune,
        "DELETE FROM peer_records WHERE peer IN (SELECT peer FROM peer_records"
@@ -273,6 +282,28 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_blob(1, k.recipient);
     s.bind_blob(2, k.id);
     if (int rc = run(s)) return rc;
+  }
+  for (const FileTransferRow& r : b.file_upserts) {
+    sql::Stmt& s = w.file_upsert;
+    s.bind_blob(1, r.id);
+    s.bind_blob(2, r.peer);
+    s.bind_i64(3, r.direction);
+    s.bind_text(4, r.name);
+    s.bind_text(5, r.media_type);
+    s.bind_u64(6, r.size);
+    s.bind_u64(7, r.chunk_size);
+    s.bind_blob(8, r.sha256);
+    s.bind_i64(9, r.state);
+    s.bind_text(10, r.path);
+    s.bind_text(11, r.error);
+    s.bind_u64(12, r.done_bytes);
+    s.bind_u64(13, r.created_ms);
+    s.bind_u64(14, r.updated_ms);
+    if (int rc = run(s)) return rc;
+  }
+  for (const Bytes& id : b.file_deletes) {
+    w.file_delete.bind_blob(1, id);
+    if (int rc = run(w.file_delete)) return rc;
   }
   if (b.held_expire_before_ms) {
     w.held_expire.bind_u64(1, b.held_expire_before_ms);
