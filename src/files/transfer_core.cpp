@@ -350,12 +350,14 @@ void TransferCore::on_verified(const TransferId& id, bool ok, const std::string&
   finish(*t, ok ? TransferState::complete : TransferState::failed, ok ? "" : std::string(m.reason), now, out);
 }
 
-void TransferCore::rewind(Transfer& t, std::uint64_t offset, std::uint64_t now) {
+void TransferCore::rewind(Transfer& t, std::uint64_t offset, std::uint64_t now, bool asked) {
   ++counters_.rewinds;
   ++t.epoch;
   t.reads = 0;
   t.next_offset = offset;
-  t.rewind_offset = offset;
+  // A request to resend from X is honoured once: the chunks already on the way past X make the
+  // receiver ask again, and that repeat must not start a second resend of the whole window.
+  t.rewind_offset = asked ? offset : UINT64_MAX;
   t.rewind_ms = now;
   t.last_report_ms = now;
 }

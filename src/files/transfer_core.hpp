@@ -145,7 +145,8 @@ class TransferCore {
   void on_offer(const PeerId& from, const FileMessage& m, std::uint64_t now, Out& out);
   void on_chunk(Transfer& t, const FileMessage& m, std::uint64_t now, Out& out);
   void on_progress(Transfer& t, const FileMessage& m, std::uint64_t now, Out& out);
-  void rewind(Transfer& t, std::uint64_t offset, std::uint64_t now);
+  // Sends again from `offset`; `asked`: the receiver asked for it (a gap or a bad chunk).
+  void rewind(Transfer& t, std::uint64_t offset, std::uint64_t now, bool asked = false);
   void finish(Transfer& t, TransferState state, std::string error, std::uint64_t now, Out& out);
   void report(Transfer& t, bool resend, Out& out);
   void changed(Transfer& t, std::uint64_t now, Out& out, bool force);

@@ -191,5 +191,24 @@ TEST(Files, AChatMessageOvertakesARunningTransfer) {
       << FilePair::file(p.a, id).dump();
 }
 
+TEST(Files, TheCliSendsAFileAndListsTransfers) {
+  FilePair p(true);
+  const auto source = random_file(p.dir.path() / "notes.txt", 3u << 20);
+  auto sent = run_cli(p.a.data_dir(), "send-file " + p.b.peer_id() + " " + source.string());
+  ASSERT_EQ(sent.status, 0) << sent.text;
+  EXPECT_NE(sent.text.find("sent notes.txt (3.0 MiB), SHA-256 verified by the recipient"), std::string::npos)
+      << sent.text;
+  EXPECT_EQ(hex_sha256(p.downloads() / "notes.txt"), hex_sha256(source));
+  auto listed = run_cli(p.b.data_dir(), "files");
+  ASSERT_EQ(listed.status, 0) << listed.text;
+  EXPECT_NE(listed.text.find("in  complete  notes.txt  3.0 MiB / 3.0 MiB"), std::string::npos) << listed.text;
+  auto missing = run_cli(p.a.data_dir(), "send-file " + p.b.peer_id() + " /no/such/file");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.text.find("cannot read /no/such/file"), std::string::npos) << missing.text;
+  auto bad = run_cli(p.b.data_dir(), "files accept " + std::string(32, 'f'));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.text.find("404"), std::string::npos) << bad.text;
+}
+
 }  // namespace
 }  // namespace hyphae::testing
