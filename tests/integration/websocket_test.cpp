@@ -14,6 +14,7 @@
 #include <future>
 
 #include "harness.hpp"
+#include "netns.hpp"
 #include "testnet/local_registry.hpp"
 
 namespace hyphae::testing {
@@ -215,10 +216,10 @@ TEST_P(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   const std::string script = chromium ? "browser_peer_ws.mjs" : "peer_ws_client.mjs";
   auto client = std::async(std::launch::async, [&] {
     std::string out;
-    const int rc = run_command(std::string("node ") + (chromium ? "" : "--experimental-websocket ") + "'" +
-                                   (root / "tests/js" / script).string() + "' " + url + " " + p.b.peer_id() +
-                                   " 20 2>&1",
-                               out);
+    const int rc =
+        run_command(std::string("node ") + (chromium ? "" : "--experimental-websocket ") + "'" +
+                        (root / "tests/js" / script).string() + "' " + url + " " + p.b.peer_id() + " 20 2>&1",
+                    out);
     return std::pair{rc, out};
   });
   // The node's inbox gets the peer's 20 messages, once each, from the PeerId it proved.
@@ -258,11 +259,76 @@ TEST_P(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   EXPECT_EQ(seen["messages"][0]["id"], bye);
   EXPECT_TRUE(seen["errors"].empty()) << out;  // no console errors in the page either
   if (chromium) EXPECT_NE(seen["userAgent"].get<std::string>().find("Chrome"), std::string::npos);
-  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s)) << status(p.b, bye).dump();
+  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s))
+      << status(p.b, bye).dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(NodeJsAndChromium, WebSocketBrowserPeer, ::testing::Values("nodejs", "chromium"),
                          [](const auto& info) { return info.param; });
+
+// Two nodes in network namespaces where a firewall in front of the receiver lets only its wss://
+// port through (an "HTTPS only" network): the TCP mesh dial is dropped, the WebSocket link comes up,
+// and messages pick it without being told.
+TEST(WebSocketNetns, OnlyHttpsPassesAndMessagesTakeTheWebSocket) {
+  if (auto why = NetnsLine::unavailable_reason())
+    GTEST_SKIP() << "network namespaces are not available: " << *why;
+  if (NetnsLine::run("command -v nft").status != 0)
+    GTEST_SKIP() << "nft is not installed (scripts/setup.sh installs nftables)";
+  NetnsLine line(2);
+  TempDir dir;
+  const std::string a_host = line.address(0, line.interfaces(0).at(0)),
+                    b_host = line.address(1, line.interfaces(1).at(0));
+  const auto tcp_port = free_tcp_port(), ws_port_b = free_tcp_port();
+  auto config = [&](const std::string& name, const std::string& host, std::uint16_t tcp, std::uint16_t ws) {
+    const auto file = dir.path() / (name + ".yaml");
+    std::ofstream(file) << "listen: \"" << host << ":" << tcp << "\"\n"
+                        << "reconnect_min_ms: 50\nreconnect_max_ms: 500\nmdns: false\n"
+                        << "transport:\n  tcp:\n    dial_timeout_ms: 1000\n"
+                        << "  ws:\n    type: websocket\n    tls: true\n    listen: \"" << host << ":" << ws
+                        << "\"\n";
+    return file;
+  };
+  // The firewall: in b's namespace, new TCP connections from the network (not loopback: the API is
+  // there) to anything but the wss:// port are dropped.
+  const std::string nft = "ip netns exec " + line.ns(1) + " nft ";
+  ASSERT_EQ(NetnsLine::run(nft + "add table inet fw").status, 0);
+  ASSERT_EQ(
+      NetnsLine::run(nft + "'add chain inet fw in { type filter hook input priority 0; policy accept; }'")
+          .status,
+      0);
+  ASSERT_EQ(NetnsLine::run(nft + "add rule inet fw in iifname " + line.interfaces(1).at(0) +
+                           " tcp dport != " + std::to_string(ws_port_b) + " ct state new drop")
+                .status,
+            0);
+  LocalNode a{"a", hyphae_binary(), dir.path() / "a"}, b{"b", hyphae_binary(), dir.path() / "b"};
+  a.set_netns(line.ns(0));
+  a.set_config_file(config("a", a_host, free_tcp_port(), free_tcp_port()));
+  a.set_listen_host("");
+  b.set_netns(line.ns(1));
+  b.set_config_file(config("b", b_host, tcp_port, ws_port_b));
+  b.set_listen_host("");
+  a.start();
+  b.start();
+  const std::string tcp_address = b_host + ":" + std::to_string(tcp_port);
+  const std::string wss_address = "ws=wss://" + b_host + ":" + std::to_string(ws_port_b) + "/";
+  ok(a.api().request("POST", "/v1/peers",
+                     nlohmann::json{{"peer_id", b.peer_id()}, {"addresses", {tcp_address, wss_address}}}),
+     201);
+  ASSERT_TRUE(wait_until([&] { return session_transports(a).contains("ws"); }, 20s))
+      << a.api().request("GET", "/v1/p2p/connections").body.dump();
+  EXPECT_FALSE(session_transports(a).contains("tcp"));
+  auto r = a.api().request("POST", "/v1/messages",
+                           nlohmann::json{{"to", b.peer_id()}, {"payload", "through https"}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  const auto id = r.body["id"].get<std::string>();
+  ASSERT_TRUE(wait_until([&] { return status(a, id)["status"] == "delivered"; }, 20s))
+      << status(a, id).dump();
+  EXPECT_EQ(status(a, id)["transport"], "ws");
+  EXPECT_EQ(inbox(b)[id], "through https");
+  EXPECT_TRUE(wait_until([&] { return transport_status(a, "tcp")["dials_failed"].get<int>() >= 1; }, 10s))
+      << transport_status(a, "tcp").dump();
+  EXPECT_FALSE(session_transports(a).contains("tcp"));
+}
 
 }  // namespace
 }  // namespace hyphae::testing
