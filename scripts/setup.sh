@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev liblz4-dev zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libzmq3-dev mosquitto libmosquitto-dev iperf3
-  libpqxx-dev postgresql libssl-dev openssl
+  libpqxx-dev postgresql libssl-dev openssl libnice-dev libusrsctp-dev
   iproute2 nftables procps curl jq python3
   avahi-daemon avahi-utils dbus
   chromium

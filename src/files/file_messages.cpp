@@ -137,6 +137,7 @@ std::expected<FileMessage, std::error_code> decode_file_message(ByteView bytes) 
     }
     case FileMessageKind::complete: {
       const auto status = r.uint(1);
+      if (status > 1) r.fail = true;  // 0 ok, 1 failed: nothing else (a decoded message encodes back)
       m.ok = status == 0;
       m.reason = r.text(2, kMaxReasonBytes);
       break;

@@ -9,7 +9,7 @@
 //     3 decline   reason_len u16 | reason
 //     4 chunk     offset u64 | sha256 of the data (32) | data (the rest)
 //     5 progress  offset u64 (bytes written so far) | flags u8 (1: resend from offset)
-//     6 complete  status u8 (0 ok: the file's SHA-256 matched) | reason_len u16 | reason
+//     6 complete  status u8 (0 ok: the file's SHA-256 matched, 1 failed) | reason_len u16 | reason
 //     7 cancel    reason_len u16 | reason
 //
 // Thread-safety: pure functions. Ownership: a decoded message views the input buffer.
