@@ -116,7 +116,10 @@ int main(int argc, char** argv) {
     TempDir dir("hyphae-files-bench-");
     const auto binary = std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "hyphae";
     const auto config = dir.path() / "node.yaml";
-    std::ofstream(config) << "files:\n  auto_accept: true\n  max_file_bytes: " << (size * 2) << "\n";
+    std::ofstream(config) << "files:\n  auto_accept: true\n  max_file_bytes: " << (size * 2) << "\n"
+                          << (std::getenv("HYPHAE_FILES_BENCH_EXTRA")
+                                  ? std::getenv("HYPHAE_FILES_BENCH_EXTRA")
+                                  : "");
     LocalNode a("a", binary, dir.path() / "a"), b("b", binary, dir.path() / "b");
     a.set_config_file(config);
     b.set_config_file(config);

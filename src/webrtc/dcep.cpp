@@ -47,7 +47,8 @@ std::expected<DcepMessage, std::error_code> decode_dcep(ByteView bytes) {
   open.reliability = static_cast<Reliability>(base);
   open.ordered = (type & 0x80) == 0;
   open.priority = get_u16be(bytes.data() + 2);
-  open.reliability_parameter = get_u32be(bytes.data() + 4);
+  // RFC 8832 §5.1: for a reliable channel the sender sets it to 0 and the receiver ignores it.
+  open.reliability_parameter = open.reliability == Reliability::reliable ? 0 : get_u32be(bytes.data() + 4);
   const std::size_t label_len = get_u16be(bytes.data() + 8);
   const std::size_t protocol_len = get_u16be(bytes.data() + 10);
   if (label_len > kMaxDcepLabelBytes || protocol_len > kMaxDcepLabelBytes)

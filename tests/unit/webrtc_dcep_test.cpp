@@ -49,6 +49,12 @@ TEST(Dcep, ReliableWritesZeroParameter) {
   auto bytes = encode_dcep_open(open);
   ASSERT_TRUE(bytes);
   EXPECT_EQ(get_u32be(bytes->data() + 4), 0u);
+  // And a peer's nonzero one is ignored on receipt (RFC 8832 section 5.1), so a decoded message
+  // encodes to bytes that decode to the same message.
+  (*bytes)[7] = 0x63;
+  auto decoded = decode_dcep(*bytes);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(std::get<DcepOpen>(*decoded).reliability_parameter, 0u);
 }
 
 TEST(Dcep, Ack) {
