@@ -49,11 +49,6 @@ std::unique_ptr<bench::InProcessNode> make_alice(const std::filesystem::path& di
   return std::make_unique<bench::InProcessNode>(c);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 void throughput(bench::Report& report, bool quick) {
   TempDir dir("hyphae-relay-bench-");
   const auto binary = std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "hyphae";
@@ -109,24 +104,10 @@ void throughput(bench::Report& report, bool quick) {
     direct_bytes.push_back(large * 65536.0 / alice.stream(bob_id, "tcp", 65536, large) / 1e6);
   }
   if (!alice.session(carol_id, "relay")) throw std::runtime_error("carol's session left the relay");
-  bench::ReportEntry m;
-  m.name = "relayed durable 1 KiB";
-  m.value = median(relay_msgs);
-  m.unit = "msg/s";
-  m.comparison_name = "direct TCP session";
-  m.comparison_value = median(direct_msgs);
-  m.target = ">= 0.5x";
-  m.runs = relay_msgs;
-  report.add(std::move(m));
-  bench::ReportEntry b;
-  b.name = "relayed durable 64 KiB";
-  b.value = median(relay_bytes);
-  b.unit = "MB/s";
-  b.comparison_name = "direct TCP session";
-  b.comparison_value = median(direct_bytes);
-  b.target = ">= 0.5x";
-  b.runs = relay_bytes;
-  report.add(std::move(b));
+  report.add(bench::median_entry("relayed durable 1 KiB", relay_msgs, "msg/s", "direct TCP session",
+                                 direct_msgs, ">= 0.5x"));
+  report.add(bench::median_entry("relayed durable 64 KiB", relay_bytes, "MB/s", "direct TCP session",
+                                 direct_bytes, ">= 0.5x"));
 }
 
 void circuits(bench::Report& report, std::size_t count) {

@@ -18,11 +18,6 @@ using namespace hyphae;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 std::uint16_t port_of(LocalNode& node, const std::string& transport) {
   const auto body = node.api().request("GET", "/v1/p2p/transports").body;
   for (const auto& t : body["transports"])
@@ -70,18 +65,8 @@ void throughput(bench::Report& report, bool quick) {
     plain.push_back(count / alice.stream(bob_id, "ws", 1024, count));
     tls.push_back(count / alice.stream(bob_id, "wss", 1024, count));
   }
-  for (auto [name, runs] :
-       {std::pair{"ws:// durable 1 KiB", plain}, std::pair{"wss:// durable 1 KiB", tls}}) {
-    bench::ReportEntry e;
-    e.name = name;
-    e.value = median(runs);
-    e.unit = "msg/s";
-    e.comparison_name = "TCP mesh";
-    e.comparison_value = median(tcp);
-    e.target = ">= 0.7x";
-    e.runs = runs;
-    report.add(std::move(e));
-  }
+  report.add(bench::median_entry("ws:// durable 1 KiB", plain, "msg/s", "TCP mesh", tcp, ">= 0.7x"));
+  report.add(bench::median_entry("wss:// durable 1 KiB", tls, "msg/s", "TCP mesh", tcp, ">= 0.7x"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -73,6 +74,26 @@ std::string format_number(double v) {
   if (a >= 100) return fmt::format("{:.0f}", v);
   if (a >= 10) return fmt::format("{:.1f}", v);
   return fmt::format("{:.2f}", v);
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+ReportEntry median_entry(std::string name, std::vector<double> runs, std::string unit,
+                         std::string comparison_name, std::vector<double> comparison_runs,
+                         std::string target) {
+  ReportEntry e;
+  e.name = std::move(name);
+  e.value = median(runs);
+  e.unit = std::move(unit);
+  e.comparison_name = std::move(comparison_name);
+  e.comparison_value = median(std::move(comparison_runs));
+  e.target = std::move(target);
+  e.runs = std::move(runs);
+  return e;
 }
 
 std::optional<double> compute_ratio(double value, std::optional<double> comparison, Better better) {

@@ -31,6 +31,13 @@ struct ReportEntry {
   std::optional<double> ratio;
 };
 
+// The median of same-run measurements (0 for none).
+double median(std::vector<double> values);
+// An entry whose value and comparison are the medians of `runs` and `comparison_runs` (kHigher).
+ReportEntry median_entry(std::string name, std::vector<double> runs, std::string unit,
+                         std::string comparison_name, std::vector<double> comparison_runs,
+                         std::string target);
+
 // value / comparison or comparison / value per `better`; nullopt unless both are finite and the
 // divisor is non-zero.
 std::optional<double> compute_ratio(double value, std::optional<double> comparison, Better better);

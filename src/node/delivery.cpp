@@ -542,11 +542,7 @@ void Node::Impl::deliver_to_app(const InboundMessage& message) {
   }
 }
 
-std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
-  auto token = next_subscriber++;
-  auto& sub = subscribers[token];
-  sub.handler = std::move(handler);
-  // Hand out what the app has not acknowledged yet, oldest first.
+void Node::Impl::for_each_unacked_inbox(const std::function<void(Envelope&)>& visit) {
   std::uint64_t after = 0;
   for (;;) {
     auto rows = store->inbox_after(after, true, 1000);
@@ -555,14 +551,24 @@ std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
       after = row.seq;
       auto env = decode_envelope(row.envelope, nullptr,
                                  EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
-      // Acknowledged by the app, its commit still on the way: not handed out again. File messages
-      // are the node's own (replay_file_messages).
-      if (!env || app_acks_uncommitted.contains(env->id) || env->type == files::kFileMessageType) continue;
-      sub.replayed.insert(dedupe_key(dedupe_secret, env->from.bytes(), env->id));
-      sub.handler(
-          InboundMessage{env->id, env->from, env->timestamp_ms, env->type, false, std::move(env->payload)});
+      // Acknowledged by the app, its commit still on the way: not handed out again.
+      if (!env || app_acks_uncommitted.contains(env->id)) continue;
+      visit(*env);
     }
   }
+}
+
+std::uint64_t Node::Impl::subscribe(InboundHandler handler) {
+  auto token = next_subscriber++;
+  auto& sub = subscribers[token];
+  sub.handler = std::move(handler);
+  // Hand out what the app has not acknowledged yet, oldest first. File messages are the node's own
+  // (replay_file_messages).
+  for_each_unacked_inbox([&](Envelope& env) {
+    if (env.type == files::kFileMessageType) return;
+    sub.replayed.insert(dedupe_key(dedupe_secret, env.from.bytes(), env.id));
+    sub.handler(InboundMessage{env.id, env.from, env.timestamp_ms, env.type, false, std::move(env.payload)});
+  });
   // Ids whose commit is already in DB but whose callback has not run yet stay in `replayed`; the rest go.
   std::erase_if(sub.replayed, [&](const MessageId& id) { return !awaiting_commit.contains(id); });
   return token;

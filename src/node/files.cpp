@@ -18,19 +18,11 @@ void Node::Impl::start_files() {
 }
 
 void Node::Impl::replay_file_messages() {
-  std::uint64_t after = 0;
-  for (;;) {
-    auto rows = store->inbox_after(after, true, 1000);
-    if (rows.empty()) break;
-    for (const auto& row : rows) {
-      after = row.seq;
-      auto env = decode_envelope(row.envelope, nullptr,
-                                 EnvelopeLimits{config.max_message_bytes + kSealedPayloadOverhead});
-      if (!env || env->type != files::kFileMessageType || app_acks_uncommitted.contains(env->id)) continue;
-      files->on_message(env->from, env->payload);
-      app_acked(env->id);
-    }
-  }
+  for_each_unacked_inbox([&](Envelope& env) {
+    if (env.type != files::kFileMessageType) return;
+    files->on_message(env.from, env.payload);
+    app_acked(env.id);
+  });
 }
 
 void Node::Impl::send_file_message(const PeerId& to, Bytes payload, bool durable,

@@ -197,6 +197,8 @@ class Node::Impl : public transport::TransportSink,
   void commit_staged(bool force = false);
   void deliver_to_app(const InboundMessage& message);
   std::uint64_t subscribe(InboundHandler handler);
+  // Each committed received message the app has not acknowledged, oldest first, decoded.
+  void for_each_unacked_inbox(const std::function<void(Envelope&)>& visit);
   std::optional<MessageStatus> status(const MessageId& id) const;
   void add_peer(const PeerId& peer, std::vector<std::string> addresses,
                 std::function<void(std::error_code)> done);
