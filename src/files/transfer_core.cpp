@@ -183,6 +183,23 @@ void TransferCore::finish(Transfer& t, TransferState state, std::string error, s
   t.reads = 0;
   if (t.direction == Direction::in && state != TransferState::complete) out.discard.push_back(t.id);
   changed(t, now, out, true);
+  forget_oldest_finished(out);
+}
+
+void TransferCore::forget_oldest_finished(Out& out) {
+  std::size_t finished_count = 0;
+  for (const auto& [id, t] : transfers_)
+    if (finished(t.state)) ++finished_count;
+  while (finished_count > limits_.max_finished) {
+    auto oldest = transfers_.end();
+    for (auto it = transfers_.begin(); it != transfers_.end(); ++it)
+      if (finished(it->second.state) &&
+          (oldest == transfers_.end() || it->second.updated_ms < oldest->second.updated_ms))
+        oldest = it;
+    out.forgotten.push_back(oldest->first);
+    transfers_.erase(oldest);
+    --finished_count;
+  }
 }
 
 void TransferCore::on_message(const PeerId& from, const FileMessage& m, std::uint64_t now, Out& out) {

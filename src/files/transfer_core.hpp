@@ -91,10 +91,11 @@ class TransferCore {
     std::vector<Send> sends;
     std::vector<Read> reads;
     std::vector<Write> writes;
-    std::vector<TransferId> verify;   // in: hash the part file; then finalize it
-    std::vector<TransferId> prepare;  // in: create (or cut back to done_bytes) the part file
-    std::vector<TransferId> discard;  // in: delete the part file
-    std::vector<TransferId> changed;  // persist the row and tell watchers
+    std::vector<TransferId> verify;     // in: hash the part file; then finalize it
+    std::vector<TransferId> prepare;    // in: create (or cut back to done_bytes) the part file
+    std::vector<TransferId> discard;    // in: delete the part file
+    std::vector<TransferId> changed;    // persist the row and tell watchers
+    std::vector<TransferId> forgotten;  // finished transfers past max_finished: delete their rows
   };
 
   TransferCore(PeerId self, TransferLimits limits) : self_(self), limits_(limits) {}
@@ -137,8 +138,6 @@ class TransferCore {
   const std::map<TransferId, Transfer>& transfers() const { return transfers_; }
   const TransferCounters& counters() const { return counters_; }
   const TransferLimits& limits() const { return limits_; }
-  // Forgets a finished transfer (the adapter keeps a bounded history).
-  void forget(const TransferId& id) { transfers_.erase(id); }
 
  private:
   Transfer* get(const TransferId& id);
@@ -148,6 +147,7 @@ class TransferCore {
   // Sends again from `offset`; `asked`: the receiver asked for it (a gap or a bad chunk).
   void rewind(Transfer& t, std::uint64_t offset, std::uint64_t now, bool asked = false);
   void finish(Transfer& t, TransferState state, std::string error, std::uint64_t now, Out& out);
+  void forget_oldest_finished(Out& out);  // keeps at most limits_.max_finished finished transfers
   void report(Transfer& t, bool resend, Out& out);
   void changed(Transfer& t, std::uint64_t now, Out& out, bool force);
   void send_durable(const Transfer& t, const FileMessage& m, Out& out);

@@ -16,6 +16,7 @@ struct TransferLimits {
   std::uint32_t max_bad_chunks = 3;      // chunks failing their hash before the transfer fails
   std::size_t max_offers_per_peer = 16;  // incoming transfers not finished, per peer
   std::size_t max_incoming = 128;        // incoming transfers not finished, in all
+  std::size_t max_finished = 1000;       // finished transfers remembered; the oldest are forgotten
   bool auto_accept = false;
 };
 

@@ -22,7 +22,6 @@ namespace {
 // wait behind at most this much (plus the reads in flight).
 constexpr std::size_t kPaceBacklogBytes = 1u << 20;
 constexpr std::uint64_t kEventEveryMs = 250;
-constexpr std::size_t kFinishedKept = 1000;  // finished transfers remembered (the oldest are forgotten)
 
 std::uint64_t steady_now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -99,7 +98,7 @@ void FileService::start(std::uint64_t) {
   store::WriteBatch prune;
   for (const auto& r : rows) {
     auto t = from_row(r);
-    if (files::finished(t.state) && finished_rows > kFinishedKept) {
+    if (files::finished(t.state) && finished_rows > core_.limits().max_finished) {
       --finished_rows;
       prune.file_deletes.push_back(r.id);
       continue;
@@ -170,12 +169,10 @@ void FileService::run(TransferCore::Out& out) {
                             });
   }
   for (auto& read : out.reads) {
-    ++worker_jobs_;
     on_worker([this, alive = alive_, read = std::move(read)] {
       auto chunk = files::read_chunk(read.id, read.path, read.offset, read.length);
       asio::post(strand_, [this, alive, read, chunk = std::move(chunk)]() mutable {
         if (!*alive) return;
-        --worker_jobs_;
         now_ = steady_now_ms();
         TransferCore::Out next;
         if (chunk) {
@@ -189,7 +186,6 @@ void FileService::run(TransferCore::Out& out) {
     });
   }
   for (auto& write : out.writes) {
-    ++worker_jobs_;
     on_worker([this, alive = alive_, write = std::move(write), path = part_path(write.id)] {
       std::string error;
       const ByteView data(write.data.data() + write.data_at, write.data.size() - write.data_at);
@@ -198,7 +194,6 @@ void FileService::run(TransferCore::Out& out) {
       asio::post(strand_, [this, alive, id = write.id, epoch = write.epoch, offset = write.offset, length,
                            outcome, error = std::move(error)] {
         if (!*alive) return;
-        --worker_jobs_;
         now_ = steady_now_ms();
         TransferCore::Out next;
         using R = TransferCore::WriteResult;
@@ -253,6 +248,14 @@ void FileService::run(TransferCore::Out& out) {
       std::error_code ec;
       std::filesystem::remove(path, ec);
     });
+  }
+  if (!out.forgotten.empty()) {
+    store::WriteBatch batch;
+    for (const auto& id : out.forgotten) {
+      batch.file_deletes.emplace_back(id.begin(), id.end());
+      rates_.erase(id);
+    }
+    store_.submit(std::move(batch), nullptr);
   }
   for (const auto& id : out.changed) {
     const auto* t = core_.find(id);

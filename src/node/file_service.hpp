@@ -96,7 +96,6 @@ class FileService {
   std::function<void(const FileEvent&)> watcher_;
   std::map<files::TransferId, Rate> rates_;
   std::uint64_t now_ = 0;
-  std::size_t worker_jobs_ = 0;  // queued on the worker (reads and writes), for pacing
 };
 
 }  // namespace hyphae

@@ -324,6 +324,33 @@ TEST(TransferCore, HostileOffersAndChunksAreRefusedAndBounded) {
   EXPECT_EQ(core.find(make_id(10))->state, TransferState::offered);
 }
 
+TEST(TransferCore, FinishedTransfersAreForgottenPastTheirBound) {
+  TransferLimits limits;
+  limits.max_finished = 5;
+  TransferCore core(Identity::generate().peer_id(), limits);
+  const auto peer = Identity::generate().peer_id();
+  std::size_t forgotten = 0;
+  for (std::uint8_t n = 1; n <= 50; ++n) {  // a peer offers and cancels, again and again
+    FileMessage offer;
+    offer.kind = FileMessageKind::offer;
+    offer.id = make_id(n);
+    offer.name = "f";
+    offer.size = 10;
+    offer.chunk_size = 1024;
+    TransferCore::Out out;
+    core.on_message(peer, offer, n, out);
+    FileMessage cancel;
+    cancel.kind = FileMessageKind::cancel;
+    cancel.id = make_id(n);
+    core.on_message(peer, cancel, n, out);
+    forgotten += out.forgotten.size();
+  }
+  EXPECT_EQ(core.transfers().size(), 5u);
+  EXPECT_EQ(forgotten, 45u);
+  EXPECT_NE(core.find(make_id(50)), nullptr);  // the newest are kept
+  EXPECT_EQ(core.find(make_id(1)), nullptr);
+}
+
 TEST(TransferCore, ChunksOfTheWrongSizeOrOffsetAreNotWritten) {
   Wire w(4 * 1024);
   const auto id = w.offer();

@@ -12,9 +12,6 @@ namespace ssl = boost::asio::ssl;
 
 namespace {
 
-constexpr std::int64_t kDefaultMaxHandshakes = 64;
-constexpr std::int64_t kDefaultDialTimeoutMs = 10'000;
-
 std::shared_ptr<ssl::context> tls_context(ssl::context::method method) {
   auto context = std::make_shared<ssl::context>(method);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
