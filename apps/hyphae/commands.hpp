@@ -31,6 +31,7 @@ void add_signal_command(CLI::App& app, Common& common);    // `hyphae signal`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
 void add_file_commands(CLI::App& app, Common& common);  // `hyphae send-file`, `hyphae files`
+void add_app_command(CLI::App& app, Common& common);    // `hyphae app`
 
 // Writes `port` to `port_file` (if any), waits for SIGINT or SIGTERM, calls `stop`, then `wait`
 // (which returns once the server's threads are done).

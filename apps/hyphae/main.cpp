@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   add_signal_command(app, common);
   add_mesh_commands(app, common);
   add_file_commands(app, common);
+  add_app_command(app, common);
   add_demo_command(app, common);
   try {
     app.parse(argc, argv);

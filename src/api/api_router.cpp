@@ -8,8 +8,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "api/app_routes.hpp"
 #include "api/node_routes.hpp"
 #include "node/config.hpp"
 #include "node/node.hpp"
@@ -85,8 +87,15 @@ Router::Router(Node& node, std::string token) : node_(node), token_(std::move(to
                     return authorized(req, it == target.query.end() ? std::string_view() : it->second);
                   },
                   "missing or wrong bearer token"};
-  table_.set_fallback_auth(bearer);
-  add_node_routes(table_, node_, bearer);
+  // The web app's session (cookie + CSRF token) is as good as the token for the node's routes; a
+  // new login link needs the token itself.
+  AuthRule any{[this, bearer](const Request& req, const Target& target) {
+                 return bearer.allows(req, target) || app_session(req);
+               },
+               "missing or wrong bearer token (or web app session and X-CSRF-Token)"};
+  table_.set_fallback_auth(any);
+  add_node_routes(table_, node_, any);
+  add_app_routes(table_, node_, app_sessions_, bearer, any);
   std::uint16_t port = 0;
   if (parse_address(node_.config().api_listen, listen_host_, port)) {
     if (listen_host_ == "0.0.0.0" || listen_host_ == "::") listen_host_.clear();
@@ -103,6 +112,18 @@ bool Router::authorized(const Request& req, std::string_view query_token) const 
   };
   if (!header.empty()) return equal(header, expected);
   return !query_token.empty() && equal(query_token, token_);
+}
+
+bool Router::app_session(const Request& req) {
+  auto cookie = req[http::field::cookie];
+  if (cookie.empty()) return false;
+  const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now().time_since_epoch())
+                                                  .count());
+  const auto* session = app_sessions_.find(cookie, now);
+  if (!session) return false;
+  if (req.method() == http::verb::get || req.method() == http::verb::head) return true;
+  return secret_equal(req[kCsrfHeader], session->csrf);
 }
 
 awaitable<Response> Router::handle(const Request& req, bool& upgrade_stream) {

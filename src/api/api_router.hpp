@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/app_sessions.hpp"
 #include "api/route_table.hpp"
 
 namespace hyphae {
@@ -55,9 +56,12 @@ class Router {
 
  private:
   bool authorized(const Request& req, std::string_view query_token) const;
+  // The web app's session cookie, with the session's CSRF token on anything but GET and HEAD.
+  bool app_session(const Request& req);
 
   Node& node_;
   std::string token_;
+  AppSessions app_sessions_;
   std::string listen_host_;
   RouteTable table_;
 };

@@ -133,7 +133,7 @@ ApiResponse ApiClient::request_raw(const std::string& method, const std::string&
         c.connected = true;
       }
       http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-      req.set(http::field::host, host_header(endpoint_.host));
+      req.set(http::field::host, host_header(endpoint_.host) + ":" + std::to_string(endpoint_.port));
       if (with_token) req.set(http::field::authorization, "Bearer " + endpoint_.token);
       req.keep_alive(true);
       if (!body.empty() || method == "POST") {
@@ -182,7 +182,8 @@ void ApiClient::stream(const std::function<bool(const nlohmann::json&)>& on_mess
     ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
       req.set(http::field::authorization, "Bearer " + endpoint_.token);
     }));
-    ws.handshake(host_header(endpoint_.host), "/v1/p2p/messages/stream");
+    ws.handshake(host_header(endpoint_.host) + ":" + std::to_string(endpoint_.port),
+                 "/v1/p2p/messages/stream");
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot open the message stream: " + e.code().message());
   }

@@ -54,7 +54,8 @@ bool valid_peer_address(const std::string& text) {
   std::string host;
   std::uint16_t port = 0;
   const auto address = split_transport_address(text).address;
-  return parse_address(address, host, port) || ws::parse_ws_address(address).has_value();
+  return parse_address(address, host, port) || ws::parse_ws_address(address).has_value() ||
+         ws::parse_webrtc_star_address(address).has_value();
 }
 
 }  // namespace hyphae

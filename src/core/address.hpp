@@ -19,7 +19,8 @@ struct TransportAddress {
   std::string address;
 };
 TransportAddress split_transport_address(const std::string& text);
-// Whether `text` is [transport=]host:port (or a multiaddr), or a WebSocket address (ws_address.hpp);
+// Whether `text` is [transport=]host:port (or a multiaddr), a WebSocket address or a WebRTC one
+// (.../p2p-webrtc-star: ws_address.hpp);
 // the transport name is not checked here.
 bool valid_peer_address(const std::string& text);
 

@@ -108,6 +108,25 @@ std::optional<WsAddress> parse_ws_address(std::string_view text) {
   return parse_url(text);
 }
 
+std::optional<WsAddress> parse_webrtc_star_address(std::string_view text) {
+  if (text.size() > 1024 || !text.starts_with('/')) return std::nullopt;
+  constexpr std::string_view kTail = "/p2p-webrtc-star";
+  auto at = text.find(kTail);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto after = text.substr(at + kTail.size());
+  if (!after.empty()) {  // only a /p2p/<id> may follow
+    if (!after.starts_with("/p2p/") || after.size() == 5 || after.find('/', 5) != std::string_view::npos)
+      return std::nullopt;
+  }
+  auto server = parse_multiaddr(text.substr(0, at));
+  if (!server || server->tls) return std::nullopt;
+  return server;
+}
+
+std::string webrtc_star_multiaddr(const WsAddress& server) {
+  return ws_multiaddr(server) + "/p2p-webrtc-star";
+}
+
 std::string ws_multiaddr(const WsAddress& address) {
   const bool v4 = address.host.find_first_not_of("0123456789.") == std::string::npos;
   const bool v6 = address.host.find(':') != std::string::npos;

@@ -23,7 +23,7 @@ struct Protocol {
 };
 
 // Codes from the multicodec table.
-constexpr std::array<Protocol, 18> kProtocols{{
+constexpr std::array<Protocol, 19> kProtocols{{
     {0x04, "ip4", Value::ip4},
     {0x06, "tcp", Value::port},
     {0x29, "ip6", Value::ip6},
@@ -32,6 +32,7 @@ constexpr std::array<Protocol, 18> kProtocols{{
     {0x37, "dns6", Value::name},
     {0x38, "dnsaddr", Value::name},
     {0x0111, "udp", Value::port},
+    {0x0113, "p2p-webrtc-star", Value::none},
     {0x0118, "webrtc-direct", Value::none},
     {0x0119, "webrtc", Value::none},
     {0x0122, "p2p-circuit", Value::none},

@@ -117,7 +117,8 @@ Result apply_transport_section(const std::filesystem::path& file, const YAML::No
       }
       const std::string kind =
           section["type"] && section["type"].IsScalar() ? section["type"].Scalar() : name;
-      if (option_value.IsSequence() && (option == "interfaces" || option == "static_peers")) {
+      if (option_value.IsSequence() &&
+          (option == "interfaces" || option == "static_peers" || option == "rooms")) {
         std::string joined;  // a YAML list of names or addresses: the options hold them comma-separated
         for (const auto& item : option_value) {
           if (!item.IsScalar())
@@ -234,8 +235,8 @@ std::optional<Result> apply_p2p_key(const std::filesystem::path& file, const std
     return Result{};
   }
   if (key == "transport_priority") {
-    static const std::set<std::string> names = {"htx",     "ble", "mesh", "betanet",
-                                                "bitchat", "tcp", "quic", "websocket"};
+    static const std::set<std::string> names = {"htx", "ble",  "mesh",      "betanet", "bitchat",
+                                                "tcp", "quic", "websocket", "webrtc"};
     if (!value.IsSequence())
       return std::unexpected(where(file, value, key) + " must be a list of transport names");
     std::vector<std::string> order;
@@ -245,7 +246,7 @@ std::optional<Result> apply_p2p_key(const std::filesystem::path& file, const std
       if (!names.contains(name))
         return std::unexpected(
             where(file, item, key) + ": '" + name +
-            "' is not a transport (htx, ble, mesh, betanet, bitchat, tcp, quic, websocket)");
+            "' is not a transport (htx, ble, mesh, betanet, bitchat, tcp, quic, websocket, webrtc)");
       order.push_back(name);
     }
     config.transport_priority = std::move(order);

@@ -45,6 +45,19 @@ std::expected<Bytes, std::error_code> Node::Impl::sign_own_record() {
   record.expires_ms = i.clock->wall_ms() + kOwnRecordTtlMs;
   if (i.relay_transport) record.coordinators = i.relay_transport->reserved_relays();
   for (const auto& slot : i.transports) {
+    if (slot.transport->type() == "webrtc") {  // reachable through its signaling server
+      const auto section = i.config.transports.find(slot.name);
+      if (section == i.config.transports.end()) continue;
+      auto signal = section->second.options.find("signal");
+      if (signal == section->second.options.end()) continue;
+      auto server = ws::parse_ws_address(signal->second);
+      ws::WsAddress plain;
+      if (!server && parse_address(signal->second, plain.host, plain.port)) server = plain;
+      if (!server) continue;
+      if (auto bytes = discovery::multiaddr_from_text(ws::webrtc_star_multiaddr(*server)))
+        record.addresses.push_back(std::move(*bytes));
+      continue;
+    }
     const bool websocket = slot.transport->type() == "websocket";
     if ((slot.transport->type() != "tcp" && !websocket) || !slot.transport->listen_port()) continue;
     const auto section = i.config.transports.find(slot.name);
@@ -75,8 +88,8 @@ std::vector<std::string> Node::Impl::dialable_addresses(const discovery::PeerRec
     return std::any_of(transports.begin(), transports.end(),
                        [&](const TransportSlot& s) { return s.transport->type() == type; });
   };
-  const bool has_tcp = has("tcp"), has_websocket = has("websocket");
-  if (!has_tcp && !has_websocket) return out;
+  const bool has_tcp = has("tcp"), has_websocket = has("websocket"), has_webrtc = has("webrtc");
+  if (!has_tcp && !has_websocket && !has_webrtc) return out;
   for (const auto& bytes : record.addresses) {
     auto text = discovery::multiaddr_to_text(bytes);
     if (!text) continue;
@@ -86,6 +99,8 @@ std::vector<std::string> Node::Impl::dialable_addresses(const discovery::PeerRec
       out.push_back(*text);  // a TCP address
     else if (has_websocket && ws::parse_ws_address(*text))
       out.push_back(*text);  // a WebSocket one
+    else if (has_webrtc && ws::parse_webrtc_star_address(*text))
+      out.push_back(*text);  // a signaling server to reach it by WebRTC
   }
   if (!has_tcp) return out;
   // Its coordinators relay to it: a circuit through one of them.
@@ -104,12 +119,13 @@ std::vector<std::string> Node::Impl::give_record_addresses(const discovery::Peer
     return std::find_if(transports.begin(), transports.end(),
                         [&](const TransportSlot& s) { return s.transport->type() == type; });
   };
-  const auto tcp = first_of("tcp"), websocket = first_of("websocket");
+  const auto tcp = first_of("tcp"), websocket = first_of("websocket"), webrtc = first_of("webrtc");
   std::vector<std::string> named;
   for (const auto& a : given) {
     if (a.ends_with("/p2p-circuit")) continue;
     const bool is_ws = ws::parse_ws_address(a).has_value();
-    const auto slot = is_ws ? websocket : tcp;
+    const bool is_webrtc = ws::parse_webrtc_star_address(a).has_value();
+    const auto slot = is_webrtc ? webrtc : is_ws ? websocket : tcp;
     if (slot != transports.end()) named.push_back(slot->name + "=" + a);
   }
   if (named.empty()) return given;

@@ -503,9 +503,14 @@ std::error_code Node::Impl::give_addresses(const PeerId& peer, const std::vector
   for (const auto& a : addresses) {
     auto [name, address] = split_transport_address(a);
     auto t = name.empty() ? TransportIndex(0) : find_transport(name);
-    if (name.empty() && ws::parse_ws_address(address)) {  // a WebSocket address: the first such transport
+    // A WebSocket or WebRTC address: the first transport of that type.
+    const std::string_view type = !name.empty()                            ? std::string_view()
+                                  : ws::parse_webrtc_star_address(address) ? "webrtc"
+                                  : ws::parse_ws_address(address)          ? "websocket"
+                                                                           : std::string_view();
+    if (!type.empty()) {
       for (std::size_t i = 0; i < transports.size(); ++i)
-        if (transports[i].transport->type() == "websocket") {
+        if (transports[i].transport->type() == type) {
           t = TransportIndex(i);
           break;
         }

@@ -159,6 +159,15 @@ struct Capabilities {
     c.mtu = 65535;
     return c;
   }
+  // WebRTC data channels: direct peer to peer (through NATs, ICE), SCTP over DTLS over UDP; light,
+  // since the peer is often a browser.
+  static constexpr Capabilities webrtc_preset() noexcept {
+    Capabilities c = direct_tcp_preset();
+    c.typical_latency_ms = 50;
+    c.bandwidth_bps = 40'000'000;
+    c.mtu = 65535;
+    return c;
+  }
 
   // One line, e.g. "role=offline_mesh unicast broadcast multicast max=65536B latency=2000ms ...".
   std::string describe() const;

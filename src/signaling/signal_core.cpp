@@ -213,7 +213,9 @@ SignalCore::Actions SignalCore::handle(ConnId conn, std::string_view text, std::
     auto target = devices_.find(m["to"].get<std::string>());
     if (target == devices_.end()) {
       ++counters_.undeliverable;
-      out.send.push_back({conn, error("that device is not connected", type)});
+      auto e = error("that device is not connected", type);
+      e["to"] = m["to"];  // so that the sender knows which of its negotiations failed
+      out.send.push_back({conn, std::move(e)});
       return out;
     }
     ++counters_.forwarded;

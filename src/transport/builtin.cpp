@@ -10,6 +10,7 @@ TransportRegistry builtin_registry() {
   TransportRegistry r;
   r.add(MeshTransport::type_info());
   r.add(MeshTransport::websocket_type_info());
+  r.add(MeshTransport::webrtc_type_info());
   r.add(bitchat_transport_type());
   r.add(betanet_transport_type());
   r.add(quic_transport_type());

@@ -122,6 +122,11 @@ std::size_t PeerConnection::buffered_amount(ChannelId channel) const {
   return impl_->runtime().run([&] { return impl_->buffered_amount(channel); });
 }
 
+void PeerConnection::set_receive_paused(bool paused) {
+  impl_->delivery()->caller_paused = paused;
+  impl_->runtime().run([&] { impl_->resume_receive(); });
+}
+
 void PeerConnection::close_channel(ChannelId channel) {
   impl_->runtime().run([&] { impl_->close_channel(channel); });
 }
@@ -441,7 +446,7 @@ void PeerConnection::Impl::shutdown() {
 }
 
 void PeerConnection::Impl::resume_receive() {
-  if (sctp_ && !delivery_->receive_paused) sctp_->set_receive_paused(false);
+  if (sctp_) sctp_->set_receive_paused(delivery_->receive_paused || delivery_->caller_paused);
 }
 
 // ---------------------------------------------------------------------------------------------

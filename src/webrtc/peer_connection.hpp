@@ -108,6 +108,9 @@ class PeerConnection {
   std::expected<void, std::error_code> send(ChannelId channel, ByteView message, bool binary = true);
   // Bytes queued for the channel that SCTP has not taken yet (its socket buffer not counted).
   std::size_t buffered_amount(ChannelId channel) const;
+  // Stops (true) or resumes (false) reading from the SCTP association, on top of the bound on
+  // undelivered messages: the caller's own queue is full, so SCTP flow control holds the peer back.
+  void set_receive_paused(bool paused);
   // Closes one channel (SCTP stream reset); on_channel_close follows when the peer answered.
   void close_channel(ChannelId channel);
   // Ends everything at once (SCTP ABORT, DTLS close_notify); no callback starts after it returns.

@@ -34,6 +34,7 @@ struct Delivery {
   std::atomic<bool> closed{false};
   std::atomic<std::size_t> undelivered{0};
   std::atomic<bool> receive_paused{false};
+  std::atomic<bool> caller_paused{false};  // PeerConnection::set_receive_paused
 };
 
 class PeerConnection::Impl : public std::enable_shared_from_this<PeerConnection::Impl> {

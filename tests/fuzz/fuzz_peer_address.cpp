@@ -2,7 +2,8 @@
 // "[transport=]address" split, parse_address ("host:port", "[v6]:port", "/ip4|ip6|dns4|dns/host/tcp/port
 // [/p2p/<id>]") and, for a multiaddr's /p2p/ part, PeerId::from_string. Checks that an accepted
 // address has a host and reformats to an address that parses to the same host and port; the same for
-// WebSocket addresses (ws:// and wss:// URLs, /ws and /tls/ws multiaddrs) and their multiaddr form.
+// WebSocket addresses (ws:// and wss:// URLs, /ws and /tls/ws multiaddrs) and their multiaddr form,
+// and WebRTC ones (a signaling server's /ws multiaddr + /p2p-webrtc-star), which are never both.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -45,6 +46,15 @@ void check_ws_address(const std::string& address) {
     std::abort();
 }
 
+void check_webrtc_address(const std::string& address) {
+  auto parsed = hyphae::ws::parse_webrtc_star_address(address);
+  if (!parsed) return;
+  if (parsed->host.empty() || parsed->port == 0 || parsed->tls) std::abort();
+  if (hyphae::ws::parse_ws_address(address)) std::abort();  // never both
+  auto again = hyphae::ws::parse_webrtc_star_address(hyphae::ws::webrtc_star_multiaddr(*parsed));
+  if (!again || again->host != parsed->host || again->port != parsed->port) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -60,11 +70,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string host;
   std::uint16_t port = 0;
   const bool ws = hyphae::ws::parse_ws_address(split.address).has_value();
-  if (valid != (hyphae::parse_address(split.address, host, port) || ws)) std::abort();
+  const bool webrtc = hyphae::ws::parse_webrtc_star_address(split.address).has_value();
+  if (valid != (hyphae::parse_address(split.address, host, port) || ws || webrtc)) std::abort();
   if (ws && hyphae::parse_address(split.address, host, port)) std::abort();  // never both
   check_ws_address(text);
   check_ws_address(split.address);
   check_address(text);
   check_address(split.address);
+  check_webrtc_address(text);
+  check_webrtc_address(split.address);
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "core/identity.hpp"
 #include "harness.hpp"
+#include "signal_process.hpp"
 #include "signaling/signal_core.hpp"
 #include "testnet/local_registry.hpp"
 #include "util/json_util.hpp"
@@ -22,51 +23,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using namespace std::chrono_literals;
-
-struct SignalProcess {
-  TempDir dir{"hyphae-signal-"};
-  ChildProcess process;
-  unsigned short port = 0;
-  SignalProcess() {
-    const auto port_file = dir.path() / "port";
-    process = ChildProcess(hyphae_binary(),
-                           {"signal", "--listen", "127.0.0.1:0", "--port-file", port_file.string()},
-                           dir.path() / "signal.log");
-    if (!wait_until([&] { return std::filesystem::exists(port_file); }, 10s))
-      throw std::runtime_error("hyphae signal did not start");
-    std::ifstream(port_file) >> port;
-  }
-};
-
-// A plain WebSocket device at /{deviceId}.
-struct WsDevice {
-  asio::io_context io;
-  websocket::stream<beast::tcp_stream> ws{io};
-  WsDevice(unsigned short port, const std::string& device_id) {
-    asio::ip::tcp::resolver resolver(io);
-    beast::get_lowest_layer(ws).connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-    ws.handshake("127.0.0.1", "/" + device_id);
-  }
-  void send(const nlohmann::json& m) { ws.write(asio::buffer(m.dump())); }
-  // The next message, or null when the connection closed.
-  nlohmann::json next() {
-    beast::flat_buffer buffer;
-    beast::get_lowest_layer(ws).expires_after(5s);
-    boost::system::error_code ec;
-    ws.read(buffer, ec);
-    if (ec) return nullptr;
-    return nlohmann::json::parse(beast::buffers_to_string(buffer.data()));
-  }
-  void authenticate(const Identity& id) {
-    auto challenge = next();
-    ASSERT_EQ(challenge["type"], "CHALLENGE");
-    const auto text = signaling::SignalCore::challenge_message(challenge["nonce"].get<std::string>(),
-                                                               id.peer_id().to_string());
-    const auto sig = id.sign(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-    send({{"type", "AUTH"}, {"signature", base64_encode(ByteView(sig.data(), sig.size()))}});
-    ASSERT_EQ(next()["type"], "AUTHENTICATED");
-  }
-};
 
 std::string key_hex(const Identity& id) {
   return to_hex(id.private_key_protobuf());

@@ -213,13 +213,13 @@ TEST_P(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   const bool chromium = GetParam() == "chromium";
   WsPair p(false);
   const std::string url = "ws://127.0.0.1:" + std::to_string(ws_port(p.b)) + "/hyphae";
-  const std::string script = chromium ? "browser_peer_ws.mjs" : "peer_ws_client.mjs";
+  const std::string script = chromium ? "browser_peer.mjs ws" : "peer_ws_client.mjs";
   auto client = std::async(std::launch::async, [&] {
     std::string out;
-    const int rc =
-        run_command(std::string("node ") + (chromium ? "" : "--experimental-websocket ") + "'" +
-                        (root / "tests/js" / script).string() + "' " + url + " " + p.b.peer_id() + " 20 2>&1",
-                    out);
+    const int rc = run_command(std::string("node ") + (chromium ? "" : "--experimental-websocket ") + "'" +
+                                   (root / "tests/js").string() + "'/" + script + " " + url + " " +
+                                   p.b.peer_id() + " 20 2>&1",
+                               out);
     return std::pair{rc, out};
   });
   // The node's inbox gets the peer's 20 messages, once each, from the PeerId it proved.

@@ -178,6 +178,11 @@ TEST(Multiaddr, TextErrorsNameTheProblemAndBinaryErrorsAreMalformed) {
   EXPECT_TRUE(multiaddr_to_text(Bytes{0x06, 0x00, 0x50}));
   EXPECT_FALSE(multiaddr_to_text(Bytes{0x86, 0x00, 0x00, 0x50}));
   EXPECT_FALSE(multiaddr_to_text(Bytes{0x35, 0x81, 0x00, 'a'}));
+  // A signaling server to reach a peer by WebRTC: /p2p-webrtc-star is code 0x0113 (varint 93 02).
+  auto star = multiaddr_from_text("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star");
+  ASSERT_TRUE(star);
+  EXPECT_EQ(to_hex(ByteView(star->data() + star->size() - 2, 2)), "9302");
+  EXPECT_EQ(*multiaddr_to_text(*star), "/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star");
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ TEST(TransportRegistry, MakesTheBuiltinTcpMeshAndRefusesUnknownTypes) {
   ASSERT_FALSE(unknown);
   // The known list names every registered type (other tests in this binary may add theirs).
   EXPECT_NE(unknown.error().find("unknown type 'pigeon' (known: "), std::string::npos) << unknown.error();
-  EXPECT_NE(unknown.error().find("tcp, websocket)"), std::string::npos) << unknown.error();
+  EXPECT_NE(unknown.error().find("tcp, webrtc, websocket)"), std::string::npos) << unknown.error();
   auto bad_listen = registry.make("tcp", context_for(io, id, sink, {{"listen", "no port"}}));
   ASSERT_FALSE(bad_listen);
   EXPECT_NE(bad_listen.error().find("listen 'no port' is not host:port"), std::string::npos);
@@ -145,7 +145,7 @@ TEST(TransportConfig, NamedInstancesNeedATypeAndValidCapabilities) {
   auto bad_type = error_of("type", "transport:\n  lan:\n    type: carrier-pigeon\n");
   // An unknown type is named as such (it is not checked against another type's rules).
   EXPECT_NE(bad_type.find(":3: key 'transport.lan.type': 'carrier-pigeon' is not a transport type (known: "
-                          "betanet, bitchat, quic, tcp, websocket)"),
+                          "betanet, bitchat, quic, tcp, webrtc, websocket)"),
             std::string::npos)
       << bad_type;
   // A named instance takes its type's options, checked by the schema its folder declares.

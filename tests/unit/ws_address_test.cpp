@@ -52,6 +52,31 @@ TEST(WsAddress, PlainTcpAddressesDoNotTakeWebSocketOnes) {
   EXPECT_FALSE(valid_peer_address("ftp://1.2.3.4:21/"));
 }
 
+TEST(WebRtcStarAddress, NamesTheSignalingServerAndIsNeverAWebSocketOrTcpAddress) {
+  auto a = ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "10.0.0.1");
+  EXPECT_EQ(a->port, 8471);
+  EXPECT_FALSE(a->tls);
+  auto named = ws::parse_webrtc_star_address(
+      "/dns4/signal.example/tcp/80/ws/p2p-webrtc-star/p2p/"
+      "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->host, "signal.example");
+  EXPECT_EQ(ws::webrtc_star_multiaddr(*a), "/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star");
+  EXPECT_FALSE(ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/ws"));
+  EXPECT_FALSE(ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/wss/p2p-webrtc-star"));  // ws:// only
+  EXPECT_FALSE(ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/p2p-webrtc-star"));
+  EXPECT_FALSE(ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star/ws"));
+  EXPECT_FALSE(ws::parse_webrtc_star_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star/p2p/"));
+  EXPECT_FALSE(ws::parse_ws_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star"));
+  std::string host;
+  std::uint16_t port = 0;
+  EXPECT_FALSE(parse_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star", host, port));
+  EXPECT_TRUE(valid_peer_address("/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star"));
+  EXPECT_TRUE(valid_peer_address("rtc=/ip4/10.0.0.1/tcp/8471/ws/p2p-webrtc-star"));
+}
+
 TEST(SelfSignedCert, MakesAFreshCertificateWithAStableFingerprint) {
   auto one = net::make_self_signed_cert("hyphae");
   auto two = net::make_self_signed_cert("hyphae");

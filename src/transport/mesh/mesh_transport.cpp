@@ -180,6 +180,12 @@ MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps
       accept_backoff_(context_.strand),
       table_(stream::SessionTable::Options{context_.reconnect_min_ms, context_.reconnect_max_ms}) {}
 
+MeshTransport::MeshTransport(TransportContext context, router::Capabilities caps,
+                             std::unique_ptr<mesh::LinkConnector> connector)
+    : MeshTransport(std::move(context), caps, std::string()) {
+  connector_ = std::move(connector);
+}
+
 MeshTransport::~MeshTransport() {
   stop();
   *alive_ = false;
@@ -199,6 +205,15 @@ mesh::StreamLinkOptions MeshTransport::link_options() {
 }
 
 std::error_code MeshTransport::start() {
+  if (connector_) {
+    if (auto ec = connector_->start(
+            [this, alive = alive_](std::unique_ptr<stream::ByteStream> stream, const PeerId& remote) {
+              if (*alive && running_) accepted(std::move(stream), remote);
+            }))
+      return ec;
+    running_ = true;
+    return {};
+  }
   std::string host;
   std::uint16_t port = 0;
   if (!parse_address(listen_, host, port)) return Errc::invalid_argument;
@@ -225,6 +240,7 @@ std::error_code MeshTransport::start() {
 void MeshTransport::stop() {
   if (!running_) return;
   running_ = false;
+  if (connector_) connector_->stop();
   boost::system::error_code ec;
   acceptor_.close(ec);
   accept_backoff_.cancel();
@@ -233,34 +249,38 @@ void MeshTransport::stop() {
 }
 
 void MeshTransport::accept_next() {
-  acceptor_.async_accept(
-      context_.strand, [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
-        if (!*alive || !running_) return;
-        if (!ec) {
-          make_room_for_handshake();
-          auto link = std::make_shared<mesh::StreamLink>(
-              context_.strand, accepted_stream(std::move(socket)), static_cast<mesh::LinkOwner&>(*this),
-              *context_.identity, static_key_, false, std::nullopt, link_options());
-          links_.insert(link);
-          handshaking_.push_back(link);
-          link->start();
-        } else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-                   ec == asio::error::no_memory) {
-          // Out of file descriptors or memory: retrying at once would spin. Wait, then
-          // accept again.
-          log_->warn("transport {}: accept: {}; pausing accepts for {} ms", context_.name, ec.message(),
-                     kAcceptBackoffMs);
-          ++accept_pauses_;
-          accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
-          accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
-            if (!wait_ec && *alive && running_) accept_next();
-          });
-          return;
-        } else {
-          log_->warn("transport {}: accept: {}", context_.name, ec.message());
-        }
-        accept_next();
-      });
+  acceptor_.async_accept(context_.strand,
+                         [this, alive = alive_](boost::system::error_code ec, tcp::socket socket) {
+                           if (!*alive || !running_) return;
+                           if (!ec) {
+                             accepted(accepted_stream(std::move(socket)), std::nullopt);
+                           } else if (ec == asio::error::no_descriptors ||
+                                      ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+                             // Out of file descriptors or memory: retrying at once would spin. Wait, then
+                             // accept again.
+                             log_->warn("transport {}: accept: {}; pausing accepts for {} ms", context_.name,
+                                        ec.message(), kAcceptBackoffMs);
+                             ++accept_pauses_;
+                             accept_backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+                             accept_backoff_.async_wait([this, alive](boost::system::error_code wait_ec) {
+                               if (!wait_ec && *alive && running_) accept_next();
+                             });
+                             return;
+                           } else {
+                             log_->warn("transport {}: accept: {}", context_.name, ec.message());
+                           }
+                           accept_next();
+                         });
+}
+
+void MeshTransport::accepted(std::unique_ptr<stream::ByteStream> stream, std::optional<PeerId> remote) {
+  make_room_for_handshake();
+  auto link = std::make_shared<mesh::StreamLink>(context_.strand, std::move(stream),
+                                                 static_cast<mesh::LinkOwner&>(*this), *context_.identity,
+                                                 static_key_, false, std::move(remote), link_options());
+  links_.insert(link);
+  handshaking_.push_back(link);
+  link->start();
 }
 
 void MeshTransport::make_room_for_handshake() {
@@ -289,6 +309,14 @@ std::size_t MeshTransport::handshakes_in_flight() const {
 }
 
 void MeshTransport::dial(const stream::SessionTable::Dial& dial) {
+  if (connector_) {
+    connector_->dial(dial.peer, dial.address,
+                     [this, alive = alive_, peer = dial.peer](std::unique_ptr<stream::ByteStream> stream,
+                                                              std::string failure) {
+                       if (*alive) dialed(peer, std::move(stream), failure);
+                     });
+    return;
+  }
   asio::co_spawn(context_.strand,
                  Dialer::run(this, alive_, dial.peer, dial.address, context_.strand, dial_timeout_),
                  log_failure);
@@ -296,13 +324,18 @@ void MeshTransport::dial(const stream::SessionTable::Dial& dial) {
 
 void MeshTransport::dial_finished(const PeerId& peer, const std::string& address, tcp::socket socket,
                                   const std::string& failure) {
-  if (!failure.empty() || !running_) {
+  dialed(peer, failure.empty() ? dialed_stream(std::move(socket), address) : nullptr, failure);
+}
+
+void MeshTransport::dialed(const PeerId& peer, std::unique_ptr<stream::ByteStream> stream,
+                           const std::string& failure) {
+  if (!stream || !failure.empty() || !running_) {
     if (running_) log_->debug("transport {}: dial {} failed: {}", context_.name, peer.to_string(), failure);
     ++dials_failed_;
     table_.dial_failed(peer, steady_ms());
     return;
   }
-  auto link = std::make_shared<mesh::StreamLink>(context_.strand, dialed_stream(std::move(socket), address),
+  auto link = std::make_shared<mesh::StreamLink>(context_.strand, std::move(stream),
                                                  static_cast<mesh::LinkOwner&>(*this), *context_.identity,
                                                  static_key_, true, peer, link_options());
   links_.insert(link);
@@ -312,7 +345,8 @@ void MeshTransport::dial_finished(const PeerId& peer, const std::string& address
 
 std::error_code MeshTransport::punch(const PeerId& peer, const std::string& address) {
   if (!running_) return make_error_code(Errc::closed);
-  if (websocket_) return make_error_code(Errc::unsupported);  // a simultaneous open has no client and server
+  // A simultaneous open has no client and server; a connector's streams are not TCP.
+  if (websocket_ || connector_) return make_error_code(Errc::unsupported);
   std::string host;
   std::uint16_t port = 0;
   boost::system::error_code ec;
@@ -350,8 +384,9 @@ void MeshTransport::punch_finished(const PeerId& peer, tcp::socket socket, const
   link->start();
 }
 
-void MeshTransport::tick(std::uint64_t) {
+void MeshTransport::tick(std::uint64_t now_ms) {
   if (!running_) return;
+  if (connector_) connector_->tick(now_ms);
   for (const auto& d :
        table_.due(steady_ms(), [&](const PeerId& p) { return context_.sink->wants_session(*this, p); }))
     dial(d);
@@ -370,6 +405,7 @@ std::error_code MeshTransport::add_addresses(const PeerId& peer, const std::vect
 }
 
 bool MeshTransport::valid_address(const std::string& address) const {
+  if (connector_) return connector_->valid_address(address);
   if (websocket_) {
     auto ws = ws::parse_ws_address(address);
     return ws && (!ws->tls || websocket_->client_tls);
@@ -482,6 +518,7 @@ nlohmann::json MeshTransport::status_json() const {
                      {"punches", punches_},
                      {"punches_failed", punches_failed_},
                      {"capabilities", capabilities_json(caps_)}};
+  if (connector_) out[std::string(connector_->type())] = connector_->status_json();
   if (websocket_) {
     out["scheme"] = websocket_->server_tls ? "wss" : "ws";
     out["path"] = websocket_->path;

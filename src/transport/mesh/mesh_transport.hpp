@@ -5,6 +5,8 @@
 // each with its own listener, Noise static key and capabilities.
 // The same transport in WebSocket mode (type "websocket") carries the links in binary WebSocket
 // messages, ws:// or wss:// (TLS): for networks where only HTTP(S) passes, and for browsers.
+// With a LinkConnector (type "webrtc") the links run over WebRTC data channels negotiated through a
+// signaling server instead, and nothing listens on TCP.
 // Thread-safety: everything runs on the strand from the TransportContext.
 // Ownership: owned by the node; links hold no reference back beyond the strand's lifetime (their
 // owner pointer is this transport, which closes them all in stop() and in its destructor).
@@ -20,6 +22,7 @@
 #include <unordered_map>
 
 #include "crypto/noise/noise.hpp"
+#include "transport/mesh/link_connector.hpp"
 #include "transport/mesh/stream_link.hpp"
 #include "transport/stream/session_table.hpp"
 #include "transport/transport.hpp"
@@ -42,6 +45,9 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   // them a self-signed certificate is made at start), "path", and those of "tcp".
   static std::expected<std::unique_ptr<Transport>, std::string> make_websocket(TransportContext context);
   static TransportType websocket_type_info();
+  // Type "webrtc" (src/transport/webrtc/webrtc_mode.cpp).
+  static std::expected<std::unique_ptr<Transport>, std::string> make_webrtc(TransportContext context);
+  static TransportType webrtc_type_info();
 
   // What carries the links: TCP itself, or WebSocket messages over TCP (with TLS when `tls`).
   struct WebSocketMode {
@@ -52,10 +58,15 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
 
   MeshTransport(TransportContext context, router::Capabilities caps, std::string listen,
                 std::optional<WebSocketMode> websocket = std::nullopt);
+  // Links from `connector` only (no listener).
+  MeshTransport(TransportContext context, router::Capabilities caps,
+                std::unique_ptr<mesh::LinkConnector> connector);
   ~MeshTransport() override;
 
   std::string_view name() const override { return context_.name; }
-  std::string_view type() const override { return websocket_ ? "websocket" : "tcp"; }
+  std::string_view type() const override {
+    return connector_ ? connector_->type() : websocket_ ? "websocket" : "tcp";
+  }
   const router::Capabilities& capabilities() const override { return caps_; }
   std::error_code start() override;
   void stop() override;
@@ -91,6 +102,10 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   void dial(const stream::SessionTable::Dial& dial);
   void dial_finished(const PeerId& peer, const std::string& address, boost::asio::ip::tcp::socket socket,
                      const std::string& failure);
+  // A dialed stream (or a failure): the link, as the initiator, expecting `peer`.
+  void dialed(const PeerId& peer, std::unique_ptr<stream::ByteStream> stream, const std::string& failure);
+  // A stream the far end opened: the link, as the responder (expecting `remote` when known).
+  void accepted(std::unique_ptr<stream::ByteStream> stream, std::optional<PeerId> remote);
   // The stream a link runs over: the socket itself, or a WebSocket over it.
   std::unique_ptr<stream::ByteStream> accepted_stream(boost::asio::ip::tcp::socket socket);
   std::unique_ptr<stream::ByteStream> dialed_stream(boost::asio::ip::tcp::socket socket,
@@ -106,6 +121,7 @@ class MeshTransport final : public Transport, private mesh::LinkOwner {
   TransportContext context_;
   router::Capabilities caps_;
   std::optional<WebSocketMode> websocket_;
+  std::unique_ptr<mesh::LinkConnector> connector_;
   std::shared_ptr<spdlog::logger> log_;
   SessionIds own_ids_;  // when the context brings none
   std::string listen_;

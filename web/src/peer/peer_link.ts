@@ -13,6 +13,8 @@ export interface ByteChannel {
   close(): void;
   onBytes: (bytes: Uint8Array) => void;
   onClose: (reason: string) => void;
+  // Bytes handed to send() and not yet on the wire (what senders of bulk data pace on).
+  bufferedAmount?: () => number;
 }
 
 export interface ReceivedMessage {
@@ -40,6 +42,10 @@ export class PeerLink {
   private readonly seen = new Set<string>();
   private closed = false;
   private pinger: ReturnType<typeof setInterval> | null = null;
+  private readonly pings = new Map<string, number>(); // token -> when sent (performance.now())
+  // The last ping's round trip (ms), or null before the first answer.
+  rttMs: number | null = null;
+  onRtt: (rttMs: number) => void = () => {};
 
   private constructor(
     private readonly channel: ByteChannel,
@@ -125,8 +131,16 @@ export class PeerLink {
     this.channel.send(this.session.seal(records));
   }
 
-  private ping(): void {
-    this.write([{ type: RecordType.ping, body: crypto.getRandomValues(new Uint8Array(8)) }]);
+  // Sends a ping; its pong updates rttMs.
+  ping(): void {
+    const token = crypto.getRandomValues(new Uint8Array(8));
+    if (this.pings.size >= 16) this.pings.delete(this.pings.keys().next().value as string);
+    this.pings.set(hex(token), performance.now());
+    this.write([{ type: RecordType.ping, body: token }]);
+  }
+
+  bufferedAmount(): number {
+    return this.channel.bufferedAmount?.() ?? 0;
   }
 
   private onRecord(record: LinkRecord): void {
@@ -135,8 +149,15 @@ export class PeerLink {
         if (record.body.length !== 8) throw new Error("a ping carries 8 bytes");
         this.write([{ type: RecordType.pong, body: record.body }]);
         return;
-      case RecordType.pong:
+      case RecordType.pong: {
+        const sent = this.pings.get(hex(record.body));
+        if (sent !== undefined) {
+          this.pings.delete(hex(record.body));
+          this.rttMs = performance.now() - sent;
+          this.onRtt(this.rttMs);
+        }
         return;
+      }
       case RecordType.close:
         this.shutdown("remote closed: " + new TextDecoder().decode(record.body));
         return;
@@ -196,6 +217,7 @@ export function webSocketChannel(socket: WebSocket): Promise<ByteChannel> {
     const channel: ByteChannel = {
       send: (bytes) => socket.send(bytes),
       close: () => socket.close(),
+      bufferedAmount: () => socket.bufferedAmount,
       onBytes: () => {},
       onClose: () => {},
     };

@@ -1,13 +1,15 @@
-// The browser peer (web/dist/peer/hyphae-peer.js) in headless Chromium: a page dials a node's
-// WebSocket transport with the browser's own WebSocket, proves its PeerId in the Noise XX
-// handshake, sends COUNT durable messages (each acked), then waits for "bye" from the node.
+// The browser peer (web/dist/peer/hyphae-peer.js) in headless Chromium: a page dials a node, with
+// the browser's own WebSocket to the node's WebSocket transport (mode "ws", URL the node's ws://
+// listener) or with an RTCDataChannel negotiated through `hyphae signal` (mode "webrtc", URL the
+// signaling server), proves its PeerId in the Noise XX handshake, sends COUNT durable messages
+// (each acked), then waits for "bye" from the node.
 // Prints one JSON object; exits 0 on success, 77 when Chromium cannot start.
-// Usage: node browser_peer_ws.mjs WS_URL NODE_PEER_ID [COUNT]
+// Usage: node browser_peer.mjs ws|webrtc URL NODE_PEER_ID [COUNT]
 import { fileURLToPath } from "node:url";
 
 import { launchBrowser, servePages, watchConsole } from "./lib/browser.mjs";
 
-const [url, nodePeerId, countText] = process.argv.slice(2);
+const [mode, url, nodePeerId, countText] = process.argv.slice(2);
 const count = Number(countText ?? "1");
 const bundle = fileURLToPath(new URL("../../web/dist/peer/hyphae-peer.js", import.meta.url));
 const { server, base } = await servePages({
@@ -27,13 +29,21 @@ try {
   await page.goto(base + "/");
   await page.waitForFunction(() => window.peerReady === true, null, { timeout: 10_000 });
   seen = await page.evaluate(
-    async ({ url, nodePeerId, count }) => {
-      const { Identity, PeerLink, peerIdFromText, webSocketChannel } = window.hyphae;
+    async ({ mode, url, nodePeerId, count }) => {
+      const { Identity, PeerLink, peerIdFromText, webSocketChannel, SignalingClient, RtcConnector } = window.hyphae;
       const seen = { acked: [], messages: [], errors: [] };
       const identity = Identity.generate();
       seen.peerId = identity.peerIdText;
       seen.userAgent = navigator.userAgent;
-      const channel = await webSocketChannel(new WebSocket(url));
+      let channel;
+      if (mode === "webrtc") {
+        const signaling = await SignalingClient.connect(url, identity);
+        const started = performance.now();
+        channel = await new RtcConnector(signaling).dial(nodePeerId);
+        seen.channelMs = performance.now() - started;
+      } else {
+        channel = await webSocketChannel(new WebSocket(url));
+      }
       const link = await PeerLink.open(channel, identity, { initiator: true, expectedRemote: peerIdFromText(nodePeerId) });
       seen.remote = link.remote;
       const bye = new Promise((resolve) => {
@@ -51,7 +61,7 @@ try {
       link.close("done");
       return seen;
     },
-    { url, nodePeerId, count },
+    { mode, url, nodePeerId, count },
   );
   code = 0;
 } catch (e) {
