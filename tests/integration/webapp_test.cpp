@@ -189,7 +189,7 @@ TEST(WebApp, ControlPanelShowsAFailoverAsItHappens) {
 
 // Two browsers (two Chromium contexts, two PeerIds) log in to the same node's app, join a room
 // through `hyphae signal`, see each other and the node (its WebRTC transport joined the room), chat
-// both ways and to the node, and one drops a 20 MiB file on the other: the progress bars reach
+// both ways, to the node and from the node's user, and one drops a 20 MiB file on the other: the progress bars reach
 // 100 % and the downloaded file's SHA-256 is the sender's.
 TEST(WebApp, TwoBrowsersJoinARoomChatAndSendA20MiBFile) {
   const std::filesystem::path root(HYPHAE_SOURCE_DIR);
@@ -222,6 +222,7 @@ TEST(WebApp, TwoBrowsersJoinARoomChatAndSendA20MiBFile) {
   EXPECT_EQ(seen["received"]["sha256"], seen["sentSha256"]) << out;
   EXPECT_EQ(seen["received"]["announced"], seen["sentSha256"]) << out;
   EXPECT_NE(seen["rtt"].get<std::string>().find("ms"), std::string::npos) << out;
+  EXPECT_EQ(seen["nodeUserStatus"], 201) << out;  // and alice's page showed it
   // The direct message reached the node's inbox from alice's PeerId.
   ASSERT_TRUE(wait_until(
       [&] {

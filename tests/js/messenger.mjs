@@ -1,7 +1,7 @@
 // The messenger in two headless Chromium contexts (two browsers, two PeerIds), each logged in to
 // the node's web app with its own one-time link: both join a room through `hyphae signal`, see
 // each other and the node (whose WebRTC transport joined the room), chat both ways, write to the
-// node directly, and alice drops a 20 MiB file on bob: both progress bars reach 100 % and the file
+// node directly and get an answer from the node's user (through its API), and alice drops a 20 MiB file on bob: both progress bars reach 100 % and the file
 // bob can download has the SHA-256 alice computed. A screenshot of alice's view goes to OUT_DIR.
 // Prints one JSON object; exits 0 on success, 77 when Chromium cannot start.
 // Usage: node messenger.mjs LOGIN_URL_A LOGIN_URL_B NODE_PEER_ID OUT_DIR [ROOM]
@@ -56,6 +56,17 @@ try {
   await alice.click(`[data-testid="member-state-${node}"]`);
   await alice.fill('[data-testid="room-draft"]', "hello node");
   await alice.press('[data-testid="room-draft"]', "Enter");
+
+  // The node's user (bob's page is logged in to the node too) writes to alice's PeerId through the
+  // node's API: the node carries it over the link alice opened.
+  const aliceId = await alice.getAttribute('[data-testid="self-id"]', "data-peer");
+  const csrf = await bob.evaluate(async () => (await (await fetch("/v1/app/session")).json()).csrf_token);
+  const posted = await bob.request.post(new URL(bob.url()).origin + "/v1/messages", {
+    headers: { "X-CSRF-Token": csrf },
+    data: { to: aliceId, payload: "hello from the node's user" },
+  });
+  seen.nodeUserStatus = posted.status();
+  await said(alice, "hello from the node's user");
 
   // 20 MiB dropped on the chat with bob selected.
   await alice.click(`[data-testid="member-state-${node}"]`); // unselect the node

@@ -77,6 +77,9 @@ export function Messenger({ api }: { api: Api }) {
         <h2>
           Room {room.name} <button onClick={() => { room.leave(); setRoom(null); }}>Leave</button>
         </h2>
+        <div className="mono" data-testid="self-id" data-peer={room.self} title={room.self}>
+          you are {shortId(room.self)}
+        </div>
         <table data-testid="members">
           <thead>
             <tr><th>member</th><th>role</th><th>state</th><th>RTT</th></tr>

@@ -212,12 +212,17 @@ export class Room {
 
   private received(from: string, m: ReceivedMessage, files: FileTransfers): void {
     if (files.handle(m)) return;
-    if (m.type !== CHAT_MESSAGE_TYPE) return;
     let body: { scope?: string; text?: string } = {};
-    try {
-      body = JSON.parse(fromUtf8(m.payload)) as typeof body;
-    } catch {
-      body = { scope: "direct", text: fromUtf8(m.payload) };
+    if (m.type === CHAT_MESSAGE_TYPE) {
+      try {
+        body = JSON.parse(fromUtf8(m.payload)) as typeof body;
+      } catch {
+        body = { scope: "direct", text: fromUtf8(m.payload) };
+      }
+    } else if (m.type === 0) {
+      body = { scope: "direct", text: fromUtf8(m.payload) }; // a plain message, e.g. from a node's user
+    } else {
+      return;
     }
     if (typeof body.text !== "string") return;
     if (this.firstMessageMs === null) this.firstMessageMs = performance.now() - this.joinedAt;
