@@ -3,6 +3,8 @@
 // nothing without the session's CSRF token, the app's files come with a strict CSP, and bad asset
 // names or foreign origins are refused. Then headless Chromium logs in with such a link and the
 // control panel shows the node, its transports and a failover (fault injection) as it happens.
+#include <sodium.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -56,6 +58,12 @@ RawResponse raw_http(std::uint16_t port, http::verb method, const std::string& t
     out.headers[name] = std::string(field.value());
   }
   out.body = res.body();
+  return out;
+}
+
+std::array<std::uint8_t, 32> sha256_of(const std::string& bytes) {
+  std::array<std::uint8_t, 32> out{};
+  crypto_hash_sha256(out.data(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
   return out;
 }
 
@@ -189,8 +197,9 @@ TEST(WebApp, ControlPanelShowsAFailoverAsItHappens) {
 
 // Two browsers (two Chromium contexts, two PeerIds) log in to the same node's app, join a room
 // through `hyphae signal`, see each other and the node (its WebRTC transport joined the room), chat
-// both ways, to the node and from the node's user, and one drops a 20 MiB file on the other: the progress bars reach
-// 100 % and the downloaded file's SHA-256 is the sender's.
+// both ways, to the node and from the node's user, and one drops a 20 MiB file on the other: the
+// progress bars reach 100 % and the downloaded file's SHA-256 is the sender's. Then files cross
+// between a browser and the node both ways (the TypeScript and C++ sides of the file protocol).
 TEST(WebApp, TwoBrowsersJoinARoomChatAndSendA20MiBFile) {
   const std::filesystem::path root(HYPHAE_SOURCE_DIR);
   ASSERT_TRUE(std::filesystem::exists(root / "web/dist/app/index.html"))
@@ -200,16 +209,22 @@ TEST(WebApp, TwoBrowsersJoinARoomChatAndSendA20MiBFile) {
   const auto config = dir.path() / "node.yaml";
   std::ofstream(config) << "power:\n  sysfs_root: " << (dir.path() / "no-sysfs").string() << "\n"
                         << "mdns: false\n"
+                        << "files:\n  auto_accept: true\n"
                         << "transport:\n  rtc:\n    type: webrtc\n    signal: " << signal.url()
                         << "\n    rooms: [lab]\n    interfaces: [127.0.0.1]\n";
   LocalNode node{"n", hyphae_binary(), dir.path() / "n", {"--config", config.string()}};
   node.start();
+  // A file on the node's disk for the node's user to offer to a browser.
+  const auto for_alice = dir.path() / "for-alice.bin";
+  std::string content(2 * 1024 * 1024 + 12345, '\0');
+  randombytes_buf(content.data(), content.size());
+  std::ofstream(for_alice, std::ios::binary) << content;
   TempDir shots;
   std::string out;
-  const int rc =
-      run_command("node '" + (root / "tests/js/messenger.mjs").string() + "' '" + login_url(node) + "' '" +
-                      login_url(node) + "' " + node.peer_id() + " '" + shots.path().string() + "' lab 2>&1",
-                  out);
+  const int rc = run_command("node '" + (root / "tests/js/messenger.mjs").string() + "' '" + login_url(node) +
+                                 "' '" + login_url(node) + "' " + node.peer_id() + " '" +
+                                 shots.path().string() + "' lab '" + for_alice.string() + "' 2>&1",
+                             out);
   if (rc == 77) GTEST_SKIP() << out;
   ASSERT_EQ(rc, 0) << out;
   const auto seen = nlohmann::json::parse(out.substr(out.find('{')));
@@ -231,6 +246,20 @@ TEST(WebApp, TwoBrowsersJoinARoomChatAndSendA20MiBFile) {
         return false;
       },
       10s));
+  // Files between a browser and the node, both ways, with the node's own file protocol.
+  EXPECT_EQ(seen["offerStatus"], 201) << out;
+  EXPECT_EQ(seen["fromNode"]["size"], content.size()) << out;
+  EXPECT_EQ(seen["fromNode"]["sha256"], to_hex(sha256_of(content))) << out;
+  const auto files = node.api().request("GET", "/v1/files").body["files"];
+  bool received = false;
+  for (const auto& f : files)
+    if (f["direction"] == "in" && f["name"] == "to-node.bin") {
+      EXPECT_EQ(f["state"], "complete") << f.dump();
+      EXPECT_EQ(f["sha256"], seen["toNodeSha256"]) << f.dump();
+      EXPECT_EQ(f["size"], 3 * 1024 * 1024);
+      received = true;
+    }
+  EXPECT_TRUE(received) << files.dump();
   EXPECT_TRUE(std::filesystem::file_size(shots.path() / "messenger.png") > 10'000u);
   if (const char* keep = std::getenv("HYPHAE_SCREENSHOT_DIR"))
     std::filesystem::copy_file(shots.path() / "messenger.png", std::filesystem::path(keep) / "messenger.png",

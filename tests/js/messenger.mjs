@@ -4,10 +4,12 @@
 // node directly and get an answer from the node's user (through its API), and alice drops a 20 MiB file on bob: both progress bars reach 100 % and the file
 // bob can download has the SHA-256 alice computed. A screenshot of alice's view goes to OUT_DIR.
 // Prints one JSON object; exits 0 on success, 77 when Chromium cannot start.
-// Usage: node messenger.mjs LOGIN_URL_A LOGIN_URL_B NODE_PEER_ID OUT_DIR [ROOM]
+// Then files between a browser and the node, both ways: alice drops 3 MiB on the node (which accepts
+// by configuration), and the node's user offers alice FILE_FOR_ALICE through the node's API.
+// Usage: node messenger.mjs LOGIN_URL_A LOGIN_URL_B NODE_PEER_ID OUT_DIR ROOM FILE_FOR_ALICE
 import { launchBrowser, watchConsole } from "./lib/browser.mjs";
 
-const [urlA, urlB, node, outDir, room = "lab"] = process.argv.slice(2);
+const [urlA, urlB, node, outDir, room, fileForAlice] = process.argv.slice(2);
 const FILE_BYTES = 20 * 1024 * 1024;
 const browser = await launchBrowser();
 const errors = [];
@@ -95,6 +97,35 @@ try {
     return { name: link.getAttribute("download"), size: blob.size, announced: link.dataset.sha256, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
   });
   await alice.screenshot({ path: outDir + "/messenger.png" });
+
+  // A browser to the node: 3 MiB dropped with the node selected.
+  await alice.click('[data-member="bob"]'); // unselect bob
+  await alice.click(`[data-testid="member-state-${node}"]`);
+  const toNode = await alice.evaluateHandle(async (size) => {
+    const bytes = new Uint8Array(size);
+    for (let at = 0; at < size; at += 65536) crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    window.toNodeSha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "to-node.bin"));
+    return dt;
+  }, 3 * 1024 * 1024);
+  await alice.dispatchEvent('[data-testid="dropzone"]', "drop", { dataTransfer: toNode });
+  await alice.waitForSelector('[data-testid="transfers"] li[data-direction="out"][data-state="done"]:has-text("to-node.bin")', { timeout: 30_000 });
+  seen.toNodeSha256 = await alice.evaluate(() => window.toNodeSha256);
+
+  // The node to a browser: the node's user offers a file on the node's disk to alice.
+  const offered = await bob.request.post(new URL(bob.url()).origin + "/v1/files", {
+    headers: { "X-CSRF-Token": csrf },
+    data: { to: aliceId, path: fileForAlice },
+  });
+  seen.offerStatus = offered.status();
+  const link = await alice.waitForSelector('[data-testid="transfers"] li[data-direction="in"]:has-text("for-alice.bin") a[data-testid="download"]', { timeout: 30_000 });
+  seen.fromNode = await alice.evaluate(async (a) => {
+    const blob = await (await fetch(a.href)).blob();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+    return { size: blob.size, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
+  }, link);
   code = 0;
 } catch (e) {
   errors.push(String(e.message || e));
