@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,9 +36,32 @@ inline CliOutput run_cli(const std::filesystem::path& data, const std::string& a
   return out;
 }
 
+// One transport's entry in GET /v1/p2p/transports (throws when the node has none by that name).
+inline nlohmann::json transport_status(LocalNode& node, const std::string& name);
+
+// The transports of the node's live sessions, one entry per session.
+inline std::multiset<std::string> session_transports(LocalNode& node) {
+  std::multiset<std::string> out;
+  const auto body = node.api().request("GET", "/v1/p2p/connections").body;
+  for (const auto& c : body["connections"]) out.insert(c["transport"].get<std::string>());
+  return out;
+}
+
+// GET /v1/messages/{id}.
+inline nlohmann::json message_status(LocalNode& node, const std::string& id) {
+  return node.api().request("GET", "/v1/messages/" + id).body;
+}
+
 inline nlohmann::json ok(const ApiResponse& r, int expected = 200) {
   EXPECT_EQ(r.status, expected) << r.body.dump();
   return r.body;
+}
+
+inline nlohmann::json transport_status(LocalNode& node, const std::string& name) {
+  const auto body = ok(node.api().request("GET", "/v1/p2p/transports"));
+  for (const auto& t : body["transports"])
+    if (t["name"] == name) return t;
+  throw std::runtime_error("no transport " + name + " in " + body.dump());
 }
 
 inline void connect(LocalNode& from, const LocalNode& to) {

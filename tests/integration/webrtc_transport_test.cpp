@@ -37,20 +37,6 @@ std::filesystem::path rtc_config(const std::filesystem::path& dir, const std::st
   return file;
 }
 
-nlohmann::json transport_status(LocalNode& node, const std::string& name) {
-  const auto body = ok(node.api().request("GET", "/v1/p2p/transports"));
-  for (const auto& t : body["transports"])
-    if (t["name"] == name) return t;
-  throw std::runtime_error("no transport " + name + " in " + body.dump());
-}
-
-std::multiset<std::string> session_transports(LocalNode& node) {
-  std::multiset<std::string> out;
-  const auto body = node.api().request("GET", "/v1/p2p/connections").body;
-  for (const auto& c : body["connections"]) out.insert(c["transport"].get<std::string>());
-  return out;
-}
-
 bool signed_in(LocalNode& node) {
   return transport_status(node, "rtc")["webrtc"]["signaling"]["signed_in"].get<bool>();
 }
@@ -59,10 +45,6 @@ std::string send(LocalNode& from, const std::string& to, const std::string& payl
   auto r = from.api().request("POST", "/v1/messages", nlohmann::json{{"to", to}, {"payload", payload}});
   EXPECT_EQ(r.status, 201) << r.body.dump();
   return r.body.value("id", "");
-}
-
-nlohmann::json status(LocalNode& node, const std::string& id) {
-  return node.api().request("GET", "/v1/messages/" + id).body;
 }
 
 struct RtcPair {
@@ -96,9 +78,9 @@ TEST(WebRtcTransport, NodesLinkThroughTheSignalingServerAndCarryMessagesBothWays
   EXPECT_EQ(transport_status(p.a, "rtc")["type"], "webrtc");
   p.add(p.a, p.b);  // an unnamed .../p2p-webrtc-star address goes to the webrtc transport
   const auto there = send(p.a, p.b.peer_id(), "over a data channel");
-  ASSERT_TRUE(wait_until([&] { return status(p.a, there)["status"] == "delivered"; }, 20s))
-      << status(p.a, there).dump() << transport_status(p.a, "rtc").dump();
-  EXPECT_EQ(status(p.a, there)["transport"], "rtc");
+  ASSERT_TRUE(wait_until([&] { return message_status(p.a, there)["status"] == "delivered"; }, 20s))
+      << message_status(p.a, there).dump() << transport_status(p.a, "rtc").dump();
+  EXPECT_EQ(message_status(p.a, there)["transport"], "rtc");
   EXPECT_EQ(inbox(p.b)[there], "over a data channel");
   const auto a_rtc = transport_status(p.a, "rtc")["webrtc"];
   EXPECT_GE(a_rtc["offers_sent"].get<int>(), 1) << a_rtc.dump();
@@ -106,7 +88,7 @@ TEST(WebRtcTransport, NodesLinkThroughTheSignalingServerAndCarryMessagesBothWays
   EXPECT_GE(transport_status(p.b, "rtc")["webrtc"]["answers_sent"].get<int>(), 1);
   // b answers over the channel a opened, then a burst of 50 x 20 KB crosses it.
   const auto back = send(p.b, p.a.peer_id(), "and back");
-  ASSERT_TRUE(wait_until([&] { return status(p.b, back)["status"] == "delivered"; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return message_status(p.b, back)["status"] == "delivered"; }, 10s));
   EXPECT_EQ(inbox(p.a)[back], "and back");
   std::vector<std::string> burst;
   for (int i = 0; i < 50; ++i)
@@ -114,7 +96,7 @@ TEST(WebRtcTransport, NodesLinkThroughTheSignalingServerAndCarryMessagesBothWays
   ASSERT_TRUE(wait_until(
       [&] {
         for (const auto& id : burst)
-          if (status(p.b, id)["status"] != "delivered") return false;
+          if (message_status(p.b, id)["status"] != "delivered") return false;
         return true;
       },
       20s));
@@ -132,9 +114,12 @@ TEST(WebRtcTransport, SimultaneousOffersSettleOnOneLink) {
   const auto ab = send(p.a, p.b.peer_id(), "from a");
   const auto ba = send(p.b, p.a.peer_id(), "from b");
   ASSERT_TRUE(wait_until(
-      [&] { return status(p.a, ab)["status"] == "delivered" && status(p.b, ba)["status"] == "delivered"; },
+      [&] {
+        return message_status(p.a, ab)["status"] == "delivered" &&
+               message_status(p.b, ba)["status"] == "delivered";
+      },
       30s))
-      << status(p.a, ab).dump() << status(p.b, ba).dump();
+      << message_status(p.a, ab).dump() << message_status(p.b, ba).dump();
   EXPECT_EQ(inbox(p.b)[ab], "from a");
   EXPECT_EQ(inbox(p.a)[ba], "from b");
   EXPECT_TRUE(wait_until(
@@ -227,8 +212,8 @@ TEST(WebRtcTransport, AFloodOfOffersIsBoundedAndARealPeerStillConnects) {
   // The node serves on: b links to it and a message crosses.
   p.add(p.b, p.a);
   const auto id = send(p.b, p.a.peer_id(), "still answering");
-  ASSERT_TRUE(wait_until([&] { return status(p.b, id)["status"] == "delivered"; }, 30s))
-      << status(p.b, id).dump() << transport_status(p.a, "rtc").dump();
+  ASSERT_TRUE(wait_until([&] { return message_status(p.b, id)["status"] == "delivered"; }, 30s))
+      << message_status(p.b, id).dump() << transport_status(p.a, "rtc").dump();
   EXPECT_EQ(inbox(p.a)[id], "still answering");
   EXPECT_TRUE(p.a.running());
 }
@@ -283,9 +268,9 @@ TEST(WebRtcNetns, WhenTcpIsFirewalledMessagesTakeTheDataChannel) {
                         {"addresses", {b_host + ":" + std::to_string(tcp_port), signal.webrtc_address()}}}),
      201);
   const auto id = send(a, b.peer_id(), "through the firewall");
-  ASSERT_TRUE(wait_until([&] { return status(a, id)["status"] == "delivered"; }, 30s))
-      << status(a, id).dump() << transport_status(a, "rtc").dump();
-  EXPECT_EQ(status(a, id)["transport"], "rtc");
+  ASSERT_TRUE(wait_until([&] { return message_status(a, id)["status"] == "delivered"; }, 30s))
+      << message_status(a, id).dump() << transport_status(a, "rtc").dump();
+  EXPECT_EQ(message_status(a, id)["transport"], "rtc");
   EXPECT_EQ(inbox(b)[id], "through the firewall");
   EXPECT_TRUE(wait_until([&] { return transport_status(a, "tcp")["dials_failed"].get<int>() >= 1; }, 10s));
   EXPECT_FALSE(session_transports(a).contains("tcp"));

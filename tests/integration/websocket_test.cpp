@@ -43,22 +43,8 @@ std::filesystem::path write_ws_config(const std::filesystem::path& dir, bool tls
   return file;
 }
 
-nlohmann::json transport_status(LocalNode& node, const std::string& name) {
-  const auto body = ok(node.api().request("GET", "/v1/p2p/transports"));
-  for (const auto& t : body["transports"])
-    if (t["name"] == name) return t;
-  throw std::runtime_error("no transport " + name + " in " + body.dump());
-}
-
 std::uint16_t ws_port(LocalNode& node) {
   return transport_status(node, "ws")["listen_port"].get<std::uint16_t>();
-}
-
-std::set<std::string> session_transports(LocalNode& node) {
-  std::set<std::string> out;
-  const auto body = node.api().request("GET", "/v1/p2p/connections").body;
-  for (const auto& c : body["connections"]) out.insert(c["transport"].get<std::string>());
-  return out;
 }
 
 std::string send(LocalNode& from, const LocalNode& to, const std::string& payload) {
@@ -67,10 +53,6 @@ std::string send(LocalNode& from, const LocalNode& to, const std::string& payloa
                          nlohmann::json{{"to", to.peer_id()}, {"payload", payload}, {"transport", "ws"}});
   EXPECT_EQ(r.status, 201) << r.body.dump();
   return r.body.value("id", "");
-}
-
-nlohmann::json status(LocalNode& node, const std::string& id) {
-  return node.api().request("GET", "/v1/messages/" + id).body;
 }
 
 struct WsPair {
@@ -108,15 +90,15 @@ TEST_P(WebSocketLinks, CarryMessagesBothWays) {
   EXPECT_EQ(transport_status(p.b, "ws")["scheme"], tls ? "wss" : "ws");
   p.link(tls);
   const auto there = send(p.a, p.b, "over a WebSocket");
-  ASSERT_TRUE(wait_until([&] { return status(p.a, there)["status"] == "delivered"; }, 10s))
-      << status(p.a, there).dump();
-  EXPECT_EQ(status(p.a, there)["transport"], "ws");
+  ASSERT_TRUE(wait_until([&] { return message_status(p.a, there)["status"] == "delivered"; }, 10s))
+      << message_status(p.a, there).dump();
+  EXPECT_EQ(message_status(p.a, there)["transport"], "ws");
   EXPECT_EQ(inbox(p.b).count(there), 1u);
   EXPECT_EQ(inbox(p.b)[there], "over a WebSocket");
   // b answers over the link a opened (b has no address for a).
   const auto back = send(p.b, p.a, "and back");
-  ASSERT_TRUE(wait_until([&] { return status(p.b, back)["status"] == "delivered"; }, 10s))
-      << status(p.b, back).dump();
+  ASSERT_TRUE(wait_until([&] { return message_status(p.b, back)["status"] == "delivered"; }, 10s))
+      << message_status(p.b, back).dump();
   EXPECT_EQ(inbox(p.a)[back], "and back");
   // A burst of larger messages (several WebSocket messages per write).
   std::vector<std::string> ids;
@@ -125,7 +107,7 @@ TEST_P(WebSocketLinks, CarryMessagesBothWays) {
   ASSERT_TRUE(wait_until(
       [&] {
         for (const auto& id : ids)
-          if (status(p.a, id)["status"] != "delivered") return false;
+          if (message_status(p.a, id)["status"] != "delivered") return false;
         return true;
       },
       20s));
@@ -193,7 +175,7 @@ TEST(WebSocketListener, AnswersStrangersAndServesOn) {
   EXPECT_LE(transport_status(p.b, "ws")["handshakes_in_flight"].get<int>(), 8);
   p.link(false);
   const auto id = send(p.a, p.b, "still serving");
-  ASSERT_TRUE(wait_until([&] { return status(p.a, id)["status"] == "delivered"; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return message_status(p.a, id)["status"] == "delivered"; }, 10s));
   EXPECT_TRUE(p.b.running());
 }
 
@@ -259,8 +241,8 @@ TEST_P(WebSocketBrowserPeer, ExchangesMessagesWithANode) {
   EXPECT_EQ(seen["messages"][0]["id"], bye);
   EXPECT_TRUE(seen["errors"].empty()) << out;  // no console errors in the page either
   if (chromium) EXPECT_NE(seen["userAgent"].get<std::string>().find("Chrome"), std::string::npos);
-  EXPECT_TRUE(wait_until([&] { return status(p.b, bye)["status"] == "delivered"; }, 10s))
-      << status(p.b, bye).dump();
+  EXPECT_TRUE(wait_until([&] { return message_status(p.b, bye)["status"] == "delivered"; }, 10s))
+      << message_status(p.b, bye).dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(NodeJsAndChromium, WebSocketBrowserPeer, ::testing::Values("nodejs", "chromium"),
@@ -321,9 +303,9 @@ TEST(WebSocketNetns, OnlyHttpsPassesAndMessagesTakeTheWebSocket) {
                            nlohmann::json{{"to", b.peer_id()}, {"payload", "through https"}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   const auto id = r.body["id"].get<std::string>();
-  ASSERT_TRUE(wait_until([&] { return status(a, id)["status"] == "delivered"; }, 20s))
-      << status(a, id).dump();
-  EXPECT_EQ(status(a, id)["transport"], "ws");
+  ASSERT_TRUE(wait_until([&] { return message_status(a, id)["status"] == "delivered"; }, 20s))
+      << message_status(a, id).dump();
+  EXPECT_EQ(message_status(a, id)["transport"], "ws");
   EXPECT_EQ(inbox(b)[id], "through https");
   EXPECT_TRUE(wait_until([&] { return transport_status(a, "tcp")["dials_failed"].get<int>() >= 1; }, 10s))
       << transport_status(a, "tcp").dump();
