@@ -147,7 +147,7 @@ TEST(WebApp, OneTimeLinkSessionCookieAndCsrf) {
 // Headless Chromium opens the login link; the control panel shows the node and its transports,
 // the send form sends a message while tcp drops everything and the failover to lan appears on the
 // timeline within a second of the node's failover, then tcp dies and shows unavailable within a
-// second. No console errors.
+// second of the node reporting it so. No console errors.
 TEST(WebApp, ControlPanelShowsAFailoverAsItHappens) {
   const std::filesystem::path root(HYPHAE_SOURCE_DIR);
   ASSERT_TRUE(std::filesystem::exists(root / "web/dist/app/index.html"))

@@ -4,9 +4,11 @@
 // device that is not there fails at once, a flood of offers that never connect is bounded, two
 // nodes in network namespaces behind a firewall that drops every inbound TCP connection still
 // reach each other, and a page in headless Chromium links to a node with its own RTCPeerConnection.
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "harness.hpp"
 #include "netns.hpp"
@@ -103,6 +105,50 @@ TEST(WebRtcTransport, NodesLinkThroughTheSignalingServerAndCarryMessagesBothWays
   const auto got = inbox(p.a);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(got.at(burst[i]), std::string(20'000, char('a' + i % 26)));
   EXPECT_EQ(session_transports(p.a).count("rtc"), 1u);
+}
+
+// Real-time (ephemeral) messages between nodes take the partially reliable "hyphae-rt" channel
+// (ordered, maxRetransmits 3, protocol p2p-messenger), sealed by the link; durable ones the link's
+// reliable channel. (The nodes also learn each other's TCP addresses from their records, so the
+// messages name the transport.)
+TEST(WebRtcTransport, EphemeralMessagesTakeThePartiallyReliableChannel) {
+  RtcPair p;
+  p.add(p.a, p.b);
+  const auto id = send(p.a, p.b.peer_id(), "durable first");
+  ASSERT_TRUE(wait_until([&] { return message_status(p.a, id)["status"] == "delivered"; }, 20s));
+  std::vector<std::string> got;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    ApiClient client(p.b.endpoint());
+    client.stream(
+        [&](const nlohmann::json& m) {
+          if (!m.value("ephemeral", false)) return true;
+          got.push_back(m.value("payload", ""));
+          return got.size() < 5;
+        },
+        15000);
+    done = true;
+  });
+  int sent = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (done) return true;
+        ok(p.a.api().request("POST", "/v1/messages",
+                             nlohmann::json{{"to", p.b.peer_id()},
+                                            {"payload", "live " + std::to_string(sent++)},
+                                            {"ephemeral", true},
+                                            {"transport", "rtc"}}),
+           201);
+        return false;
+      },
+      15s));
+  reader.join();
+  ASSERT_EQ(got.size(), 5u);
+  const auto a_rtc = transport_status(p.a, "rtc")["webrtc"];
+  const auto b_rtc = transport_status(p.b, "rtc")["webrtc"];
+  EXPECT_GE(a_rtc["datagrams_out"].get<int>(), 5) << a_rtc.dump();
+  EXPECT_GE(b_rtc["datagrams_in"].get<int>(), 5) << b_rtc.dump();
+  EXPECT_EQ(b_rtc["datagrams_dropped"], 0) << b_rtc.dump();
 }
 
 // Both nodes offer at the same moment: the smaller PeerId's offer stands, the other answers it,

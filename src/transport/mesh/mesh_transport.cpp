@@ -449,6 +449,9 @@ std::error_code MeshTransport::send(const PeerId& peer, RecordKind kind, ByteVie
   if (body.size() > caps_.mtu) return Errc::too_large;
   auto& link = *live_link;
   if (link.closing()) return Errc::closed;
+  // Real-time records take the link's datagram path when it has one (WebRTC's partially reliable
+  // channel); everything else, and whatever does not fit there, the stream.
+  if (kind == RecordKind::ephemeral && link.send_datagram(stream::record_type_of(kind), body)) return {};
   link.send(stream::record_type_of(kind), body);
   // A peer that never reads has its link closed at the backlog cap (nothing was queued then).
   return link.closing() ? Errc::closed : std::error_code{};
@@ -518,7 +521,19 @@ nlohmann::json MeshTransport::status_json() const {
                      {"punches", punches_},
                      {"punches_failed", punches_failed_},
                      {"capabilities", capabilities_json(caps_)}};
-  if (connector_) out[std::string(connector_->type())] = connector_->status_json();
+  if (connector_) {
+    auto details = connector_->status_json();
+    std::uint64_t sent = 0, received = 0, dropped = 0;
+    for (const auto& [peer, link] : live_) {
+      sent += link->counters().datagrams_out;
+      received += link->counters().datagrams_in;
+      dropped += link->counters().datagrams_dropped;
+    }
+    details["datagrams_out"] = sent;
+    details["datagrams_in"] = received;
+    details["datagrams_dropped"] = dropped;
+    out[std::string(connector_->type())] = std::move(details);
+  }
   if (websocket_) {
     out["scheme"] = websocket_->server_tls ? "wss" : "ws";
     out["path"] = websocket_->path;

@@ -106,6 +106,14 @@ struct StreamLink::Coroutines {
 
   static void report_up(const std::shared_ptr<StreamLink>& self) {
     self->up_reported_ = true;
+    if (auto* path = self->stream_->datagrams()) {
+      self->datagrams_ = std::make_unique<stream::DatagramSealer>(self->session_.handshake_hash(),
+                                                                  self->session_.initiator());
+      std::weak_ptr<StreamLink> weak = self;
+      path->on_datagram = [weak](Bytes datagram) {
+        if (auto link = weak.lock()) link->on_datagram(datagram);
+      };
+    }
     self->keepalive_.expires_after(self->options_.keepalive_interval);
     asio::co_spawn(self->strand_, keepalive_loop(self), log_coroutine_exit);
     asio::co_spawn(self->strand_, write_loop(self), log_coroutine_exit);
@@ -231,6 +239,37 @@ void StreamLink::send(RecordType type, ByteView body) {
   session_.queue(type, body);
   ++counters_.records_out;
   schedule_flush();
+}
+
+bool StreamLink::send_datagram(RecordType type, ByteView body) {
+  auto* path = stream_->datagrams();
+  if (closed_ || !datagrams_ || !path || !path->ready()) return false;
+  if (1 + body.size() + stream::DatagramSealer::kOverhead > path->max_datagram()) return false;
+  Bytes plain;
+  plain.reserve(1 + body.size());
+  plain.push_back(static_cast<std::uint8_t>(type));
+  plain.insert(plain.end(), body.begin(), body.end());
+  const auto datagram = datagrams_->seal(plain);
+  if (!path->send(datagram)) return false;
+  ++counters_.datagrams_out;
+  ++counters_.records_out;
+  counters_.bytes_out += datagram.size();
+  return true;
+}
+
+void StreamLink::on_datagram(ByteView datagram) {
+  if (closed_ || !datagrams_) return;
+  auto plain = datagrams_->open(datagram);
+  // Only real-time records travel this way; anything else is dropped, like a forged datagram.
+  if (!plain || plain->empty() || (*plain)[0] != static_cast<std::uint8_t>(RecordType::ephemeral)) {
+    ++counters_.datagrams_dropped;
+    return;
+  }
+  ++counters_.datagrams_in;
+  ++counters_.records_in;
+  counters_.bytes_in += datagram.size();
+  const Record record{RecordType::ephemeral, ByteView(plain->data() + 1, plain->size() - 1)};
+  owner_.on_link_record(shared_from_this(), record);
 }
 
 bool StreamLink::over_backlog(std::size_t more) {

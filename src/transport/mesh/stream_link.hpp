@@ -19,6 +19,7 @@
 
 #include "transport/close_reason.hpp"
 #include "transport/stream/byte_stream.hpp"
+#include "transport/stream/datagram_sealer.hpp"
 #include "transport/stream/link_session.hpp"
 
 namespace hyphae::mesh {
@@ -59,6 +60,9 @@ struct StreamLinkOptions {
 
 struct LinkCounters {
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0, writes = 0;
+  // Records over the stream's datagram path (a WebRTC link's partially reliable channel), and
+  // datagrams dropped there (forged, damaged, replayed, or not a record).
+  std::uint64_t datagrams_out = 0, datagrams_in = 0, datagrams_dropped = 0;
 };
 
 class StreamLink : public std::enable_shared_from_this<StreamLink> {
@@ -96,6 +100,12 @@ class StreamLink : public std::enable_shared_from_this<StreamLink> {
   void send(RecordType type, ByteView body);
   // Queues a record whose body the caller appends to the returned buffer (exactly body_size bytes).
   Bytes& send_in_place(RecordType type, std::size_t body_size);
+  // Sends a record over the stream's datagram path, sealed (datagram_sealer.hpp): it may be lost,
+  // never reordered. False when the link has no such path open, or the record does not fit one
+  // datagram; then the caller sends it on the stream.
+  bool send_datagram(RecordType type, ByteView body);
+  // A datagram from the stream's datagram path.
+  void on_datagram(ByteView datagram);
 
  private:
   struct Coroutines;  // the awaitable bodies live in the .cpp
@@ -124,6 +134,7 @@ class StreamLink : public std::enable_shared_from_this<StreamLink> {
   bool pong_queued_ = false;  // a pong waits in the session's queue
   bool receive_paused_ = false;
   LinkCounters counters_;
+  std::unique_ptr<stream::DatagramSealer> datagrams_;  // once up, when the stream has a datagram path
 };
 
 }  // namespace hyphae::mesh

@@ -7,11 +7,26 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "core/bytes.hpp"
+
 namespace hyphae::stream {
+
+// A second path beside a stream, for messages that are better lost than late: it may drop a
+// message but never reorders them (a WebRTC data channel with ordered: true and maxRetransmits).
+// The link seals what goes over it (datagram_sealer.hpp). On the link's strand.
+class DatagramPath {
+ public:
+  virtual ~DatagramPath() = default;
+  virtual bool ready() const = 0;                   // open now
+  virtual std::size_t max_datagram() const = 0;     // bytes one message may carry
+  virtual bool send(ByteView datagram) = 0;         // false: not sent (closed, or its queue is full)
+  std::function<void(Bytes datagram)> on_datagram;  // set by the link
+};
 
 class ByteStream {
  public:
@@ -27,8 +42,10 @@ class ByteStream {
   virtual void close() = 0;
   // "ip:port" of the far end, as the socket saw it when the stream was made.
   virtual const std::string& remote_address() const = 0;
-  // "tcp", "ws" or "wss".
+  // "tcp", "ws", "wss" or "webrtc".
   virtual std::string_view kind() const = 0;
+  // The stream's datagram path, if it has one (null for TCP and WebSocket).
+  virtual DatagramPath* datagrams() { return nullptr; }
 };
 
 // A connected TCP socket as a ByteStream (Nagle off).

@@ -54,6 +54,7 @@ std::error_code LinkSession::accept_remote_payload(ByteView payload) {
 }
 
 std::error_code LinkSession::finish_handshake() {
+  handshake_hash_ = handshake_->handshake_hash();
   auto [initiator_to_responder, responder_to_initiator] = handshake_->split();
   if (initiator_) {
     send_.emplace(std::move(initiator_to_responder));

@@ -42,6 +42,10 @@ class LinkSession {
 
   bool established() const { return established_; }
   const PeerId& remote() const { return remote_; }
+  bool initiator() const { return initiator_; }
+  // The Noise handshake hash (h) once established: the same on both ends of this handshake only;
+  // what a path beside the stream derives its keys from (datagram_sealer.hpp).
+  const Bytes& handshake_hash() const { return handshake_hash_; }
 
   // Queues a record for the next seal(). Only valid once established.
   void queue(RecordType type, ByteView body);
@@ -70,6 +74,7 @@ class LinkSession {
   Bytes pending_;
   Bytes plain_scratch_;
   PeerId remote_;
+  Bytes handshake_hash_;
   bool established_ = false;
 };
 

@@ -26,11 +26,22 @@ webrtc::PeerConnectionCallbacks RtcChannel::callbacks() {
     if (auto self = weak.lock()) self->on_state(state);
   };
   cb.on_channel_open = [weak](const webrtc::ChannelInfo& info) {
-    if (auto self = weak.lock(); self && self->on_open) self->on_open(info);
+    auto self = weak.lock();
+    if (!self) return;
+    if (info.label == kDatagramChannelLabel && !self->datagram_open) {
+      self->datagram_channel = info.id;
+      self->datagram_open = true;
+      return;
+    }
+    if (self->on_open) self->on_open(info);
   };
   cb.on_message = [weak](webrtc::ChannelId id, Bytes message, bool binary) {
     auto self = weak.lock();
     if (!self) return;
+    if (self->datagram_open && id == self->datagram_channel) {
+      if (binary && !self->closed_ && self->on_datagram) self->on_datagram(std::move(message));
+      return;
+    }
     if (!binary && self->channel_open && id == self->channel) {
       self->close("a text message on the link's channel");
       return;
@@ -38,8 +49,13 @@ webrtc::PeerConnectionCallbacks RtcChannel::callbacks() {
     self->on_message(id, std::move(message));
   };
   cb.on_channel_close = [weak](webrtc::ChannelId id) {
-    if (auto self = weak.lock(); self && self->channel_open && id == self->channel)
-      self->close("the peer closed the data channel");
+    auto self = weak.lock();
+    if (!self) return;
+    if (self->datagram_open && id == self->datagram_channel) {
+      self->datagram_open = false;  // the stream carries everything again
+      return;
+    }
+    if (self->channel_open && id == self->channel) self->close("the peer closed the data channel");
   };
   cb.on_buffered_amount_low = [weak](webrtc::ChannelId) {
     if (auto self = weak.lock()) self->write_wake_.cancel();
@@ -56,6 +72,13 @@ void RtcChannel::on_message(webrtc::ChannelId id, Bytes message) {
     pc->set_receive_paused(true);
   }
   read_wake_.cancel();
+}
+
+bool RtcChannel::send(ByteView datagram) {
+  if (!ready() || !pc) return false;
+  // Late is worse than lost here: a full queue drops the datagram rather than waiting.
+  if (pc->buffered_amount(datagram_channel) > kDatagramQueueBytes) return false;
+  return pc->send(datagram_channel, datagram, true).has_value();
 }
 
 void RtcChannel::on_state(webrtc::ConnectionState state) {
@@ -146,6 +169,7 @@ class ChannelStream final : public stream::ByteStream {
   void close() override { channel_->close("closed by the link"); }
   const std::string& remote_address() const override { return remote_; }
   std::string_view kind() const override { return "webrtc"; }
+  stream::DatagramPath* datagrams() override { return channel_.get(); }
 
  private:
   std::shared_ptr<RtcChannel> channel_;

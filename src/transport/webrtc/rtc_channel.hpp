@@ -4,7 +4,8 @@
 // over; messages queue for the link's reads. make_channel_stream() turns it into the ByteStream
 // a StreamLink runs on: ordered bytes in binary messages of at most 64 KiB.
 // Flow control: reads stop SCTP (PeerConnection::set_receive_paused) while 4 MiB wait unread;
-// writes wait while 1 MiB is buffered in the PeerConnection.
+// writes wait while 1 MiB is buffered in the PeerConnection. A second channel, "hyphae-rt"
+// (partially reliable), is the stream's DatagramPath once either side opened it.
 // Thread-safety: on the strand only. Ownership: shared by the negotiation, the stream and the
 // PeerConnection's posted events (weakly); the stream's close() closes the PeerConnection.
 #pragma once
@@ -24,11 +25,17 @@ namespace hyphae::rtc {
 
 inline constexpr std::string_view kLinkChannelLabel = "hyphae";
 inline constexpr std::string_view kLinkChannelProtocol = "p2p-messenger";
-inline constexpr std::size_t kMaxChannelMessage = 64 * 1024;          // what we write per message
-inline constexpr std::size_t kReadPauseBytes = std::size_t{4} << 20;  // unread bytes that pause SCTP
-inline constexpr std::size_t kWriteHighBytes = std::size_t{1} << 20;  // buffered bytes writes wait at
+// The datagram channel beside it, as the messenger's data channels are configured (ordered: true,
+// maxRetransmits: 3, protocol p2p-messenger): real-time records, sealed by the link, may be lost
+// there but never arrive late behind a retransmission queue.
+inline constexpr std::string_view kDatagramChannelLabel = "hyphae-rt";
+inline constexpr std::uint16_t kDatagramMaxRetransmits = 3;
+inline constexpr std::size_t kDatagramQueueBytes = std::size_t{1} << 20;  // past it, datagrams are dropped
+inline constexpr std::size_t kMaxChannelMessage = 64 * 1024;              // what we write per message
+inline constexpr std::size_t kReadPauseBytes = std::size_t{4} << 20;      // unread bytes that pause SCTP
+inline constexpr std::size_t kWriteHighBytes = std::size_t{1} << 20;      // buffered bytes writes wait at
 
-class RtcChannel : public std::enable_shared_from_this<RtcChannel> {
+class RtcChannel : public std::enable_shared_from_this<RtcChannel>, public stream::DatagramPath {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
   explicit RtcChannel(Strand strand)
@@ -47,6 +54,13 @@ class RtcChannel : public std::enable_shared_from_this<RtcChannel> {
   std::unique_ptr<webrtc::PeerConnection> pc;
   webrtc::ChannelId channel = 0;  // the link's channel, once open
   bool channel_open = false;
+  webrtc::ChannelId datagram_channel = 0;  // "hyphae-rt", once open
+  bool datagram_open = false;
+
+  // DatagramPath: the "hyphae-rt" channel.
+  bool ready() const override { return datagram_open && !closed_; }
+  std::size_t max_datagram() const override { return kMaxChannelMessage; }
+  bool send(ByteView datagram) override;
 
   bool closed() const { return closed_; }
   const std::string& close_reason() const { return close_reason_; }

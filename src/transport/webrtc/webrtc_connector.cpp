@@ -103,6 +103,11 @@ void WebRtcConnector::dial(const PeerId& peer, const std::string& address, Diale
   n->done = std::move(done);
   auto channel =
       n->channel->pc->open_channel(std::string(kLinkChannelLabel), std::string(kLinkChannelProtocol));
+  // Real-time records beside it, on the messenger's configuration (a peer that refuses it, as
+  // browsers do, leaves everything on the link's channel).
+  if (channel)
+    (void)n->channel->pc->open_channel(std::string(kDatagramChannelLabel), std::string(kLinkChannelProtocol),
+                                       true, kDatagramMaxRetransmits);
   auto offer = channel ? n->channel->pc->create_offer()
                        : std::expected<std::string, std::error_code>(std::unexpected(channel.error()));
   if (!offer) return fail(n, "cannot make an offer: " + offer.error().message());
