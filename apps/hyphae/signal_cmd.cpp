@@ -20,6 +20,9 @@ void add_signal_command(CLI::App& app, Common&) {
                   "messages per second per connection (default 50)");
   cmd->add_option("--port-file", *port_file, "write the bound port to this file once listening");
   cmd->callback([opts, port_file] {
+    // The logging registry exists before the server's thread logs (its first use builds it; built
+    // inside spdlog's library, that step is invisible to ThreadSanitizer).
+    spdlog::default_logger();
     signaling::SignalServer server(*opts);
     if (auto started = server.start(); !started) throw std::runtime_error(started.error());
     serve_until_signal(
