@@ -1,10 +1,12 @@
 // Reading one text option (from a transport's or link's `key: value` settings) as a number in a
-// range or a boolean, with an error that names the key. Stateless; safe from any thread.
+// range, a boolean or a list, with an error that names the key. Stateless; safe from any thread.
 #pragma once
 
 #include <charconv>
 #include <expected>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hyphae {
 
@@ -23,6 +25,22 @@ inline std::expected<bool, std::string> parse_bool(const std::string& key, const
   if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
   if (text == "false" || text == "no" || text == "off" || text == "0") return false;
   return std::unexpected(key + ": '" + text + "' is not a boolean");
+}
+
+// A list option as the configuration keeps it ("a, b,c"): the items, trimmed of spaces and tabs,
+// empty ones left out.
+inline std::vector<std::string> split_option_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (true) {
+    const auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 }  // namespace hyphae

@@ -69,24 +69,6 @@ void log_limited(LogLimiter& limiter, spdlog::level::level_enum level, fmt::form
   spdlog::log(level, "lan: {}", text);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::vector<std::string> split_list(std::string_view s) {
-  std::vector<std::string> out;
-  while (true) {
-    auto comma = s.find(',');
-    auto item = trim(s.substr(0, comma));
-    if (!item.empty()) out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
 // "host:port" with an IPv4 literal or a name; false if malformed or the port is out of range.
 bool split_host_port(std::string_view s, std::string& host, std::uint16_t& port, bool allow_port_zero) {
   auto colon = s.rfind(':');
@@ -161,7 +143,7 @@ std::expected<LanLinkOptions, std::string> LanLinkOptions::parse(
     return it == m.end() ? nullptr : &it->second;
   };
   if (auto v = get("interfaces")) {
-    o.interfaces = split_list(*v);
+    o.interfaces = split_option_list(*v);
     for (const auto& name : o.interfaces)
       if (name.size() >= IFNAMSIZ || name.find_first_of(" /:") != std::string::npos)
         return std::unexpected("interfaces: '" + name + "' is not an interface name");
@@ -192,7 +174,7 @@ std::expected<LanLinkOptions, std::string> LanLinkOptions::parse(
       return std::unexpected("listen: '" + *v + "' is not an IPv4 address:port");
   }
   if (auto v = get("static_peers")) {
-    o.static_peers = split_list(*v);
+    o.static_peers = split_option_list(*v);
     std::string host;
     std::uint16_t port = 0;
     for (const auto& peer : o.static_peers)

@@ -1,29 +1,15 @@
 // MeshTransport over WebRTC data channels: the "webrtc" transport type (options, capabilities).
-#include <boost/algorithm/string/split.hpp>
-#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include "core/address.hpp"
 #include "core/ws_address.hpp"
 #include "transport/mesh/mesh_transport.hpp"
 #include "transport/webrtc/webrtc_connector.hpp"
+#include "util/option_text.hpp"
 
 namespace hyphae::transport {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    auto item = boost::algorithm::trim_copy(text.substr(start, end - start));
-    if (!item.empty()) out.push_back(std::move(item));
-    start = end + 1;
-  }
-  return out;
-}
 
 constexpr std::uint64_t kDefaultNegotiationTimeoutMs = 15'000;
 constexpr std::uint64_t kDefaultMaxNegotiations = 32;
@@ -87,10 +73,10 @@ std::expected<std::unique_ptr<Transport>, std::string> MeshTransport::make_webrt
     options.signal.host = host;
     options.signal.port = port;
   }
-  options.signal.rooms = split_list(schema.text(context.options, "rooms"));
+  options.signal.rooms = split_option_list(schema.text(context.options, "rooms"));
   options.signal.capabilities = {{"transports", {"webrtc"}}, {"services", {"messaging"}}, {"kind", "node"}};
   options.connection.stun_server = schema.text(context.options, "stun");
-  for (const auto& ip : split_list(schema.text(context.options, "interfaces"))) {
+  for (const auto& ip : split_option_list(schema.text(context.options, "interfaces"))) {
     boost::system::error_code ec;
     boost::asio::ip::make_address(ip, ec);
     if (ec) return std::unexpected(where + "interfaces: '" + ip + "' is not an IP address");
