@@ -22,9 +22,9 @@ std::expected<Bytes, std::string> read_chunk(const TransferId& id, const std::fi
                                              std::uint64_t offset, std::uint32_t length);
 
 enum class WriteOutcome { written, bad_hash, io_error };
-// Checks `data` against `sha256`, then writes it at `offset` of `path` (created if missing).
+// Writes `data` at `offset` of `path` (created if missing); the caller has checked its hash.
 WriteOutcome write_chunk(const std::filesystem::path& path, std::uint64_t offset, ByteView data,
-                         const Sha256& sha256, std::string& error);
+                         std::string& error);
 
 // Creates `path` if missing and cuts it to `keep` bytes (a restart resumes there).
 std::expected<void, std::string> prepare_part(const std::filesystem::path& path, std::uint64_t keep);

@@ -85,7 +85,7 @@ class TransferCore {
     std::uint64_t epoch = 0, offset = 0;
     Bytes data;  // a whole chunk message; the data starts at data_at
     std::size_t data_at = 0;
-    Sha256 sha256{};
+    bool hash_matches = false;  // the chunk matched the SHA-256 its message carries
   };
   struct Out {
     std::vector<Send> sends;

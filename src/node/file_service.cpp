@@ -189,7 +189,8 @@ void FileService::run(TransferCore::Out& out) {
     on_worker([this, alive = alive_, write = std::move(write), path = part_path(write.id)] {
       std::string error;
       const ByteView data(write.data.data() + write.data_at, write.data.size() - write.data_at);
-      const auto outcome = files::write_chunk(path, write.offset, data, write.sha256, error);
+      const auto outcome = write.hash_matches ? files::write_chunk(path, write.offset, data, error)
+                                              : files::WriteOutcome::bad_hash;
       const auto length = static_cast<std::uint32_t>(data.size());
       asio::post(strand_, [this, alive, id = write.id, epoch = write.epoch, offset = write.offset, length,
                            outcome, error = std::move(error)] {
