@@ -46,6 +46,7 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
         callbacks(std::move(c)),
         log(std::move(l)),
         wake(strand),
+        pace_timer(strand),
         backoff_timer(strand) {}
 
   Strand strand;
@@ -54,12 +55,15 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
   SignalClientCallbacks callbacks;
   std::shared_ptr<spdlog::logger> log;
   asio::steady_timer wake;           // the writer sleeps on it while nothing is queued
+  asio::steady_timer pace_timer;     // the writer waits on it when it is over its pace
   asio::steady_timer backoff_timer;  // between connection attempts
+  double tokens = 0;                 // the writer's pace (a token bucket), refilled from paced_at
+  std::chrono::steady_clock::time_point paced_at{};
   std::unique_ptr<websocket::stream<beast::tcp_stream>> ws;
   std::deque<std::string> outbox;
   bool running = false, ready = false;
   std::uint64_t generation = 0;  // one per connection: a writer of an older one stops
-  std::uint64_t connects = 0, sign_ins = 0, failures = 0, sent = 0, received = 0;
+  std::uint64_t connects = 0, sign_ins = 0, failures = 0, sent = 0, received = 0, paced = 0;
   std::string last_error;
 
   void close_socket() {
@@ -84,6 +88,17 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
     ++sent;
   }
 
+  // Refills the bucket; how long until the next message may go (zero: now).
+  std::chrono::microseconds pace() {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = std::max(options.messages_per_second, 0.1);
+    const double elapsed = std::chrono::duration<double>(now - paced_at).count();
+    tokens = std::min(std::max(options.burst, 1.0), tokens + elapsed * rate);
+    paced_at = now;
+    if (tokens >= 1) return std::chrono::microseconds(0);
+    return std::chrono::microseconds(static_cast<std::int64_t>((1 - tokens) / rate * 1e6) + 1);
+  }
+
   static asio::awaitable<void> writer(std::shared_ptr<State> self, std::uint64_t generation) {
     while (self->running && self->generation == generation) {
       if (self->outbox.empty()) {
@@ -92,6 +107,14 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
         co_await self->wake.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
+      if (const auto wait = self->pace(); wait.count() > 0) {
+        ++self->paced;
+        self->pace_timer.expires_after(wait);
+        boost::system::error_code ec;
+        co_await self->pace_timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      self->tokens -= 1;
       const std::string text = std::move(self->outbox.front());
       self->outbox.pop_front();
       boost::system::error_code ec;
@@ -150,6 +173,9 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
         for (const auto& room : options.rooms) co_await write_now(join_message(room, options.capabilities));
         ready = true;
         ++sign_ins;
+        // The server counts the sign-in and the joins against this connection's rate too.
+        tokens = std::max(0.0, options.burst - 1 - static_cast<double>(options.rooms.size()));
+        paced_at = std::chrono::steady_clock::now();
         last_error.clear();
         log->info("signaling: signed in at {}:{}", options.host, options.port);
         asio::co_spawn(strand, writer(shared_from_this(), generation), asio::detached);
@@ -177,6 +203,7 @@ struct SignalClient::State : std::enable_shared_from_this<SignalClient::State> {
       self->outbox.clear();
       self->close_socket();
       self->wake.cancel();
+      self->pace_timer.cancel();
       if (!self->running) co_return;
       ++self->failures;
       self->last_error = why;
@@ -225,6 +252,7 @@ void SignalClient::stop() {
   state_->ready = false;
   state_->close_socket();
   state_->wake.cancel();
+  state_->pace_timer.cancel();
   state_->backoff_timer.cancel();
 }
 
@@ -252,6 +280,7 @@ nlohmann::json SignalClient::status_json() const {
           {"sent", s.sent},
           {"received", s.received},
           {"queued", s.outbox.size()},
+          {"paced", s.paced},
           {"last_error", s.last_error}};
 }
 

@@ -5,7 +5,9 @@
 // again. What it forwards is the caller's business (the WebRTC transport's offers, answers and
 // candidates); the server only relays it.
 // Bounds: at most 256 unsent messages (send() refuses more with Errc::backpressure); incoming
-// messages over 64 KiB close the connection (the server never sends them).
+// messages over 64 KiB close the connection (the server never sends them). The writer paces
+// itself (messages_per_second, burst) below the server's own limit, which closes a connection
+// that goes far over it: a burst of queued candidates waits instead of costing the connection.
 // Thread-safety: everything runs on the strand it was given; callbacks are called there.
 // Ownership: owned by its user; stop() (or the destructor) ends the coroutines, which keep only a
 // weak reference to the client's state.
@@ -39,6 +41,8 @@ struct SignalClientOptions {
   nlohmann::json capabilities = nlohmann::json::object();  // sent with every JOIN
   std::uint64_t reconnect_min_ms = 250, reconnect_max_ms = 5000;
   std::uint64_t connect_timeout_ms = 5000;
+  // The writer's pace: under `hyphae signal`'s defaults (50/s, burst 100).
+  double messages_per_second = 40, burst = 80;
 };
 
 struct SignalClientCallbacks {

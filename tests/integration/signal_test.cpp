@@ -2,16 +2,22 @@
 // joins a room, sees the other member and relays an offer and an answer; a plain WebSocket device
 // proves its PeerId before anything reaches it; a forged signature, a bad device id and an
 // oversized frame close that connection only, and the server serves on.
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <fstream>
+#include <future>
+#include <thread>
 
+#include "core/error.hpp"
 #include "core/identity.hpp"
 #include "harness.hpp"
 #include "signal_process.hpp"
+#include "signaling/signal_client.hpp"
 #include "signaling/signal_core.hpp"
 #include "testnet/local_registry.hpp"
 #include "util/json_util.hpp"
@@ -90,6 +96,75 @@ TEST(Signaling, PlainWebSocketDevicesProveTheirPeerIdAndBadClientsAreClosedAlone
   EXPECT_EQ(offer["from"], alice.peer_id().to_string());
   EXPECT_EQ(offer["payload"]["sdp"], "v=0");
   EXPECT_TRUE(server.process.running());
+}
+
+// A node's SignalClient under a flood of sends: at most 256 wait (the rest are refused at once with
+// backpressure), and the writer paces them under the server's rate limit, so every accepted message
+// arrives, in order, and the server never closes the connection for going over its rate.
+TEST(Signaling, AFloodOfSignalClientSendsStopsAtItsBoundAndEveryAcceptedMessageArrives) {
+  SignalProcess server;
+  const auto alice = Identity::generate(), bob = Identity::generate();
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  auto log = std::make_shared<spdlog::logger>("signal-flood");
+  signaling::SignalClientOptions options;
+  options.host = "127.0.0.1";
+  options.port = server.port;
+  std::atomic<int> ready{0}, received{0};
+  std::atomic<bool> in_order{true};
+  signaling::SignalClientCallbacks alice_callbacks, bob_callbacks;
+  alice_callbacks.on_ready = [&] { ++ready; };
+  bob_callbacks.on_ready = [&] { ++ready; };
+  bob_callbacks.on_message = [&](const nlohmann::json& m) {
+    if (m.value("type", "") != "OFFER" || m.value("from", "") != alice.peer_id().to_string()) return;
+    if (m["payload"].value("n", -1) != received.load()) in_order = false;
+    ++received;
+  };
+  auto alice_strand = asio::make_strand(io.get_executor());
+  signaling::SignalClient a(alice_strand, alice, options, alice_callbacks, log);
+  auto bob_strand = asio::make_strand(io.get_executor());
+  signaling::SignalClient b(bob_strand, bob, options, bob_callbacks, log);
+  a.start();
+  b.start();
+  std::thread runner([&] { io.run(); });
+  ASSERT_TRUE(wait_until([&] { return ready.load() == 2; }, 10s));
+
+  std::promise<std::pair<int, int>> flooded;
+  asio::post(alice_strand, [&] {
+    int accepted = 0, refused = 0;
+    for (int n = 0; n < 1000; ++n) {
+      const auto ec = a.send("OFFER", bob.peer_id(), nlohmann::json{{"n", n}});
+      if (!ec)
+        ++accepted;
+      else if (ec == Errc::backpressure)
+        ++refused;
+    }
+    flooded.set_value({accepted, refused});
+  });
+  const auto [accepted, refused] = flooded.get_future().get();
+  EXPECT_EQ(accepted, 256);
+  EXPECT_EQ(refused, 744);
+  // 256 at 40/s after a burst of 80: about 4.5 s.
+  EXPECT_TRUE(wait_until([&] { return received.load() >= 256; }, 20s)) << received.load();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(received.load(), 256);
+  EXPECT_TRUE(in_order.load());
+
+  std::promise<nlohmann::json> status;
+  asio::post(alice_strand, [&] { status.set_value(a.status_json()); });
+  const auto s = status.get_future().get();
+  EXPECT_EQ(s["connects"], 1) << s.dump();
+  EXPECT_EQ(s["failures"], 0) << s.dump();
+  EXPECT_GT(s["paced"].get<int>(), 0) << s.dump();
+  EXPECT_EQ(s["signed_in"], true);
+  EXPECT_TRUE(server.process.running());
+
+  asio::post(alice_strand, [&] { a.stop(); });
+  asio::post(bob_strand, [&] { b.stop(); });
+  guard.reset();
+  std::this_thread::sleep_for(100ms);
+  io.stop();
+  runner.join();
 }
 
 }  // namespace
