@@ -188,11 +188,15 @@ std::expected<Proof, VrfError> prove(const Seed& seed, ByteView alpha) {
   ensure_sodium();
   auto e = expand(seed);
   PublicKey y{};
-  crypto_scalarmult_ed25519_base_noclamp(y.data(), e.x.data());
-  const auto h = encode_to_curve(y, alpha);
-  if (!h) return std::unexpected(VrfError::no_point);
   Point gamma{}, u{}, v{};
-  crypto_scalarmult_ed25519_noclamp(gamma.data(), e.x.data(), h->point.data());
+  const auto h = crypto_scalarmult_ed25519_base_noclamp(y.data(), e.x.data()) == 0
+                     ? encode_to_curve(y, alpha)
+                     : std::nullopt;
+  // x is never 0 modulo the group order and H has prime order: Gamma = x·H always exists.
+  if (!h || crypto_scalarmult_ed25519_noclamp(gamma.data(), e.x.data(), h->point.data()) != 0) {
+    sodium_memzero(&e, sizeof e);
+    return std::unexpected(VrfError::no_point);
+  }
   const auto k_wide = Sha512().put(e.nonce_key).put(h->point).done();
   Scalar k = reduce(k_wide);
   if (crypto_scalarmult_ed25519_base_noclamp(u.data(), k.data()) != 0 ||
