@@ -4,10 +4,12 @@
 // one). Every packet is kPacketBytes long at every hop; a header or payload changed in transit fails
 // the next hop's MAC or the last hop's zero tag.
 //
-// Parameters (all on libsodium): X25519 group elements, blinded per hop; per-hop keys from
-// HKDF-SHA256 (info "hyphae-sphinx-v1"); header MAC HMAC-SHA256 truncated to 16 bytes over
-// version || alpha || beta; routing information encrypted with the ChaCha20 (IETF) stream; the
-// payload with Lioness over ChaCha20 and keyed BLAKE2b; at most 5 hops.
+// Parameters (all on libsodium): X25519 group elements, blinded per hop; per-hop keys from the
+// shared secret with libsodium's KDF (keyed BLAKE2b, context "hyphsphx", subkeys 1 to 4 of 64 bytes:
+// MAC key, stream key, Lioness key, blinding factor); header MAC HMAC-SHA256 truncated to 16 bytes
+// over version || alpha || beta; routing information encrypted with the ChaCha20 (IETF) stream
+// (zero nonce; the key is single-use); the payload with Lioness over ChaCha20 and keyed BLAKE2b;
+// replay tag BLAKE2b-256 of the shared secret; at most 5 hops.
 //
 //   packet  = header (330) || payload (2064)
 //   header  = version (2: 0x01 0x00) || alpha (32) || beta (5 x 56 = 280) || gamma (16)
