@@ -34,9 +34,10 @@ Bytes seal_envelope(const Identity& signer, std::string_view domain, ByteView pa
   return out;
 }
 
-std::expected<OpenedEnvelope, std::error_code> open_envelope(ByteView envelope, std::string_view domain) {
+std::expected<OpenedEnvelope, std::error_code> open_envelope(ByteView envelope, std::string_view domain,
+                                                             std::size_t max_bytes) {
   const auto malformed = [] { return std::unexpected(make_error_code(Errc::malformed)); };
-  if (envelope.size() > kMaxEnvelopeBytes) return malformed();
+  if (envelope.size() > max_bytes) return malformed();
   ByteView key, type, payload, signature;
   bool has_key = false, has_signature = false;
   protobuf::Field f;

@@ -25,8 +25,9 @@ struct OpenedEnvelope {
 };
 
 Bytes seal_envelope(const Identity& signer, std::string_view domain, ByteView payload_type, ByteView payload);
-// Decodes and verifies. Errors: Errc::malformed (not an envelope, too large, not an Ed25519 key),
-// Errc::bad_signature (the signature does not verify for `domain`).
-std::expected<OpenedEnvelope, std::error_code> open_envelope(ByteView envelope, std::string_view domain);
+// Decodes and verifies. Errors: Errc::malformed (not an envelope, over `max_bytes`, not an Ed25519
+// key), Errc::bad_signature (the signature does not verify for `domain`).
+std::expected<OpenedEnvelope, std::error_code> open_envelope(ByteView envelope, std::string_view domain,
+                                                             std::size_t max_bytes = kMaxEnvelopeBytes);
 
 }  // namespace hyphae::discovery
