@@ -39,6 +39,7 @@ struct HtxSession::State {
   struct Stream {
     std::uint32_t send_window = 0, recv_window = 0;
     std::uint32_t consumed = 0;  // received since the last WINDOW_UPDATE
+    bool widened = false;        // the receive_window grant was sent
   };
   std::map<std::uint64_t, Stream> streams;
   HtxCounters counters;
@@ -120,7 +121,7 @@ struct HtxSession::State {
             emit_close(id, now_ms, out);
             return {};
           }
-          it = streams.emplace(id, Stream{options.initial_window, options.initial_window, 0}).first;
+          it = streams.emplace(id, Stream{options.initial_window, options.initial_window, 0, false}).first;
         }
         auto& s = it->second;
         if (plain->size() > s.recv_window)

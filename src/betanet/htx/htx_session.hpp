@@ -3,7 +3,8 @@
 // server learns the client's) with the outer TLS connection's exporter value as the Noise prologue,
 // so the inner session is bound to that TLS connection. Handshake messages travel with a 2-byte
 // length prefix. Then frames (htx_frame.hpp): streams (client-opened ids odd, server-opened even)
-// with a 65 535-byte window each and WINDOW_UPDATE once half of it is consumed, PING at jittered
+// starting with a 65 535-byte window each, raised by WINDOW_UPDATE to the receiver's
+// receive_window and topped up once half of it is consumed, PING at jittered
 // intervals (10 to 60 s, never periodic), KEY_UPDATE per direction, CLOSE.
 //
 // Keys: each side derives its two directions' 32-byte keys from the Noise transport keys as
@@ -29,7 +30,11 @@
 namespace hyphae::htx {
 
 struct HtxOptions {
-  std::uint32_t initial_window = 65'535;
+  std::uint32_t initial_window = 65'535;  // every stream's window at its start, both ways
+  // What this side lets the peer have in flight per stream: on a stream's first data it grants
+  // the difference at once with a WINDOW_UPDATE (as HTTP/2 receivers do), then tops it up once
+  // half is consumed. 64 KiB in flight limits a loopback link to a few hundred MB/s.
+  std::uint32_t receive_window = 1 << 20;
   std::size_t max_streams = 64;
   std::size_t max_frame_payload = 16'384;
   std::uint64_t ping_min_ms = 10'000, ping_max_ms = 60'000;
