@@ -26,6 +26,10 @@ void add_registry_command(CLI::App& app, Common& common) {
   cmd->add_option("--burst", opts->service.burst,
                   "requests a token may make at once before --rate applies (default 400)");
   cmd->add_option("--port-file", *port_file, "write the bound port to this file once listening");
+  cmd->add_option("--mix-identity", opts->mix_identity_dir,
+                  "keep a mix directory for BetaNet, signing topologies with the identity in this directory");
+  auto mix_epoch_s = std::make_shared<std::uint64_t>(3600);
+  cmd->add_option("--mix-epoch", *mix_epoch_s, "seconds a mix key epoch lasts (default 3600)");
 
   auto* token = cmd->add_subcommand("token", "manage the bearer tokens of networks");
   auto* create = token->add_subcommand(
@@ -46,9 +50,10 @@ void add_registry_command(CLI::App& app, Common& common) {
   });
   token->require_subcommand(1);
 
-  cmd->callback([cmd, opts, port_file, max_ttl_s] {
+  cmd->callback([cmd, opts, port_file, max_ttl_s, mix_epoch_s] {
     if (cmd->got_subcommand("token")) return;
     opts->service.max_ttl_ms = *max_ttl_s * 1000;
+    opts->mix_epoch_ms = *mix_epoch_s * 1000;
     registry::RegistryServer server(*opts, spdlog::default_logger());
     if (auto started = server.start(); !started) throw std::runtime_error(started.error());
     serve_until_signal(

@@ -25,6 +25,7 @@
 
 #include "core/address.hpp"
 #include "core/clock.hpp"
+#include "registry/mix_registry.hpp"
 
 namespace hyphae::registry {
 
@@ -48,6 +49,7 @@ struct RegistryServer::Impl : std::enable_shared_from_this<RegistryServer::Impl>
   std::shared_ptr<spdlog::logger> log;
   SystemClock clock;
   RegistryService service;
+  std::unique_ptr<MixRegistry> mixes;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer sweep_timer;
@@ -205,6 +207,14 @@ std::expected<void, std::string> RegistryServer::start() {
   }
   if (i.options.cert_file.empty() != i.options.key_file.empty())
     return std::unexpected(std::string("HTTPS needs both a certificate (--cert) and a key (--key)"));
+  if (!i.options.mix_identity_dir.empty()) {
+    auto id = Identity::load_or_create(i.options.mix_identity_dir);
+    if (!id) return std::unexpected("cannot load or create the registry's identity: " + id.error().message());
+    i.mixes = std::make_unique<MixRegistry>(std::move(*id), MixRegistryOptions{i.options.mix_epoch_ms, 1024},
+                                            i.clock);
+    i.service.set_mix_registry(i.mixes.get());
+    i.log->info("registry: mix directory on, topologies signed by {}", i.mixes->peer_id().to_string());
+  }
   if (!i.options.cert_file.empty()) {
     try {
       i.tls.emplace(ssl::context::tls_server);

@@ -27,6 +27,10 @@ struct ServerOptions {
   std::uint64_t request_timeout_ms = 10'000;
   std::size_t max_connections = 1024;
   RegistryOptions service;
+  // Set: also keep a mix directory, signing topologies with the identity in this directory
+  // (created on first start).
+  std::string mix_identity_dir;
+  std::uint64_t mix_epoch_ms = 3'600'000;
 };
 
 class RegistryServer {

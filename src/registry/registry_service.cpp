@@ -11,6 +11,7 @@
 #include "api/node_views.hpp"
 #include "core/peer_id.hpp"
 #include "discovery/peer_record.hpp"
+#include "registry/mix_registry.hpp"
 #include "util/json_util.hpp"
 
 namespace hyphae::registry {
@@ -174,6 +175,13 @@ RegistryReply RegistryService::route(RegistryDb& db, const RegistryRequest& requ
       if (!get) return error(405, "use GET");
       if (auto refused = authorize(db, request, network)) return *refused;
       return active_peers(db, network, query);
+    }
+    if (seg.size() == 3 && (seg[2] == "mixes" || seg[2] == "mix-topology")) {
+      if (!mixes_) return error(404, "this registry keeps no mix directory");
+      const bool publish = seg[2] == "mixes";
+      if (publish ? !post : !get) return error(405, publish ? "use POST" : "use GET");
+      if (auto refused = authorize(db, request, network)) return *refused;
+      return publish ? mixes_->publish(network, request.body) : mixes_->topology(network, query);
     }
     if (seg.size() == 4 && seg[2] == "peer") {
       if (!get) return error(405, "use GET");

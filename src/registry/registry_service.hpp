@@ -5,6 +5,8 @@
 //   GET  /network/{networkId}/peer/{userId}       online, lastSeen, lastCoordinators, the record
 //   GET  /network/{networkId}/active-peers        ?limit=N&cursor=C (paginated, PeerId order)
 //   POST /coordinator/heartbeat                   {"network": N, "envelope_base64": its record}
+//   POST /network/{networkId}/mixes, GET /network/{networkId}/mix-topology: the mix directory
+//        (mix_registry.hpp), when the server runs one
 // Every other route needs `Authorization: Bearer <token>` for that network (tokens are stored as
 // SHA-256 hashes). An announce must carry the peer's own signature, so a token holder cannot
 // announce someone else; an older record than the one held is refused (409). Announcements expire
@@ -25,6 +27,8 @@
 #include "registry/registry_db.hpp"
 
 namespace hyphae::registry {
+
+class MixRegistry;
 
 struct RegistryOptions {
   std::uint64_t max_ttl_ms = 3600'000;       // an announcement lives at most this long
@@ -52,6 +56,8 @@ class RegistryService {
  public:
   RegistryService(RegistryOptions options, const Clock& clock) : options_(options), clock_(clock) {}
   RegistryReply handle(RegistryDb& db, const RegistryRequest& request);
+  // Serves the mix directory routes from `mixes` (not owned; null: 404 on them).
+  void set_mix_registry(MixRegistry* mixes) { mixes_ = mixes; }
   const RegistryOptions& options() const { return options_; }
 
   // A new random bearer token ("hyr_" + 43 base64url characters) and the hash stored for it.
@@ -72,6 +78,7 @@ class RegistryService {
     std::string network;
     std::uint64_t until_ms;
   };
+  MixRegistry* mixes_ = nullptr;
   std::mutex tokens_mutex_;
   std::unordered_map<std::string, CachedToken> tokens_;
   RegistryReply announce(RegistryDb& db, const std::string& network, const std::string& body,

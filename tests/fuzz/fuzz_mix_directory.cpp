@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (d->peer != mix.peer_id() || d->keys.empty() || d->keys.size() > kMaxEpochKeys) std::abort();
       auto again = open_descriptor(sign_descriptor(mix, *d));
       if (!again || again->address != d->address || again->layer != d->layer || again->group != d->group ||
-          again->keys.size() != d->keys.size() || again->published_ms != d->published_ms)
+          again->keys.size() != d->keys.size() || again->published_ms != d->published_ms ||
+          again->link_key != d->link_key)
         std::abort();
       return 0;
     }

@@ -29,7 +29,7 @@ bool same(ByteView a, std::string_view b) {
 
 std::expected<MixDescriptor, std::string> parse_descriptor_payload(ByteView payload) {
   MixDescriptor d;
-  bool has_layer = false;
+  bool has_layer = false, has_link_key = false;
   std::set<std::uint64_t> epochs;
   protobuf::Field f;
   for (std::size_t pos = 0; pos < payload.size();) {
@@ -81,11 +81,17 @@ std::expected<MixDescriptor, std::string> parse_descriptor_payload(ByteView payl
         if (bytes) return std::unexpected("bad published_ms");
         d.published_ms = f.varint;
         break;
+      case 6:
+        if (!bytes || f.bytes.size() != 32) return std::unexpected("bad link key");
+        std::copy(f.bytes.begin(), f.bytes.end(), d.link_key.begin());
+        has_link_key = true;
+        break;
       default:
         break;  // unknown fields: later versions
     }
   }
-  if (!has_layer || d.address.empty() || d.keys.empty()) return std::unexpected("incomplete descriptor");
+  if (!has_layer || !has_link_key || d.address.empty() || d.keys.empty())
+    return std::unexpected("incomplete descriptor");
   return d;
 }
 
@@ -121,6 +127,7 @@ Bytes sign_descriptor(const Identity& mix, const MixDescriptor& d) {
     protobuf::put_bytes_field(payload, 4, key);
   }
   protobuf::put_varint_field(payload, 5, d.published_ms);
+  protobuf::put_bytes_field(payload, 6, d.link_key);
   return discovery::seal_envelope(mix, kDescriptorDomain, as_bytes(kDescriptorType), payload);
 }
 

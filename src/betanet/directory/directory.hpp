@@ -49,6 +49,7 @@ struct MixDescriptor {
   std::uint32_t layer = 1;     // 1..kMaxLayer
   std::string group;           // operator or AS; routes want a hop outside both ends' groups
   std::vector<EpochKey> keys;  // routing keys for the epochs it publishes ahead
+  std::array<std::uint8_t, 32> link_key{};  // HTX links to it expect this Noise static key
   std::uint64_t published_ms = 0;
   Bytes envelope;  // as signed
 
