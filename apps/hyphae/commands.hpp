@@ -28,6 +28,7 @@ void add_client_commands(CLI::App& app, Common& common);
 void add_find_command(CLI::App& app, Common& common);      // `hyphae find PEERID`
 void add_registry_command(CLI::App& app, Common& common);  // `hyphae registry`
 void add_signal_command(CLI::App& app, Common& common);    // `hyphae signal`
+void add_mixnode_command(CLI::App& app, Common& common);   // `hyphae mixnode`
 void add_demo_command(CLI::App& app, Common& common);
 void add_mesh_commands(CLI::App& app, Common& common);
 void add_file_commands(CLI::App& app, Common& common);  // `hyphae send-file`, `hyphae files`

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   add_find_command(app, common);
   add_registry_command(app, common);
   add_signal_command(app, common);
+  add_mixnode_command(app, common);
   add_mesh_commands(app, common);
   add_file_commands(app, common);
   add_app_command(app, common);
