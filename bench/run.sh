@@ -38,7 +38,7 @@ if [ -x "$build_dir/bench/node_bench" ]; then
 else
   programs=(baselines)
 fi
-for micro in selector_bench qos_bench fragment_bench failover_bench bitchat_sim_bench bitchat_relay_bench bitchat_lan_bench registry_bench discovery_bench relay_bench websocket_bench files_bench webrtc_bench sphinx_bench htx_bench; do
+for micro in selector_bench qos_bench fragment_bench failover_bench bitchat_sim_bench bitchat_relay_bench bitchat_lan_bench registry_bench discovery_bench relay_bench websocket_bench files_bench webrtc_bench sphinx_bench htx_bench mixnet_bench; do
   [ -x "$build_dir/bench/$micro" ] && programs+=("$micro")
 done
 

@@ -99,6 +99,7 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
   std::map<NodeId, Outgoing> outgoing;
   asio::steady_timer poll_timer, epoch_timer, refresh_timer, status_timer;
   bool stopped = false;
+  std::uint64_t started_ms = monotonic_ms();
   std::mt19937_64 rng{randombytes_random()};
   std::uint64_t links_refused = 0, unknown_next_hop = 0, waiting_dropped = 0, publish_failures = 0,
                 publishes = 0, topology_failures = 0, topologies = 0;
@@ -200,12 +201,16 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
     });
   }
 
-  // Other mixes publish after us: look again a few times an epoch.
   void refresh() {
     fetch(epoch);
     fetch(epoch + 1);
-    refresh_timer.expires_after(
-        std::chrono::milliseconds(std::clamp<std::uint64_t>(options.epoch_ms / 6, 500, 60'000)));
+    // Every second while the network forms (our first 10 s, or while the topology does not list
+    // us yet), then a few times an epoch: other mixes publish after us.
+    std::uint64_t every = std::clamp<std::uint64_t>(options.epoch_ms / 6, 500, 60'000);
+    const auto* t = book.usable(epoch);
+    if (monotonic_ms() < started_ms + 10'000 || !t || !t->find(self))
+      every = std::min<std::uint64_t>(every, 1000);
+    refresh_timer.expires_after(std::chrono::milliseconds(every));
     refresh_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && !self->stopped) self->refresh();
     });
