@@ -115,6 +115,18 @@ TEST(HtxFrame, DamagedAndForeignBytesAreRefusedWithTheReason) {
   EXPECT_EQ(parse_frame(type, 100).error(), "unknown frame type");
 }
 
+// Runs a client and a server's handshake to the end, bytes handed over directly.
+bool handshake(HtxSession& c, HtxSession& s) {
+  Bytes to_s = c.start(0), to_c;
+  for (int i = 0; i < 3; ++i) {
+    to_c.clear();
+    if (!s.on_bytes(to_s, 0, to_c)) return false;
+    to_s.clear();
+    if (!c.on_bytes(to_c, 0, to_s)) return false;
+  }
+  return c.established() && s.established();
+}
+
 struct Pair {
   noise::KeyPair client_key = noise::KeyPair::generate(), server_key = noise::KeyPair::generate();
   HtxSession client, server;
@@ -291,13 +303,7 @@ TEST(HtxSession, AChangedReplayedOrOverflowingFrameEndsTheSessionWithTheReason) 
     small.initial_window = 1'000;
     auto c = HtxSession::client(ck, sk.pub, as_bytes("b"), greedy);
     auto s = HtxSession::server(sk, as_bytes("b"), small);
-    Bytes to_s = c.start(0), to_c;
-    for (int i = 0; i < 3; ++i) {
-      to_c.clear();
-      ASSERT_TRUE(s.on_bytes(to_s, 0, to_c));
-      to_s.clear();
-      ASSERT_TRUE(c.on_bytes(to_c, 0, to_s));
-    }
+    ASSERT_TRUE(handshake(c, s));
     Bytes flood;
     ASSERT_TRUE(c.send(1, Bytes(100'000), 0, flood));
     Bytes ignored;
@@ -312,13 +318,7 @@ TEST(HtxSession, AChangedReplayedOrOverflowingFrameEndsTheSessionWithTheReason) 
     noise::KeyPair ck = noise::KeyPair::generate(), sk = noise::KeyPair::generate();
     auto c = HtxSession::client(ck, sk.pub, as_bytes("b"));
     auto s = HtxSession::server(sk, as_bytes("b"), few);
-    Bytes to_s = c.start(0), to_c;
-    for (int i = 0; i < 3; ++i) {
-      to_c.clear();
-      ASSERT_TRUE(s.on_bytes(to_s, 0, to_c));
-      to_s.clear();
-      ASSERT_TRUE(c.on_bytes(to_c, 0, to_s));
-    }
+    ASSERT_TRUE(handshake(c, s));
     Bytes flood;
     for (std::uint64_t id = 1; id <= 19; id += 2) ASSERT_TRUE(c.send(id, as_bytes("x"), 0, flood));
     Bytes closes;

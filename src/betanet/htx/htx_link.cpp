@@ -14,6 +14,7 @@
 #include <deque>
 #include <stdexcept>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "net/self_signed_cert.hpp"
 
@@ -44,9 +45,7 @@ std::shared_ptr<ssl::context> base_context(ssl::context::method method) {
 }
 
 std::uint64_t monotonic_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return SystemClock().monotonic_ms();
 }
 
 }  // namespace

@@ -180,39 +180,35 @@ HtxSession::HtxSession(HtxSession&&) noexcept = default;
 HtxSession& HtxSession::operator=(HtxSession&&) noexcept = default;
 HtxSession::~HtxSession() = default;
 
-HtxSession HtxSession::client(const noise::KeyPair& local, const std::array<std::uint8_t, 32>& server_static,
-                              ByteView binding, HtxOptions options, std::uint64_t rng_seed) {
+// Either side: Noise XK with the outer connection's binding as the prologue.
+std::unique_ptr<HtxSession::State> HtxSession::make(
+    bool client, const noise::KeyPair& local,
+    const std::optional<std::array<std::uint8_t, 32>>& server_static, ByteView binding,
+    const HtxOptions& options, std::uint64_t rng_seed) {
   auto s = std::make_unique<State>();
-  s->client = true;
+  s->client = client;
   s->options = options;
   s->rng.seed(rng_seed ? rng_seed : randombytes_random());
   noise::HandshakeConfig c;
   c.protocol = noise::Protocol{noise::Pattern::XK};
-  c.initiator = true;
+  c.initiator = client;
   c.prologue.assign(binding.begin(), binding.end());
   c.s = local;
   c.rs = server_static;
   auto hs = noise::HandshakeState::create(std::move(c));
   if (!hs) throw std::logic_error("HtxSession: Noise XK cannot start: " + hs.error().message());
   s->hs.emplace(std::move(*hs));
-  return HtxSession(std::move(s));
+  return s;
+}
+
+HtxSession HtxSession::client(const noise::KeyPair& local, const std::array<std::uint8_t, 32>& server_static,
+                              ByteView binding, HtxOptions options, std::uint64_t rng_seed) {
+  return HtxSession(make(true, local, server_static, binding, options, rng_seed));
 }
 
 HtxSession HtxSession::server(const noise::KeyPair& local, ByteView binding, HtxOptions options,
                               std::uint64_t rng_seed) {
-  auto s = std::make_unique<State>();
-  s->client = false;
-  s->options = options;
-  s->rng.seed(rng_seed ? rng_seed : randombytes_random());
-  noise::HandshakeConfig c;
-  c.protocol = noise::Protocol{noise::Pattern::XK};
-  c.initiator = false;
-  c.prologue.assign(binding.begin(), binding.end());
-  c.s = local;
-  auto hs = noise::HandshakeState::create(std::move(c));
-  if (!hs) throw std::logic_error("HtxSession: Noise XK cannot start: " + hs.error().message());
-  s->hs.emplace(std::move(*hs));
-  return HtxSession(std::move(s));
+  return HtxSession(make(false, local, std::nullopt, binding, options, rng_seed));
 }
 
 Bytes HtxSession::start(std::uint64_t) {

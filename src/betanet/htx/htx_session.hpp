@@ -88,6 +88,9 @@ class HtxSession {
  private:
   struct State;
   explicit HtxSession(std::unique_ptr<State> s);
+  static std::unique_ptr<State> make(bool client, const noise::KeyPair& local,
+                                     const std::optional<std::array<std::uint8_t, 32>>& server_static,
+                                     ByteView binding, const HtxOptions& options, std::uint64_t rng_seed);
   std::unique_ptr<State> s_;
 };
 

@@ -12,6 +12,7 @@
 
 #include "betanet/directory/directory.hpp"
 #include "betanet/htx/htx_link.hpp"
+#include "core/clock.hpp"
 #include "core/identity.hpp"
 #include "net/http_fetch.hpp"
 #include "util/json_util.hpp"
@@ -24,15 +25,11 @@ using namespace hyphae::sphinx;
 namespace {
 
 std::uint64_t monotonic_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
+  return SystemClock().monotonic_ms();
 }
 
 std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return SystemClock().wall_ms();
 }
 
 // "/ip4/HOST/tcp/PORT" (or ip6/dns) -> host, port.
