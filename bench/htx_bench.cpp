@@ -22,6 +22,7 @@
 
 #include "betanet/htx/htx_link.hpp"
 #include "common/report.hpp"
+#include "util/allocator_tuning.hpp"
 
 using namespace hyphae;
 namespace asio = boost::asio;
@@ -145,6 +146,7 @@ double htx_link(std::size_t total) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();  // as the hyphae binary does
   if (sodium_init() < 0) return 1;
   const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
   const std::size_t total = quick ? (std::size_t{64} << 20) : (std::size_t{256} << 20);

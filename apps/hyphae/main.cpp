@@ -1,10 +1,10 @@
 // hyphae: one binary for the node daemon, its CLI and the demo network.
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
 #include "commands.hpp"
+#include "util/allocator_tuning.hpp"
 
 namespace hyphae::cli {
 
@@ -18,26 +18,11 @@ std::filesystem::path self_executable() {
   return std::filesystem::read_symlink("/proc/self/exe");
 }
 
-namespace {
-
-// Bulk traffic (file chunks, 64 KiB records) allocates and frees buffers of a few hundred KiB at a
-// high rate. With glibc's defaults such buffers are mmap()ed, or the heap top is trimmed as soon as
-// they are freed, so every new buffer faults its pages in again: a third of the receiving strand's
-// time in a file transfer. Keep buffers up to 32 MiB on the heap and keep up to 128 MiB of free heap
-// before returning it to the kernel. GLIBC_TUNABLES, when set, still wins.
-void tune_allocator() {
-  if (std::getenv("GLIBC_TUNABLES")) return;
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
-}
-
-}  // namespace
-
 }  // namespace hyphae::cli
 
 int main(int argc, char** argv) {
   using namespace hyphae::cli;
-  tune_allocator();
+  hyphae::tune_allocator();
   CLI::App app{
       "Hyphae: a peer-to-peer messaging node. Messages are signed, encrypted and kept on disk until "
       "the peer acknowledges them."};
