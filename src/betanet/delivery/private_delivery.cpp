@@ -1,0 +1,182 @@
+#include "betanet/delivery/private_delivery.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace hyphae::betanet {
+
+using namespace hyphae::sphinx;
+
+namespace {
+constexpr std::uint8_t kMessage = 0x01, kAck = 0x02;
+}  // namespace
+
+PrivateDelivery::PrivateDelivery(NodeId self, const SecretKey& routing_key, PrivateRouteFn route,
+                                 PrivateDeliveryOptions options, std::uint64_t rng_seed)
+    : self_(self),
+      routing_key_(routing_key),
+      public_key_(sphinx::routing_public_key(routing_key)),
+      route_(std::move(route)),
+      options_(options),
+      rng_(rng_seed) {}
+
+PrivateDelivery::~PrivateDelivery() {
+  sodium_memzero(routing_key_.data(), routing_key_.size());
+}
+
+bool PrivateDelivery::attempt(const MessageId& id, Pending& p, std::uint64_t now_ms, Result& out) {
+  ++p.attempts;
+  std::uniform_int_distribution<std::uint64_t> delay(options_.retry_min_ms,
+                                                     std::max(options_.retry_min_ms, options_.retry_max_ms));
+  p.retry_at_ms = now_ms + delay(rng_);
+  auto forward = route_(p.to);
+  auto back = route_(self_);
+  if (!forward || !back || forward->empty() || back->empty()) {
+    ++counters_.no_route;
+    return false;
+  }
+  SurbId surb_id{};
+  randombytes_buf(surb_id.data(), surb_id.size());
+  auto made = create_surb(*back, Destination{self_, surb_id});
+  if (!made) {
+    ++counters_.no_route;
+    return false;
+  }
+  Bytes body;
+  body.reserve(kBodyBytes);
+  body.push_back(kMessage);
+  body.insert(body.end(), id.begin(), id.end());
+  const auto surb = made->first.serialize();
+  body.insert(body.end(), surb.begin(), surb.end());
+  body.push_back(static_cast<std::uint8_t>(p.payload.size() >> 8));
+  body.push_back(static_cast<std::uint8_t>(p.payload.size()));
+  body.insert(body.end(), p.payload.begin(), p.payload.end());
+  auto packet = create_packet(*forward, Destination{p.to, std::nullopt}, body);
+  if (!packet) {
+    ++counters_.no_route;
+    return false;
+  }
+  surbs_.emplace(surb_id, SurbEntry{id, now_ms + options_.surb_lifetime_ms,
+                                    std::make_unique<SurbSecrets>(std::move(made->second))});
+  out.packets.push_back({forward->front().id, std::move(*packet)});
+  ++(p.attempts == 1 ? counters_.sent : counters_.retransmitted);
+  return true;
+}
+
+std::expected<void, std::string> PrivateDelivery::send(const MessageId& id, const NodeId& to,
+                                                       ByteView payload, std::uint64_t now_ms, Result& out) {
+  if (payload.size() > kMaxPrivatePayload)
+    return std::unexpected("a private message carries at most " + std::to_string(kMaxPrivatePayload) +
+                           " bytes");
+  if (pending_.size() >= options_.max_outstanding)
+    return std::unexpected("too many private messages in flight");
+  if (pending_.contains(id)) return std::unexpected("that message is already in flight");
+  auto& p = pending_[id];
+  p.to = to;
+  p.payload.assign(payload.begin(), payload.end());
+  attempt(id, p, now_ms, out);
+  return {};
+}
+
+void PrivateDelivery::remember(const MessageId& id) {
+  seen_.insert(id);
+  seen_order_.push_back(id);
+  while (seen_order_.size() > options_.max_seen) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+}
+
+void PrivateDelivery::on_packet(ByteView packet, std::uint64_t now_ms, Result& out) {
+  auto u = unwrap(routing_key_, packet);
+  if (!u || u->forward || u->recipient != self_) {
+    ++counters_.unreadable;
+    return;
+  }
+  if (u->surb) {
+    auto it = surbs_.find(*u->surb);
+    if (it == surbs_.end()) {
+      ++counters_.stale_acks;
+      return;
+    }
+    auto body = open_reply(*it->second.secrets, u->payload);
+    const MessageId message = it->second.message;
+    if (!body || body->size() < 1 + kMessageIdBytes || (*body)[0] != kAck ||
+        !std::equal(message.begin(), message.end(), body->begin() + 1)) {
+      ++counters_.unreadable;
+      return;
+    }
+    // Every reply block of this message is done with.
+    std::erase_if(surbs_, [&](const auto& entry) { return entry.second.message == message; });
+    if (pending_.erase(message) > 0) {
+      ++counters_.acked;
+      out.acked.push_back(message);
+    } else {
+      ++counters_.stale_acks;
+    }
+    return;
+  }
+  const auto& b = u->body;
+  constexpr std::size_t header = 1 + kMessageIdBytes + kSurbBytes + 2;
+  if (b.size() < header || b[0] != kMessage) {
+    ++counters_.unreadable;
+    return;
+  }
+  MessageId id{};
+  std::copy_n(b.begin() + 1, kMessageIdBytes, id.begin());
+  auto surb = sphinx::Surb::parse(ByteView(b).subspan(1 + kMessageIdBytes, kSurbBytes));
+  const std::size_t length = static_cast<std::size_t>(b[header - 2]) << 8 | b[header - 1];
+  if (!surb || length > kMaxPrivatePayload || header + length > b.size()) {
+    ++counters_.unreadable;
+    return;
+  }
+  if (seen_.contains(id)) {
+    ++counters_.duplicates;  // delivered before; its ack was lost: ack again
+  } else {
+    remember(id);
+    ++counters_.delivered;
+    out.delivered.push_back(
+        {id, Bytes(b.begin() + header, b.begin() + static_cast<std::ptrdiff_t>(header + length))});
+  }
+  Bytes ack;
+  ack.push_back(kAck);
+  ack.insert(ack.end(), id.begin(), id.end());
+  if (auto reply = surb_packet(*surb, ack)) {
+    out.packets.push_back({surb->first_hop, std::move(*reply)});
+    ++counters_.acks_sent;
+  }
+  (void)now_ms;
+}
+
+void PrivateDelivery::tick(std::uint64_t now_ms, Result& out) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto& p = it->second;
+    if (p.retry_at_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    if (p.attempts >= options_.max_attempts) {
+      const MessageId id = it->first;
+      std::erase_if(surbs_, [&](const auto& entry) { return entry.second.message == id; });
+      ++counters_.given_up;
+      out.given_up.push_back(id);
+      it = pending_.erase(it);
+      continue;
+    }
+    attempt(it->first, p, now_ms, out);
+    ++it;
+  }
+  std::erase_if(surbs_, [&](const auto& entry) { return entry.second.expires_ms <= now_ms; });
+}
+
+std::optional<std::uint64_t> PrivateDelivery::next_wakeup() const {
+  std::optional<std::uint64_t> at;
+  for (const auto& [id, p] : pending_)
+    if (!at || p.retry_at_ms < *at) at = p.retry_at_ms;
+  for (const auto& [id, s] : surbs_)
+    if (!at || s.expires_ms < *at) at = s.expires_ms;
+  return at;
+}
+
+}  // namespace hyphae::betanet
