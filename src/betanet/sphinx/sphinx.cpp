@@ -241,22 +241,23 @@ std::expected<Unwrapped, SphinxError> unwrap(const SecretKey& routing_key, ByteV
   for (std::size_t i = 0; i < kRoutingBytes; ++i) b[i] ^= packet[kBetaAt + i];
   const std::uint8_t* cmd = b.data();
 
-  Bytes payload(packet.begin() + kHeaderBytes, packet.end());
-  lioness_decrypt(keys.payload, payload);
-
   if (cmd[0] == kCmdNextHop) {
     if (cmd[49] != kCmdNull) return std::unexpected(SphinxError::bad_command);
     u.forward = true;
     std::copy_n(cmd + 1, 32, u.next_hop.begin());
+    // The next packet is built in one buffer; the payload is decrypted in place there.
     u.packet.resize(kPacketBytes);
     std::copy(std::begin(kVersion), std::end(kVersion), u.packet.begin());
     if (crypto_scalarmult(u.packet.data() + kAlphaAt, keys.blinding.data(), packet.data() + kAlphaAt) != 0)
       return std::unexpected(SphinxError::bad_group_element);
     std::copy_n(b.begin() + kPerHopBytes, kRoutingBytes, u.packet.begin() + kBetaAt);
     std::copy_n(cmd + 33, kMacBytes, u.packet.begin() + kGammaAt);
-    std::copy(payload.begin(), payload.end(), u.packet.begin() + kHeaderBytes);
+    std::copy(packet.begin() + kHeaderBytes, packet.end(), u.packet.begin() + kHeaderBytes);
+    lioness_decrypt(keys.payload, std::span(u.packet).subspan(kHeaderBytes));
     return u;
   }
+  Bytes payload(packet.begin() + kHeaderBytes, packet.end());
+  lioness_decrypt(keys.payload, payload);
   if (cmd[0] != kCmdRecipient) return std::unexpected(SphinxError::bad_command);
   std::copy_n(cmd + 1, 32, u.recipient.begin());
   if (cmd[33] == kCmdSurbReply) {
