@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "betanet/directory/directory.hpp"
-#include "betanet/htx/htx_link.hpp"
+#include "betanet/htx/packet_links.hpp"
 #include "core/clock.hpp"
 #include "core/identity.hpp"
 #include "net/http_fetch.hpp"
@@ -32,28 +32,6 @@ std::uint64_t wall_ms() {
   return SystemClock().wall_ms();
 }
 
-// "/ip4/HOST/tcp/PORT" (or ip6/dns) -> host, port.
-bool parse_address(const std::string& a, std::string& host, std::uint16_t& port) {
-  std::vector<std::string> parts;
-  for (std::size_t at = 1; at <= a.size();) {
-    const auto end = std::min(a.find('/', at), a.size());
-    parts.push_back(a.substr(at, end - at));
-    at = end + 1;
-  }
-  if (parts.size() < 4 || parts[2] != "tcp") return false;
-  host = parts[1];
-  try {
-    const auto p = std::stoul(parts[3]);
-    if (p == 0 || p > 65535) return false;
-    port = static_cast<std::uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
-
-constexpr std::size_t kMaxWaitingPerLink = 64;
-
 }  // namespace
 
 struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
@@ -61,7 +39,6 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
       : strand(asio::make_strand(io.get_executor())),
         options(std::move(o)),
         log(std::move(l)),
-        acceptor(strand),
         poll_timer(strand),
         epoch_timer(strand),
         refresh_timer(strand),
@@ -73,33 +50,18 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
   std::optional<Identity> identity;
   noise::KeyPair link_key;
   NodeId self{};
-  asio::ip::tcp::acceptor acceptor;
+  std::shared_ptr<htx::PacketLinks> links;
   std::string advertised;
-  std::shared_ptr<asio::ssl::context> server_tls, client_tls;
   std::unique_ptr<MixCore> core;
   betanet::TopologyBook book;
   std::optional<PeerId> registry;
   std::map<std::uint64_t, PublicKey> published;  // our public routing keys by epoch
   std::uint64_t epoch = 0;
-  struct Incoming {
-    std::shared_ptr<htx::HtxLink> link;
-    Bytes partial;
-  };
-  std::map<std::uint64_t, Incoming> incoming;
-  std::uint64_t next_incoming = 0;
-  struct Outgoing {
-    std::shared_ptr<htx::HtxLink> link;
-    std::deque<Bytes> waiting;
-    bool up = false;
-    std::uint64_t stream = 0;
-  };
-  std::map<NodeId, Outgoing> outgoing;
   asio::steady_timer poll_timer, epoch_timer, refresh_timer, status_timer;
   bool stopped = false;
   std::uint64_t started_ms = monotonic_ms();
   std::mt19937_64 rng{randombytes_random()};
-  std::uint64_t links_refused = 0, unknown_next_hop = 0, waiting_dropped = 0, publish_failures = 0,
-                publishes = 0, topology_failures = 0, topologies = 0;
+  std::uint64_t publish_failures = 0, publishes = 0, topology_failures = 0, topologies = 0;
 
   std::uint64_t epoch_now() const { return wall_ms() / std::max<std::uint64_t>(1, options.epoch_ms); }
 
@@ -239,100 +201,22 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
     return hops;
   }
 
-  void send_to(const NodeId& id, Bytes packet) {
-    auto it = outgoing.find(id);
-    if (it == outgoing.end()) {
-      const auto* d = find(id);
-      std::string host;
-      std::uint16_t port = 0;
-      if (!d || !parse_address(d->address, host, port)) {
-        ++unknown_next_hop;
-        return;
-      }
-      if (outgoing.size() >= options.max_links) {
-        ++waiting_dropped;
-        return;
-      }
-      it = outgoing.emplace(id, Outgoing{}).first;
-      htx::HtxLinkCallbacks cb;
-      std::weak_ptr<Impl> weak = shared_from_this();
-      cb.on_established = [weak, id] {
-        auto self = weak.lock();
-        if (!self) return;
-        auto o = self->outgoing.find(id);
-        if (o == self->outgoing.end()) return;
-        o->second.up = true;
-        o->second.stream = o->second.link->open_stream();
-        while (!o->second.waiting.empty()) {
-          o->second.link->send(o->second.stream, o->second.waiting.front());
-          o->second.waiting.pop_front();
-        }
-      };
-      cb.on_closed = [weak, id](const std::string& why) {
-        auto self = weak.lock();
-        if (!self) return;
-        self->log->debug("mixnode: link to a next hop closed: {}", why);
-        asio::post(self->strand, [self, id] { self->outgoing.erase(id); });
-      };
-      it->second.link =
-          htx::HtxLink::connect(strand, client_tls, host, port, link_key, d->link_key, std::move(cb));
-    }
-    auto& o = it->second;
-    if (o.up) {
-      if (o.link->send(o.stream, packet)) ++waiting_dropped;
-    } else if (o.waiting.size() < kMaxWaitingPerLink) {
-      o.waiting.push_back(std::move(packet));
-    } else {
-      ++waiting_dropped;
-    }
+  std::optional<htx::PacketPeer> resolve(const NodeId& id) const {
+    const auto* d = find(id);
+    if (!d) return std::nullopt;
+    return htx::packet_peer(d->address, d->link_key);
   }
 
   void pump() {
     if (stopped) return;
     const auto now = monotonic_ms();
     auto out = core->poll(now, [this](CoverKind k) { return cover_route(k); });
-    for (auto& o : out) send_to(o.next_hop, std::move(o.packet));
+    for (auto& o : out) links->send(o.next_hop, std::move(o.packet));
     const auto at = core->next_wakeup();
     poll_timer.expires_after(std::chrono::milliseconds(at ? (*at > now ? *at - now : 0) : 1000));
     poll_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec && !self->stopped) self->pump();
     });
-  }
-
-  void accept() {
-    acceptor.async_accept(
-        [self = shared_from_this()](boost::system::error_code ec, asio::ip::tcp::socket socket) {
-          if (ec || self->stopped) return;
-          if (self->incoming.size() >= self->options.max_links) {
-            ++self->links_refused;
-            boost::system::error_code ignored;
-            socket.close(ignored);
-          } else {
-            const auto id = self->next_incoming++;
-            htx::HtxLinkCallbacks cb;
-            std::weak_ptr<Impl> weak = self;
-            cb.on_data = [weak, id](std::uint64_t, Bytes data) {
-              auto s = weak.lock();
-              if (!s) return;
-              auto it = s->incoming.find(id);
-              if (it == s->incoming.end()) return;
-              auto& partial = it->second.partial;
-              partial.insert(partial.end(), data.begin(), data.end());
-              std::size_t used = 0;
-              for (; partial.size() - used >= kPacketBytes; used += kPacketBytes)
-                s->core->on_packet(ByteView(partial.data() + used, kPacketBytes), monotonic_ms());
-              partial.erase(partial.begin(), partial.begin() + static_cast<std::ptrdiff_t>(used));
-              if (used > 0) asio::post(s->strand, [s] { s->pump(); });  // a packet may be due at once
-            };
-            cb.on_closed = [weak, id](const std::string&) {
-              auto s = weak.lock();
-              if (s) asio::post(s->strand, [s, id] { s->incoming.erase(id); });
-            };
-            self->incoming[id].link = htx::HtxLink::accept(self->strand, self->server_tls, std::move(socket),
-                                                           self->link_key, std::move(cb));
-          }
-          self->accept();
-        });
   }
 
   nlohmann::json status() const {
@@ -345,8 +229,8 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
         {"held", core->held()},
         {"keys", core->has_key(epoch) + core->has_key(epoch + 1) + (epoch > 0 && core->has_key(epoch - 1))},
         {"topology_mixes", t ? t->mixes.size() : 0},
-        {"links_in", incoming.size()},
-        {"links_out", outgoing.size()},
+        {"links_in", links ? links->links_in() : 0},
+        {"links_out", links ? links->links_out() : 0},
         {"received", k.received},
         {"forwarded", k.forwarded},
         {"replays", k.replays},
@@ -360,8 +244,9 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
         {"tagged", k.tagged},
         {"previous_key_used", k.previous_key_used},
         {"keys_retired", k.keys_retired},
-        {"unknown_next_hop", unknown_next_hop},
-        {"waiting_dropped", waiting_dropped},
+        {"unknown_next_hop", links ? links->counters().unknown_next_hop : 0},
+        {"waiting_dropped", links ? links->counters().dropped : 0},
+        {"links_refused", links ? links->counters().links_refused : 0},
         {"publishes", publishes},
         {"publish_failures", publish_failures},
         {"topologies", topologies},
@@ -402,30 +287,29 @@ std::expected<void, std::string> MixNode::start() {
     if (!p) return std::unexpected("--registry-peer is not a PeerId");
     i.registry = *p;
   }
-  const auto colon = i.options.listen.rfind(':');
-  if (colon == std::string::npos) return std::unexpected("--listen must be host:port");
-  const auto host = i.options.listen.substr(0, colon);
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) return std::unexpected("--listen needs an IP address, not " + host);
-  const asio::ip::tcp::endpoint endpoint(
-      address, static_cast<std::uint16_t>(std::stoul(i.options.listen.substr(colon + 1))));
-  i.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) i.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) i.acceptor.bind(endpoint, ec);
-  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return std::unexpected("cannot listen on " + i.options.listen + ": " + ec.message());
-  i.advertised = std::string(address.is_v6() ? "/ip6/" : "/ip4/") + host + "/tcp/" +
-                 std::to_string(i.acceptor.local_endpoint().port());
+  std::weak_ptr<Impl> weak = impl_;
   try {
-    i.server_tls = htx::htx_server_tls();
-    i.client_tls = htx::htx_client_tls();
+    i.links = std::make_shared<htx::PacketLinks>(
+        i.strand, i.link_key, i.options.max_links,
+        [weak](const NodeId& id) -> std::optional<htx::PacketPeer> {
+          auto impl = weak.lock();
+          return impl ? impl->resolve(id) : std::nullopt;
+        },
+        [weak](ByteView packet) {
+          auto impl = weak.lock();
+          if (!impl || impl->stopped) return;
+          impl->core->on_packet(packet, monotonic_ms());
+          asio::post(impl->strand, [impl] { impl->pump(); });  // a packet may be due at once
+        },
+        i.log);
   } catch (const std::exception& e) {
     return std::unexpected(std::string(e.what()));
   }
+  auto advertised = i.links->listen(i.options.listen);
+  if (!advertised) return std::unexpected("--listen: " + advertised.error());
+  i.advertised = *advertised;
   i.core = std::make_unique<MixCore>(i.self, i.options.mix, randombytes_random());
   asio::post(i.strand, [impl = impl_] {
-    impl->accept();
     impl->on_epoch();
     impl->refresh();
     impl->pump();
@@ -440,21 +324,16 @@ void MixNode::stop() {
   asio::post(impl_->strand, [impl = impl_] {
     if (impl->stopped) return;
     impl->stopped = true;
-    boost::system::error_code ignored;
-    impl->acceptor.close(ignored);
+    impl->links->close();
     impl->poll_timer.cancel();
     impl->epoch_timer.cancel();
     impl->refresh_timer.cancel();
     impl->status_timer.cancel();
-    for (auto& [id, in] : impl->incoming) in.link->close();
-    for (auto& [id, out] : impl->outgoing) out.link->close();
   });
 }
 
 std::uint16_t MixNode::port() const {
-  boost::system::error_code ec;
-  const auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  return impl_->links ? impl_->links->port() : 0;
 }
 
 std::string MixNode::peer_id() const {
