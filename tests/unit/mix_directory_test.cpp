@@ -53,7 +53,7 @@ TEST(MixDirectory, DescriptorsThatCannotBeUsedAreRefusedWithTheReason) {
   auto twice = fields(1, 3);
   twice.keys[1].epoch = 3;
   EXPECT_EQ(open_descriptor(sign_descriptor(mix, twice)).error(), "descriptor: an epoch twice");
-  auto no_layer = fields(0, 3);
+  auto no_layer = fields(9, 3);
   EXPECT_EQ(open_descriptor(sign_descriptor(mix, no_layer)).error(), "descriptor: bad layer");
   auto no_keys = fields(1, 3);
   no_keys.keys.clear();

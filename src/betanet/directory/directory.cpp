@@ -41,7 +41,7 @@ std::expected<MixDescriptor, std::string> parse_descriptor_payload(ByteView payl
         d.address = std::string(text(f.bytes));
         break;
       case 2:
-        if (bytes || f.varint == 0 || f.varint > kMaxLayer) return std::unexpected("bad layer");
+        if (bytes || f.varint > kMaxLayer) return std::unexpected("bad layer");
         d.layer = static_cast<std::uint32_t>(f.varint);
         has_layer = true;
         break;

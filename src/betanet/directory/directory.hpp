@@ -4,7 +4,8 @@
 // key wherever it travels, and a topology against the registry's key the node trusts.
 //
 //   descriptor (domain "hyphae-mix-descriptor", payload type "/hyphae/mix-descriptor/1"):
-//     1 address (string, a multiaddr)  2 layer (1..8)  3 group (string: operator or AS, for route
+//     1 address (string, a multiaddr)  2 layer (1..8; 0: an endpoint, a node reached as the last
+//     hop of a route, never a mix)  3 group (string: operator or AS, for route
 //     diversity)  4 epoch key {1 epoch, 2 X25519 routing key (32)} (repeated, at most 4)
 //     5 published_ms
 //   topology (domain "hyphae-mix-topology", payload type "/hyphae/mix-topology/1"):
@@ -36,6 +37,7 @@ inline constexpr std::size_t kMaxEpochKeys = 4;
 inline constexpr std::size_t kMaxTopologyMixes = 1024;
 inline constexpr std::size_t kMaxTopologyBytes = 1 << 20;
 inline constexpr std::uint32_t kMaxLayer = 8;
+inline constexpr std::uint32_t kEndpointLayer = 0;
 
 struct EpochKey {
   std::uint64_t epoch = 0;
@@ -46,7 +48,7 @@ struct MixDescriptor {
   PeerId peer;                 // the signer
   sphinx::NodeId node_id{};    // SHA-256 of the PeerId's bytes: the id Sphinx headers name
   std::string address;         // where the mix takes links
-  std::uint32_t layer = 1;     // 1..kMaxLayer
+  std::uint32_t layer = 1;     // 1..kMaxLayer; kEndpointLayer: not a mix
   std::string group;           // operator or AS; routes want a hop outside both ends' groups
   std::vector<EpochKey> keys;  // routing keys for the epochs it publishes ahead
   std::array<std::uint8_t, 32> link_key{};  // HTX links to it expect this Noise static key

@@ -11,11 +11,10 @@
 #include <fstream>
 
 #include "betanet/directory/directory.hpp"
+#include "betanet/directory/directory_client.hpp"
 #include "betanet/htx/packet_links.hpp"
 #include "core/clock.hpp"
 #include "core/identity.hpp"
-#include "net/http_fetch.hpp"
-#include "util/json_util.hpp"
 
 namespace hyphae::mix {
 
@@ -53,15 +52,13 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
   std::shared_ptr<htx::PacketLinks> links;
   std::string advertised;
   std::unique_ptr<MixCore> core;
-  betanet::TopologyBook book;
-  std::optional<PeerId> registry;
+  std::shared_ptr<betanet::DirectoryClient> directory;
   std::map<std::uint64_t, PublicKey> published;  // our public routing keys by epoch
   std::uint64_t epoch = 0;
   asio::steady_timer poll_timer, epoch_timer, refresh_timer, status_timer;
   bool stopped = false;
   std::uint64_t started_ms = monotonic_ms();
   std::mt19937_64 rng{randombytes_random()};
-  std::uint64_t publish_failures = 0, publishes = 0, topology_failures = 0, topologies = 0;
 
   std::uint64_t epoch_now() const { return wall_ms() / std::max<std::uint64_t>(1, options.epoch_ms); }
 
@@ -73,12 +70,7 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
     published[e] = pk;
   }
 
-  std::string registry_url(const std::string& tail) const {
-    return options.registry_url + "/network/" + options.network + tail;
-  }
-
   void publish() {
-    if (options.registry_url.empty()) return;
     betanet::MixDescriptor d;
     d.address = advertised;
     d.layer = options.layer;
@@ -86,58 +78,10 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
     for (const auto& [e, pk] : published) d.keys.push_back({e, pk});
     d.link_key = link_key.pub;
     d.published_ms = wall_ms();
-    net::HttpRequest r;
-    r.method = "POST";
-    r.url = registry_url("/mixes");
-    r.bearer_token = options.token;
-    r.body =
-        nlohmann::json{{"envelope_base64", base64_encode(betanet::sign_descriptor(*identity, d))}}.dump();
-    net::http_fetch(strand, r, [self = shared_from_this()](net::HttpResult result) {
-      if (self->stopped) return;
-      if (result.status == 200) {
-        ++self->publishes;
-      } else {
-        ++self->publish_failures;
-        self->log->warn("mixnode: publishing the descriptor failed: {} {}", result.status,
-                        result.error.empty() ? result.body : result.error);
-      }
-    });
+    directory->publish(betanet::sign_descriptor(*identity, d));
   }
 
-  void fetch(std::uint64_t e) {
-    if (options.registry_url.empty()) return;
-    net::HttpRequest r;
-    r.url = registry_url("/mix-topology?epoch=" + std::to_string(e));
-    r.bearer_token = options.token;
-    net::http_fetch(strand, r, [self = shared_from_this()](net::HttpResult result) {
-      if (self->stopped) return;
-      auto body = nlohmann::json::parse(result.body, nullptr, false);
-      if (result.status != 200 || !body.is_object() || !body.contains("envelope_base64")) {
-        ++self->topology_failures;
-        return;
-      }
-      if (!self->registry) {
-        auto claimed = PeerId::from_string(body.value("registry", std::string()));
-        if (!claimed) {
-          ++self->topology_failures;
-          return;
-        }
-        self->registry = *claimed;
-        self->log->warn("mixnode: trusting the registry key {} on first use (set --registry-peer)",
-                        claimed->to_string());
-      }
-      const auto bytes = base64_decode(body["envelope_base64"].get<std::string>());
-      auto t = bytes ? betanet::open_topology(*bytes, *self->registry)
-                     : std::expected<betanet::Topology, std::string>(std::unexpected("not base64"));
-      if (!t) {
-        ++self->topology_failures;
-        self->log->warn("mixnode: topology refused: {}", t.error());
-        return;
-      }
-      ++self->topologies;
-      self->book.add(std::move(*t), self->epoch);
-    });
-  }
+  void fetch(std::uint64_t e) { directory->fetch(e, epoch); }
 
   void on_epoch() {
     const auto e = epoch_now();
@@ -146,7 +90,7 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
       install_key(e);
       install_key(e + 1);
       core->set_epoch(e);
-      book.set_epoch(e);
+      directory->book().set_epoch(e);
       std::erase_if(published, [&](const auto& entry) { return entry.first < e; });
       publish();
       fetch(e);
@@ -166,7 +110,7 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
     // Every second while the network forms (our first 10 s, or while the topology does not list
     // us yet), then a few times an epoch: other mixes publish after us.
     std::uint64_t every = std::clamp<std::uint64_t>(options.epoch_ms / 6, 500, 60'000);
-    const auto* t = book.usable(epoch);
+    const auto* t = directory->book().usable(epoch);
     if (monotonic_ms() < started_ms + 10'000 || !t || !t->find(self))
       every = std::min<std::uint64_t>(every, 1000);
     refresh_timer.expires_after(std::chrono::milliseconds(every));
@@ -176,18 +120,19 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
   }
 
   const betanet::MixDescriptor* find(const NodeId& id) const {
-    for (const auto* t : {book.usable(epoch), book.exact(epoch + 1)})
+    for (const auto* t : {directory->book().usable(epoch), directory->book().exact(epoch + 1)})
       if (t)
         if (const auto* d = t->find(id)) return d;
     return nullptr;
   }
 
   std::optional<std::vector<Hop>> cover_route(CoverKind kind) {
-    const auto* t = book.usable(epoch);
+    const auto* t = directory->book().usable(epoch);
     if (!t) return std::nullopt;
     std::vector<const betanet::MixDescriptor*> others;
     for (const auto& m : t->mixes)
-      if (m.node_id != self && m.key_for(t->epoch)) others.push_back(&m);
+      if (m.node_id != self && m.layer != betanet::kEndpointLayer && m.key_for(t->epoch))
+        others.push_back(&m);
     if (others.empty()) return std::nullopt;
     std::shuffle(others.begin(), others.end(), rng);
     std::vector<Hop> hops;
@@ -221,7 +166,8 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
 
   nlohmann::json status() const {
     const auto& k = core->counters();
-    const auto* t = book.usable(epoch);
+    const auto* t = directory->book().usable(epoch);
+    const auto& dc = directory->counters();
     return {
         {"peer_id", identity ? identity->peer_id().to_string() : ""},
         {"epoch", epoch},
@@ -247,10 +193,10 @@ struct MixNode::Impl : std::enable_shared_from_this<MixNode::Impl> {
         {"unknown_next_hop", links ? links->counters().unknown_next_hop : 0},
         {"waiting_dropped", links ? links->counters().dropped : 0},
         {"links_refused", links ? links->counters().links_refused : 0},
-        {"publishes", publishes},
-        {"publish_failures", publish_failures},
-        {"topologies", topologies},
-        {"topology_failures", topology_failures}};
+        {"publishes", dc.publishes},
+        {"publish_failures", dc.publish_failures},
+        {"topologies", dc.topologies},
+        {"topology_failures", dc.topology_failures}};
   }
 
   void write_status() {
@@ -282,11 +228,13 @@ std::expected<void, std::string> MixNode::start() {
   i.identity.emplace(std::move(*id));
   i.link_key = noise::KeyPair::from_private(i.identity->x25519_private());
   i.self = betanet::node_id_of(i.identity->peer_id());
+  betanet::DirectoryClientOptions directory{i.options.registry_url, i.options.token, i.options.network, {}};
   if (!i.options.registry_peer.empty()) {
     auto p = PeerId::from_string(i.options.registry_peer);
     if (!p) return std::unexpected("--registry-peer is not a PeerId");
-    i.registry = *p;
+    directory.registry = *p;
   }
+  i.directory = std::make_shared<betanet::DirectoryClient>(i.strand, std::move(directory), i.log);
   std::weak_ptr<Impl> weak = impl_;
   try {
     i.links = std::make_shared<htx::PacketLinks>(
@@ -325,6 +273,7 @@ void MixNode::stop() {
     if (impl->stopped) return;
     impl->stopped = true;
     impl->links->close();
+    impl->directory->stop();
     impl->poll_timer.cancel();
     impl->epoch_timer.cancel();
     impl->refresh_timer.cancel();

@@ -85,6 +85,7 @@ std::vector<const MixDescriptor*> select_mixes(const Topology& topology, const v
     std::vector<const MixDescriptor*> candidates;
     const std::uint32_t layer = layers <= 1 ? 0 : i % layers + 1;
     for (const auto& m : topology.mixes) {
+      if (m.layer == kEndpointLayer) continue;  // endpoints are destinations, never hops
       if (layer != 0 && m.layer != layer) continue;
       if (std::find(route.begin(), route.end(), &m) != route.end()) continue;
       candidates.push_back(&m);
