@@ -12,7 +12,9 @@
 // Ownership: owns its links and keys.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -1,0 +1,270 @@
+#include "betanet/endpoint/mixnet_endpoint.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "betanet/directory/directory_client.hpp"
+#include "betanet/htx/packet_links.hpp"
+#include "betanet/route/route_chooser.hpp"
+#include "core/clock.hpp"
+
+namespace hyphae::betanet {
+
+namespace asio = boost::asio;
+using sphinx::Hop;
+using sphinx::NodeId;
+
+namespace {
+
+// The Ed25519 seed inside the identity's libp2p private key (Data = seed || public key).
+vrf::Seed seed_of(const Identity& identity) {
+  Bytes pb = identity.private_key_protobuf();
+  vrf::Seed seed{};
+  if (pb.size() >= 4 + 32) std::copy_n(pb.begin() + 4, 32, seed.begin());
+  sodium_memzero(pb.data(), pb.size());
+  return seed;
+}
+
+}  // namespace
+
+struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl> {
+  Impl(asio::io_context& io, const Identity& id, MixnetEndpointOptions o, MixnetEndpointCallbacks c,
+       std::shared_ptr<spdlog::logger> l)
+      : strand(asio::make_strand(io.get_executor())),
+        identity(id),
+        options(std::move(o)),
+        callbacks(std::move(c)),
+        log(std::move(l)),
+        self(node_id_of(identity.peer_id())),
+        link_key(noise::KeyPair::from_private(identity.x25519_private())),
+        chooser(seed_of(identity)),
+        tick_timer(strand),
+        epoch_timer(strand),
+        refresh_timer(strand) {}
+
+  asio::strand<asio::any_io_executor> strand;
+  Identity identity;
+  MixnetEndpointOptions options;
+  MixnetEndpointCallbacks callbacks;
+  std::shared_ptr<spdlog::logger> log;
+  NodeId self;
+  noise::KeyPair link_key;
+  RouteChooser chooser;
+  sphinx::PublicKey routing_public{};
+  std::unique_ptr<PrivateDelivery> delivery;
+  std::shared_ptr<htx::PacketLinks> links;
+  std::shared_ptr<DirectoryClient> directory;
+  std::string advertised;
+  std::uint64_t epoch = 0;
+  std::uint64_t started_ms = SystemClock().monotonic_ms();
+  asio::steady_timer tick_timer, epoch_timer, refresh_timer;
+  bool stopped = false;
+
+  std::uint64_t now() const { return SystemClock().monotonic_ms(); }
+  std::uint64_t epoch_now() const {
+    return SystemClock().wall_ms() / std::max<std::uint64_t>(1, options.epoch_ms);
+  }
+
+  const Topology* topology() const { return directory->book().usable(epoch); }
+
+  // Mixes chosen by the VRF, then the destination's hop.
+  std::optional<std::vector<Hop>> route(const NodeId& to) {
+    const auto* t = topology();
+    if (!t) return std::nullopt;
+    const auto* dest = t->find(to);
+    if (!dest || dest->layer != kEndpointLayer || !dest->key_for(t->epoch)) return std::nullopt;
+    std::uint32_t layers = 0;
+    for (const auto& m : t->mixes) layers = std::max(layers, m.layer);
+    RouteRequest r;
+    r.source = identity.peer_id();
+    r.destination = dest->peer;
+    randombytes_buf(r.stream_nonce.data(), r.stream_nonce.size());
+    r.source_group = options.group;
+    r.destination_group = dest->group;
+    r.mixes = std::min<std::size_t>(options.mixes_per_route, std::max<std::uint32_t>(layers, 1));
+    auto chosen = chooser.choose(*t, r);
+    if (!chosen) return std::nullopt;
+    std::vector<Hop> hops;
+    for (const auto* m : chosen->mixes) hops.push_back(m->hop(t->epoch));
+    hops.push_back(dest->hop(t->epoch));
+    return hops;
+  }
+
+  void handle(PrivateDelivery::Result& r) {
+    for (auto& p : r.packets) links->send(p.first_hop, std::move(p.packet));
+    for (auto& d : r.delivered)
+      if (callbacks.on_delivered) callbacks.on_delivered(d.id, std::move(d.payload));
+    for (const auto& id : r.acked)
+      if (callbacks.on_acked) callbacks.on_acked(id);
+    for (const auto& id : r.given_up)
+      if (callbacks.on_given_up) callbacks.on_given_up(id);
+    arm_tick();
+  }
+
+  void arm_tick() {
+    if (stopped) return;
+    const auto at = delivery->next_wakeup();
+    const auto t = now();
+    tick_timer.expires_after(std::chrono::milliseconds(at ? (*at > t ? *at - t : 0) : 1000));
+    tick_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      PrivateDelivery::Result r;
+      self->delivery->tick(self->now(), r);
+      self->handle(r);
+    });
+  }
+
+  void publish() {
+    MixDescriptor d;
+    d.address = advertised;
+    d.layer = kEndpointLayer;
+    d.group = options.group;
+    d.keys = {{epoch, routing_public}, {epoch + 1, routing_public}};
+    d.link_key = link_key.pub;
+    d.published_ms = SystemClock().wall_ms();
+    directory->publish(sign_descriptor(identity, d));
+  }
+
+  void on_epoch() {
+    const auto e = epoch_now();
+    if (e != epoch) {
+      epoch = e;
+      directory->book().set_epoch(e);
+      publish();
+      directory->fetch(e, e);
+      directory->fetch(e + 1, e);
+    }
+    const auto next = (e + 1) * options.epoch_ms;
+    const auto wall = SystemClock().wall_ms();
+    epoch_timer.expires_after(std::chrono::milliseconds(next > wall ? next - wall : 1));
+    epoch_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!ec && self && !self->stopped) self->on_epoch();
+    });
+  }
+
+  void refresh() {
+    directory->fetch(epoch, epoch);
+    directory->fetch(epoch + 1, epoch);
+    std::uint64_t every = std::clamp<std::uint64_t>(options.epoch_ms / 6, 500, 60'000);
+    const auto* t = topology();
+    if (now() < started_ms + 10'000 || !t || !t->find(self)) every = std::min<std::uint64_t>(every, 1000);
+    refresh_timer.expires_after(std::chrono::milliseconds(every));
+    refresh_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!ec && self && !self->stopped) self->refresh();
+    });
+  }
+};
+
+MixnetEndpoint::MixnetEndpoint(asio::io_context& io, const Identity& identity, MixnetEndpointOptions options,
+                               MixnetEndpointCallbacks callbacks, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<Impl>(io, identity, std::move(options), std::move(callbacks), std::move(log))) {}
+
+MixnetEndpoint::~MixnetEndpoint() {
+  stop();
+}
+
+std::expected<void, std::string> MixnetEndpoint::start() {
+  auto& i = *impl_;
+  DirectoryClientOptions d{i.options.registry_url, i.options.token, i.options.network, {}};
+  if (!i.options.registry_peer.empty()) {
+    auto p = PeerId::from_string(i.options.registry_peer);
+    if (!p) return std::unexpected("the registry's PeerId is not a PeerId");
+    d.registry = *p;
+  }
+  i.directory = std::make_shared<DirectoryClient>(i.strand, std::move(d), i.log);
+  auto [pk, sk] = sphinx::generate_routing_key();
+  i.routing_public = pk;
+  std::weak_ptr<Impl> weak = impl_;
+  i.delivery = std::make_unique<PrivateDelivery>(
+      i.self, sk,
+      [weak](const NodeId& to) -> std::optional<std::vector<Hop>> {
+        auto impl = weak.lock();
+        return impl ? impl->route(to) : std::nullopt;
+      },
+      i.options.delivery, randombytes_random());
+  sodium_memzero(sk.data(), sk.size());
+  try {
+    i.links = std::make_shared<htx::PacketLinks>(
+        i.strand, i.link_key, i.options.max_links,
+        [weak](const NodeId& id) -> std::optional<htx::PacketPeer> {
+          auto impl = weak.lock();
+          if (!impl) return std::nullopt;
+          for (const auto* t : {impl->topology(), impl->directory->book().exact(impl->epoch + 1)})
+            if (t)
+              if (const auto* m = t->find(id)) return htx::packet_peer(m->address, m->link_key);
+          return std::nullopt;
+        },
+        [weak](ByteView packet) {
+          auto impl = weak.lock();
+          if (!impl || impl->stopped) return;
+          PrivateDelivery::Result r;
+          impl->delivery->on_packet(packet, impl->now(), r);
+          impl->handle(r);
+        },
+        i.log);
+  } catch (const std::exception& e) {
+    return std::unexpected(std::string(e.what()));
+  }
+  auto advertised = i.links->listen(i.options.listen);
+  if (!advertised) return std::unexpected(advertised.error());
+  i.advertised = *advertised;
+  asio::post(i.strand, [impl = impl_] {
+    impl->on_epoch();
+    impl->refresh();
+    impl->arm_tick();
+  });
+  return {};
+}
+
+void MixnetEndpoint::stop() {
+  asio::post(impl_->strand, [impl = impl_] {
+    if (impl->stopped) return;
+    impl->stopped = true;
+    if (impl->links) impl->links->close();
+    if (impl->directory) impl->directory->stop();
+    impl->tick_timer.cancel();
+    impl->epoch_timer.cancel();
+    impl->refresh_timer.cancel();
+  });
+}
+
+std::expected<void, std::string> MixnetEndpoint::send(const MessageId& id, const PeerId& to,
+                                                      ByteView payload) {
+  auto& i = *impl_;
+  PrivateDelivery::Result r;
+  auto sent = i.delivery->send(id, node_id_of(to), payload, i.now(), r);
+  if (!sent) return sent;
+  i.handle(r);
+  return {};
+}
+
+bool MixnetEndpoint::can_reach(const PeerId& peer) const {
+  const auto* t = impl_->directory ? impl_->topology() : nullptr;
+  if (!t) return false;
+  const auto* d = t->find(node_id_of(peer));
+  const bool mixes = std::any_of(t->mixes.begin(), t->mixes.end(),
+                                 [](const MixDescriptor& m) { return m.layer != kEndpointLayer; });
+  return d && d->layer == kEndpointLayer && mixes;
+}
+
+asio::strand<asio::any_io_executor> MixnetEndpoint::strand() const {
+  return impl_->strand;
+}
+
+nlohmann::json MixnetEndpoint::status() const {
+  const auto& c = impl_->delivery->counters();
+  return {{"sent", c.sent},           {"retransmitted", c.retransmitted},
+          {"acked", c.acked},         {"given_up", c.given_up},
+          {"delivered", c.delivered}, {"duplicates", c.duplicates},
+          {"acks_sent", c.acks_sent}, {"unreadable", c.unreadable},
+          {"no_route", c.no_route},   {"outstanding", impl_->delivery->outstanding()}};
+}
+
+}  // namespace hyphae::betanet
