@@ -42,48 +42,62 @@ std::uint64_t counter(const std::filesystem::path& file, const char* name) {
   return read_status(file).value(name, std::uint64_t{0});
 }
 
-TEST(MixNodes, ThreeMixesCarryCoverAcrossKeyEpochsAndDropReplays) {
-  TempDir dir("hyphae-mixnet-");
-  const auto registry_id = Identity::load_or_create(dir.path() / "registry-id");
-  ASSERT_TRUE(registry_id);
-  LocalRegistry registry(hyphae_binary(), dir.path() / "registry",
-                         "sqlite:" + (dir.path() / "registry.db").string(),
-                         {"--mix-identity", (dir.path() / "registry-id").string(), "--mix-epoch", "4"});
-  registry.start();
-  const auto token = registry.create_token("mixnet");
+// A registry with a mix directory and mix processes started against it, in one temporary dir.
+struct Mixnet {
+  TempDir dir{"hyphae-mixnet-"};
+  std::expected<Identity, std::error_code> registry_id = Identity::load_or_create(dir.path() / "registry-id");
+  LocalRegistry registry;
+  std::string token;
+  std::string network;
+  std::string epoch_s;
+  Mixnet(const std::string& net, int epoch_seconds)
+      : registry(hyphae_binary(), dir.path() / "registry", "sqlite:" + (dir.path() / "registry.db").string(),
+                 {"--mix-identity", (dir.path() / "registry-id").string(), "--mix-epoch",
+                  std::to_string(epoch_seconds)}),
+        network(net),
+        epoch_s(std::to_string(epoch_seconds)) {
+    registry.start();
+    token = registry.create_token(network);
+  }
+  std::filesystem::path status(int layer) const {
+    return dir.path() / ("mix" + std::to_string(layer) + ".json");
+  }
+  ChildProcess start_mix(int layer, std::vector<std::string> extra) const {
+    std::vector<std::string> args{"--data",
+                                  (dir.path() / ("mix" + std::to_string(layer))).string(),
+                                  "mixnode",
+                                  "--registry",
+                                  registry.url(),
+                                  "--registry-peer",
+                                  registry_id->peer_id().to_string(),
+                                  "--token",
+                                  token,
+                                  "--network",
+                                  network,
+                                  "--layer",
+                                  std::to_string(layer),
+                                  "--group",
+                                  "AS" + std::to_string(layer),
+                                  "--epoch",
+                                  epoch_s,
+                                  "--status-file",
+                                  status(layer).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ChildProcess(hyphae_binary(), args, dir.path() / ("mix" + std::to_string(layer) + ".log"));
+  }
+};
 
+TEST(MixNodes, ThreeMixesCarryCoverAcrossKeyEpochsAndDropReplays) {
+  Mixnet net("mixnet", 4);
+  ASSERT_TRUE(net.registry_id);
+  auto& registry = net.registry;
+  const auto& registry_id = net.registry_id;
+  const auto token = net.token;
   std::vector<ChildProcess> mixes;
   std::vector<std::filesystem::path> status;
   for (int layer = 1; layer <= 3; ++layer) {
-    const auto data = dir.path() / ("mix" + std::to_string(layer));
-    status.push_back(dir.path() / ("mix" + std::to_string(layer) + ".json"));
-    mixes.emplace_back(hyphae_binary(),
-                       std::vector<std::string>{"--data",
-                                                data.string(),
-                                                "mixnode",
-                                                "--registry",
-                                                registry.url(),
-                                                "--registry-peer",
-                                                registry_id->peer_id().to_string(),
-                                                "--token",
-                                                token,
-                                                "--network",
-                                                "mixnet",
-                                                "--layer",
-                                                std::to_string(layer),
-                                                "--group",
-                                                "AS" + std::to_string(layer),
-                                                "--epoch",
-                                                "4",
-                                                "--loop-rate",
-                                                "20",
-                                                "--drop-rate",
-                                                "5",
-                                                "--mean-delay-ms",
-                                                "5",
-                                                "--status-file",
-                                                status.back().string()},
-                       dir.path() / ("mix" + std::to_string(layer) + ".log"));
+    status.push_back(net.status(layer));
+    mixes.push_back(net.start_mix(layer, {"--loop-rate", "20", "--drop-rate", "5", "--mean-delay-ms", "5"}));
   }
   // Every mix sees all three, and its loops come home.
   for (const auto& s : status) {
@@ -160,40 +174,12 @@ TEST(MixNodes, ThreeMixesCarryCoverAcrossKeyEpochsAndDropReplays) {
 // through its reply block. Then the middle mix is killed mid-traffic and started again (new keys,
 // new port): the messages sent meanwhile cost retransmissions over fresh routes, not messages.
 TEST(MixNodes, PrivateMessagesCrossThreeMixesExactlyOnceAndSurviveAMixRestart) {
-  TempDir dir("hyphae-mixnet-e2e-");
-  const auto registry_id = Identity::load_or_create(dir.path() / "registry-id");
-  ASSERT_TRUE(registry_id);
-  LocalRegistry registry(hyphae_binary(), dir.path() / "registry",
-                         "sqlite:" + (dir.path() / "registry.db").string(),
-                         {"--mix-identity", (dir.path() / "registry-id").string(), "--mix-epoch", "60"});
-  registry.start();
-  const auto token = registry.create_token("e2e");
-  auto start_mix = [&](int layer) {
-    return ChildProcess(
-        hyphae_binary(),
-        std::vector<std::string>{"--data",
-                                 (dir.path() / ("mix" + std::to_string(layer))).string(),
-                                 "mixnode",
-                                 "--registry",
-                                 registry.url(),
-                                 "--registry-peer",
-                                 registry_id->peer_id().to_string(),
-                                 "--token",
-                                 token,
-                                 "--network",
-                                 "e2e",
-                                 "--layer",
-                                 std::to_string(layer),
-                                 "--group",
-                                 "AS" + std::to_string(layer),
-                                 "--epoch",
-                                 "60",
-                                 "--mean-delay-ms",
-                                 "20",
-                                 "--status-file",
-                                 (dir.path() / ("mix" + std::to_string(layer) + ".json")).string()},
-        dir.path() / ("mix" + std::to_string(layer) + ".log"));
-  };
+  Mixnet net("e2e", 60);
+  ASSERT_TRUE(net.registry_id);
+  const auto& registry = net.registry;
+  const auto& registry_id = net.registry_id;
+  const auto token = net.token;
+  auto start_mix = [&](int layer) { return net.start_mix(layer, {"--mean-delay-ms", "20"}); };
   std::vector<ChildProcess> mixes;
   for (int layer = 1; layer <= 3; ++layer) mixes.push_back(start_mix(layer));
 
