@@ -7,14 +7,25 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
 #include <thread>
 
+#include "betanet/endpoint/mixnet_endpoint.hpp"
+#include "betanet/htx/htx_link.hpp"
 #include "betanet/sphinx/sphinx.hpp"
 #include "common/report.hpp"
 #include "core/identity.hpp"
@@ -41,6 +52,150 @@ std::uint64_t cpu_ticks(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return utime + stime;
+}
+
+// Median one-way latency (ms) of `count` private messages alice -> bob through `layers` mixes
+// (one per layer, no mixing delay, no cover), both endpoints in this process.
+double private_latency_ms(const std::filesystem::path& binary, const std::filesystem::path& dir,
+                          const LocalRegistry& registry, const Identity& registry_id, int layers, int count) {
+  const std::string network = "lat" + std::to_string(layers);
+  const auto token = const_cast<LocalRegistry&>(registry).create_token(network);
+  std::vector<ChildProcess> mixes;
+  for (int layer = 1; layer <= layers; ++layer)
+    mixes.emplace_back(binary,
+                       std::vector<std::string>{"--data",
+                                                (dir / (network + "-mix" + std::to_string(layer))).string(),
+                                                "mixnode",
+                                                "--registry",
+                                                registry.url(),
+                                                "--registry-peer",
+                                                registry_id.peer_id().to_string(),
+                                                "--token",
+                                                token,
+                                                "--network",
+                                                network,
+                                                "--layer",
+                                                std::to_string(layer),
+                                                "--epoch",
+                                                "600",
+                                                "--mean-delay-ms",
+                                                "0",
+                                                "--loop-rate",
+                                                "0",
+                                                "--drop-rate",
+                                                "0"},
+                       dir / (network + "-mix" + std::to_string(layer) + ".log"));
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  std::mutex mutex;
+  std::condition_variable arrived;
+  int delivered = 0;
+  betanet::MixnetEndpointOptions o;
+  o.registry_url = registry.url();
+  o.registry_peer = registry_id.peer_id().to_string();
+  o.token = token;
+  o.network = network;
+  o.epoch_ms = 600'000;
+  o.mixes_per_route = static_cast<std::size_t>(layers);
+  betanet::MixnetEndpointCallbacks bob_cb;
+  bob_cb.on_delivered = [&](const betanet::MessageId&, Bytes) {
+    std::lock_guard lock(mutex);
+    ++delivered;
+    arrived.notify_all();
+  };
+  const auto alice_id = Identity::generate(), bob_id = Identity::generate();
+  betanet::MixnetEndpoint alice(io, alice_id, o, {}, spdlog::default_logger());
+  betanet::MixnetEndpoint bob(io, bob_id, o, bob_cb, spdlog::default_logger());
+  if (!alice.start() || !bob.start()) throw std::runtime_error("the endpoints did not start");
+  std::thread runner([&] { io.run(); });
+  auto reachable = [&] {
+    std::promise<bool> p;
+    boost::asio::post(alice.strand(), [&] { p.set_value(alice.can_reach(bob_id.peer_id())); });
+    return p.get_future().get();
+  };
+  const bool ready = wait_until(reachable, std::chrono::seconds(30));
+  std::vector<double> samples;
+  for (int n = 0; ready && n < count + 2; ++n) {
+    betanet::MessageId id{};
+    id[0] = static_cast<std::uint8_t>(n);
+    const auto start = std::chrono::steady_clock::now();
+    boost::asio::post(alice.strand(), [&, id] { (void)alice.send(id, bob_id.peer_id(), as_bytes("ping")); });
+    std::unique_lock lock(mutex);
+    if (!arrived.wait_for(lock, std::chrono::seconds(10), [&] { return delivered > n; })) break;
+    if (n >= 2)
+      samples.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  alice.stop();
+  bob.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  guard.reset();
+  io.stop();
+  runner.join();
+  for (auto& m : mixes) m.stop(SIGTERM);
+  if (!ready || samples.size() < static_cast<std::size_t>(count))
+    throw std::runtime_error("private messages did not arrive through " + std::to_string(layers) + " mixes");
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+// Median one-way latency (ms) of a 2394-byte packet over one direct HTX link in this process.
+double direct_latency_ms(int count) {
+  boost::asio::io_context io;
+  auto guard = boost::asio::make_work_guard(io);
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto server_key = noise::KeyPair::generate();
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::size_t bytes = 0;
+  std::shared_ptr<htx::HtxLink> server;
+  acceptor.async_accept([&](boost::system::error_code ec, boost::asio::ip::tcp::socket socket) {
+    if (ec) return;
+    htx::HtxLinkCallbacks cb;
+    cb.on_data = [&](std::uint64_t, Bytes d) {
+      std::lock_guard lock(mutex);
+      bytes += d.size();
+      arrived.notify_all();
+    };
+    server = htx::HtxLink::accept(boost::asio::make_strand(io.get_executor()), htx::htx_server_tls(),
+                                  std::move(socket), server_key, cb);
+  });
+  std::atomic<bool> up{false};
+  htx::HtxLinkCallbacks cb;
+  cb.on_established = [&] { up = true; };
+  auto strand = boost::asio::make_strand(io.get_executor());
+  auto link =
+      htx::HtxLink::connect(strand, htx::htx_client_tls(), "127.0.0.1", acceptor.local_endpoint().port(),
+                            noise::KeyPair::generate(), server_key.pub, cb);
+  std::thread runner([&] { io.run(); });
+  wait_until([&] { return up.load(); }, std::chrono::seconds(10));
+  const Bytes packet(sphinx::kPacketBytes, 0x61);
+  std::vector<double> samples;
+  std::uint64_t stream = 0;
+  {
+    std::promise<std::uint64_t> p;
+    boost::asio::post(strand, [&] { p.set_value(link->open_stream()); });
+    stream = p.get_future().get();
+  }
+  for (int n = 0; n < count + 2; ++n) {
+    const auto start = std::chrono::steady_clock::now();
+    boost::asio::post(strand, [&] { (void)link->send(stream, packet); });
+    std::unique_lock lock(mutex);
+    if (!arrived.wait_for(lock, std::chrono::seconds(5), [&] { return bytes >= (n + 1) * packet.size(); }))
+      break;
+    if (n >= 2)
+      samples.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  boost::asio::post(strand, [&] { link->close(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  guard.reset();
+  io.stop();
+  runner.join();
+  if (samples.size() < static_cast<std::size_t>(count))
+    throw std::runtime_error("the direct link did not carry the packets");
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
 }
 
 nlohmann::json read_status(const std::filesystem::path& file) {
@@ -106,6 +261,15 @@ int main(int argc, char** argv) {
     report.add("Sphinx packet on the wire, full body", static_cast<double>(sphinx::kPacketBytes), "bytes",
                bench::Better::kLower, "the body it carries", static_cast<double>(sphinx::kBodyBytes));
     for (auto& m : mixes) m.stop(SIGTERM);
+    // End-to-end latency without mixing delay: 2 mixes (3 Sphinx hops with the recipient) and 4
+    // mixes (5 hops), beside one direct HTX link.
+    const double direct = direct_latency_ms(20);
+    const double three = private_latency_ms(binary, dir.path(), registry, *registry_id, 2, 20);
+    const double five = private_latency_ms(binary, dir.path(), registry, *registry_id, 4, 20);
+    report.add("private message, 3 hops (2 mixes + recipient), no mixing delay, median", three, "ms",
+               bench::Better::kLower, "one direct HTX link", direct);
+    report.add("private message, 5 hops (4 mixes + recipient), no mixing delay, median", five, "ms",
+               bench::Better::kLower, "one direct HTX link", direct);
   } catch (const std::exception& e) {
     report.add_failure("mixnet", "", e.what());
   }

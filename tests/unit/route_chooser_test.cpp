@@ -127,6 +127,22 @@ TEST(RouteChooser, EveryRouteHasAHopOutsideBothEndsGroups) {
   EXPECT_EQ(chooser.choose(same.topology, r).error(), "no route with a mix outside both ends' groups");
 }
 
+TEST(RouteChooser, ANetworkWithFewerThanEightSetsReusesThemAtOnceOnceAllWereTried) {
+  Net net(3, 1);  // 3 mixes, 2 per route: 3 possible sets
+  RouteChooser chooser(random_seed());
+  std::set<std::set<const MixDescriptor*>> sets;
+  for (int i = 0; i < 3; ++i) {
+    const auto route = chooser.choose(net.topology, request(2, 4));
+    ASSERT_TRUE(route);
+    sets.insert({route->mixes.begin(), route->mixes.end()});
+  }
+  EXPECT_EQ(sets.size(), 3u);  // all three tried before any reuse
+  // Then the first draw is taken: no more searching (each attempt is a VRF proof).
+  const auto again = chooser.choose(net.topology, request(2, 4));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attempt, 0u);
+}
+
 TEST(RouteChooser, ModesAndImpossibleRoutes) {
   EXPECT_EQ(min_mixes(*parse_privacy_mode("strict")), 3u);
   EXPECT_EQ(min_mixes(*parse_privacy_mode("balanced")), 2u);

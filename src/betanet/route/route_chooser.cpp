@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <map>
 
 namespace hyphae::betanet {
 
@@ -32,6 +33,34 @@ std::size_t pick(const vrf::Output& output, std::uint32_t hop, std::size_t n) {
 bool outside(const MixDescriptor& m, const RouteRequest& r) {
   return (r.source_group.empty() || m.group != r.source_group) &&
          (r.destination_group.empty() || m.group != r.destination_group);
+}
+
+// How many distinct hop sets select_mixes can give (capped at 2^32): per layer, the number of
+// ways to pick that layer's positions among its mixes.
+std::uint64_t possible_sets(const Topology& topology, std::size_t count) {
+  std::uint32_t layers = 0;
+  std::map<std::uint32_t, std::uint64_t> size;
+  for (const auto& m : topology.mixes) {
+    if (m.layer == kEndpointLayer) continue;
+    layers = std::max(layers, m.layer);
+    ++size[m.layer];
+  }
+  std::map<std::uint32_t, std::uint64_t> positions;
+  for (std::uint32_t i = 0; i < count; ++i) ++positions[layers <= 1 ? 0 : i % layers + 1];
+  std::uint64_t total = 1;
+  for (const auto& [layer, k] : positions) {
+    std::uint64_t n = 0;
+    if (layer == 0)
+      for (const auto& [l, c] : size) n += c;
+    else
+      n = size[layer];
+    // C(n, k), small numbers
+    std::uint64_t c = 1;
+    for (std::uint64_t j = 0; j < k && j < n; ++j) c = c * (n - j) / (j + 1);
+    if (k > n) c = 0;
+    total = std::min<std::uint64_t>(total * c, std::uint64_t{1} << 32);
+  }
+  return total;
 }
 
 }  // namespace
@@ -117,6 +146,9 @@ std::expected<ChosenRoute, std::string> RouteChooser::choose(const Topology& top
     }
   }
   auto& sets = history_[triple];
+  // A small network has fewer than 8 hop sets: once all of them were tried, reuse is allowed
+  // (without this, every route there would cost 64 VRF proofs).
+  const std::uint64_t possible = possible_sets(topology, request.mixes);
   std::optional<ChosenRoute> reused;  // the first acceptable route whose set was used before
   for (std::uint32_t attempt = 0; attempt < 64; ++attempt) {
     Bytes alpha(route.seed.begin(), route.seed.end());
@@ -136,7 +168,7 @@ std::expected<ChosenRoute, std::string> RouteChooser::choose(const Topology& top
     crypto_generichash(set.data(), set.size(), ids.front().data(), ids.size() * 32, nullptr, 0);
     ChosenRoute candidate{std::move(mixes), route.seed, attempt, *proof, output};
     const bool seen = std::find(sets.begin(), sets.end(), set) != sets.end();
-    if (seen && sets.size() < kDistinctSetsBeforeReuse) {
+    if (seen && sets.size() < std::min<std::uint64_t>(kDistinctSetsBeforeReuse, possible)) {
       if (!reused) reused = candidate;
       continue;
     }

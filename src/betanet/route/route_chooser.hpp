@@ -14,7 +14,7 @@
 //
 // A route is redrawn (attempt + 1) when no hop lies outside both ends' groups, or when its exact hop
 // set was already used for this (source, destination, epoch) and fewer than 8 distinct sets have
-// been tried. Bounds: history for at most 4096 (source, destination, epoch) triples, oldest
+// been tried (fewer than all possible sets, in a network that has fewer than 8). Bounds: history for at most 4096 (source, destination, epoch) triples, oldest
 // forgotten first; at most 64 attempts per route.
 // Thread-safety: none (one owner). Ownership: owns the VRF key (wiped on destruction).
 #pragma once
