@@ -87,7 +87,7 @@ struct Peer {
     id.fill(tag);
     SecretKey sk{};
     randombytes_buf(sk.data(), sk.size());
-    core = std::make_unique<PrivateDelivery>(id, sk, net.route(), o, tag);
+    core = std::make_unique<PrivateDelivery>(id, 1, sk, net.route(), o, tag);
     net.node_keys[id] = core->routing_public_key();
     net.nodes[id] = core.get();
   }
@@ -180,6 +180,34 @@ TEST(PrivateDelivery, RetriesComeAfterRandomDelaysAndEndAfterTheLastAttempt) {
   ASSERT_EQ(given_up.size(), 1u);
   EXPECT_EQ(alice.core->counters().given_up, 1u);
   EXPECT_EQ(alice.core->counters().no_route, 6u);
+}
+
+TEST(PrivateDelivery, KeysRotateByEpochAndARetiredKeyOpensNothing) {
+  Net net;
+  Peer alice(net, 0xa1), bob(net, 0xb0);
+  std::map<NodeId, PrivateDelivery::Result> results;
+  const auto old = *bob.core->public_key(1);
+  // A packet made for bob's epoch-1 key, held back while bob moves to epoch 2.
+  PrivateDelivery::Result first;
+  ASSERT_TRUE(alice.core->send(message_id(1), bob.id, as_bytes("old key"), net.now, first));
+  SecretKey next{};
+  randombytes_buf(next.data(), next.size());
+  bob.core->add_key(2, next);
+  EXPECT_EQ(bob.core->routing_public_key(), routing_public_key(next));
+  // Across the rollover both keys open: the held packet arrives.
+  net.carry(first.packets, results);
+  ASSERT_EQ(results[bob.id].delivered.size(), 1u);
+  // Epoch 3: the epoch-1 key is wiped; a packet made for it no longer opens.
+  bob.core->retire_keys_before(2);
+  EXPECT_FALSE(bob.core->has_key(1));
+  EXPECT_TRUE(bob.core->has_key(2));
+  net.node_keys[bob.id] = old;  // a sender still routing with bob's epoch-1 key
+  PrivateDelivery::Result late;
+  ASSERT_TRUE(alice.core->send(message_id(2), bob.id, as_bytes("too late"), net.now, late));
+  const auto unreadable = bob.core->counters().unreadable;
+  net.carry(late.packets, results);
+  EXPECT_EQ(results[bob.id].delivered.size(), 1u);
+  EXPECT_EQ(bob.core->counters().unreadable, unreadable + 1);
 }
 
 TEST(PrivateDelivery, BoundsAndBadInput) {

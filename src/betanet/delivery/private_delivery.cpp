@@ -12,17 +12,41 @@ namespace {
 constexpr std::uint8_t kMessage = 0x01, kAck = 0x02;
 }  // namespace
 
-PrivateDelivery::PrivateDelivery(NodeId self, const SecretKey& routing_key, PrivateRouteFn route,
-                                 PrivateDeliveryOptions options, std::uint64_t rng_seed)
-    : self_(self),
-      routing_key_(routing_key),
-      public_key_(sphinx::routing_public_key(routing_key)),
-      route_(std::move(route)),
-      options_(options),
-      rng_(rng_seed) {}
+PrivateDelivery::PrivateDelivery(NodeId self, std::uint64_t epoch, const SecretKey& routing_key,
+                                 PrivateRouteFn route, PrivateDeliveryOptions options, std::uint64_t rng_seed)
+    : self_(self), route_(std::move(route)), options_(options), rng_(rng_seed) {
+  add_key(epoch, routing_key);
+}
 
-PrivateDelivery::~PrivateDelivery() {
-  sodium_memzero(routing_key_.data(), routing_key_.size());
+PrivateDelivery::~PrivateDelivery() = default;
+
+PrivateDelivery::Key::~Key() {
+  sodium_memzero(secret.data(), secret.size());
+}
+
+void PrivateDelivery::add_key(std::uint64_t epoch, const SecretKey& routing_key) {
+  auto& k = keys_[epoch];
+  k.secret = routing_key;
+  k.public_key = sphinx::routing_public_key(routing_key);
+}
+
+void PrivateDelivery::retire_keys_before(std::uint64_t epoch) {
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    if (it->first < epoch && keys_.size() > 1)
+      it = keys_.erase(it);  // ~Key wipes it
+    else
+      ++it;
+  }
+}
+
+std::optional<PublicKey> PrivateDelivery::public_key(std::uint64_t epoch) const {
+  auto it = keys_.find(epoch);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second.public_key;
+}
+
+PublicKey PrivateDelivery::routing_public_key() const {
+  return keys_.rbegin()->second.public_key;
 }
 
 bool PrivateDelivery::attempt(const MessageId& id, Pending& p, std::uint64_t now_ms, Result& out) {
@@ -89,7 +113,11 @@ void PrivateDelivery::remember(const MessageId& id) {
 }
 
 void PrivateDelivery::on_packet(ByteView packet, std::uint64_t now_ms, Result& out) {
-  auto u = unwrap(routing_key_, packet);
+  std::expected<Unwrapped, SphinxError> u = std::unexpected(SphinxError::bad_mac);
+  for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+    u = unwrap(it->second.secret, packet);
+    if (u || u.error() != SphinxError::bad_mac) break;  // opened, or refused for another reason
+  }
   if (!u || u->forward || u->recipient != self_) {
     ++counters_.unreadable;
     return;

@@ -11,6 +11,7 @@
 // Body of an ack (through the SURB):
 //   0x02 | message id (16)
 //
+// Keys: one routing key per key epoch, added ahead and retired (wiped) as epochs pass, as mixes do.
 // Bounds: outstanding messages (max_outstanding: send() refuses more), SURB secrets kept
 // (one per attempt in flight; forgotten at ack, give-up or surb_lifetime_ms), ids remembered by
 // the recipient (max_seen, oldest forgotten first), attempts per message (max_attempts, then the
@@ -72,11 +73,20 @@ class PrivateDelivery {
     std::vector<MessageId> given_up;   // our messages that ran out of attempts
   };
 
-  PrivateDelivery(sphinx::NodeId self, const sphinx::SecretKey& routing_key, PrivateRouteFn route,
-                  PrivateDeliveryOptions options, std::uint64_t rng_seed);
+  // `routing_key` is this node's key for key epoch `epoch`.
+  PrivateDelivery(sphinx::NodeId self, std::uint64_t epoch, const sphinx::SecretKey& routing_key,
+                  PrivateRouteFn route, PrivateDeliveryOptions options, std::uint64_t rng_seed);
   ~PrivateDelivery();
 
-  const sphinx::PublicKey& routing_public_key() const { return public_key_; }
+  // The routing key of another epoch (published ahead). Packets are tried with every key held,
+  // newest first.
+  void add_key(std::uint64_t epoch, const sphinx::SecretKey& routing_key);
+  // Wipes (sodium_memzero) the keys of epochs before `epoch`: packets made for them no longer open.
+  void retire_keys_before(std::uint64_t epoch);
+  bool has_key(std::uint64_t epoch) const { return keys_.contains(epoch); }
+  std::optional<sphinx::PublicKey> public_key(std::uint64_t epoch) const;
+  // The newest key's public half.
+  sphinx::PublicKey routing_public_key() const;
   // Sends (the first attempt goes out at once). Errors: payload too large, too many outstanding,
   // a repeated id; nullopt route attempts are retried like lost ones.
   std::expected<void, std::string> send(const MessageId& id, const sphinx::NodeId& to, ByteView payload,
@@ -107,8 +117,12 @@ class PrivateDelivery {
   void remember(const MessageId& id);
 
   sphinx::NodeId self_;
-  sphinx::SecretKey routing_key_;
-  sphinx::PublicKey public_key_;
+  struct Key {
+    sphinx::SecretKey secret{};
+    sphinx::PublicKey public_key{};
+    ~Key();
+  };
+  std::map<std::uint64_t, Key> keys_;
   PrivateRouteFn route_;
   PrivateDeliveryOptions options_;
   std::mt19937_64 rng_;

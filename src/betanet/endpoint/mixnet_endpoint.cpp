@@ -54,7 +54,6 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
   NodeId self;
   noise::KeyPair link_key;
   RouteChooser chooser;
-  sphinx::PublicKey routing_public{};
   std::unique_ptr<PrivateDelivery> delivery;
   std::shared_ptr<htx::PacketLinks> links;
   std::shared_ptr<DirectoryClient> directory;
@@ -124,7 +123,8 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     d.address = advertised;
     d.layer = kEndpointLayer;
     d.group = options.group;
-    d.keys = {{epoch, routing_public}, {epoch + 1, routing_public}};
+    for (const auto e : {epoch, epoch + 1})
+      if (const auto pk = delivery->public_key(e)) d.keys.push_back({e, *pk});
     d.link_key = link_key.pub;
     d.published_ms = SystemClock().wall_ms();
     directory->publish(sign_descriptor(identity, d));
@@ -134,6 +134,14 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     const auto e = epoch_now();
     if (e != epoch) {
       epoch = e;
+      // This epoch's and the next one's routing keys; older than the previous epoch: wiped.
+      for (const auto k : {e, e + 1}) {
+        if (delivery->has_key(k)) continue;
+        auto [pk, sk] = sphinx::generate_routing_key();
+        delivery->add_key(k, sk);
+        sodium_memzero(sk.data(), sk.size());
+      }
+      if (e > 0) delivery->retire_keys_before(e - 1);
       directory->book().set_epoch(e);
       publish();
       directory->fetch(e, e);
@@ -180,10 +188,9 @@ std::expected<void, std::string> MixnetEndpoint::start() {
   }
   i.directory = std::make_shared<DirectoryClient>(i.strand, std::move(d), i.log);
   auto [pk, sk] = sphinx::generate_routing_key();
-  i.routing_public = pk;
   std::weak_ptr<Impl> weak = impl_;
   i.delivery = std::make_unique<PrivateDelivery>(
-      i.self, sk,
+      i.self, i.epoch_now(), sk,
       [weak](const NodeId& to) -> std::optional<std::vector<Hop>> {
         auto impl = weak.lock();
         return impl ? impl->route(to) : std::nullopt;

@@ -5,8 +5,8 @@
 // key (its Ed25519 identity), over PacketLinks to the first mix; messages and acks for this node
 // arrive as the last hop of their routes.
 //
-// The routing key lives for the endpoint's lifetime (it is published for the current and the next
-// epoch each epoch); the mixes' keys rotate per epoch. Senders are anonymous: a delivered message
+// Routing keys rotate per key epoch as the mixes' do: the current and the next epoch's are
+// published, older than the previous epoch are wiped. Senders are anonymous: a delivered message
 // carries its id and payload, not who sent it.
 // Thread-safety: everything on the strand of the io_context given; callbacks run there.
 // Ownership: owns its links and keys.
