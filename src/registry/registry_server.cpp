@@ -239,11 +239,13 @@ std::expected<void, std::string> RegistryServer::start() {
   if (!ec) i.acceptor.bind(endpoint, ec);
   if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return std::unexpected("cannot listen on " + i.options.listen + ": " + ec.message());
+  // Read before the workers start: from then on a request may take that connection out of the pool.
+  const std::string backend = i.pool.front()->backend();
   asio::co_spawn(i.io, i.accept_loop(), asio::detached);
   i.sweep();
   for (unsigned n = 0; n < threads; ++n) i.workers.emplace_back([self = impl_] { self->io.run(); });
   i.log->info("registry listening on {}:{} ({}, {} database)", host, this->port(), i.tls ? "https" : "http",
-              i.pool.front()->backend());
+              backend);
   return {};
 }
 
