@@ -270,7 +270,15 @@ TEST(Security, ReplayedStaleForgedAndUnopenableEnvelopesAreRejected) {
   auto at_b = inbox(b);  // ...but it is stored and handed out once
   ASSERT_EQ(at_b.size(), 1u);
   EXPECT_EQ(at_b.begin()->first, good.id.to_hex());
-  auto counters = ok(b.api().request("GET", "/v1/p2p/status"))["counters"];
+  // The acks can come back before the node has finished with the records sent after the good
+  // message: wait for the rejections to be counted (a CI run read the counters after only one).
+  nlohmann::json counters;
+  wait_until(
+      [&] {
+        counters = ok(b.api().request("GET", "/v1/p2p/status"))["counters"];
+        return counters.value("rejected", 0) >= 4;
+      },
+      std::chrono::seconds(5));
   EXPECT_EQ(counters["duplicates"], 1);
   EXPECT_EQ(counters["rejected"], 4);
   EXPECT_EQ(connection_count(b), 1u);  // rejected messages do not cost the link
