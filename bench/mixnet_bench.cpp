@@ -29,6 +29,7 @@
 #include "betanet/sphinx/sphinx.hpp"
 #include "common/report.hpp"
 #include "core/identity.hpp"
+#include "testnet/local_mixnode.hpp"
 #include "testnet/local_node.hpp"
 #include "testnet/local_registry.hpp"
 #include "testnet/process.hpp"
@@ -62,29 +63,9 @@ double private_latency_ms(const std::filesystem::path& binary, const std::filesy
   const auto token = const_cast<LocalRegistry&>(registry).create_token(network);
   std::vector<ChildProcess> mixes;
   for (int layer = 1; layer <= layers; ++layer)
-    mixes.emplace_back(binary,
-                       std::vector<std::string>{"--data",
-                                                (dir / (network + "-mix" + std::to_string(layer))).string(),
-                                                "mixnode",
-                                                "--registry",
-                                                registry.url(),
-                                                "--registry-peer",
-                                                registry_id.peer_id().to_string(),
-                                                "--token",
-                                                token,
-                                                "--network",
-                                                network,
-                                                "--layer",
-                                                std::to_string(layer),
-                                                "--epoch",
-                                                "600",
-                                                "--mean-delay-ms",
-                                                "0",
-                                                "--loop-rate",
-                                                "0",
-                                                "--drop-rate",
-                                                "0"},
-                       dir / (network + "-mix" + std::to_string(layer) + ".log"));
+    mixes.push_back(start_local_mixnode(binary, dir, registry, registry_id.peer_id(), token, network, layer,
+                                        600,
+                                        {"--mean-delay-ms", "0", "--loop-rate", "0", "--drop-rate", "0"}));
   boost::asio::io_context io;
   auto guard = boost::asio::make_work_guard(io);
   std::mutex mutex;
@@ -223,15 +204,9 @@ int main(int argc, char** argv) {
     std::vector<ChildProcess> mixes;
     std::vector<std::filesystem::path> status;
     for (int layer = 1; layer <= 3; ++layer) {
-      status.push_back(dir.path() / ("mix" + std::to_string(layer) + ".json"));
-      mixes.emplace_back(
-          binary,
-          std::vector<std::string>{"--data", (dir.path() / ("mix" + std::to_string(layer))).string(),
-                                   "mixnode", "--registry", registry.url(), "--registry-peer",
-                                   registry_id->peer_id().to_string(), "--token", token, "--network", "bench",
-                                   "--layer", std::to_string(layer), "--epoch", "600", "--status-file",
-                                   status.back().string()},
-          dir.path() / ("mix" + std::to_string(layer) + ".log"));
+      status.push_back(local_mixnode_status(dir.path(), "bench", layer));
+      mixes.push_back(start_local_mixnode(binary, dir.path(), registry, registry_id->peer_id(), token,
+                                          "bench", layer, 600));
     }
     for (const auto& s : status)
       if (!wait_until([&] { return read_status(s).value("topology_mixes", 0) == 3; },

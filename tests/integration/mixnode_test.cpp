@@ -22,6 +22,7 @@
 #include "betanet/endpoint/mixnet_endpoint.hpp"
 #include "betanet/htx/htx_link.hpp"
 #include "harness.hpp"
+#include "testnet/local_mixnode.hpp"
 #include "testnet/local_registry.hpp"
 #include "util/json_util.hpp"
 
@@ -59,31 +60,10 @@ struct Mixnet {
     registry.start();
     token = registry.create_token(network);
   }
-  std::filesystem::path status(int layer) const {
-    return dir.path() / ("mix" + std::to_string(layer) + ".json");
-  }
+  std::filesystem::path status(int layer) const { return local_mixnode_status(dir.path(), network, layer); }
   ChildProcess start_mix(int layer, std::vector<std::string> extra) const {
-    std::vector<std::string> args{"--data",
-                                  (dir.path() / ("mix" + std::to_string(layer))).string(),
-                                  "mixnode",
-                                  "--registry",
-                                  registry.url(),
-                                  "--registry-peer",
-                                  registry_id->peer_id().to_string(),
-                                  "--token",
-                                  token,
-                                  "--network",
-                                  network,
-                                  "--layer",
-                                  std::to_string(layer),
-                                  "--group",
-                                  "AS" + std::to_string(layer),
-                                  "--epoch",
-                                  epoch_s,
-                                  "--status-file",
-                                  status(layer).string()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return ChildProcess(hyphae_binary(), args, dir.path() / ("mix" + std::to_string(layer) + ".log"));
+    return start_local_mixnode(hyphae_binary(), dir.path(), registry, registry_id->peer_id(), token, network,
+                               layer, std::stoi(epoch_s), extra);
   }
 };
 
