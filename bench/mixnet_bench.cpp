@@ -1,8 +1,10 @@
 // mixnet_bench: what an idle mixnet costs. A registry with a mix directory and three `hyphae mixnode`
 // processes with the default cover traffic (0.5 loop and 0.5 drop packets a second each, 50 ms mean
 // delay); once they see each other, their CPU use over 20 seconds from /proc (user + system time),
-// as a share of one core. Target: < 2 % (an idle client of an existing mixnet at 140 % of a core is
-// a reported failure). Also the wire cost of one message: a Sphinx packet beside the body it carries.
+// as a share of one core, and the same for an idle `hyphae node` with the betanet transport (its
+// default loop cover: 0.5 packets a second). Target: < 2 % (an idle client of an existing mixnet at
+// 140 % of a core is a reported failure). Also the wire cost of one message: a Sphinx packet
+// beside the body it carries.
 // Usage: mixnet_bench [--quick] (10 s instead of 20). Writes bench/results/mixnet.json.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -212,12 +214,34 @@ int main(int argc, char** argv) {
       if (!wait_until([&] { return read_status(s).value("topology_mixes", 0) == 3; },
                       std::chrono::seconds(30)))
         throw std::runtime_error("the mixes did not see each other");
+    // An idle node in the same network, with the transport's defaults.
+    const auto node_config = dir.path() / "idle-node.yaml";
+    {
+      std::ofstream out(node_config);
+      out << "transport:\n  betanet:\n    type: betanet\n    registry: " << registry.url()
+          << "\n    registry_peer: " << registry_id->peer_id().to_string() << "\n    token: " << token
+          << "\n    network: bench\n    epoch_s: 600\n";
+    }
+    LocalNode idle("idle", binary, dir.path() / "idle-node");
+    idle.set_config_file(node_config);
+    idle.start();
+    const auto mixnet_of = [&] {
+      const auto body = idle.api().request("GET", "/v1/p2p/transports").body;
+      for (const auto& t : body["transports"])
+        if (t["name"] == "betanet") return t;
+      return nlohmann::json::object();
+    };
+    if (!wait_until([&] { return mixnet_of().value("available", false); }, std::chrono::seconds(30)))
+      throw std::runtime_error("the idle node did not join the mixnet");
     std::vector<std::uint64_t> before;
     for (auto& m : mixes) before.push_back(cpu_ticks(m.pid()));
+    const auto idle_before = cpu_ticks(idle.pid());
     const auto start = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double idle_share = static_cast<double>(cpu_ticks(idle.pid()) - idle_before) / tick / elapsed * 100;
+    const auto idle_loops = mixnet_of()["mixnet"].value("loops_returned", std::uint64_t{0});
     double worst = 0, sum = 0;
     std::uint64_t loops = 0;
     for (std::size_t i = 0; i < mixes.size(); ++i) {
@@ -231,6 +255,10 @@ int main(int argc, char** argv) {
     report.add("idle mix node with default cover, CPU (mean of 3)", sum / 3, "% of a core",
                bench::Better::kLower);
     if (loops == 0) throw std::runtime_error("no loop cover came home: the mixes are not mixing");
+    report.add("idle node with the betanet transport and default loop cover, CPU", idle_share, "% of a core",
+               bench::Better::kLower, "target", 2.0, "< 2 %");
+    if (idle_loops == 0) throw std::runtime_error("the idle node's loop cover did not come home");
+    idle.stop();
     report.add("Sphinx packet on the wire for a 100-byte message", static_cast<double>(sphinx::kPacketBytes),
                "bytes", bench::Better::kLower, "the message", 100.0);
     report.add("Sphinx packet on the wire, full body", static_cast<double>(sphinx::kPacketBytes), "bytes",

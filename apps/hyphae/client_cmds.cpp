@@ -30,10 +30,12 @@ nlohmann::json checked(const ApiResponse& r) {
 void add_client_commands(CLI::App& app, Common& common) {
   auto* peers = app.add_subcommand("peers", "manage known peers");
   peers->require_subcommand(1);
-  auto* add = peers->add_subcommand("add", "add a peer address: hyphae peers add PEERID host:port");
+  auto* add =
+      peers->add_subcommand("add", "add a peer and its addresses: hyphae peers add PEERID [host:port...]");
   auto add_args = std::make_shared<std::pair<std::string, std::vector<std::string>>>();
   add->add_option("peer", add_args->first, "the peer's PeerId")->required();
-  add->add_option("addresses", add_args->second, "host:port or /ip4/A/tcp/P")->required();
+  add->add_option("addresses", add_args->second,
+                  "host:port or /ip4/A/tcp/P (none: transports that find peers themselves, e.g. the mixnet)");
   add->callback([&common, add_args] {
     auto client = connect_to_node(common);
     auto body = checked(client.request(
@@ -59,7 +61,7 @@ void add_client_commands(CLI::App& app, Common& common) {
 
   auto* send = app.add_subcommand("send", "send a message: hyphae send PEERID TEXT|@FILE");
   struct SendArgs {
-    std::string peer, text, priority = "normal";
+    std::string peer, text, priority = "normal", privacy, privacy_mode, transport;
     bool ephemeral = false;
   };
   auto send_args = std::make_shared<SendArgs>();
@@ -68,9 +70,17 @@ void add_client_commands(CLI::App& app, Common& common) {
   send->add_flag("--ephemeral", send_args->ephemeral,
                  "real-time only: fail if no live link, no store, no ack");
   send->add_option("--priority", send_args->priority, "emergency, high, normal or low");
+  send->add_option("--privacy", send_args->privacy,
+                   "standard, private (the mixnet first, others allowed) or anonymous (the mixnet only)");
+  send->add_option("--privacy-mode", send_args->privacy_mode,
+                   "the mixnet's route: strict (3 mixes), balanced (2) or performance (none)");
+  send->add_option("--transport", send_args->transport, "force this transport by name");
   send->callback([&common, send_args] {
     nlohmann::json body{
         {"to", send_args->peer}, {"ephemeral", send_args->ephemeral}, {"priority", send_args->priority}};
+    if (!send_args->privacy.empty()) body["privacy"] = send_args->privacy;
+    if (!send_args->privacy_mode.empty()) body["privacy_mode"] = send_args->privacy_mode;
+    if (!send_args->transport.empty()) body["transport"] = send_args->transport;
     if (!send_args->text.empty() && send_args->text[0] == '@') {
       std::ifstream in(send_args->text.substr(1), std::ios::binary);
       if (!in) throw std::runtime_error("cannot read " + send_args->text.substr(1));

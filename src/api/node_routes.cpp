@@ -55,9 +55,35 @@ http::status status_for(std::error_code ec) {
 
 // Reads the optional "transport" field (the transport preference); an error message if it
 // is not a string or names a transport this node does not have.
-// Also reads "redundancy" (redundant send: 1..8, at most the number of transports).
+// Also reads "redundancy" (redundant send: 1..8, at most the number of transports), "privacy"
+// ("standard", "private", "anonymous"; true means anonymous, false standard) and "privacy_mode"
+// ("strict", "balanced", "performance": the mixnet's route for this message).
 std::optional<std::string> read_transport(const Node& node, const json& body, SendOptions& options) {
   const auto names = node.transport_names();
+  if (body.contains("privacy")) {
+    const auto& p = body["privacy"];
+    if (p.is_boolean())
+      options.privacy = p.get<bool>() ? Privacy::anonymous : Privacy::standard;
+    else if (p == "standard")
+      options.privacy = Privacy::standard;
+    else if (p == "private")
+      options.privacy = Privacy::private_;
+    else if (p == "anonymous")
+      options.privacy = Privacy::anonymous;
+    else
+      return "'privacy' must be standard, private, anonymous, true or false";
+  }
+  if (body.contains("privacy_mode")) {
+    const auto& m = body["privacy_mode"];
+    if (m == "strict")
+      options.mix_mode = MixMode::strict;
+    else if (m == "balanced")
+      options.mix_mode = MixMode::balanced;
+    else if (m == "performance")
+      options.mix_mode = MixMode::performance;
+    else
+      return "'privacy_mode' must be strict, balanced or performance";
+  }
   if (body.contains("redundancy")) {
     if (!body["redundancy"].is_number_unsigned() || body["redundancy"].get<unsigned>() < 1 ||
         body["redundancy"].get<unsigned>() > std::min<std::size_t>(8, names.size()))

@@ -63,6 +63,8 @@ struct OutboundMessage {
   std::string reason;
   std::string preference;  // SendOptions::transport
   std::uint8_t redundancy = 1;
+  std::uint8_t privacy = 0;    // SendOptions::privacy (router::Privacy's values)
+  std::uint8_t mix_mode = 0;   // SendOptions::mix_mode (transport::RecordHints::mix_mode)
   TransportIndex via;          // the transport that carried it last
   std::uint8_t failovers = 0;  // times it moved to another transport
   TransportSet timed_out;      // transports whose ack timed out for it
@@ -92,7 +94,7 @@ class Links {
 
 struct DeliverySettings {
   bool enable_failover = true;
-  std::uint32_t max_retry_attempts = 3;      // failovers per message
+  std::uint32_t max_retry_attempts = 3;        // failovers per message
   std::uint64_t failover_timeout_ms = 10'000;  // no failover this long after the first transmission
   // An ack deadline whose record is still queued behind unsent bytes is pushed back, at most to
   // this many ack timeouts after the transmission (a link that never drains still fails over).
@@ -113,7 +115,7 @@ class DeliveryCore {
   std::size_t pending_bytes() const { return pending_bytes_; }
   bool has_pending(const PeerId& peer) const;
   std::size_t pending_for(const PeerId& peer) const;  // messages to peer not yet acknowledged
-  void forget_peer(const PeerId& peer);  // its lanes (only when it has nothing pending)
+  void forget_peer(const PeerId& peer);               // its lanes (only when it has nothing pending)
   // A message that will never go out (its outbox write failed).
   void fail(const MessageId& id, std::string reason);
   // The store recorded its delivery: it leaves memory.

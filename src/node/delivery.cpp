@@ -144,6 +144,8 @@ void Node::Impl::load_from_store() {
     m.stored_attempts = row.attempts;
     m.priority = static_cast<std::uint8_t>(std::clamp(row.priority, 0, 3));
     m.redundancy = static_cast<std::uint8_t>(std::clamp<int>(row.redundancy, 1, 8));
+    m.privacy = static_cast<std::uint8_t>(std::clamp(row.privacy & 3, 0, 2));
+    m.mix_mode = static_cast<std::uint8_t>((row.privacy >> 2) & 3);
     if (!row.preference.empty() && !known_transport(row.preference))
       log->warn("outbox message {} asked for transport '{}', which this node no longer has: routed freely",
                 to_hex(row.id), row.preference);
@@ -159,7 +161,12 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
                            std::function<void(std::expected<std::vector<MessageId>, std::error_code>)> done) {
   assert_on_strand();
   if (to.empty() || to == identity.peer_id() || payloads.empty() || !known_transport(options.transport) ||
-      options.redundancy < 1 || options.redundancy > 8)
+      options.redundancy < 1 || options.redundancy > 8 || options.privacy > Privacy::anonymous ||
+      options.mix_mode > MixMode::performance)
+    return done(std::unexpected(make_error_code(Errc::invalid_argument)));
+  // A forced transport must be anonymous when only an anonymous one may carry the message.
+  if (options.privacy == Privacy::anonymous && !options.transport.empty() &&
+      !slot(find_transport(options.transport)).transport->capabilities().anonymous())
     return done(std::unexpected(make_error_code(Errc::invalid_argument)));
   // The recipient's X25519 key (for sealing) costs a field inversion to derive: do it once per peer.
   auto cached = x25519_keys.find(to);
@@ -214,6 +221,8 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     OutMsg m;
     m.preference = options.transport;
     m.redundancy = options.redundancy;
+    m.privacy = static_cast<std::uint8_t>(options.privacy);
+    m.mix_mode = static_cast<std::uint8_t>(options.mix_mode);
     m.priority = static_cast<std::uint8_t>(options.priority);
     if (!live) {
       // Nobody to hand it to now: seal the payload to the recipient and sign the envelope, so the
@@ -234,6 +243,7 @@ void Node::Impl::send_many(const PeerId& to, std::vector<Bytes> payloads, const 
     row.priority = static_cast<int>(options.priority);
     row.preference = options.transport;
     row.redundancy = options.redundancy;
+    row.privacy = static_cast<int>(options.privacy) + 4 * static_cast<int>(options.mix_mode);
     row.created_ms = now;
     row.updated_ms = now;
     row.expires_ms = now + std::uint64_t{ttl} * 1000;
@@ -274,13 +284,15 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   // Real-time traffic over the one live session there is needs no selection (the common case).
   Route route;
   auto ps = peers.find(to);
-  if (ps != peers.end() && ps->second.sessions.single() && options.transport.empty()) {
+  if (ps != peers.end() && ps->second.sessions.single() && options.transport.empty() &&
+      options.privacy == Privacy::standard) {
     const auto only = ps->second.sessions.first();
     const auto& t = *transports[only.index()].transport;
     if (t.available() && payload.size() <= t.capabilities().max_message_size) route.primary = only;
   }
   if (!route.ok())
-    route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, {});
+    route = route_for(to, payload.size(), static_cast<int>(options.priority), options.transport, 1, {},
+                      static_cast<std::uint8_t>(options.privacy));
   if (!route.ok()) return done(std::unexpected(make_error_code(Errc::no_link)));
   auto& slot = transports[route.primary.index()];
   if (slot.transport->backlog(to) > kMaxLinkBacklog)
@@ -295,7 +307,9 @@ void Node::Impl::send_ephemeral(const PeerId& to, Bytes payload, const SendOptio
   Bytes body;
   body.reserve(env.payload.size() + 48);
   encode_envelope(env, body, true);
-  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body)) return done(std::unexpected(ec));
+  if (auto ec = send_record(route.primary, to, RecordKind::ephemeral, body,
+                            transport::RecordHints{static_cast<std::uint8_t>(options.mix_mode)}))
+    return done(std::unexpected(ec));
   ++counters.ephemeral_sent;
   slot.sent_ephemeral->inc();
   done(env.id);
@@ -585,6 +599,10 @@ std::optional<MessageStatus> Node::Impl::status(const MessageId& id) const {
     if (m.via) {
       s.transport = transports[m.via.index()].name;
       s.transport_reason = transport_reason_of(m);
+    } else if (m.privacy == static_cast<std::uint8_t>(Privacy::anonymous)) {
+      s.transport_reason =
+          "waiting: privacy anonymous allows only an anonymous transport (the mixnet), and none reaches the "
+          "peer now; no other transport is used";
     }
     s.reason = m.reason;
     s.created_ms = m.created_ms;

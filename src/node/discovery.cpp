@@ -78,6 +78,9 @@ void Node::Impl::discover(const PeerId& peer) {
     log->warn("not looking for {} now: {} searches are running", peer.to_string(), chain.running());
     return;
   }
+  // The mixnet finds peers in its own directory, without addresses: it hears of the search at once.
+  for (auto& t : transports)
+    if (t.transport->capabilities().anonymous()) t.transport->connect_soon(peer);
   if (actions.empty()) return;
   ++discovery_counters.searches;
   run_discovery(std::move(actions));

@@ -54,6 +54,14 @@ class Transport;
 class TransportRegistry;
 }  // namespace transport
 
+// How private one message must be. standard: any transport. private: an anonymous transport
+// (the mixnet) when one reaches the peer, else another encrypted one (the sender allowed it).
+// anonymous: only an anonymous transport; without one the message waits.
+enum class Privacy : std::uint8_t { standard = 0, private_ = 1, anonymous = 2 };
+// How the mixnet routes one message: the transport's configured privacy_mode, or strict (at least
+// 3 mixes), balanced (2) or performance (none unless the recipient asks for more).
+enum class MixMode : std::uint8_t { configured = 0, strict = 1, balanced = 2, performance = 3 };
+
 struct SendOptions {
   bool ephemeral = false;  // real-time: no outbox, no ack; fails at once without a live link
   Priority priority = Priority::normal;
@@ -65,6 +73,8 @@ struct SendOptions {
   // Redundant send: carried over this many transports at once (1..8); the first ack
   // wins and the receiver delivers it once.
   std::uint8_t redundancy = 1;
+  Privacy privacy = Privacy::standard;
+  MixMode mix_mode = MixMode::configured;
 };
 
 struct InboundMessage {

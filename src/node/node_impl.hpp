@@ -126,7 +126,7 @@ class Node::Impl : public transport::TransportSink,
   // Which transports carry a message now (none ok(): it waits in the outbox), and the rule that
   // decided. Transports in `excluded` are not considered.
   Route route_for(const PeerId& peer, std::size_t size, int priority, std::string_view preference,
-                  std::uint8_t redundancy, TransportSet excluded);
+                  std::uint8_t redundancy, TransportSet excluded, std::uint8_t privacy = 0);
   // delivery::Links: what the delivery core asks of the transports.
   std::uint64_t session(TransportIndex t, const PeerId& peer) const override;
   Route route(const PeerId& peer, const OutMsg& m, TransportSet excluded) override;
@@ -139,7 +139,8 @@ class Node::Impl : public transport::TransportSink,
   int session_transport(const PeerId& peer) const;  // a transport with a live session to peer, or -1
   // Hands a record to transport t, split into fragments when it is larger than the transport's MTU.
   // Errors as Transport::send's (a fragment refused part-way leaves the rest unsent).
-  std::error_code send_record(TransportIndex t, const PeerId& peer, RecordKind kind, ByteView body);
+  std::error_code send_record(TransportIndex t, const PeerId& peer, RecordKind kind, ByteView body,
+                              const transport::RecordHints& hints = {});
   void on_fragment(TransportIndex t, const PeerId& peer, std::uint64_t session, ByteView body);
   fragment::Reassembler reassembler;  // keyed by "transport/peer"
   std::string reassembly_key(TransportIndex t, const PeerId& peer) const;

@@ -148,7 +148,7 @@ void Node::Impl::transmit(const MessageId& id, OutMsg& m, const Route& route) {
     // Over a transport whose sessions do not end at the peer itself, the envelope must prove its
     // origin and hide its payload on its own: signed and sealed, once, at the first such send.
     if (!slot.transport->capabilities().authenticated_sessions && !m.sealed && !sign_and_seal(m)) continue;
-    if (auto ec = send_record(t, peer, RecordKind::data, m.wire)) {
+    if (auto ec = send_record(t, peer, RecordKind::data, m.wire, transport::RecordHints{m.mix_mode})) {
       // Not queued. The message keeps its place in the outbox lane. A full transport queue (the
       // BitChat mesh paces its frames) makes the peer wait for on_drained() instead of spinning; a
       // session that is going away is followed by on_session_down, which routes it again.

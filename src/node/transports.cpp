@@ -167,7 +167,7 @@ int Node::Impl::session_transport(const PeerId& peer) const {
 
 Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, int priority,
                                         std::string_view preference, std::uint8_t redundancy,
-                                        TransportSet excluded) {
+                                        TransportSet excluded, std::uint8_t privacy) {
   Route route;
   auto ps = peers.find(peer);
   if (ps == peers.end() || ps->second.sessions.empty()) return route;
@@ -191,6 +191,7 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
   req.transport_preference = preference;
   req.redundancy = redundancy;
   req.optimize_for = config.optimize_for;
+  req.privacy = static_cast<router::Privacy>(std::min<std::uint8_t>(privacy, 2));
   const router::Context ctx = route_context();
   auto sel = router::select(req, std::span<const router::TransportView>(views.data(), n), ctx);
   if (sel.ok()) {
@@ -200,6 +201,8 @@ Node::Impl::Route Node::Impl::route_for(const PeerId& peer, std::size_t size, in
     return route;
   }
   if (!preference.empty()) return route;  // a forced transport that cannot carry it: the message waits
+  // Only an anonymous transport may carry it: no fallback to whatever session is live.
+  if (req.privacy == router::Privacy::anonymous) return route;
   // The policy found nothing (no internet and no offline transport, say), yet a live session is
   // evidence enough: use it rather than hold the message.
   for (std::size_t i = 0; i < n; ++i) {
@@ -217,7 +220,7 @@ std::uint64_t Node::Impl::session(TransportIndex t, const PeerId& peer) const {
 }
 
 Node::Impl::Route Node::Impl::route(const PeerId& peer, const OutMsg& m, TransportSet excluded) {
-  return route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, excluded);
+  return route_for(peer, m.wire.size(), m.priority, m.preference, m.redundancy, excluded, m.privacy);
 }
 
 std::uint64_t Node::Impl::ack_timeout_ms(TransportIndex t) const {
@@ -259,14 +262,17 @@ std::string Node::Impl::transport_reason_of(const OutMsg& m) const {
                       std::to_string(transports[m.failed_from.index()].ack_timeout_ms) + " ms"
                 : "; failover from " + from + ": its session was lost";
   }
+  if (m.via && m.privacy == static_cast<std::uint8_t>(Privacy::private_) &&
+      !transports[m.via.index()].transport->capabilities().anonymous())
+    text += "; privacy private: no anonymous transport reached the peer, and the sender allowed another";
   return text;
 }
 
-std::error_code Node::Impl::send_record(TransportIndex t, const PeerId& peer, RecordKind kind,
-                                        ByteView body) {
+std::error_code Node::Impl::send_record(TransportIndex t, const PeerId& peer, RecordKind kind, ByteView body,
+                                        const transport::RecordHints& hints) {
   auto& slot = this->slot(t);
   const std::size_t mtu = slot.transport->capabilities().mtu;
-  if (body.size() <= mtu) return slot.transport->send(peer, kind, body);
+  if (body.size() <= mtu) return slot.transport->send_hinted(peer, kind, body, hints);
   if (!slot.transport->session(peer)) return Errc::no_link;
   Bytes whole;
   whole.reserve(body.size() + 1);
@@ -281,7 +287,7 @@ std::error_code Node::Impl::send_record(TransportIndex t, const PeerId& peer, Re
     return Errc::too_large;
   }
   for (const auto& f : *parts)
-    if (auto ec = slot.transport->send(peer, RecordKind::fragment, f)) return ec;
+    if (auto ec = slot.transport->send_hinted(peer, RecordKind::fragment, f, hints)) return ec;
   meters.fragments_sent->inc(static_cast<double>(parts->size()));
   return {};
 }

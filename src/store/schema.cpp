@@ -217,6 +217,13 @@ CREATE TABLE file_transfers(
 ) WITHOUT ROWID;
 )sql";
 
+// Version 10: a message's privacy requirement survives a restart: the level (0 standard, 1 private,
+// 2 anonymous) plus 4 x the mixnet mode (0 the transport's default, 1 strict, 2 balanced,
+// 3 performance).
+constexpr const char* kV10 = R"sql(
+ALTER TABLE outbox ADD COLUMN privacy INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "outbox_inbox_seen_ids", kV1},
     {2, "peers_routes", kV2},
@@ -227,6 +234,7 @@ constexpr Migration kMigrations[] = {
     {7, "peer_records", kV7},
     {8, "held_messages", kV8},
     {9, "file_transfers", kV9},
+    {10, "outbox_privacy", kV10},
 };
 
 constexpr const char* kAuditTable =

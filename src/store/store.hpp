@@ -49,6 +49,9 @@ struct OutboxRow {
   std::uint64_t updated_ms = 0;
   std::string preference;  // SendOptions::transport: the forced transport, empty for none
   int redundancy = 1;      // transports that carry it at once
+  // SendOptions' privacy: the level (0 standard, 1 private, 2 anonymous) + 4 x the mixnet mode
+  // (0 default, 1 strict, 2 balanced, 3 performance).
+  int privacy = 0;
 };
 
 // A state change of an outbox row. An empty transport keeps the stored transport and

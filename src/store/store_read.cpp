@@ -17,7 +17,7 @@ namespace {
 constexpr const char* kOutboxSelect =
     "SELECT o.id, o.to_peer, CASE WHEN o.state = 2 THEN NULL ELSE coalesce(e0.envelope, e1.envelope) END,"
     " o.priority, o.created_ms, o.expires_ms, o.state, o.transport, o.reason, o.attempts, o.updated_ms,"
-    " o.transport_reason, o.preference, o.redundancy FROM outbox o"
+    " o.transport_reason, o.preference, o.redundancy, o.privacy FROM outbox o"
     " LEFT JOIN outbox_envelopes_0 e0 ON e0.seq = o.seq"
     " LEFT JOIN outbox_envelopes_1 e1 ON e1.seq = o.seq ";
 // Undelivered messages all have an envelope row: start from those (bounded) tables.
@@ -26,7 +26,8 @@ constexpr const char* kEnvelopeRows =
 const std::string kPendingSelect =
     std::string(
         "SELECT o.id, o.to_peer, e.envelope, o.priority, o.created_ms, o.expires_ms, o.state, o.transport,"
-        " o.reason, o.attempts, o.updated_ms, o.transport_reason, o.preference, o.redundancy FROM ") +
+        " o.reason, o.attempts, o.updated_ms, o.transport_reason, o.preference, o.redundancy, o.privacy "
+        "FROM ") +
     kEnvelopeRows + " CROSS JOIN outbox o ON o.seq = e.seq ";
 constexpr const char* kInboxSelect =
     "SELECT i.seq, i.id, i.from_peer, i.received_ms, e.envelope, i.app_acked"
@@ -53,6 +54,7 @@ OutboxRow outbox_row(const sql::Stmt& s) {
   r.transport_reason = s.col_text(11);
   r.preference = s.col_text(12);
   r.redundancy = static_cast<int>(s.col_i64(13));
+  r.privacy = static_cast<int>(s.col_i64(14));
   return r;
 }
 

@@ -104,8 +104,8 @@ std::error_code Store::Impl::prepare_write() {
       {&w.rollback_to, "ROLLBACK TO batch"},
       {&w.outbox_insert,
        "INSERT INTO outbox(id, to_peer, priority, created_ms, expires_ms, state, transport, reason,"
-       " attempts, updated_ms, transport_reason, preference, redundancy)"
-       " VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+       " attempts, updated_ms, transport_reason, preference, redundancy, privacy)"
+       " VALUES(?1, ?2, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
       {&w.envelope_insert[0],
        "INSERT INTO outbox_envelopes_0(seq, envelope) VALUES(last_insert_rowid(), ?1)"},
       {&w.envelope_insert[1],
@@ -195,6 +195,7 @@ int Store::Impl::write_batch(const WriteBatch& b,
     s.bind_text(12, row.transport_reason);
     s.bind_text(13, row.preference);
     s.bind_i64(14, row.redundancy);
+    s.bind_i64(15, row.privacy);
     if (int rc = run(s)) return rc;
     const bool keep_envelope =
         row.state != OutboxState::delivered && !(delivered_later && delivered_later->contains(row.id));

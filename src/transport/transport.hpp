@@ -66,6 +66,13 @@ struct SessionInfo {
 
 class Transport;
 
+// What the sender of one record asked for that a transport may honour; others ignore it.
+struct RecordHints {
+  // The privacy mixnet's mode for this record: 0 the transport's own default, 1 strict,
+  // 2 balanced, 3 performance (docs/betanet.md).
+  std::uint8_t mix_mode = 0;
+};
+
 // A public or channel message heard on a transport with the broadcast capability: bytes on a
 // channel. What a transport knows about the sender beyond its PeerId (the BitChat mesh: its
 // nickname and mesh id) comes as named details, shown as they are.
@@ -128,6 +135,12 @@ class Transport {
   // peer is full: try again after on_drained), Errc::too_large (over the MTU) or Errc::closed (the
   // session is closing or the transport stopped).
   virtual std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) = 0;
+  // The same with the sender's wishes for this record; by default they are ignored.
+  virtual std::error_code send_hinted(const PeerId& peer, RecordKind kind, ByteView body,
+                                      const RecordHints& hints) {
+    (void)hints;
+    return send(peer, kind, body);
+  }
   // Bytes queued for `peer` and not yet written out (0 without a session).
   virtual std::size_t backlog(const PeerId& peer) const = 0;
   // Of those, the bytes that have not reached the socket (a record counted here is not on the

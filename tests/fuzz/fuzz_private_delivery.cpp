@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   if (size > kBodyBytes) return 0;
   PrivateDelivery node(
-      self, 1, key, [](const NodeId&) { return std::nullopt; }, {}, 1);
+      self, 1, key, [](const NodeId&, std::size_t) { return std::nullopt; }, {}, 1);
   const auto packet = create_packet(std::vector<Hop>{{self, routing_public_key(key)}},
                                     Destination{self, std::nullopt}, ByteView(data, size));
   if (!packet) std::abort();

@@ -26,6 +26,7 @@ struct Net {
   std::mt19937_64 rng{7};
   std::uint64_t now = 1'000;
   bool routes = true;
+  std::vector<std::size_t> mixes_asked;  // the `mixes` of every route asked for
 
   Net() {
     for (int i = 0; i < 3; ++i) {
@@ -43,7 +44,8 @@ struct Net {
     }
   }
   PrivateRouteFn route() {
-    return [this](const NodeId& to) -> std::optional<std::vector<Hop>> {
+    return [this](const NodeId& to, std::size_t mixes) -> std::optional<std::vector<Hop>> {
+      mixes_asked.push_back(mixes);
       if (!routes) return std::nullopt;
       std::vector<Hop> hops = mix_hops;
       std::shuffle(hops.begin(), hops.end(), rng);
@@ -234,6 +236,86 @@ TEST(PrivateDelivery, BoundsAndBadInput) {
   bob.core->on_packet(as_bytes("short"), net.now, junk);
   EXPECT_TRUE(junk.delivered.empty());
   EXPECT_EQ(bob.core->counters().unreadable, 2u);
+}
+
+TEST(PrivateDelivery, WithoutAutoAcknowledgeTheAckWaitsForTheOwnerAndRetriesAreOfferedAgain) {
+  Net net;
+  PrivateDeliveryOptions deferred;
+  deferred.auto_acknowledge = false;
+  Peer alice(net, 0xa1), bob(net, 0xb0, deferred);
+  std::map<NodeId, PrivateDelivery::Result> results;
+  PrivateDelivery::Result r;
+  ASSERT_TRUE(alice.core->send(message_id(1), bob.id, as_bytes("commit me"), net.now, r, 2));
+  EXPECT_EQ(net.mixes_asked, (std::vector<std::size_t>{2, 2}));  // forward route and reply block
+  net.carry(std::move(r.packets), results);
+  ASSERT_EQ(results[bob.id].delivered.size(), 1u);
+  EXPECT_TRUE(results[alice.id].acked.empty());  // bob has not taken it yet
+  EXPECT_EQ(bob.core->held_acks(), 1u);
+  // Alice's retry comes before bob's owner took the first copy: offered again, not suppressed.
+  net.now += deferred.retry_max_ms + 1;
+  PrivateDelivery::Result retry;
+  alice.core->tick(net.now, retry);
+  ASSERT_EQ(retry.packets.size(), 1u);
+  net.carry(std::move(retry.packets), results);
+  ASSERT_EQ(results[bob.id].delivered.size(), 2u);
+  EXPECT_EQ(bob.core->counters().redelivered, 1u);
+  EXPECT_EQ(bob.core->held_acks(), 1u);  // the fresh reply block replaced the old one
+  // The owner takes it: the ack goes back through the held reply block.
+  PrivateDelivery::Result ack;
+  EXPECT_TRUE(bob.core->acknowledge(message_id(1), ack));
+  EXPECT_FALSE(bob.core->acknowledge(message_id(1), ack));  // nothing held any more
+  net.carry(std::move(ack.packets), results);
+  ASSERT_EQ(results[alice.id].acked.size(), 1u);
+  EXPECT_EQ(alice.core->outstanding(), 0u);
+  // A late copy of an acknowledged message is answered at once and never offered again.
+  PrivateDelivery::Result again;
+  ASSERT_TRUE(alice.core->send(message_id(1), bob.id, as_bytes("commit me"), net.now, again, 2));
+  net.carry(std::move(again.packets), results);
+  EXPECT_EQ(results[bob.id].delivered.size(), 2u);
+  EXPECT_EQ(results[alice.id].acked.size(), 2u);
+}
+
+TEST(PrivateDelivery, LoopCoverComesHomeAndIsDroppedThere) {
+  Net net;
+  Peer alice(net, 0xa1);
+  std::map<NodeId, PrivateDelivery::Result> results;
+  for (int i = 0; i < 5; ++i) {
+    PrivateDelivery::Result r;
+    ASSERT_TRUE(alice.core->send_loop(2, r));
+    ASSERT_EQ(r.packets.size(), 1u);
+    EXPECT_EQ(r.packets[0].packet.size(), kPacketBytes);  // the size of every other packet
+    net.carry(std::move(r.packets), results);
+  }
+  EXPECT_EQ(alice.core->counters().loops_sent, 5u);
+  EXPECT_EQ(alice.core->counters().loops_returned, 5u);
+  EXPECT_TRUE(results[alice.id].delivered.empty());
+  EXPECT_EQ(alice.core->counters().unreadable, 0u);
+  net.routes = false;
+  PrivateDelivery::Result none;
+  EXPECT_FALSE(alice.core->send_loop(2, none));
+}
+
+TEST(PrivateDelivery, HeldReplyBlocksAreBoundedAndExpire) {
+  Net net;
+  PrivateDeliveryOptions deferred;
+  deferred.auto_acknowledge = false;
+  deferred.max_held_acks = 10;
+  Peer alice(net, 0xa1), bob(net, 0xb0, deferred);
+  std::map<NodeId, PrivateDelivery::Result> results;
+  for (int i = 0; i < 50; ++i) {  // a sender flooding a recipient that never acknowledges
+    PrivateDelivery::Result r;
+    ASSERT_TRUE(alice.core->send(message_id(i), bob.id, as_bytes("x"), net.now, r));
+    net.carry(std::move(r.packets), results);
+  }
+  EXPECT_EQ(results[bob.id].delivered.size(), 50u);
+  EXPECT_EQ(bob.core->held_acks(), 10u);
+  EXPECT_EQ(bob.core->counters().held_acks_dropped, 40u);
+  PrivateDelivery::Result none;
+  EXPECT_FALSE(bob.core->acknowledge(message_id(0), none));  // the oldest went first
+  EXPECT_TRUE(bob.core->acknowledge(message_id(49), none));
+  PrivateDelivery::Result t;
+  bob.core->tick(net.now + deferred.surb_lifetime_ms + 1, t);
+  EXPECT_EQ(bob.core->held_acks(), 0u);
 }
 
 }  // namespace

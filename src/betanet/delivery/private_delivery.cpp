@@ -9,7 +9,7 @@ namespace hyphae::betanet {
 using namespace hyphae::sphinx;
 
 namespace {
-constexpr std::uint8_t kMessage = 0x01, kAck = 0x02;
+constexpr std::uint8_t kMessage = 0x01, kAck = 0x02, kLoop = 0x03;
 }  // namespace
 
 PrivateDelivery::PrivateDelivery(NodeId self, std::uint64_t epoch, const SecretKey& routing_key,
@@ -54,8 +54,8 @@ bool PrivateDelivery::attempt(const MessageId& id, Pending& p, std::uint64_t now
   std::uniform_int_distribution<std::uint64_t> delay(options_.retry_min_ms,
                                                      std::max(options_.retry_min_ms, options_.retry_max_ms));
   p.retry_at_ms = now_ms + delay(rng_);
-  auto forward = route_(p.to);
-  auto back = route_(self_);
+  auto forward = route_(p.to, p.mixes);
+  auto back = route_(self_, p.mixes);
   if (!forward || !back || forward->empty() || back->empty()) {
     ++counters_.no_route;
     return false;
@@ -89,7 +89,8 @@ bool PrivateDelivery::attempt(const MessageId& id, Pending& p, std::uint64_t now
 }
 
 std::expected<void, std::string> PrivateDelivery::send(const MessageId& id, const NodeId& to,
-                                                       ByteView payload, std::uint64_t now_ms, Result& out) {
+                                                       ByteView payload, std::uint64_t now_ms, Result& out,
+                                                       std::size_t mixes) {
   if (payload.size() > kMaxPrivatePayload)
     return std::unexpected("a private message carries at most " + std::to_string(kMaxPrivatePayload) +
                            " bytes");
@@ -99,6 +100,7 @@ std::expected<void, std::string> PrivateDelivery::send(const MessageId& id, cons
   auto& p = pending_[id];
   p.to = to;
   p.payload.assign(payload.begin(), payload.end());
+  p.mixes = mixes;
   attempt(id, p, now_ms, out);
   return {};
 }
@@ -146,6 +148,10 @@ void PrivateDelivery::on_packet(ByteView packet, std::uint64_t now_ms, Result& o
     return;
   }
   const auto& b = u->body;
+  if (!b.empty() && b[0] == kLoop) {
+    ++counters_.loops_returned;
+    return;
+  }
   constexpr std::size_t header = 1 + kMessageIdBytes + kSurbBytes + 2;
   if (b.size() < header || b[0] != kMessage) {
     ++counters_.unreadable;
@@ -159,22 +165,68 @@ void PrivateDelivery::on_packet(ByteView packet, std::uint64_t now_ms, Result& o
     ++counters_.unreadable;
     return;
   }
+  Bytes payload(b.begin() + header, b.begin() + static_cast<std::ptrdiff_t>(header + length));
   if (seen_.contains(id)) {
-    ++counters_.duplicates;  // delivered before; its ack was lost: ack again
-  } else {
+    ++counters_.duplicates;  // taken before; its ack was lost: ack again
+    send_ack(id, *surb, out);
+    return;
+  }
+  if (options_.auto_acknowledge) {
     remember(id);
     ++counters_.delivered;
-    out.delivered.push_back(
-        {id, Bytes(b.begin() + header, b.begin() + static_cast<std::ptrdiff_t>(header + length))});
+    out.delivered.push_back({id, std::move(payload)});
+    send_ack(id, *surb, out);
+    return;
   }
+  // Held for the owner's acknowledge(); a retransmission replaces the reply block and is offered
+  // again (the owner may not have taken the first copy).
+  ++(held_.contains(id) ? counters_.redelivered : counters_.delivered);
+  hold(id, *surb, now_ms);
+  out.delivered.push_back({id, std::move(payload)});
+}
+
+void PrivateDelivery::send_ack(const MessageId& id, const Surb& surb, Result& out) {
   Bytes ack;
   ack.push_back(kAck);
   ack.insert(ack.end(), id.begin(), id.end());
-  if (auto reply = surb_packet(*surb, ack)) {
-    out.packets.push_back({surb->first_hop, std::move(*reply)});
+  if (auto reply = surb_packet(surb, ack)) {
+    out.packets.push_back({surb.first_hop, std::move(*reply)});
     ++counters_.acks_sent;
   }
-  (void)now_ms;
+}
+
+void PrivateDelivery::hold(const MessageId& id, const Surb& surb, std::uint64_t now_ms) {
+  auto [it, fresh] = held_.insert_or_assign(id, HeldAck{surb, now_ms + options_.surb_lifetime_ms});
+  if (fresh) held_order_.push_back(id);
+  // Acknowledged ids leave the order lazily; keep it near the table's size.
+  if (held_order_.size() > 2 * held_.size() + 64)
+    std::erase_if(held_order_, [&](const MessageId& m) { return !held_.contains(m); });
+  while (held_.size() > options_.max_held_acks && !held_order_.empty()) {
+    if (held_.erase(held_order_.front()) > 0) ++counters_.held_acks_dropped;
+    held_order_.pop_front();
+  }
+}
+
+bool PrivateDelivery::send_loop(std::size_t mixes, Result& out) {
+  auto path = route_(self_, mixes);
+  if (!path || path->empty()) return false;
+  Bytes body(1 + kMessageIdBytes);
+  body[0] = kLoop;
+  randombytes_buf(body.data() + 1, kMessageIdBytes);
+  auto packet = create_packet(*path, Destination{self_, std::nullopt}, body);
+  if (!packet) return false;
+  out.packets.push_back({path->front().id, std::move(*packet)});
+  ++counters_.loops_sent;
+  return true;
+}
+
+bool PrivateDelivery::acknowledge(const MessageId& id, Result& out) {
+  if (!seen_.contains(id)) remember(id);
+  auto it = held_.find(id);
+  if (it == held_.end()) return false;
+  send_ack(id, it->second.surb, out);
+  held_.erase(it);
+  return true;
 }
 
 void PrivateDelivery::tick(std::uint64_t now_ms, Result& out) {
@@ -196,6 +248,8 @@ void PrivateDelivery::tick(std::uint64_t now_ms, Result& out) {
     ++it;
   }
   std::erase_if(surbs_, [&](const auto& entry) { return entry.second.expires_ms <= now_ms; });
+  std::erase_if(held_, [&](const auto& entry) { return entry.second.expires_ms <= now_ms; });
+  while (!held_order_.empty() && !held_.contains(held_order_.front())) held_order_.pop_front();
 }
 
 std::optional<std::uint64_t> PrivateDelivery::next_wakeup() const {
@@ -204,6 +258,8 @@ std::optional<std::uint64_t> PrivateDelivery::next_wakeup() const {
     if (!at || p.retry_at_ms < *at) at = p.retry_at_ms;
   for (const auto& [id, s] : surbs_)
     if (!at || s.expires_ms < *at) at = s.expires_ms;
+  for (const auto& [id, h] : held_)
+    if (!at || h.expires_ms < *at) at = h.expires_ms;
   return at;
 }
 

@@ -10,6 +10,15 @@
 //   0x01 | message id (16) | SURB (490) | length (u16 BE) | payload (at most kMaxPrivatePayload)
 // Body of an ack (through the SURB):
 //   0x02 | message id (16)
+// Body of a loop cover packet (through mixes back to its sender, who drops it):
+//   0x03 | random (16)
+//
+// Acknowledgements: with auto_acknowledge (the default) the recipient acks a message as it
+// delivers it. Without it, the owner acks when it has taken the message for good (the node: after
+// its store committed it) with acknowledge(); until then the message's reply block is held (at most
+// max_held_acks, each for surb_lifetime_ms) and a retransmission is delivered again with its fresh
+// reply block, so a message its owner did not take is offered again instead of suppressed. An
+// acknowledged message is never delivered again: a retransmission of it is answered at once.
 //
 // Keys: one routing key per key epoch, added ahead and retired (wiped) as epochs pass, as mixes do.
 // Bounds: outstanding messages (max_outstanding: send() refuses more), SURB secrets kept
@@ -45,16 +54,21 @@ struct PrivateDeliveryOptions {
   std::size_t max_outstanding = 1024;
   std::size_t max_seen = 100'000;
   std::uint64_t surb_lifetime_ms = 120'000;
+  bool auto_acknowledge = true;
+  std::size_t max_held_acks = 4096;
 };
 
 struct PrivateCounters {
   std::uint64_t sent = 0, retransmitted = 0, acked = 0, given_up = 0, delivered = 0, duplicates = 0,
-                acks_sent = 0, stale_acks = 0, unreadable = 0, no_route = 0;
+                acks_sent = 0, stale_acks = 0, unreadable = 0, no_route = 0, redelivered = 0,
+                held_acks_dropped = 0, loops_sent = 0, loops_returned = 0;
 };
 
-// The hops of a route: mixes then the destination (the recipient for a message, this node for a
-// SURB); nullopt when the topology has none.
-using PrivateRouteFn = std::function<std::optional<std::vector<sphinx::Hop>>(const sphinx::NodeId& to)>;
+// The hops of a route: `mixes` mixes (the route function may add more when the destination
+// requires them) then the destination (the recipient for a message, this node for a SURB);
+// nullopt when the topology has none.
+using PrivateRouteFn =
+    std::function<std::optional<std::vector<sphinx::Hop>>(const sphinx::NodeId& to, std::size_t mixes)>;
 
 class PrivateDelivery {
  public:
@@ -87,10 +101,18 @@ class PrivateDelivery {
   std::optional<sphinx::PublicKey> public_key(std::uint64_t epoch) const;
   // The newest key's public half.
   sphinx::PublicKey routing_public_key() const;
-  // Sends (the first attempt goes out at once). Errors: payload too large, too many outstanding,
-  // a repeated id; nullopt route attempts are retried like lost ones.
+  // Sends over routes of `mixes` mixes (the first attempt goes out at once). Errors: payload too
+  // large, too many outstanding, a repeated id; nullopt route attempts are retried like lost ones.
   std::expected<void, std::string> send(const MessageId& id, const sphinx::NodeId& to, ByteView payload,
-                                        std::uint64_t now_ms, Result& out);
+                                        std::uint64_t now_ms, Result& out, std::size_t mixes = 3);
+  bool in_flight(const MessageId& id) const { return pending_.contains(id); }
+  // Without auto_acknowledge: the owner took message `id` for good. Its ack goes out through the
+  // reply block held for it (false when none is held: a later retransmission is answered at once).
+  bool acknowledge(const MessageId& id, Result& out);
+  // Loop cover: a packet through `mixes` mixes back to this node, which drops it when it returns.
+  // On a link it looks like any other packet. False when there is no route now.
+  bool send_loop(std::size_t mixes, Result& out);
+  std::size_t held_acks() const { return held_.size(); }
   // A packet that reached this node as its last hop.
   void on_packet(ByteView packet, std::uint64_t now_ms, Result& out);
   // Retransmissions and give-ups that are due.
@@ -107,6 +129,11 @@ class PrivateDelivery {
     Bytes payload;
     std::uint32_t attempts = 0;
     std::uint64_t retry_at_ms = 0;
+    std::size_t mixes = 3;
+  };
+  struct HeldAck {
+    sphinx::Surb surb;
+    std::uint64_t expires_ms = 0;
   };
   struct SurbEntry {
     MessageId message;
@@ -115,6 +142,8 @@ class PrivateDelivery {
   };
   bool attempt(const MessageId& id, Pending& p, std::uint64_t now_ms, Result& out);
   void remember(const MessageId& id);
+  void send_ack(const MessageId& id, const sphinx::Surb& surb, Result& out);
+  void hold(const MessageId& id, const sphinx::Surb& surb, std::uint64_t now_ms);
 
   sphinx::NodeId self_;
   struct Key {
@@ -128,8 +157,10 @@ class PrivateDelivery {
   std::mt19937_64 rng_;
   std::map<MessageId, Pending> pending_;
   std::map<sphinx::SurbId, SurbEntry> surbs_;
-  std::set<MessageId> seen_;
+  std::set<MessageId> seen_;  // acknowledged (or, with auto_acknowledge, delivered) messages
   std::deque<MessageId> seen_order_;
+  std::map<MessageId, HeldAck> held_;  // delivered, waiting for acknowledge()
+  std::deque<MessageId> held_order_;
   PrivateCounters counters_;
 };
 

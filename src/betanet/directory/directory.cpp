@@ -86,12 +86,17 @@ std::expected<MixDescriptor, std::string> parse_descriptor_payload(ByteView payl
         std::copy(f.bytes.begin(), f.bytes.end(), d.link_key.begin());
         has_link_key = true;
         break;
+      case 7:
+        if (bytes || f.varint > sphinx::kMaxHops - 1) return std::unexpected("bad min_mixes");
+        d.min_mixes = static_cast<std::uint32_t>(f.varint);
+        break;
       default:
         break;  // unknown fields: later versions
     }
   }
   if (!has_layer || !has_link_key || d.address.empty() || d.keys.empty())
     return std::unexpected("incomplete descriptor");
+  if (d.min_mixes > 0 && d.layer != kEndpointLayer) return std::unexpected("min_mixes on a mix");
   return d;
 }
 
@@ -128,6 +133,7 @@ Bytes sign_descriptor(const Identity& mix, const MixDescriptor& d) {
   }
   protobuf::put_varint_field(payload, 5, d.published_ms);
   protobuf::put_bytes_field(payload, 6, d.link_key);
+  if (d.min_mixes > 0) protobuf::put_varint_field(payload, 7, d.min_mixes);
   return discovery::seal_envelope(mix, kDescriptorDomain, as_bytes(kDescriptorType), payload);
 }
 

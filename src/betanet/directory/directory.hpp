@@ -7,7 +7,8 @@
 //     1 address (string, a multiaddr)  2 layer (1..8; 0: an endpoint, a node reached as the last
 //     hop of a route, never a mix)  3 group (string: operator or AS, for route
 //     diversity)  4 epoch key {1 epoch, 2 X25519 routing key (32)} (repeated, at most 4)
-//     5 published_ms
+//     5 published_ms  6 HTX link key (32: the Noise static key links to it expect)
+//     7 min_mixes (endpoints only: the fewest mixes a message to it must cross, at most 4)
 //   topology (domain "hyphae-mix-topology", payload type "/hyphae/mix-topology/1"):
 //     1 epoch  2 beacon (32 random bytes chosen by the registry for the epoch)  3 published_ms
 //     4 descriptor envelope (repeated, at most 1024; each must hold a key for `epoch`)
@@ -45,15 +46,16 @@ struct EpochKey {
 };
 
 struct MixDescriptor {
-  PeerId peer;                 // the signer
-  sphinx::NodeId node_id{};    // SHA-256 of the PeerId's bytes: the id Sphinx headers name
-  std::string address;         // where the mix takes links
-  std::uint32_t layer = 1;     // 1..kMaxLayer; kEndpointLayer: not a mix
-  std::string group;           // operator or AS; routes want a hop outside both ends' groups
-  std::vector<EpochKey> keys;  // routing keys for the epochs it publishes ahead
+  PeerId peer;                              // the signer
+  sphinx::NodeId node_id{};                 // SHA-256 of the PeerId's bytes: the id Sphinx headers name
+  std::string address;                      // where the mix takes links
+  std::uint32_t layer = 1;                  // 1..kMaxLayer; kEndpointLayer: not a mix
+  std::string group;                        // operator or AS; routes want a hop outside both ends' groups
+  std::vector<EpochKey> keys;               // routing keys for the epochs it publishes ahead
   std::array<std::uint8_t, 32> link_key{};  // HTX links to it expect this Noise static key
   std::uint64_t published_ms = 0;
-  Bytes envelope;  // as signed
+  std::uint32_t min_mixes = 0;  // an endpoint's requirement on the routes to it
+  Bytes envelope;               // as signed
 
   std::optional<sphinx::PublicKey> key_for(std::uint64_t epoch) const;
   sphinx::Hop hop(std::uint64_t epoch) const;  // needs key_for(epoch)

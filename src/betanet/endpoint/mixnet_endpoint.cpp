@@ -32,9 +32,9 @@ vrf::Seed seed_of(const Identity& identity) {
 }  // namespace
 
 struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl> {
-  Impl(asio::io_context& io, const Identity& id, MixnetEndpointOptions o, MixnetEndpointCallbacks c,
-       std::shared_ptr<spdlog::logger> l)
-      : strand(asio::make_strand(io.get_executor())),
+  Impl(asio::strand<asio::any_io_executor> s, const Identity& id, MixnetEndpointOptions o,
+       MixnetEndpointCallbacks c, std::shared_ptr<spdlog::logger> l)
+      : strand(std::move(s)),
         identity(id),
         options(std::move(o)),
         callbacks(std::move(c)),
@@ -44,7 +44,8 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
         chooser(seed_of(identity)),
         tick_timer(strand),
         epoch_timer(strand),
-        refresh_timer(strand) {}
+        refresh_timer(strand),
+        cover_timer(strand) {}
 
   asio::strand<asio::any_io_executor> strand;
   Identity identity;
@@ -60,7 +61,8 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
   std::string advertised;
   std::uint64_t epoch = 0;
   std::uint64_t started_ms = SystemClock().monotonic_ms();
-  asio::steady_timer tick_timer, epoch_timer, refresh_timer;
+  asio::steady_timer tick_timer, epoch_timer, refresh_timer, cover_timer;
+  std::mt19937_64 cover_rng{randombytes_random()};
   bool stopped = false;
 
   std::uint64_t now() const { return SystemClock().monotonic_ms(); }
@@ -70,25 +72,30 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
 
   const Topology* topology() const { return directory->book().usable(epoch); }
 
-  // Mixes chosen by the VRF, then the destination's hop.
-  std::optional<std::vector<Hop>> route(const NodeId& to) {
+  // `mixes` mixes chosen by the VRF (at least what the destination asks for), then the
+  // destination's hop; nullopt when the topology cannot give that many.
+  std::optional<std::vector<Hop>> route(const NodeId& to, std::size_t mixes) {
     const auto* t = topology();
     if (!t) return std::nullopt;
     const auto* dest = t->find(to);
     if (!dest || dest->layer != kEndpointLayer || !dest->key_for(t->epoch)) return std::nullopt;
-    std::uint32_t layers = 0;
-    for (const auto& m : t->mixes) layers = std::max(layers, m.layer);
-    RouteRequest r;
-    r.source = identity.peer_id();
-    r.destination = dest->peer;
-    randombytes_buf(r.stream_nonce.data(), r.stream_nonce.size());
-    r.source_group = options.group;
-    r.destination_group = dest->group;
-    r.mixes = std::min<std::size_t>(options.mixes_per_route, std::max<std::uint32_t>(layers, 1));
-    auto chosen = chooser.choose(*t, r);
-    if (!chosen) return std::nullopt;
+    mixes = std::max<std::size_t>(mixes, dest->min_mixes);
+    const auto available = static_cast<std::size_t>(std::count_if(
+        t->mixes.begin(), t->mixes.end(), [](const MixDescriptor& m) { return m.layer != kEndpointLayer; }));
+    if (mixes > kMaxMixes || mixes > available) return std::nullopt;
     std::vector<Hop> hops;
-    for (const auto* m : chosen->mixes) hops.push_back(m->hop(t->epoch));
+    if (mixes > 0) {
+      RouteRequest r;
+      r.source = identity.peer_id();
+      r.destination = dest->peer;
+      randombytes_buf(r.stream_nonce.data(), r.stream_nonce.size());
+      r.source_group = options.group;
+      r.destination_group = dest->group;
+      r.mixes = mixes;
+      auto chosen = chooser.choose(*t, r);
+      if (!chosen) return std::nullopt;
+      for (const auto* m : chosen->mixes) hops.push_back(m->hop(t->epoch));
+    }
     hops.push_back(dest->hop(t->epoch));
     return hops;
   }
@@ -126,6 +133,7 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     for (const auto e : {epoch, epoch + 1})
       if (const auto pk = delivery->public_key(e)) d.keys.push_back({e, *pk});
     d.link_key = link_key.pub;
+    d.min_mixes = static_cast<std::uint32_t>(std::min(options.min_mixes, kMaxMixes));
     d.published_ms = SystemClock().wall_ms();
     directory->publish(sign_descriptor(identity, d));
   }
@@ -156,6 +164,24 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     });
   }
 
+  // Poisson: exponential gaps, so the loops' timing tells nothing.
+  void arm_cover() {
+    if (stopped || options.loop_rate <= 0) return;
+    const double gap_s = std::exponential_distribution<double>(options.loop_rate)(cover_rng);
+    cover_timer.expires_after(
+        std::chrono::microseconds(static_cast<std::int64_t>(std::min(gap_s, 3600.0) * 1e6)));
+    cover_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      if (self->topology()) {
+        PrivateDelivery::Result r;
+        self->delivery->send_loop(std::max<std::size_t>(1, self->options.mixes_per_route), r);
+        for (auto& p : r.packets) self->links->send(p.first_hop, std::move(p.packet));
+      }
+      self->arm_cover();
+    });
+  }
+
   void refresh() {
     directory->fetch(epoch, epoch);
     directory->fetch(epoch + 1, epoch);
@@ -172,7 +198,14 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
 
 MixnetEndpoint::MixnetEndpoint(asio::io_context& io, const Identity& identity, MixnetEndpointOptions options,
                                MixnetEndpointCallbacks callbacks, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_shared<Impl>(io, identity, std::move(options), std::move(callbacks), std::move(log))) {}
+    : MixnetEndpoint(asio::make_strand(io.get_executor()), identity, std::move(options), std::move(callbacks),
+                     std::move(log)) {}
+
+MixnetEndpoint::MixnetEndpoint(asio::strand<asio::any_io_executor> strand, const Identity& identity,
+                               MixnetEndpointOptions options, MixnetEndpointCallbacks callbacks,
+                               std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<Impl>(std::move(strand), identity, std::move(options), std::move(callbacks),
+                                   std::move(log))) {}
 
 MixnetEndpoint::~MixnetEndpoint() {
   stop();
@@ -191,9 +224,9 @@ std::expected<void, std::string> MixnetEndpoint::start() {
   std::weak_ptr<Impl> weak = impl_;
   i.delivery = std::make_unique<PrivateDelivery>(
       i.self, i.epoch_now(), sk,
-      [weak](const NodeId& to) -> std::optional<std::vector<Hop>> {
+      [weak](const NodeId& to, std::size_t mixes) -> std::optional<std::vector<Hop>> {
         auto impl = weak.lock();
-        return impl ? impl->route(to) : std::nullopt;
+        return impl ? impl->route(to, mixes) : std::nullopt;
       },
       i.options.delivery, randombytes_random());
   sodium_memzero(sk.data(), sk.size());
@@ -226,6 +259,7 @@ std::expected<void, std::string> MixnetEndpoint::start() {
     impl->on_epoch();
     impl->refresh();
     impl->arm_tick();
+    impl->arm_cover();
   });
   return {};
 }
@@ -239,17 +273,52 @@ void MixnetEndpoint::stop() {
     impl->tick_timer.cancel();
     impl->epoch_timer.cancel();
     impl->refresh_timer.cancel();
+    impl->cover_timer.cancel();
   });
 }
 
-std::expected<void, std::string> MixnetEndpoint::send(const MessageId& id, const PeerId& to,
-                                                      ByteView payload) {
+std::expected<void, std::string> MixnetEndpoint::send(const MessageId& id, const PeerId& to, ByteView payload,
+                                                      std::optional<std::size_t> mixes) {
   auto& i = *impl_;
+  if (!i.delivery || i.stopped) return std::unexpected("the mixnet endpoint is not running");
   PrivateDelivery::Result r;
-  auto sent = i.delivery->send(id, node_id_of(to), payload, i.now(), r);
+  auto sent =
+      i.delivery->send(id, node_id_of(to), payload, i.now(), r, mixes.value_or(i.options.mixes_per_route));
   if (!sent) return sent;
   i.handle(r);
   return {};
+}
+
+bool MixnetEndpoint::in_flight(const MessageId& id) const {
+  return impl_->delivery && impl_->delivery->in_flight(id);
+}
+
+std::size_t MixnetEndpoint::outstanding() const {
+  return impl_->delivery ? impl_->delivery->outstanding() : 0;
+}
+
+bool MixnetEndpoint::acknowledge(const MessageId& id) {
+  auto& i = *impl_;
+  if (!i.delivery || i.stopped) return false;
+  PrivateDelivery::Result r;
+  const bool sent = i.delivery->acknowledge(id, r);
+  i.handle(r);
+  return sent;
+}
+
+std::vector<PeerId> MixnetEndpoint::endpoints() const {
+  std::vector<PeerId> out;
+  const auto* t = impl_->directory ? impl_->topology() : nullptr;
+  if (!t) return out;
+  for (const auto& m : t->mixes)
+    if (m.layer == kEndpointLayer && m.node_id != impl_->self) out.push_back(m.peer);
+  return out;
+}
+
+std::optional<std::uint64_t> MixnetEndpoint::topology_epoch() const {
+  const auto* t = impl_->directory ? impl_->topology() : nullptr;
+  if (!t) return std::nullopt;
+  return t->epoch;
 }
 
 bool MixnetEndpoint::can_reach(const PeerId& peer) const {
@@ -266,12 +335,26 @@ asio::strand<asio::any_io_executor> MixnetEndpoint::strand() const {
 }
 
 nlohmann::json MixnetEndpoint::status() const {
+  if (!impl_->delivery) return {{"running", false}};
   const auto& c = impl_->delivery->counters();
-  return {{"sent", c.sent},           {"retransmitted", c.retransmitted},
-          {"acked", c.acked},         {"given_up", c.given_up},
-          {"delivered", c.delivered}, {"duplicates", c.duplicates},
-          {"acks_sent", c.acks_sent}, {"unreadable", c.unreadable},
-          {"no_route", c.no_route},   {"outstanding", impl_->delivery->outstanding()}};
+  return {{"sent", c.sent},
+          {"retransmitted", c.retransmitted},
+          {"acked", c.acked},
+          {"given_up", c.given_up},
+          {"delivered", c.delivered},
+          {"duplicates", c.duplicates},
+          {"acks_sent", c.acks_sent},
+          {"unreadable", c.unreadable},
+          {"no_route", c.no_route},
+          {"outstanding", impl_->delivery->outstanding()},
+          {"redelivered", c.redelivered},
+          {"held_acks", impl_->delivery->held_acks()},
+          {"held_acks_dropped", c.held_acks_dropped},
+          {"loops_sent", c.loops_sent},
+          {"loops_returned", c.loops_returned},
+          {"packets_in", impl_->links ? impl_->links->counters().packets_in : 0},
+          {"frames_in", impl_->links ? impl_->links->counters().frames_in : 0},
+          {"frames_not_whole_packets", impl_->links ? impl_->links->counters().frames_not_whole_packets : 0}};
 }
 
 }  // namespace hyphae::betanet

@@ -34,8 +34,12 @@ struct MixnetEndpointOptions {
   std::string registry_url, registry_peer, token, network;
   std::string group;
   std::uint64_t epoch_ms = 3'600'000;
-  std::size_t mixes_per_route = 3;
+  std::size_t mixes_per_route = 3;  // for send() without a count of its own
+  std::size_t min_mixes = 0;        // published: senders route through at least this many mixes
   std::size_t max_links = 64;
+  // Loop cover packets a second (Poisson), through mixes_per_route mixes back to this node: an
+  // observer of its link sees traffic whether or not it sends. 0: none.
+  double loop_rate = 0.5;
   PrivateDeliveryOptions delivery;
 };
 
@@ -49,14 +53,30 @@ class MixnetEndpoint {
  public:
   MixnetEndpoint(boost::asio::io_context& io, const Identity& identity, MixnetEndpointOptions options,
                  MixnetEndpointCallbacks callbacks, std::shared_ptr<spdlog::logger> log);
+  // On a strand of the caller's (a node's): its calls and callbacks then need no hand-over.
+  MixnetEndpoint(boost::asio::strand<boost::asio::any_io_executor> strand, const Identity& identity,
+                 MixnetEndpointOptions options, MixnetEndpointCallbacks callbacks,
+                 std::shared_ptr<spdlog::logger> log);
   ~MixnetEndpoint();
   std::expected<void, std::string> start();
   void stop();
-  // Sends `payload` to `to` (an endpoint in the topology) privately; errors as PrivateDelivery's.
-  // Call on the endpoint's strand (post it there).
-  std::expected<void, std::string> send(const MessageId& id, const PeerId& to, ByteView payload);
+  // Sends `payload` to `to` (an endpoint in the topology) privately over routes of `mixes` mixes
+  // (nullopt: mixes_per_route; raised to the recipient's published min_mixes); errors as
+  // PrivateDelivery's. Call on the endpoint's strand (post it there).
+  std::expected<void, std::string> send(const MessageId& id, const PeerId& to, ByteView payload,
+                                        std::optional<std::size_t> mixes = std::nullopt);
+  bool in_flight(const MessageId& id) const;
+  // Private messages not yet acknowledged (send() refuses more at delivery.max_outstanding).
+  std::size_t outstanding() const;
+  // Without delivery.auto_acknowledge: message `id` was taken for good; its ack goes back now
+  // (false: no reply block is held for it).
+  bool acknowledge(const MessageId& id);
   // True once the current topology lists `peer` as an endpoint (and at least one mix).
   bool can_reach(const PeerId& peer) const;
+  // The other endpoints the usable topology lists.
+  std::vector<PeerId> endpoints() const;
+  // The epoch of the topology routes use now (nullopt: none yet).
+  std::optional<std::uint64_t> topology_epoch() const;
   boost::asio::strand<boost::asio::any_io_executor> strand() const;
   nlohmann::json status() const;
 

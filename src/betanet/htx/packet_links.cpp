@@ -124,11 +124,16 @@ void PacketLinks::accept_next() {
         if (!s) return;
         auto it = s->impl_->incoming.find(id);
         if (it == s->impl_->incoming.end()) return;
+        auto& counters = s->impl_->counters;
+        ++counters.frames_in;
+        if (data.empty() || data.size() % kPacketBytes != 0) ++counters.frames_not_whole_packets;
         auto& partial = it->second.partial;
         partial.insert(partial.end(), data.begin(), data.end());
         std::size_t used = 0;
-        for (; partial.size() - used >= kPacketBytes; used += kPacketBytes)
+        for (; partial.size() - used >= kPacketBytes; used += kPacketBytes) {
+          ++counters.packets_in;
           s->impl_->on_packet(ByteView(partial.data() + used, kPacketBytes));
+        }
         partial.erase(partial.begin(), partial.begin() + static_cast<std::ptrdiff_t>(used));
       };
       cb.on_closed = [weak, id](const std::string&) {

@@ -38,6 +38,9 @@ std::optional<PacketPeer> packet_peer(const std::string& multiaddr,
 
 struct PacketLinkCounters {
   std::uint64_t links_refused = 0, unknown_next_hop = 0, dropped = 0;
+  // What arrived on incoming links: packets, stream frames, and frames that were not a whole
+  // number of packets (an observer of the link would see a size other than a packet's multiple).
+  std::uint64_t packets_in = 0, frames_in = 0, frames_not_whole_packets = 0;
 };
 
 class PacketLinks : public std::enable_shared_from_this<PacketLinks> {

@@ -1,5 +1,5 @@
-// Type "betanet": the privacy mixnet's options. The configuration knows and checks them; the
-// transport itself is not in this build yet (its type has no factory).
+// Type "betanet": the privacy mixnet as a node transport (BetanetTransport), its options and its
+// factory.
 #pragma once
 
 #include "transport/transport.hpp"

@@ -101,6 +101,13 @@ std::error_code FaultTransport::send(const PeerId& peer, RecordKind kind, ByteVi
   return {};
 }
 
+std::error_code FaultTransport::send_hinted(const PeerId& peer, RecordKind kind, ByteView body,
+                                            const RecordHints& hints) {
+  if (fault_.mode == FaultMode::none && held_.empty() && session(peer) != 0)
+    return inner_->send_hinted(peer, kind, body, hints);
+  return send(peer, kind, body);
+}
+
 void FaultTransport::arm() {
   timer_.expires_at(held_.front().due);
   timer_.async_wait(boost::asio::bind_executor(strand_, [this, alive = alive_](boost::system::error_code ec) {

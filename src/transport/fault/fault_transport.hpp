@@ -73,6 +73,9 @@ class FaultTransport final : public Transport, private TransportSink {
   bool available() const override;
   std::uint64_t session(const PeerId& peer) const override;
   std::error_code send(const PeerId& peer, RecordKind kind, ByteView body) override;
+  // Hints reach the inner transport while no fault holds records back.
+  std::error_code send_hinted(const PeerId& peer, RecordKind kind, ByteView body,
+                              const RecordHints& hints) override;
   std::size_t backlog(const PeerId& peer) const override;  // inner's plus records held by slow
   // Only the inner transport's: a record the fault holds back stands for one on the wire.
   std::size_t unsent_bytes(const PeerId& peer) const override { return inner_->unsent_bytes(peer); }
