@@ -6,7 +6,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <cstring>
+#include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "transport/betanet/betanet_transport.hpp"
 #include "transport/betanet/betanet_type.hpp"
 
 namespace hyphae::transport {
@@ -91,6 +95,31 @@ TEST(BetanetType, TheFactoryNamesWhatIsMissingOrInconsistent) {
   EXPECT_FALSE((*made)->capabilities().authenticated_sessions);
   EXPECT_TRUE((*made)->capabilities().broadcast);
   EXPECT_FALSE((*made)->available());  // no topology before start
+}
+
+TEST(BetanetType, PeersTheTransportKeepsAreBounded) {
+  boost::asio::io_context io;
+  const auto id = Identity::generate();
+  auto made = betanet_transport_type().factory(TransportContext{
+      .name = "betanet",
+      .options = {{"registry", "http://127.0.0.1:1"}, {"registry_peer", id.peer_id().to_string()}},
+      .strand = boost::asio::make_strand(io.get_executor()),
+      .identity = &id,
+      .sink = nullptr,
+      .session_ids = nullptr,
+      .log = nullptr});
+  ASSERT_TRUE(made) << made.error();
+  auto& t = **made;
+  // A flood of peers (hints, addresses, or senders writing in): the oldest without a session go.
+  std::array<std::uint8_t, 32> key{};
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    std::memcpy(key.data(), &i, sizeof i);
+    t.connect_soon(PeerId::from_ed25519(key));
+  }
+  EXPECT_EQ(t.status_json()["peers"], BetanetTransport::kMaxPeers);
+  EXPECT_EQ(t.add_addresses(id.peer_id(), {""}), make_error_code(Errc::invalid_argument));
+  EXPECT_EQ(t.send(PeerId::from_ed25519(key), RecordKind::data, as_bytes("x")),
+            make_error_code(Errc::closed));
 }
 
 }  // namespace

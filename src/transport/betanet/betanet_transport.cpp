@@ -443,6 +443,7 @@ nlohmann::json BetanetTransport::status_json() const {
   std::size_t sessions = 0;
   for (const auto& [peer, state] : peers_) sessions += state.session ? 1 : 0;
   j["sessions"] = sessions;
+  j["peers"] = peers_.size();
   j["network"] = options_.network;
   j["mixes_per_route"] = options_.mixes_per_route;
   if (endpoint_) {
