@@ -19,13 +19,16 @@ nlohmann::json call(const Common& common, const std::string& method, const std::
 void add_mesh_commands(CLI::App& app, Common& common) {
   auto* broadcast = app.add_subcommand("broadcast", "send a public or channel message to the whole mesh");
   struct BroadcastArgs {
-    std::string text, channel;
+    std::string text, channel, privacy;
   };
   auto b = std::make_shared<BroadcastArgs>();
   broadcast->add_option("text", b->text, "the message")->required();
   broadcast->add_option("--channel,-c", b->channel, "a channel name (letters, digits, - _ .); none: public");
+  broadcast->add_option("--privacy", b->privacy,
+                        "anonymous: only through the mixnet; private: the mixnet first");
   broadcast->callback([&common, b] {
     nlohmann::json body{{"text", b->text}};
+    if (!b->privacy.empty()) body["privacy"] = b->privacy;
     if (!b->channel.empty()) body["channel"] = b->channel;
     auto out = call(common, "POST", "/v1/p2p/broadcast", body);
     if (common.json) {

@@ -295,16 +295,23 @@ Response post_broadcast(Node& node, const Call& c) {
                           "need {\"text\": string, \"channel\": optional name of letters, digits, - _ .}");
   const auto channel = body.value("channel", std::string());
   const auto& text = body["text"].get_ref<const std::string&>();
-  auto sent =
-      node.broadcast(channel, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  SendOptions privacy;
+  if (body.contains("privacy") || body.contains("privacy_mode"))
+    if (auto error =
+            read_transport(node, json{{"privacy", body.value("privacy", json("standard"))}}, privacy))
+      return error_response(c.req, http::status::bad_request, *error);
+  auto sent = node.broadcast(
+      channel, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), privacy.privacy);
   if (!sent) {
     const auto ec = sent.error();
-    return error_response(c.req, status_for(ec),
-                          ec == Errc::no_link ? "no broadcast-capable transport is available"
-                          : ec == Errc::too_large
-                              ? "'text' is over 4096 bytes"
-                              : "'text' must not be empty; 'channel' is up to 64 letters, "
-                                "digits, - _ .");
+    return error_response(
+        c.req, status_for(ec),
+        ec == Errc::no_link
+            ? (privacy.privacy == Privacy::anonymous ? "no anonymous broadcast-capable transport is available"
+                                                     : "no broadcast-capable transport is available")
+        : ec == Errc::too_large ? "'text' is over 4096 bytes"
+                                : "'text' must not be empty; 'channel' is up to 64 letters, "
+                                  "digits, - _ .");
   }
   return json_response(c.req, http::status::created, {{"sent_on", *sent}, {"channel", channel}});
 }

@@ -38,14 +38,22 @@ void Node::Impl::on_broadcast(Transport& t, const transport::BroadcastMessage& m
 }
 
 std::expected<std::vector<std::string>, std::error_code> Node::broadcast(const std::string& channel,
-                                                                         ByteView payload) {
+                                                                         ByteView payload, Privacy privacy) {
   if (payload.empty() || !valid_channel(channel))
     return std::unexpected(make_error_code(Errc::invalid_argument));
   if (payload.size() > kMaxBroadcastBytes) return std::unexpected(make_error_code(Errc::too_large));
+  const auto can_carry = [&](const auto& slot) {
+    const auto& caps = slot.transport->capabilities();
+    return (channel.empty() ? caps.broadcast : caps.multicast) && slot.transport->available();
+  };
+  bool anonymous_only = privacy == Privacy::anonymous;
+  if (privacy == Privacy::private_)  // the mixnet when it is there, else whatever carries broadcasts
+    anonymous_only = std::any_of(impl_->transports.begin(), impl_->transports.end(), [&](const auto& s) {
+      return can_carry(s) && s.transport->capabilities().anonymous();
+    });
   std::vector<std::string> used;
   for (auto& slot : impl_->transports) {
-    const auto& caps = slot.transport->capabilities();
-    if (!(channel.empty() ? caps.broadcast : caps.multicast) || !slot.transport->available()) continue;
+    if (!can_carry(slot) || (anonymous_only && !slot.transport->capabilities().anonymous())) continue;
     if (slot.transport->broadcast(channel, payload)) continue;
     used.push_back(slot.name);
     impl_->metrics

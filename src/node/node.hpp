@@ -323,9 +323,11 @@ class Node {
   // Public and channel messages (broadcast and multicast) over every transport that can
   // carry them (the BitChat mesh). Returns the transports used. Errors: invalid_argument (empty or
   // bad channel, empty payload), too_large (payload over 4096 bytes), no_link (no broadcast
-  // transport is available).
+  // transport is available). `privacy` anonymous: only anonymous transports (the mixnet);
+  // private: those when one is available, else the others.
   std::expected<std::vector<std::string>, std::error_code> broadcast(const std::string& channel,
-                                                                     ByteView payload);
+                                                                     ByteView payload,
+                                                                     Privacy privacy = Privacy::standard);
   // Broadcasts heard (and sent) since `after_seq`, oldest first; `channel` "*" for all, "" public.
   std::vector<BroadcastView> broadcasts(std::uint64_t after_seq, const std::string& channel,
                                         std::size_t limit) const;

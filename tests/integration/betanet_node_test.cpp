@@ -153,7 +153,8 @@ TEST(BetanetNodes, PrivateMessagesAndBroadcastsArriveOnceAcknowledgedThroughRepl
   EXPECT_EQ(sender["rejected"], 0) << sender.dump();
 
   // A broadcast reaches both other endpoints once, signed by a.
-  auto sent = a.api().request("POST", "/v1/p2p/broadcast", json{{"text", "to everyone, privately"}});
+  auto sent = a.api().request("POST", "/v1/p2p/broadcast",
+                              json{{"text", "to everyone, privately"}, {"privacy", "anonymous"}});
   ASSERT_EQ(sent.status, 201) << sent.body.dump();
   EXPECT_NE(sent.body["sent_on"].dump().find("betanet"), std::string::npos) << sent.body.dump();
   for (auto* n : {&b, &c}) {
@@ -226,6 +227,11 @@ TEST(BetanetNodes, AnonymousMessagesNeverFallBackToADirectLinkPrivateOnesMay) {
       << held.dump();
   EXPECT_EQ(count_tagged(inbox(d), "anon"), 0u);
   EXPECT_EQ(count_tagged(inbox(d), "allowed"), 1u);
+  // Nothing anonymous carries d's broadcasts: a 409 that says so.
+  auto broadcast =
+      d.api().request("POST", "/v1/p2p/broadcast", json{{"text", "hello"}, {"privacy", "anonymous"}});
+  EXPECT_EQ(broadcast.status, 409) << broadcast.body.dump();
+  EXPECT_NE(broadcast.body.dump().find("anonymous"), std::string::npos) << broadcast.body.dump();
   // Forcing a direct transport for an anonymous message is a 400, not a silent downgrade.
   auto forced = a.api().request(
       "POST", "/v1/messages",
