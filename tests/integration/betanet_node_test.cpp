@@ -133,10 +133,13 @@ TEST(BetanetNodes, PrivateMessagesAndBroadcastsArriveOnceAcknowledgedThroughRepl
   // Strict (3 mixes) to b, balanced (2) to c, both anonymous.
   auto to_b = send_private(a, b, 15, "strict", json{{"privacy_mode", "strict"}});
   auto to_c = send_private(a, c, 15, "balanced", json{{"privacy_mode", "balanced"}});
-  ASSERT_EQ(to_b.size() + to_c.size(), 30u);
+  // Performance: no mixes, straight to b's endpoint (still sealed in a Sphinx packet and acked).
+  auto direct = send_private(a, b, 3, "performance", json{{"privacy_mode", "performance"}});
+  ASSERT_EQ(to_b.size() + to_c.size() + direct.size(), 33u);
   ASSERT_TRUE(wait_until([&] { return outbox_empty(a); }, 60s)) << transport_status(a, "betanet").dump();
   EXPECT_EQ(count_tagged(inbox(b), "strict"), 15u);  // inbox() fails the test on a duplicate
   EXPECT_EQ(count_tagged(inbox(c), "balanced"), 15u);
+  EXPECT_EQ(count_tagged(inbox(b), "performance"), 3u);
   for (const auto& id : to_b) {
     const auto s = message_status(a, id);
     EXPECT_EQ(s["status"], "delivered") << s.dump();
@@ -147,9 +150,9 @@ TEST(BetanetNodes, PrivateMessagesAndBroadcastsArriveOnceAcknowledgedThroughRepl
   const auto sender = transport_status(a, "betanet");
   const auto b_side = transport_status(b, "betanet");
   const auto c_side = transport_status(c, "betanet");
-  EXPECT_GE(b_side["acks_by_reply_block"].get<std::uint64_t>(), 15u) << b_side.dump();
+  EXPECT_GE(b_side["acks_by_reply_block"].get<std::uint64_t>(), 18u) << b_side.dump();
   EXPECT_GE(c_side["acks_by_reply_block"].get<std::uint64_t>(), 15u) << c_side.dump();
-  EXPECT_GE(sender["mixnet"]["acked"].get<std::uint64_t>(), 30u) << sender.dump();
+  EXPECT_GE(sender["mixnet"]["acked"].get<std::uint64_t>(), 33u) << sender.dump();
   EXPECT_EQ(sender["rejected"], 0) << sender.dump();
 
   // A broadcast reaches both other endpoints once, signed by a.
