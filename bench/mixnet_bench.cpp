@@ -21,6 +21,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
@@ -181,6 +182,68 @@ double direct_latency_ms(int count) {
   return samples[samples.size() / 2];
 }
 
+// Two `hyphae node`s with a betanet transport (2 mixes, no mixing delay, no cover) and a TCP
+// session between them: the median time from POST /v1/messages until the sender's status says
+// delivered (the recipient committed the message and its ack came back), for privacy anonymous
+// (through the mixnet; the ack through its reply block) and for a message forced onto the TCP
+// session. The status is polled, so both carry the same polling cost.
+std::pair<double, double> node_round_trip_ms(const std::filesystem::path& binary, const std::filesystem::path& dir,
+                                             const LocalRegistry& registry, const Identity& registry_id, int count) {
+  const std::string network = "nodes";
+  const auto token = const_cast<LocalRegistry&>(registry).create_token(network);
+  std::vector<ChildProcess> mixes;
+  for (int layer = 1; layer <= 2; ++layer)
+    mixes.push_back(start_local_mixnode(binary, dir, registry, registry_id.peer_id(), token, network, layer, 600,
+                                        {"--mean-delay-ms", "0", "--loop-rate", "0", "--drop-rate", "0"}));
+  const auto config = dir / "nodes.yaml";
+  {
+    std::ofstream out(config);
+    out << "transport:\n  betanet:\n    type: betanet\n    registry: " << registry.url()
+        << "\n    registry_peer: " << registry_id.peer_id().to_string() << "\n    token: " << token
+        << "\n    network: " << network << "\n    epoch_s: 600\n    loop_rate: 0\n";
+  }
+  LocalNode a("a", binary, dir / "node-a"), b("b", binary, dir / "node-b");
+  for (auto* n : {&a, &b}) {
+    n->set_config_file(config);
+    n->start();
+  }
+  a.api().request("POST", "/v1/peers", nlohmann::json{{"peer_id", b.peer_id()}, {"addresses", {b.address()}}});
+  const auto sessions = [&] {
+    std::multiset<std::string> out;
+    const auto body = a.api().request("GET", "/v1/p2p/connections").body;
+    for (const auto& c : body["connections"]) out.insert(c["transport"].get<std::string>());
+    return out;
+  };
+  if (!wait_until([&] { return sessions().count("betanet") == 1 && sessions().count("tcp") == 1; },
+                  std::chrono::seconds(30)))
+    throw std::runtime_error("the nodes did not get a betanet and a tcp session");
+  const auto median = [&](const nlohmann::json& extra) {
+    std::vector<double> samples;
+    for (int n = 0; n < count + 2; ++n) {
+      nlohmann::json body{{"to", b.peer_id()}, {"payload", "ping " + std::to_string(n)}};
+      body.update(extra);
+      const auto start = std::chrono::steady_clock::now();
+      const auto sent = a.api().request("POST", "/v1/messages", body);
+      if (sent.status != 201) throw std::runtime_error("send refused: " + sent.body.dump());
+      const auto path = "/v1/messages/" + sent.body["id"].get<std::string>();
+      if (!wait_until([&] { return a.api().request("GET", path).body.value("status", "") == "delivered"; },
+                      std::chrono::seconds(10)))
+        throw std::runtime_error("a message was not delivered");
+      if (n >= 2)
+        samples.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(samples.begin(), samples.end());
+    return samples[samples.size() / 2];
+  };
+  const double private_ms = median({{"privacy", "anonymous"}});
+  const double direct_ms = median({{"transport", "tcp"}});
+  a.stop();
+  b.stop();
+  for (auto& m : mixes) m.stop(SIGTERM);
+  return {private_ms, direct_ms};
+}
+
 nlohmann::json read_status(const std::filesystem::path& file) {
   std::ifstream in(file);
   auto j = nlohmann::json::parse(in, nullptr, false);
@@ -273,6 +336,9 @@ int main(int argc, char** argv) {
                bench::Better::kLower, "one direct HTX link", direct);
     report.add("private message, 5 hops (4 mixes + recipient), no mixing delay, median", five, "ms",
                bench::Better::kLower, "one direct HTX link", direct);
+    const auto [node_private, node_direct] = node_round_trip_ms(binary, dir.path(), registry, *registry_id, 20);
+    report.add("node to node, privacy anonymous (2 mixes, no delay): send to ack, median", node_private, "ms",
+               bench::Better::kLower, "the same over their TCP session", node_direct);
   } catch (const std::exception& e) {
     report.add_failure("mixnet", "", e.what());
   }
