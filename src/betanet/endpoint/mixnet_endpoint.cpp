@@ -9,6 +9,7 @@
 
 #include "betanet/directory/directory_client.hpp"
 #include "betanet/htx/packet_links.hpp"
+#include "betanet/mix/mix_core.hpp"
 #include "betanet/route/route_chooser.hpp"
 #include "core/clock.hpp"
 
@@ -45,7 +46,8 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
         tick_timer(strand),
         epoch_timer(strand),
         refresh_timer(strand),
-        cover_timer(strand) {}
+        cover_timer(strand),
+        drop_timer(strand) {}
 
   asio::strand<asio::any_io_executor> strand;
   Identity identity;
@@ -61,7 +63,8 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
   std::string advertised;
   std::uint64_t epoch = 0;
   std::uint64_t started_ms = SystemClock().monotonic_ms();
-  asio::steady_timer tick_timer, epoch_timer, refresh_timer, cover_timer;
+  asio::steady_timer tick_timer, epoch_timer, refresh_timer, cover_timer, drop_timer;
+  std::uint64_t drops_sent = 0;
   std::mt19937_64 cover_rng{randombytes_random()};
   bool stopped = false;
 
@@ -182,6 +185,41 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     });
   }
 
+  // Drop cover: through up to two mixes, the last of which is its destination and drops it (the
+  // mixes' own drop cover, the same marker).
+  void send_drop() {
+    const auto* t = topology();
+    if (!t) return;
+    std::vector<const MixDescriptor*> mixes;
+    for (const auto& m : t->mixes)
+      if (m.layer != kEndpointLayer && m.key_for(t->epoch)) mixes.push_back(&m);
+    if (mixes.empty()) return;
+    std::shuffle(mixes.begin(), mixes.end(), cover_rng);
+    std::vector<Hop> hops;
+    for (std::size_t i = 0; i < std::min<std::size_t>(mixes.size(), 2); ++i)
+      hops.push_back(mixes[i]->hop(t->epoch));
+    Bytes body(64);
+    std::copy(mix::kDropCoverMarker.begin(), mix::kDropCoverMarker.end(), body.begin());
+    randombytes_buf(body.data() + mix::kDropCoverMarker.size(), body.size() - mix::kDropCoverMarker.size());
+    auto packet = sphinx::create_packet(hops, sphinx::Destination{hops.back().id, std::nullopt}, body);
+    if (!packet) return;
+    links->send(hops.front().id, std::move(*packet));
+    ++drops_sent;
+  }
+
+  void arm_drop() {
+    if (stopped || options.drop_rate <= 0) return;
+    const double gap_s = std::exponential_distribution<double>(options.drop_rate)(cover_rng);
+    drop_timer.expires_after(
+        std::chrono::microseconds(static_cast<std::int64_t>(std::min(gap_s, 3600.0) * 1e6)));
+    drop_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      self->send_drop();
+      self->arm_drop();
+    });
+  }
+
   void refresh() {
     directory->fetch(epoch, epoch);
     directory->fetch(epoch + 1, epoch);
@@ -260,6 +298,7 @@ std::expected<void, std::string> MixnetEndpoint::start() {
     impl->refresh();
     impl->arm_tick();
     impl->arm_cover();
+    impl->arm_drop();
   });
   return {};
 }
@@ -274,6 +313,7 @@ void MixnetEndpoint::stop() {
     impl->epoch_timer.cancel();
     impl->refresh_timer.cancel();
     impl->cover_timer.cancel();
+    impl->drop_timer.cancel();
   });
 }
 
@@ -352,6 +392,7 @@ nlohmann::json MixnetEndpoint::status() const {
           {"held_acks_dropped", c.held_acks_dropped},
           {"loops_sent", c.loops_sent},
           {"loops_returned", c.loops_returned},
+          {"drops_sent", impl_->drops_sent},
           {"packets_in", impl_->links ? impl_->links->counters().packets_in : 0},
           {"frames_in", impl_->links ? impl_->links->counters().frames_in : 0},
           {"frames_not_whole_packets", impl_->links ? impl_->links->counters().frames_not_whole_packets : 0}};

@@ -40,6 +40,8 @@ struct MixnetEndpointOptions {
   // Loop cover packets a second (Poisson), through mixes_per_route mixes back to this node: an
   // observer of its link sees traffic whether or not it sends. 0: none.
   double loop_rate = 0.5;
+  // Drop cover packets a second (Poisson) to a random mix, which drops them. 0: none.
+  double drop_rate = 0.5;
   PrivateDeliveryOptions delivery;
 };
 

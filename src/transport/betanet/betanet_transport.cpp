@@ -78,6 +78,9 @@ std::expected<std::unique_ptr<Transport>, std::string> BetanetTransport::make(Tr
   auto loop_rate = schema.options.number(o, "loop_rate", 0.5);
   if (!loop_rate) return std::unexpected(loop_rate.error());
   options.loop_rate = *loop_rate;
+  auto drop_rate = schema.options.number(o, "drop_rate", 0.5);
+  if (!drop_rate) return std::unexpected(drop_rate.error());
+  options.drop_rate = *drop_rate;
   options.epoch_ms = *epoch_s * 1000;
   options.min_mixes = *min_mixes;
   options.mixes_per_route = needed;
