@@ -53,13 +53,10 @@ http::status status_for(std::error_code ec) {
   return http::status::service_unavailable;
 }
 
-// Reads the optional "transport" field (the transport preference); an error message if it
-// is not a string or names a transport this node does not have.
-// Also reads "redundancy" (redundant send: 1..8, at most the number of transports), "privacy"
-// ("standard", "private", "anonymous"; true means anonymous, false standard) and "privacy_mode"
-// ("strict", "balanced", "performance": the mixnet's route for this message).
-std::optional<std::string> read_transport(const Node& node, const json& body, SendOptions& options) {
-  const auto names = node.transport_names();
+// Reads the optional "privacy" field ("standard", "private", "anonymous"; true means anonymous,
+// false standard) and "privacy_mode" ("strict", "balanced", "performance": the mixnet's route for
+// this message); an error message if either is not one of those.
+std::optional<std::string> read_privacy(const json& body, SendOptions& options) {
   if (body.contains("privacy")) {
     const auto& p = body["privacy"];
     if (p.is_boolean())
@@ -84,6 +81,16 @@ std::optional<std::string> read_transport(const Node& node, const json& body, Se
     else
       return "'privacy_mode' must be strict, balanced or performance";
   }
+  return std::nullopt;
+}
+
+// Reads the optional "transport" field (the transport preference); an error message if it
+// is not a string or names a transport this node does not have.
+// Also reads "redundancy" (redundant send: 1..8, at most the number of transports) and the
+// privacy fields (read_privacy).
+std::optional<std::string> read_transport(const Node& node, const json& body, SendOptions& options) {
+  const auto names = node.transport_names();
+  if (auto error = read_privacy(body, options)) return error;
   if (body.contains("redundancy")) {
     if (!body["redundancy"].is_number_unsigned() || body["redundancy"].get<unsigned>() < 1 ||
         body["redundancy"].get<unsigned>() > std::min<std::size_t>(8, names.size()))
@@ -296,10 +303,8 @@ Response post_broadcast(Node& node, const Call& c) {
   const auto channel = body.value("channel", std::string());
   const auto& text = body["text"].get_ref<const std::string&>();
   SendOptions privacy;
-  if (body.contains("privacy") || body.contains("privacy_mode"))
-    if (auto error =
-            read_transport(node, json{{"privacy", body.value("privacy", json("standard"))}}, privacy))
-      return error_response(c.req, http::status::bad_request, *error);
+  if (auto error = read_privacy(body, privacy))
+    return error_response(c.req, http::status::bad_request, *error);
   auto sent = node.broadcast(
       channel, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), privacy.privacy);
   if (!sent) {

@@ -167,26 +167,30 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     });
   }
 
-  // Poisson: exponential gaps, so the loops' timing tells nothing.
-  void arm_cover() {
-    if (stopped || options.loop_rate <= 0) return;
-    const double gap_s = std::exponential_distribution<double>(options.loop_rate)(cover_rng);
-    cover_timer.expires_after(
-        std::chrono::microseconds(static_cast<std::int64_t>(std::min(gap_s, 3600.0) * 1e6)));
-    cover_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  // Cover traffic, each kind on its own timer with exponential gaps (a Poisson process), so its
+  // timing tells nothing.
+  void arm_poisson(asio::steady_timer& timer, double rate, void (Impl::*fire)()) {
+    if (stopped || rate <= 0) return;
+    const double gap_s = std::exponential_distribution<double>(rate)(cover_rng);
+    timer.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(std::min(gap_s, 3600.0) * 1e6)));
+    timer.async_wait([weak = weak_from_this(), &timer, rate, fire](boost::system::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopped) return;
-      if (self->topology()) {
-        PrivateDelivery::Result r;
-        self->delivery->send_loop(std::max<std::size_t>(1, self->options.mixes_per_route), r);
-        for (auto& p : r.packets) self->links->send(p.first_hop, std::move(p.packet));
-      }
-      self->arm_cover();
+      ((*self).*fire)();
+      self->arm_poisson(timer, rate, fire);
     });
   }
 
+  // Loop cover: through the configured number of mixes (at least one) back to this node.
+  void send_loop() {
+    if (!topology()) return;
+    PrivateDelivery::Result r;
+    delivery->send_loop(std::max<std::size_t>(1, options.mixes_per_route), r);
+    for (auto& p : r.packets) links->send(p.first_hop, std::move(p.packet));
+  }
+
   // Drop cover: through up to two mixes, the last of which is its destination and drops it (the
-  // mixes' own drop cover, the same marker).
+  // mixes' own drop format).
   void send_drop() {
     const auto* t = topology();
     if (!t) return;
@@ -198,26 +202,11 @@ struct MixnetEndpoint::Impl : std::enable_shared_from_this<MixnetEndpoint::Impl>
     std::vector<Hop> hops;
     for (std::size_t i = 0; i < std::min<std::size_t>(mixes.size(), 2); ++i)
       hops.push_back(mixes[i]->hop(t->epoch));
-    Bytes body(64);
-    std::copy(mix::kDropCoverMarker.begin(), mix::kDropCoverMarker.end(), body.begin());
-    randombytes_buf(body.data() + mix::kDropCoverMarker.size(), body.size() - mix::kDropCoverMarker.size());
-    auto packet = sphinx::create_packet(hops, sphinx::Destination{hops.back().id, std::nullopt}, body);
+    auto packet = sphinx::create_packet(hops, sphinx::Destination{hops.back().id, std::nullopt},
+                                        mix::cover_body(mix::CoverKind::drop));
     if (!packet) return;
     links->send(hops.front().id, std::move(*packet));
     ++drops_sent;
-  }
-
-  void arm_drop() {
-    if (stopped || options.drop_rate <= 0) return;
-    const double gap_s = std::exponential_distribution<double>(options.drop_rate)(cover_rng);
-    drop_timer.expires_after(
-        std::chrono::microseconds(static_cast<std::int64_t>(std::min(gap_s, 3600.0) * 1e6)));
-    drop_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      auto self = weak.lock();
-      if (ec || !self || self->stopped) return;
-      self->send_drop();
-      self->arm_drop();
-    });
   }
 
   void refresh() {
@@ -297,8 +286,8 @@ std::expected<void, std::string> MixnetEndpoint::start() {
     impl->on_epoch();
     impl->refresh();
     impl->arm_tick();
-    impl->arm_cover();
-    impl->arm_drop();
+    impl->arm_poisson(impl->cover_timer, impl->options.loop_rate, &Impl::send_loop);
+    impl->arm_poisson(impl->drop_timer, impl->options.drop_rate, &Impl::send_drop);
   });
   return {};
 }

@@ -116,15 +116,19 @@ void MixCore::on_packet(ByteView packet, std::uint64_t now_ms) {
   ++counters_.bad_mac;
 }
 
-void MixCore::make_cover(CoverKind kind, const CoverRoute& route, std::uint64_t, std::vector<Outgoing>& out) {
-  auto hops = route ? route(kind) : std::nullopt;
-  if (!hops || hops->empty()) return;
+Bytes cover_body(CoverKind kind) {
   Bytes body(64);
   const auto marker = kind == CoverKind::loop ? kLoopCoverMarker : kDropCoverMarker;
   std::copy(marker.begin(), marker.end(), body.begin());
   randombytes_buf(body.data() + marker.size(), body.size() - marker.size());
+  return body;
+}
+
+void MixCore::make_cover(CoverKind kind, const CoverRoute& route, std::uint64_t, std::vector<Outgoing>& out) {
+  auto hops = route ? route(kind) : std::nullopt;
+  if (!hops || hops->empty()) return;
   Destination dest{hops->back().id, std::nullopt};
-  auto packet = create_packet(*hops, dest, body);
+  auto packet = create_packet(*hops, dest, cover_body(kind));
   if (!packet) return;
   out.push_back(Outgoing{hops->front().id, std::move(*packet), true});
   ++(kind == CoverKind::loop ? counters_.loops_sent : counters_.drops_sent);

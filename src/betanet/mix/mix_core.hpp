@@ -119,5 +119,7 @@ class MixCore {
 // The first bytes of a cover packet's body, so the mix that receives it knows it is cover.
 inline constexpr std::string_view kLoopCoverMarker = "hyphae-cover-loop";
 inline constexpr std::string_view kDropCoverMarker = "hyphae-cover-drop";
+// A cover packet's body: its kind's marker, then random bytes (64 in all).
+Bytes cover_body(CoverKind kind);
 
 }  // namespace hyphae::mix
